@@ -1,0 +1,79 @@
+# One front door. `make help` lists every target.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+BIN := $(CURDIR)/$(VENV)/bin
+# The pinned Node 22 and CDK CLI from package.json come first, then the venv.
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+PORT ?= 3000
+OUTPUTS ?= local-outputs.json
+CDK_OUT ?= cdk.out
+
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
+
+.PHONY: help install lint format typecheck unit synth nag cfn-lint checkov scan-templates test local bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements.txt requirements-dev.txt lambda/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKOV_INSTALLED): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+install: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED) ## Install pinned Python deps, the pinned CDK CLI + Node 22, checkov
+
+lint: $(INSTALLED) ## ruff lint + format check, mypy
+	ruff check .
+	ruff format --check .
+	mypy main.py stages tools lambda/upload_api
+
+format: $(INSTALLED) ## Apply ruff fixes and formatting
+	ruff check --fix .
+	ruff format .
+
+unit: $(INSTALLED) $(NODE_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
+	pytest
+
+synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
+	cdk synth --quiet --output $(CDK_OUT)
+	python -m tools.nag_gate $(CDK_OUT)
+
+cfn-lint: ## cfn-lint on the synthesized templates (run after synth)
+	cfn-lint $(CDK_OUT)/assembly-*/*.template.json
+
+checkov: $(CHECKOV_INSTALLED) ## checkov on the synthesized templates (run after synth)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation \
+		--directory $(CDK_OUT) --skip-path 'asset\.'
+
+scan-templates: cfn-lint checkov ## Both template scanners
+
+test: install lint unit synth scan-templates ## Everything CI runs: lint, all tests, synth + cdk-nag, cfn-lint, checkov
+
+local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
+	python -m tools.local_api --port $(PORT) --outputs $(OUTPUTS)
+
+bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios (see README)
+	python -m tools.bench
+
+clean: ## Remove build output (keeps the venvs)
+	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUTPUTS)
+	find . -name __pycache__ -not -path './.venv*' -not -path './node_modules/*' -prune -exec rm -rf {} +

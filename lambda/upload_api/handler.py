@@ -1,0 +1,107 @@
+"""API Gateway (REST, Lambda proxy) entry point for POST /upload."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Dict
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from upload_api.errors import ApiError, MissingAuthenticationToken, StorageFailed
+from upload_api.request import parse_upload, require_json_content_type
+from upload_api.settings import Settings
+from upload_api.storage import StorageError, StoredUpload, UploadStore
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+settings = Settings.from_env()
+store = UploadStore.from_settings(settings)
+
+_SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+@app.post("/upload")
+@tracer.capture_method
+def upload() -> Response:
+    event = app.current_event
+    require_json_content_type(event.headers.get("content-type"))
+    request = parse_upload(event.decoded_body)
+    try:
+        stored = store.save(request)
+    except StorageError as error:
+        if error.stage == "dynamodb.put_item":
+            # The object was written but no item points at it: say so, never silently.
+            metrics.add_metric(name="OrphanedObjects", unit=MetricUnit.Count, value=1)
+        logger.error("Upload not stored", extra={"stage": error.stage, "code": error.code})
+        raise error.to_api_error() from error
+    metrics.add_metric(name="Uploads", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="UploadedBytes", unit=MetricUnit.Bytes, value=stored.file.size)
+    logger.info("Upload stored", extra={"key": stored.file.key, "size": stored.file.size})
+    return json_response(201, created_body(stored))
+
+
+@app.not_found
+def not_found(_: Exception) -> Response:
+    return _error_response(MissingAuthenticationToken())
+
+
+@app.exception_handler(ApiError)
+def handle_api_error(error: ApiError) -> Response:
+    return _error_response(error)
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(error: Exception) -> Response:
+    logger.exception("Unhandled error")
+    return _error_response(StorageFailed("Internal server error"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: Dict[str, Any], context: LambdaContext) -> Dict[str, Any]:
+    return app.resolve(event, context)
+
+
+def created_body(stored: StoredUpload) -> Dict[str, Any]:
+    return {
+        "productId": stored.request.product_id,
+        "productName": stored.request.product_name,
+        "price": decimal_to_json_number(stored.request.price),
+        "file": stored.file.as_dict(),
+        "uploadedAt": stored.uploaded_at,
+    }
+
+
+def decimal_to_json_number(value: Decimal) -> Any:
+    """An int, or a float whose shortest repr is the decimal that was sent.
+
+    Prices have at most 12 significant digits (<= 1e9, 2 decimals), inside the
+    15 a double round-trips exactly, so json.dumps writes 29.99 as 29.99.
+    """
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def json_response(status: int, body: Dict[str, Any]) -> Response:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        headers=dict(_SECURITY_HEADERS),
+    )
+
+
+def _error_response(error: ApiError) -> Response:
+    # One metric per rejection, dimensioned by reason, so a dashboard can split them.
+    name = "Rejections" if error.status < 500 else "Failures"
+    with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="reason", value=error.reason)
+    return json_response(error.status, error.body())

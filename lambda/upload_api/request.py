@@ -1,0 +1,155 @@
+"""Parse and validate an upload request body.
+
+The JSON Schema in request_schema.json is the one contract: API Gateway's model,
+this module and the local server all read it. This module adds what a schema
+cannot say: strict base64, the decoded size limit and the checksum.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import fastjsonschema
+
+from upload_api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+SCHEMA_PATH = Path(__file__).with_name("request_schema.json")
+SCHEMA: Dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+# fastjsonschema (what Powertools' validator wraps) compiled once per cold start;
+# Powertools' validate() would compile it again on every request.
+_validate_schema = fastjsonschema.compile(SCHEMA)
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# Longest padded base64 text of MAX_FILE_BYTES: checked before decoding, so an
+# oversize upload costs no decode.
+MAX_ENCODED_CHARS = 4 * ((MAX_FILE_BYTES + 2) // 3)
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+_JSON_MEDIA_TYPE = re.compile(r"^\s*application/json\s*(;\s*charset\s*=\s*\"?utf-8\"?\s*)?$", re.I)
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    product_id: str
+    product_name: str
+    price: Decimal
+    file_name: str
+    content_type: str
+    content: bytes
+    sha256_b64: str
+
+
+def require_json_content_type(content_type: Optional[str]) -> None:
+    """415 unless the media type is application/json (UTF-8 is JSON's only charset here)."""
+    if not content_type or not _JSON_MEDIA_TYPE.match(content_type):
+        raise UnsupportedMediaType("Content-Type must be application/json")
+
+
+def parse_upload(body: Optional[str]) -> UploadRequest:
+    """Turn a raw JSON body into a checked UploadRequest, or raise an ApiError."""
+    document = _load_json(body)
+    if not isinstance(document, dict):
+        raise BadRequest("Request body must be a JSON object", reason="not_an_object")
+    _check_schema(document)
+    content = _decode_file(document["fileContent"])
+    digest = base64.b64encode(hashlib.sha256(content).digest()).decode("ascii")
+    expected = document.get("checksumSha256")
+    if expected is not None and expected != digest:
+        raise BadRequest(
+            "checksumSha256 does not match the decoded fileContent",
+            ["checksumSha256: does not match the SHA-256 of fileContent"],
+            reason="checksum_mismatch",
+        )
+    return UploadRequest(
+        product_id=document["productId"],
+        product_name=document["productName"],
+        price=Decimal(document["price"]),
+        file_name=document["fileName"],
+        content_type=document.get("contentType", DEFAULT_CONTENT_TYPE),
+        content=content,
+        sha256_b64=digest,
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load_json(body: Optional[str]) -> Any:
+    if not body:
+        raise BadRequest("Request body must be a JSON object", reason="empty_body")
+    try:
+        # Decimal keeps the price exactly as sent; NaN and Infinity are not JSON.
+        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except ValueError:  # JSONDecodeError is a ValueError
+        raise BadRequest("Request body is not valid JSON", reason="invalid_json") from None
+
+
+def _check_schema(document: Dict[str, Any]) -> None:
+    # A file over the cap is a 413, not a schema error: look before validating.
+    file_content = document.get("fileContent")
+    if isinstance(file_content, str) and len(file_content) > MAX_ENCODED_CHARS:
+        raise PayloadTooLarge(f"fileContent decodes to more than {MAX_FILE_BYTES} bytes")
+    try:
+        _validate_schema(_schema_view(document))
+    except fastjsonschema.JsonSchemaValueException as error:
+        # error.message names the field ("data.price must be ..."); never echo error.value.
+        raise BadRequest("Invalid request body", [_field_message(error.message)], reason="schema") from None
+
+
+def _schema_view(document: Dict[str, Any]) -> Dict[str, Any]:
+    """The document as fastjsonschema expects it: the price as a float.
+
+    fastjsonschema checks `multipleOf: 0.01` exactly, through Decimal(repr(price)),
+    when the price is a float. A float is only handed over when it is exactly the
+    decimal that was sent; a price a double cannot hold has too many digits for
+    the schema (> 2 decimals or > 1e9), and is refused as such.
+    """
+    price = document.get("price")
+    if not isinstance(price, Decimal):
+        return document
+    as_float = float(price)
+    if Decimal(repr(as_float)) != price:
+        raise BadRequest(
+            "Invalid request body", [_field_message("data.price must be multiple of 0.01")], reason="schema"
+        )
+    return {**document, "price": as_float}
+
+
+def _field_message(message: str) -> str:
+    """fastjsonschema says "data.price ..." or "data must ..."; clients know fields, not "data"."""
+    if message.startswith("data."):
+        return message[len("data.") :]
+    if message.startswith("data "):
+        return "body " + message[len("data ") :]
+    return message
+
+
+def _decode_file(text: str) -> bytes:
+    if len(text) % 4:
+        raise _bad_base64()
+    try:
+        content = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise _bad_base64() from None
+    if len(content) > MAX_FILE_BYTES:
+        raise PayloadTooLarge(f"fileContent decodes to more than {MAX_FILE_BYTES} bytes")
+    if not content:
+        raise BadRequest("fileContent must decode to at least 1 byte", ["fileContent: empty"], reason="empty_file")
+    return content
+
+
+def _bad_base64() -> BadRequest:
+    return BadRequest(
+        "fileContent is not valid base64",
+        ["fileContent: must be standard padded base64 (RFC 4648)"],
+        reason="invalid_base64",
+    )

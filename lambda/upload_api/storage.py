@@ -1,0 +1,171 @@
+"""S3 and DynamoDB writes for one upload, behind one small class.
+
+The object is written first and the item second, so an item never points at a
+missing object. If the item write fails, the object stays (the role may not
+delete) under a fresh key nobody references: it is logged and counted as an
+orphan, and the client gets a 5xx and may retry safely.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict
+
+import boto3
+from boto3.dynamodb.types import TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from upload_api.errors import StorageFailed, StorageUnavailable
+from upload_api.request import UploadRequest
+from upload_api.settings import Settings
+
+KEY_PREFIX = "uploads/"
+# Fail fast enough to answer inside API Gateway's 29 s integration timeout.
+CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+# Error codes that mean "try again later" rather than "this will never work".
+RETRYABLE_CODES = frozenset(
+    {
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "KMS.ThrottlingException",
+    }
+)
+_SERIALIZER = TypeSerializer()
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    version_id: str
+    size: int
+    content_type: str
+    sha256: str
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "key": self.key,
+            "versionId": self.version_id,
+            "size": self.size,
+            "contentType": self.content_type,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    request: UploadRequest
+    file: StoredFile
+    uploaded_at: str
+
+
+class StorageError(Exception):
+    """An AWS call failed; `stage` says which write, `retryable` whether to retry."""
+
+    def __init__(self, stage: str, code: str, retryable: bool) -> None:
+        super().__init__(f"{stage} failed: {code}")
+        self.stage = stage
+        self.code = code
+        self.retryable = retryable
+
+    def to_api_error(self) -> Exception:
+        if self.retryable:
+            return StorageUnavailable("The upload could not be stored right now; try again later")
+        return StorageFailed("The upload could not be stored")
+
+
+def object_key(product_id: str, file_name: str, upload_id: str) -> str:
+    """The only key shape: the client never picks a key, so it cannot overwrite or escape."""
+    return f"{KEY_PREFIX}{product_id}/{upload_id}/{file_name}"
+
+
+def utc_timestamp() -> str:
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+class UploadStore:
+    def __init__(
+        self,
+        *,
+        s3_client: Any,
+        dynamodb_client: Any,
+        bucket_name: str,
+        table_name: str,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        clock: Callable[[], str] = utc_timestamp,
+    ) -> None:
+        self._s3 = s3_client
+        self._dynamodb = dynamodb_client
+        self._bucket = bucket_name
+        self._table = table_name
+        self._new_id = new_id
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "UploadStore":
+        # AWS_ENDPOINT_URL (moto locally) is honoured by boto3 itself: no code branch.
+        return cls(
+            s3_client=boto3.client("s3", config=CLIENT_CONFIG),
+            dynamodb_client=boto3.client("dynamodb", config=CLIENT_CONFIG),
+            bucket_name=settings.bucket_name,
+            table_name=settings.table_name,
+        )
+
+    def save(self, request: UploadRequest) -> StoredUpload:
+        stored_file = self._put_object(request)
+        uploaded_at = self._clock()
+        item = {
+            "productId": request.product_id,
+            "productName": request.product_name,
+            "price": request.price,
+            "file": stored_file.as_dict(),
+            "uploadedAt": uploaded_at,
+        }
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item={name: _SERIALIZER.serialize(value) for name, value in item.items()},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _storage_error("dynamodb.put_item", error) from error
+        return StoredUpload(request=request, file=stored_file, uploaded_at=uploaded_at)
+
+    def _put_object(self, request: UploadRequest) -> StoredFile:
+        key = object_key(request.product_id, request.file_name, self._new_id())
+        try:
+            # Default bucket encryption (SSE-KMS, our key, Bucket Key) applies;
+            # S3 verifies the SHA-256 we send against the bytes it receives.
+            response = self._s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=request.content,
+                ContentType=request.content_type,
+                ChecksumSHA256=request.sha256_b64,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _storage_error("s3.put_object", error) from error
+        return StoredFile(
+            key=key,
+            version_id=response.get("VersionId", ""),
+            size=len(request.content),
+            content_type=request.content_type,
+            sha256=request.sha256_b64,
+        )
+
+
+def _storage_error(stage: str, error: Exception) -> StorageError:
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return StorageError(stage, code, code in RETRYABLE_CODES or status == 503)
+    # Connection and timeout errors from botocore: transient by nature.
+    return StorageError(stage, type(error).__name__, retryable=True)
+

@@ -1,0 +1,1 @@
+"""The upload stage, its one stack, and their typed settings."""

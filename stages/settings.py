@@ -1,0 +1,163 @@
+"""Typed, validated settings for one deployment stage (dev, prod).
+
+Read once from cdk.json context at the app's edge (main.py) and passed down as
+keyword-only arguments; no construct reads context itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+CONTEXT_KEY = "uploadApi"
+STAGE_NAMES = ("dev", "prod")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+SUPPORTED_RUNTIMES = ("python3.11", "python3.12", "python3.13", "python3.14")
+DEPRECATED_RUNTIMES = {
+    "python3.9": (
+        "lambdaRuntime python3.9 is deprecated: AWS Lambda deprecated it on 2025-12-15 and blocks "
+        "creating functions on it from 2027-02-01. Use python3.13 (the default)."
+    ),
+}
+API_AUTH_MODES = ("iam", "none")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+class SettingsError(ValueError):
+    """A cdk.json setting is missing or wrong; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """Everything that may differ between dev and prod. Defaults are the safe choice."""
+
+    stage: str
+    account: str | None = None
+    region: str | None = None
+    throttling_rate_limit: int = 1000
+    throttling_burst_limit: int = 2000
+    api_auth: str = "iam"
+    lambda_runtime: str = "python3.13"
+    lambda_memory_mb: int = 1024
+    lambda_timeout_seconds: int = 25
+    log_retention_days: int = 90
+    noncurrent_version_expiration_days: int = 90
+    break_glass_role_arns: tuple[str, ...] = field(default_factory=tuple)
+    create_api_gateway_account_role: bool = True
+
+    @property
+    def runtime_deprecation_warning(self) -> str | None:
+        return DEPRECATED_RUNTIMES.get(self.lambda_runtime)
+
+
+# cdk.json spells settings in camelCase; each maps to one field above.
+_CONTEXT_NAMES = {
+    "account": "account",
+    "region": "region",
+    "throttlingRateLimit": "throttling_rate_limit",
+    "throttlingBurstLimit": "throttling_burst_limit",
+    "apiAuth": "api_auth",
+    "lambdaRuntime": "lambda_runtime",
+    "lambdaMemoryMb": "lambda_memory_mb",
+    "lambdaTimeoutSeconds": "lambda_timeout_seconds",
+    "logRetentionDays": "log_retention_days",
+    "noncurrentVersionExpirationDays": "noncurrent_version_expiration_days",
+    "breakGlassRoleArns": "break_glass_role_arns",
+    "createApiGatewayAccountRole": "create_api_gateway_account_role",
+}
+assert set(_CONTEXT_NAMES.values()) == {f.name for f in fields(StageSettings)} - {"stage"}
+
+
+def load_stage_settings(upload_api_context: Any, stage: str) -> StageSettings:
+    """Merge `uploadApi.defaults` and `uploadApi.stages.<stage>` and validate every value.
+
+    `upload_api_context` is the value of the `uploadApi` context key in cdk.json.
+    """
+    if stage not in STAGE_NAMES:
+        raise SettingsError(f"stage {stage!r} is unknown: use one of {', '.join(STAGE_NAMES)}")
+    root = _mapping(upload_api_context, CONTEXT_KEY)
+    defaults = _mapping(root.get("defaults", {}), f"{CONTEXT_KEY}.defaults")
+    stages = _mapping(root.get("stages", {}), f"{CONTEXT_KEY}.stages")
+    own = _mapping(stages.get(stage, {}), f"{CONTEXT_KEY}.stages.{stage}")
+    values: dict[str, Any] = {}
+    for source, where in ((defaults, f"{CONTEXT_KEY}.defaults"), (own, f"{CONTEXT_KEY}.stages.{stage}")):
+        for key, value in source.items():
+            if key not in _CONTEXT_NAMES:
+                raise SettingsError(
+                    f"cdk.json context {where}.{key} is not a setting; known settings: "
+                    + ", ".join(sorted(_CONTEXT_NAMES))
+                )
+            values[_CONTEXT_NAMES[key]] = (f"{CONTEXT_KEY}.stages.{stage}.{key}", value)
+    checked = {name: _check(name, where, value) for name, (where, value) in values.items()}
+    settings = StageSettings(stage=stage, **checked)
+    if settings.throttling_burst_limit < settings.throttling_rate_limit:
+        raise SettingsError(
+            f"cdk.json context {CONTEXT_KEY}.stages.{stage}.throttlingBurstLimit "
+            f"({settings.throttling_burst_limit}) must be >= throttlingRateLimit "
+            f"({settings.throttling_rate_limit}): a burst below the rate throttles steady traffic"
+        )
+    return settings
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        raise SettingsError(f"cdk.json context {where} is missing: see the configuration table in README.md")
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"cdk.json context {where} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _check(name: str, where: str, value: Any) -> Any:
+    def fail(why: str) -> SettingsError:
+        return SettingsError(f"cdk.json context {where} {why} (got {value!r})")
+
+    if name == "account":
+        if value is not None and not (isinstance(value, str) and _ACCOUNT.match(value)):
+            raise fail("must be a 12-digit AWS account id or null")
+        return value
+    if name == "region":
+        if value is not None and not (isinstance(value, str) and _REGION.match(value)):
+            raise fail("must be an AWS region such as eu-west-1, or null")
+        return value
+    if name in ("throttling_rate_limit", "throttling_burst_limit"):
+        return _int_in(value, 1, 10_000, fail)
+    if name == "lambda_memory_mb":
+        return _int_in(value, 128, 10_240, fail)
+    if name == "lambda_timeout_seconds":
+        # API Gateway stops waiting after 29 s; a longer Lambda timeout only hides failures.
+        return _int_in(value, 3, 29, fail)
+    if name == "noncurrent_version_expiration_days":
+        return _int_in(value, 1, 3650, fail)
+    if name == "log_retention_days":
+        if value not in LOG_RETENTION_DAYS or isinstance(value, bool):
+            raise fail(f"must be one of CloudWatch's retention periods: {LOG_RETENTION_DAYS}")
+        return value
+    if name == "api_auth":
+        if value not in API_AUTH_MODES:
+            raise fail("must be 'iam' (SigV4, the default) or 'none' (public, only on purpose)")
+        return value
+    if name == "lambda_runtime":
+        if value not in SUPPORTED_RUNTIMES and value not in DEPRECATED_RUNTIMES:
+            raise fail(f"must be one of {', '.join(SUPPORTED_RUNTIMES + tuple(DEPRECATED_RUNTIMES))}")
+        return value
+    if name == "break_glass_role_arns":
+        if not isinstance(value, list) or not all(isinstance(v, str) and _ROLE_ARN.match(v) for v in value):
+            raise fail("must be a list of IAM role ARNs (arn:aws:iam::<account>:role/<name>)")
+        return tuple(value)
+    if name == "create_api_gateway_account_role":
+        if not isinstance(value, bool):
+            raise fail("must be true or false")
+        return value
+    raise AssertionError(f"no check for setting {name}")
+
+
+def _int_in(value: Any, low: int, high: int, fail: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise fail(f"must be a whole number from {low} to {high}")
+    return value

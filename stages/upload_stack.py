@@ -1,0 +1,337 @@
+"""The upload stack: API Gateway -> Lambda -> S3 + DynamoDB, locked down."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stages.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
+from stages.nag import acknowledge, skip_checkov
+from stages.settings import StageSettings
+
+API_STAGE_NAME = "prod"
+REQUEST_SCHEMA_PATH = LAMBDA_DIR / HANDLER_PACKAGE / "request_schema.json"
+UPLOAD_PREFIX = "uploads/"
+METRICS_NAMESPACE = "UploadApi"
+SERVICE_NAME = "upload-api"
+
+
+_R = logs.RetentionDays
+_RETENTION = {
+    1: _R.ONE_DAY, 3: _R.THREE_DAYS, 5: _R.FIVE_DAYS, 7: _R.ONE_WEEK, 14: _R.TWO_WEEKS, 30: _R.ONE_MONTH,
+    60: _R.TWO_MONTHS, 90: _R.THREE_MONTHS, 120: _R.FOUR_MONTHS, 150: _R.FIVE_MONTHS, 180: _R.SIX_MONTHS,
+    365: _R.ONE_YEAR, 400: _R.THIRTEEN_MONTHS, 545: _R.EIGHTEEN_MONTHS, 731: _R.TWO_YEARS,
+    1096: _R.THREE_YEARS, 1827: _R.FIVE_YEARS, 2192: _R.SIX_YEARS, 2557: _R.SEVEN_YEARS,
+    2922: _R.EIGHT_YEARS, 3288: _R.NINE_YEARS, 3653: _R.TEN_YEARS,
+}
+
+
+def request_schema() -> dict[str, Any]:
+    """The one request schema, as the handler and the local server read it."""
+    return json.loads(REQUEST_SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+class UploadApiStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        if settings.runtime_deprecation_warning:
+            cdk.Annotations.of(self).add_warning_v2("upload-api:deprecated-runtime",
+                                                     settings.runtime_deprecation_warning)
+        retention = _RETENTION[settings.log_retention_days]
+
+        logs_key = self._logs_key()
+        bucket_key = kms.Key(self, "BucketKey", enable_key_rotation=True,
+                             description="Encrypts uploaded files (S3 SSE-KMS with S3 Bucket Key)",
+                             removal_policy=cdk.RemovalPolicy.RETAIN)
+        table_key = kms.Key(self, "TableKey", enable_key_rotation=True,
+                            description="Encrypts the product metadata table",
+                            removal_policy=cdk.RemovalPolicy.RETAIN)
+
+        access_logs_bucket = self._access_logs_bucket(retention_days=settings.log_retention_days)
+        self.bucket = s3.Bucket(
+            self, "UploadBucket",
+            versioned=True,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=bucket_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_prefix="upload-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireNoncurrentVersions",
+                    noncurrent_version_expiration=cdk.Duration.days(settings.noncurrent_version_expiration_days),
+                ),
+                s3.LifecycleRule(
+                    id="AbortIncompleteMultipartUploads",
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                ),
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        self.table = dynamodb.Table(
+            self, "ProductTable",
+            partition_key=dynamodb.Attribute(name="productId", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="productName", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=table_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        function_logs = logs.LogGroup(self, "UploadFunctionLogs", retention=retention,
+                                      encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.RETAIN)
+        self.role = self._function_role(function_logs, bucket_key, table_key)
+        self._restrict_bucket_to(self.role, settings.break_glass_role_arns)
+
+        runtime = _runtime(settings.lambda_runtime)
+        self.function = lambda_.Function(
+            self, "UploadFunction",
+            description="POST /upload: stores the file in S3 and the product metadata in DynamoDB",
+            runtime=runtime,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=f"{HANDLER_PACKAGE}.handler.lambda_handler",
+            code=lambda_code(runtime, lambda_.Architecture.ARM_64),
+            role=self.role,
+            memory_size=settings.lambda_memory_mb,
+            timeout=cdk.Duration.seconds(settings.lambda_timeout_seconds),
+            environment={
+                "BUCKET_NAME": self.bucket.bucket_name,
+                "TABLE_NAME": self.table.table_name,
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+            log_group=function_logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        self.function.node.add_dependency(self.role)
+        # Active tracing adds xray:PutTraceSegments/PutTelemetryRecords to the role's default policy.
+        acknowledge(self.role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]",
+                    "Added by Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
+                    "support no resource-level permissions, so '*' is the only possible resource; the "
+                    "statement grants nothing else.")
+
+        self.api = self._rest_api(retention, logs_key)
+        self._outputs()
+        self._acknowledge_findings(access_logs_bucket)
+
+    # -- building blocks -------------------------------------------------------------------------
+
+    def _logs_key(self) -> kms.Key:
+        key = kms.Key(self, "LogsKey", enable_key_rotation=True,
+                      description="Encrypts the upload API's CloudWatch log groups",
+                      removal_policy=cdk.RemovalPolicy.RETAIN)
+        # CloudWatch Logs encrypts with the key only for this account's log groups in this region.
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchLogsInThisAccount",
+            principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnLike": {
+                "kms:EncryptionContext:aws:logs:arn": f"arn:{self.partition}:logs:{self.region}:{self.account}:*"
+            }},
+        ))
+        return key
+
+    def _access_logs_bucket(self, *, retention_days: int) -> s3.Bucket:
+        # S3 server access logs can only be delivered to an SSE-S3 bucket.
+        return s3.Bucket(
+            self, "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(
+                id="ExpireAccessLogs",
+                expiration=cdk.Duration.days(retention_days),
+                noncurrent_version_expiration=cdk.Duration.days(1),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+            )],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def _function_role(self, log_group: logs.LogGroup, bucket_key: kms.Key, table_key: kms.Key) -> iam.Role:
+        """Exactly what the handler does: put objects, put items, write its logs and traces."""
+        role = iam.Role(self, "UploadFunctionRole",
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="Upload Lambda: put objects under uploads/, put items, logs, traces")
+        s3_via = {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}
+        dynamodb_via = {"StringEquals": {"kms:ViaService": f"dynamodb.{self.region}.amazonaws.com"}}
+        statements = [
+            iam.PolicyStatement(sid="PutUploadObjects", actions=["s3:PutObject"],
+                                resources=[self.bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")]),
+            # SSE-KMS PutObject: S3 asks KMS for a data key on the caller's behalf.
+            iam.PolicyStatement(sid="EncryptUploadObjects", actions=["kms:GenerateDataKey"],
+                                resources=[bucket_key.key_arn], conditions=s3_via),
+            iam.PolicyStatement(sid="PutProductItems", actions=["dynamodb:PutItem"],
+                                resources=[self.table.table_arn]),
+            # A customer managed table key is used through DynamoDB by the calling principal.
+            iam.PolicyStatement(sid="UseTableKeyViaDynamoDB",
+                                actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                                resources=[table_key.key_arn], conditions=dynamodb_via),
+            iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                resources=[log_group.log_group_arn]),
+        ]
+        policy = iam.Policy(self, "UploadFunctionPolicy", statements=statements)
+        policy.attach_to_role(role)
+        acknowledge(policy, f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(self.bucket.node.default_child)}"
+                    f".Arn>/{UPLOAD_PREFIX}*]",
+                    "The function writes new objects under uploads/ with server-chosen keys "
+                    "(uploads/{productId}/{uuid4}/{fileName}); the wildcard is the key space it creates, "
+                    "PutObject is the only action and the bucket policy denies everyone else.")
+        return role
+
+    def _restrict_bucket_to(self, role: iam.Role, break_glass_role_arns: tuple[str, ...]) -> None:
+        """Deny every object action (and listing) to all principals but the function and break-glass roles."""
+        allowed = [role.role_arn, *break_glass_role_arns]
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyObjectAccessExceptUploadFunction",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:*"],
+            resources=[self.bucket.arn_for_objects("*")],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": allowed}},
+        ))
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyListingExceptUploadFunction",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"],
+            resources=[self.bucket.bucket_arn],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": allowed}},
+        ))
+
+    def _rest_api(self, retention: logs.RetentionDays, logs_key: kms.Key) -> apigw.RestApi:
+        settings = self.settings
+        access_logs = logs.LogGroup(self, "ApiAccessLogs", retention=retention, encryption_key=logs_key,
+                                    removal_policy=cdk.RemovalPolicy.RETAIN)
+        api = apigw.RestApi(
+            self, "UploadApi",
+            description="Secure file upload API: POST /upload",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # API Gateway logs only once the account has a CloudWatch role; a fresh account has none.
+            cloud_watch_role=settings.create_api_gateway_account_role,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=API_STAGE_NAME,
+                throttling_rate_limit=settings.throttling_rate_limit,
+                throttling_burst_limit=settings.throttling_burst_limit,
+                logging_level=apigw.MethodLoggingLevel.INFO,
+                data_trace_enabled=False,  # never write request bodies (files) to logs
+                metrics_enabled=True,
+                tracing_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=_access_log_format(),
+            ),
+        )
+        model = api.add_model(
+            "UploadRequestModel",
+            content_type="application/json",
+            model_name="UploadRequest",
+            schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
+        )
+        # The model is the schema file, verbatim: one source for gateway, handler and local server.
+        model_resource = model.node.default_child
+        assert isinstance(model_resource, apigw.CfnModel)
+        model_resource.add_property_override("Schema", request_schema())
+        # No parameters are declared, so parameter validation costs nothing and keeps it that way.
+        validator = api.add_request_validator("RequestValidator", validate_request_body=True,
+                                              validate_request_parameters=True)
+        auth = apigw.AuthorizationType.IAM if settings.api_auth == "iam" else apigw.AuthorizationType.NONE
+        upload = api.root.add_resource("upload")
+        self.upload_method = upload.add_method(
+            "POST",
+            apigw.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False),
+            authorization_type=auth,
+            request_validator=validator,
+            request_models={"application/json": model},
+        )
+        return api
+
+    def _outputs(self) -> None:
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Stage URL of the upload API")
+        cdk.CfnOutput(self, "UploadEndpoint", value=self.api.url_for_path("/upload"),
+                      description="POST here")
+        cdk.CfnOutput(self, "LambdaFunctionArn", value=self.function.function_arn)
+        cdk.CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
+        cdk.CfnOutput(self, "TableName", value=self.table.table_name)
+
+    def _acknowledge_findings(self, access_logs_bucket: s3.Bucket) -> None:
+        del access_logs_bucket
+        stage = self.api.deployment_stage
+        acknowledge(stage, "AwsSolutions-APIG3",
+                    "No WAF web ACL by default (it costs per request and per rule): the method requires "
+                    "SigV4 (IAM) auth, the stage throttles to the configured rate and burst, and the "
+                    "request validator rejects malformed bodies before Lambda runs. Forks that expose "
+                    "apiAuth=none should associate a WAFv2 web ACL with the stage.")
+        acknowledge(self.upload_method, "AwsSolutions-COG4",
+                    "The method is authorized with AWS_IAM (SigV4), the issue's chosen default; callers are "
+                    "IAM principals, not Cognito users, so a Cognito authorizer would add nothing.")
+        if self.settings.create_api_gateway_account_role:
+            acknowledge(self.api.node.find_child("CloudWatchRole"),
+                        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                        "AmazonAPIGatewayPushToCloudWatchLogs]",
+                        "The account-level API Gateway logging role; AWS documents this managed policy as the "
+                        "one to attach, it only lets API Gateway write to CloudWatch Logs, and only API "
+                        "Gateway can assume the role.")
+        acknowledge(self.function, "Serverless-LambdaDLQ",
+                    "API Gateway invokes the function synchronously; a DLQ only ever receives failed "
+                    "asynchronous events. Failures reach the client as 5xx and are counted (Failures metric).")
+        latest = "python3.14"
+        if self.settings.lambda_runtime != latest:
+            reason = (f"{self.settings.lambda_runtime} is the runtime chosen in cdk.json "
+                      f"(lambdaRuntime); the default python3.13 is supported by AWS Lambda, and {latest} "
+                      "is one setting away once the team has tested on it.")
+            acknowledge(self.function, "AwsSolutions-L1", reason)
+            acknowledge(self.function, "Serverless-LambdaLatestVersion", reason)
+
+
+def _runtime(name: str) -> lambda_.Runtime:
+    return lambda_.Runtime(name, lambda_.RuntimeFamily.PYTHON, supports_code_guru_profiling=True)
+
+
+def _access_log_format() -> apigw.AccessLogFormat:
+    fields = {
+        "requestId": apigw.AccessLogField.context_request_id(),
+        "extendedRequestId": apigw.AccessLogField.context_extended_request_id(),
+        "requestTime": apigw.AccessLogField.context_request_time(),
+        "ip": apigw.AccessLogField.context_identity_source_ip(),
+        "caller": apigw.AccessLogField.context_identity_caller(),
+        "userArn": apigw.AccessLogField.context_identity_user_arn(),
+        "httpMethod": apigw.AccessLogField.context_http_method(),
+        "resourcePath": apigw.AccessLogField.context_resource_path(),
+        "status": apigw.AccessLogField.context_status(),
+        "protocol": apigw.AccessLogField.context_protocol(),
+        "responseLength": apigw.AccessLogField.context_response_length(),
+        "responseLatency": apigw.AccessLogField.context_response_latency(),
+        "integrationLatency": apigw.AccessLogField.context_integration_latency(),
+        "integrationStatus": apigw.AccessLogField.context_integration_status(),
+        "errorMessage": apigw.AccessLogField.context_error_message(),
+        "validationError": apigw.AccessLogField.context_error_validation_error_string(),
+        "xrayTraceId": apigw.AccessLogField.context_xray_trace_id(),
+    }
+    return apigw.AccessLogFormat.custom(json.dumps(fields))

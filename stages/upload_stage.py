@@ -1,0 +1,24 @@
+"""The deployable unit the pipeline adds per environment: one upload stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from stages.nag import add_nag_packs
+from stages.settings import StageSettings
+from stages.upload_stack import UploadApiStack
+
+UPLOAD_STACK_ID = "UploadApi"
+
+
+class UploadApiStage(cdk.Stage):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any) -> None:
+        env = cdk.Environment(account=settings.account, region=settings.region)
+        super().__init__(scope, construct_id, env=env, **kwargs)
+        self.stack = UploadApiStack(self, UPLOAD_STACK_ID, settings=settings,
+                                    description=f"Secure file upload API ({settings.stage})")
+        # A Stage is its own assembly: its stacks get the packs here, not from the app.
+        add_nag_packs(self)

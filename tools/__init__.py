@@ -1,0 +1,1 @@
+"""Developer and build tools: local server, scanner gates, benchmarks."""
