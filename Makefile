@@ -14,6 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 3000
 OUTPUTS ?= local-outputs.json
 CDK_OUT ?= cdk.out
+REPORTS ?= reports
 
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
@@ -51,7 +52,7 @@ format: $(INSTALLED) ## Apply ruff fixes and formatting
 	ruff format .
 
 unit: $(INSTALLED) $(NODE_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
-	pytest
+	pytest --junitxml=$(REPORTS)/junit/pytest.xml
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
 	cdk synth --quiet --output $(CDK_OUT)
