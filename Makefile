@@ -62,7 +62,7 @@ cfn-lint: ## cfn-lint on the synthesized templates (run after synth)
 	cfn-lint $(CDK_OUT)/assembly-*/*.template.json
 
 checkov: $(CHECKOV_INSTALLED) ## checkov on the synthesized templates (run after synth)
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation \
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
 		--directory $(CDK_OUT) --skip-path 'asset\.'
 
 scan-templates: cfn-lint checkov ## Both template scanners

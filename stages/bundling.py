@@ -66,7 +66,7 @@ class LocalPipBundling:
         self._runtime_name = runtime_name
         self._architecture = architecture
 
-    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:  # noqa: ARG002
+    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
         build_bundle(Path(output_dir), self._runtime_name, self._architecture)
         return True
 
@@ -81,9 +81,10 @@ def lambda_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) ->
             local=LocalPipBundling(runtime.name, architecture),
             # Docker fallback, same steps; unused while local bundling succeeds.
             command=[
-                "bash", "-c",
+                "bash",
+                "-c",
                 f"pip install --no-deps -r {requirements_file(runtime.name).name} -t /asset-output"
                 f" && cp -r {HANDLER_PACKAGE} /asset-output/",
             ],
-        ),  # fmt: skip
+        ),
     )

@@ -31,9 +31,34 @@ def acknowledge(construct: IConstruct, finding_id: str, reason: str) -> None:
 
 def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
     """Record a checkov skip in the resource's CloudFormation metadata (`checkov.skip`)."""
-    resource = construct if isinstance(construct, cdk.CfnResource) else construct.node.default_child
-    if not isinstance(resource, cdk.CfnResource):
-        raise TypeError(f"{construct.node.path} has no CloudFormation resource to annotate")
+    _require_reason(check_id, reason)
+    resource = _cfn_resource(construct)
     metadata = resource.get_metadata("checkov") or {"skip": []}
     metadata["skip"] = [*metadata["skip"], {"id": check_id, "comment": reason}]
     resource.add_metadata("checkov", metadata)
+
+
+def ignore_cfn_lint(construct: IConstruct, rule_id: str, reason: str) -> None:
+    """Ignore one cfn-lint rule for one resource (`Metadata.cfn-lint.config.ignore_checks`).
+
+    cfn-lint reads only `config`; the reason sits next to it (`ignore_reasons`) so the
+    template says why, as checkov's `comment` does.
+    """
+    _require_reason(rule_id, reason)
+    resource = _cfn_resource(construct)
+    metadata = resource.get_metadata("cfn-lint") or {"config": {"ignore_checks": []}, "ignore_reasons": {}}
+    metadata["config"]["ignore_checks"] = [*metadata["config"]["ignore_checks"], rule_id]
+    metadata["ignore_reasons"] = {**metadata["ignore_reasons"], rule_id: reason}
+    resource.add_metadata("cfn-lint", metadata)
+
+
+def _cfn_resource(construct: IConstruct) -> cdk.CfnResource:
+    resource = construct if isinstance(construct, cdk.CfnResource) else construct.node.default_child
+    if not isinstance(resource, cdk.CfnResource):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource to annotate")
+    return resource
+
+
+def _require_reason(rule_id: str, reason: str) -> None:
+    if len(reason.split()) < 8:
+        raise ValueError(f"skipping {rule_id} needs a reason that says what compensates")

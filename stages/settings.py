@@ -14,8 +14,30 @@ from typing import Any
 CONTEXT_KEY = "uploadApi"
 STAGE_NAMES = ("dev", "prod")
 # CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 SUPPORTED_RUNTIMES = ("python3.11", "python3.12", "python3.13", "python3.14")
 DEPRECATED_RUNTIMES = {
     "python3.9": (
@@ -93,12 +115,16 @@ def load_stage_settings(upload_api_context: Any, stage: str) -> StageSettings:
                     f"cdk.json context {where}.{key} is not a setting; known settings: "
                     + ", ".join(sorted(_CONTEXT_NAMES))
                 )
-            values[_CONTEXT_NAMES[key]] = (f"{CONTEXT_KEY}.stages.{stage}.{key}", value)
+            # The path names where the value was written, so the error points at the line to fix.
+            values[_CONTEXT_NAMES[key]] = (f"{where}.{key}", value)
     checked = {name: _check(name, where, value) for name, (where, value) in values.items()}
     settings = StageSettings(stage=stage, **checked)
     if settings.throttling_burst_limit < settings.throttling_rate_limit:
+        burst_where = values.get(
+            "throttling_burst_limit", (f"{CONTEXT_KEY}.stages.{stage}.throttlingBurstLimit",)
+        )[0]
         raise SettingsError(
-            f"cdk.json context {CONTEXT_KEY}.stages.{stage}.throttlingBurstLimit "
+            f"cdk.json context {burst_where} "
             f"({settings.throttling_burst_limit}) must be >= throttlingRateLimit "
             f"({settings.throttling_rate_limit}): a burst below the rate throttles steady traffic"
         )

@@ -15,10 +15,13 @@ UPLOAD_STACK_ID = "UploadApi"
 
 
 class UploadApiStage(cdk.Stage):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
+    ) -> None:
         env = cdk.Environment(account=settings.account, region=settings.region)
         super().__init__(scope, construct_id, env=env, **kwargs)
-        self.stack = UploadApiStack(self, UPLOAD_STACK_ID, settings=settings,
-                                    description=f"Secure file upload API ({settings.stage})")
+        self.stack = UploadApiStack(
+            self, UPLOAD_STACK_ID, settings=settings, description=f"Secure file upload API ({settings.stage})"
+        )
         # A Stage is its own assembly: its stacks get the packs here, not from the app.
         add_nag_packs(self)

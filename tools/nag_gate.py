@@ -14,13 +14,18 @@ import sys
 from pathlib import Path
 
 
-def violations(report: dict) -> list[str]:
+def violations(report: dict, *, severity: str = "error") -> list[str]:
+    """Findings of one severity; the report also carries warnings (e.g. a deprecated runtime)."""
     found = []
     for plugin in report.get("pluginReports", []):
         for violation in plugin.get("violations", []):
+            if violation.get("severity", "error") != severity:
+                continue
             for construct in violation.get("violatingConstructs", []):
-                found.append(f"{plugin.get('pluginName')}: {violation.get('ruleName')} at "
-                             f"{construct.get('constructPath')}: {violation.get('description')}")
+                found.append(
+                    f"{plugin.get('pluginName')}: {violation.get('ruleName')} at "
+                    f"{construct.get('constructPath')}: {violation.get('description')}"
+                )
     return found
 
 
@@ -51,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     if not report_file.is_file():
         print(f"nag gate: {report_file} is missing: run cdk synth first", file=sys.stderr)
         return 2
-    found = violations(json.loads(report_file.read_text(encoding="utf-8")))
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    found = violations(report)
     acks = acknowledgements(args.assembly)
+    for line in violations(report, severity="warning"):
+        print(f"WARNING {line}")
     for line in found:
         print(f"UNACKNOWLEDGED {line}")
     print(f"nag gate: {len(found)} unacknowledged finding(s), {len(acks)} acknowledged with a reason")

@@ -75,7 +75,9 @@ class UploadTemplate:
             if all(resource.get("Properties", {}).get(k) == v for k, v in property_filter.items())
         ]
         if len(matches) != 1:
-            raise LookupError(f"expected one {resource_type} matching {property_filter}, found {len(matches)}")
+            raise LookupError(
+                f"expected one {resource_type} matching {property_filter}, found {len(matches)}"
+            )
         return matches[0]
 
     @property
@@ -157,7 +159,9 @@ def create_emulated_resources(template: dict[str, Any], session: Any) -> Emulate
 
     bucket_props = resolve(bucket["Properties"])
     s3.create_bucket(Bucket=names[bucket_id])
-    s3.put_bucket_versioning(Bucket=names[bucket_id], VersioningConfiguration=bucket_props["VersioningConfiguration"])
+    s3.put_bucket_versioning(
+        Bucket=names[bucket_id], VersioningConfiguration=bucket_props["VersioningConfiguration"]
+    )
     s3.put_bucket_encryption(
         Bucket=names[bucket_id],
         ServerSideEncryptionConfiguration={"Rules": _encryption_rules(bucket_props)},
@@ -186,7 +190,9 @@ def create_emulated_resources(template: dict[str, Any], session: Any) -> Emulate
     _, function = view.function
     environment = {k: str(resolve(v)) for k, v in function["Properties"]["Environment"]["Variables"].items()}
     return EmulatedResources(
-        bucket_name=names[bucket_id], table_name=names[table_id], key_arns=key_arns,
+        bucket_name=names[bucket_id],
+        table_name=names[table_id],
+        key_arns=key_arns,
         function_environment=environment,
     )
 
@@ -195,7 +201,9 @@ def _encryption_rules(bucket_props: dict[str, Any]) -> list[dict[str, Any]]:
     """CloudFormation says ServerSideEncryptionByDefault; the S3 API says Apply...ByDefault."""
     rules = []
     for rule in bucket_props["BucketEncryption"]["ServerSideEncryptionConfiguration"]:
-        api_rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+        api_rule: dict[str, Any] = {
+            "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]
+        }
         if "BucketKeyEnabled" in rule:
             api_rule["BucketKeyEnabled"] = rule["BucketKeyEnabled"]
         rules.append(api_rule)

@@ -18,7 +18,9 @@ from upload_api.settings import Settings
 from upload_api.storage import StorageError, StoredUpload, UploadStore
 
 logger = Logger()
-tracer = Tracer()
+# Only the AWS SDK is traced: patching everything X-Ray supports imports every such
+# library that happens to be installed (requests, httpx, sqlite3...) at cold start.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 app = APIGatewayRestResolver()
 
@@ -28,8 +30,10 @@ store = UploadStore.from_settings(settings)
 _SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
+# No @tracer.capture_method here: it logs every exception at ERROR with a traceback
+# (to the root logger, which Lambda ships), so each 4xx would look like a fault.
+# The handler's own subsegment and the botocore subsegments cover the request.
 @app.post("/upload")
-@tracer.capture_method
 def upload() -> Response:
     event = app.current_event
     require_json_content_type(event.headers.get("content-type"))

@@ -28,8 +28,9 @@ SCHEMA: Dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 _validate_schema = fastjsonschema.compile(SCHEMA)
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-# Longest padded base64 text of MAX_FILE_BYTES: checked before decoding, so an
-# oversize upload costs no decode.
+# Longest padded base64 text of MAX_FILE_BYTES. The exact decoded size is worked
+# out from the text's length and padding before decoding (_decoded_size), so an
+# oversize upload, even by one byte, costs no decode.
 MAX_ENCODED_CHARS = 4 * ((MAX_FILE_BYTES + 2) // 3)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -96,13 +97,34 @@ def _load_json(body: Optional[str]) -> Any:
 def _check_schema(document: Dict[str, Any]) -> None:
     # A file over the cap is a 413, not a schema error: look before validating.
     file_content = document.get("fileContent")
-    if isinstance(file_content, str) and len(file_content) > MAX_ENCODED_CHARS:
+    if isinstance(file_content, str) and _decoded_size(file_content) > MAX_FILE_BYTES:
         raise PayloadTooLarge(f"fileContent decodes to more than {MAX_FILE_BYTES} bytes")
     try:
         _validate_schema(_schema_view(document))
     except fastjsonschema.JsonSchemaValueException as error:
         # error.message names the field ("data.price must be ..."); never echo error.value.
         raise BadRequest("Invalid request body", [_field_message(error.message)], reason="schema") from None
+    _check_unicode(document)
+
+
+# The free-text fields; both end up in a key (S3 or DynamoDB). The schema's
+# patterns keep productId, contentType and checksumSha256 ASCII.
+_TEXT_FIELDS = ("productName", "fileName")
+
+
+def _check_unicode(document: Dict[str, Any]) -> None:
+    """A JSON escape like \\ud800 is a lone surrogate: valid JSON, but no UTF-8 can
+    carry it, so S3 and DynamoDB could not be sent it. It is the client's fault: 400."""
+    for name in _TEXT_FIELDS:
+        value = document.get(name)
+        if value is None:
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(
+                "Invalid request body", [f"{name}: must not contain lone surrogates"], reason="schema"
+            ) from None
 
 
 def _schema_view(document: Dict[str, Any]) -> Dict[str, Any]:
@@ -133,17 +155,29 @@ def _field_message(message: str) -> str:
     return message
 
 
+def _decoded_size(text: str) -> int:
+    """The byte count padded base64 `text` decodes to, without decoding it.
+
+    Exact for valid padded base64. Anything else is refused by the strict
+    decoder, and the decoded size is checked again after decoding.
+    """
+    padding = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+    return (len(text) + 3) // 4 * 3 - padding
+
+
 def _decode_file(text: str) -> bytes:
     if len(text) % 4:
         raise _bad_base64()
     try:
         content = base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII character in the text
         raise _bad_base64() from None
     if len(content) > MAX_FILE_BYTES:
         raise PayloadTooLarge(f"fileContent decodes to more than {MAX_FILE_BYTES} bytes")
     if not content:
-        raise BadRequest("fileContent must decode to at least 1 byte", ["fileContent: empty"], reason="empty_file")
+        raise BadRequest(
+            "fileContent must decode to at least 1 byte", ["fileContent: empty"], reason="empty_file"
+        )
     return content
 
 

@@ -18,11 +18,14 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from upload_api.errors import StorageFailed, StorageUnavailable
+from upload_api.errors import BadRequest, StorageFailed, StorageUnavailable
 from upload_api.request import UploadRequest
 from upload_api.settings import Settings
 
 KEY_PREFIX = "uploads/"
+# S3 refuses keys over 1,024 UTF-8 bytes. The contract allows 255 characters of
+# fileName, which in 4-byte characters would not fit next to a long productId.
+MAX_KEY_BYTES = 1024
 # Fail fast enough to answer inside API Gateway's 29 s integration timeout.
 CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 # Error codes that mean "try again later" rather than "this will never work".
@@ -86,6 +89,21 @@ def object_key(product_id: str, file_name: str, upload_id: str) -> str:
     return f"{KEY_PREFIX}{product_id}/{upload_id}/{file_name}"
 
 
+def check_key_fits(key: str, file_name: str) -> None:
+    """400, not an S3 failure, when the key would exceed S3's limit: the client can fix it."""
+    excess = len(key.encode("utf-8")) - MAX_KEY_BYTES
+    if excess > 0:
+        allowed = len(file_name.encode("utf-8")) - excess
+        raise BadRequest(
+            "fileName is too long for a storage key",
+            [
+                f"fileName: at most {allowed} bytes in UTF-8 with this productId "
+                f"(S3 keys are <= {MAX_KEY_BYTES} bytes)"
+            ],
+            reason="key_too_long",
+        )
+
+
 def utc_timestamp() -> str:
     now = datetime.now(timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
@@ -140,6 +158,7 @@ class UploadStore:
 
     def _put_object(self, request: UploadRequest) -> StoredFile:
         key = object_key(request.product_id, request.file_name, self._new_id())
+        check_key_fits(key, request.file_name)
         try:
             # Default bucket encryption (SSE-KMS, our key, Bucket Key) applies;
             # S3 verifies the SHA-256 we send against the bytes it receives.
@@ -168,4 +187,3 @@ def _storage_error(stage: str, error: Exception) -> StorageError:
         return StorageError(stage, code, code in RETRYABLE_CODES or status == 503)
     # Connection and timeout errors from botocore: transient by nature.
     return StorageError(stage, type(error).__name__, retryable=True)
-

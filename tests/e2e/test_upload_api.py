@@ -1,0 +1,335 @@
+"""The API contract (/work/shared/api-contract.md), over HTTP, against a local server or a deployment."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+pytestmark = pytest.mark.e2e
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# Every byte value, so an encoding slip anywhere (text vs binary) changes the stored bytes.
+FILE_BYTES = bytes(range(256)) * 4
+UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+ANY_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+EXCEPTION_NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:Error|Exception)\b")
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_REMOVE = object()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def sha256_b64(data: bytes) -> str:
+    return b64(hashlib.sha256(data).digest())
+
+
+def new_product_id() -> str:
+    """Unique per test run, so reruns against a deployment never collide."""
+    return f"e2e-{uuid.uuid4().hex[:12]}"
+
+
+def upload_body(content: bytes = FILE_BYTES, **overrides: Any) -> dict[str, Any]:
+    """A valid request body; an override of _REMOVE drops the field."""
+    body: dict[str, Any] = {
+        "productId": new_product_id(),
+        "productName": "Desk lamp",
+        "price": 29.99,
+        "fileName": "lamp.png",
+        "contentType": "image/png",
+        "fileContent": b64(content),
+        "checksumSha256": sha256_b64(content),
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not _REMOVE}
+
+
+def to_json(body: Any) -> str:
+    # A float's repr is the shortest text that round-trips: 29.99 is written 29.99.
+    return json.dumps(body, separators=(",", ":"))
+
+
+def post(api: httpx.Client, url: str, body: Any, content_type: str = "application/json") -> httpx.Response:
+    content = body if isinstance(body, str | bytes) else to_json(body)
+    return api.post(url, content=content, headers={"Content-Type": content_type})
+
+
+def assert_clean_error(response: httpx.Response, deployment: Any) -> dict[str, Any]:
+    """A JSON {"message": ...} body that gives nothing of the server away."""
+    assert response.headers["content-type"].startswith("application/json")
+    document = response.json()
+    assert isinstance(document, dict)
+    assert set(document) <= {"message", "errors"}
+    assert isinstance(document["message"], str)
+    assert document["message"].strip()
+    assert all(isinstance(error, str) for error in document.get("errors", []))
+    text = response.text
+    assert "Traceback" not in text
+    assert 'File "' not in text
+    assert not EXCEPTION_NAME.search(text), text
+    assert not ANY_UUID.search(text), text  # request ids (API Gateway's, Lambda's) are UUIDs
+    for secret in (deployment.outputs.get("BucketName"), deployment.outputs.get("TableName"), "arn:aws"):
+        assert not secret or secret not in text, text
+    for header in ("x-amzn-requestid", "x-amz-apigw-id", "x-amzn-trace-id"):
+        value = response.headers.get(header)
+        assert not value or value not in text
+    return document
+
+
+@pytest.fixture(scope="module")
+def created(api, deployment) -> tuple[dict[str, Any], httpx.Response]:
+    body = upload_body()
+    return body, post(api, deployment.upload_endpoint, body)
+
+
+@pytest.fixture(scope="module")
+def replaced(api, deployment) -> tuple[bytes, dict[str, Any], bytes, dict[str, Any]]:
+    """Two uploads for the same (productId, productName): first and second file, each with its response."""
+    product_id = new_product_id()
+    first_bytes, second_bytes = b"first version", b"second version, longer"
+    first = post(api, deployment.upload_endpoint, upload_body(first_bytes, productId=product_id, price=1))
+    second = post(api, deployment.upload_endpoint, upload_body(second_bytes, productId=product_id, price=2.5))
+    assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
+    return first_bytes, first.json(), second_bytes, second.json()
+
+
+def get_item(dynamodb, deployment, product_id: str, product_name: str) -> dict[str, Any]:
+    response = dynamodb.get_item(
+        TableName=deployment.outputs["TableName"],
+        Key={"productId": {"S": product_id}, "productName": {"S": product_name}},
+        ConsistentRead=True,
+    )
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in response["Item"].items()}
+
+
+# -- 201 ------------------------------------------------------------------------------------------
+
+
+def test_upload_answers_201_with_what_was_sent(created):
+    # GIVEN a valid upload
+    body, response = created
+    # WHEN it was posted (fixture)
+    # THEN 201 echoes the product and describes the stored file
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    document = response.json(parse_float=Decimal)
+    assert document["productId"] == body["productId"]
+    assert document["productName"] == body["productName"]
+    assert document["price"] == Decimal("29.99")
+    assert document["file"]["size"] == len(FILE_BYTES)
+    assert document["file"]["contentType"] == "image/png"
+    assert document["file"]["sha256"] == sha256_b64(FILE_BYTES)
+    assert document["file"]["versionId"]
+    assert TIMESTAMP.match(document["uploadedAt"]), document["uploadedAt"]
+
+
+def test_price_is_returned_exactly_as_sent(created):
+    # GIVEN an upload priced 29.99
+    _, response = created
+    # WHEN the raw response text is read
+    # THEN the number is written 29.99, not a binary-float neighbour
+    assert re.search(r'"price"\s*:\s*29\.99\s*[,}]', response.text), response.text
+
+
+def test_key_is_server_chosen_under_the_product(created):
+    # GIVEN an upload for a product
+    body, response = created
+    # WHEN the key is read from the answer
+    key = response.json()["file"]["key"]
+    # THEN it is uploads/{productId}/{uuid4}/{fileName}
+    assert re.fullmatch(rf"uploads/{re.escape(body['productId'])}/{UUID4}/{re.escape(body['fileName'])}", key)
+
+
+def test_object_holds_exactly_the_bytes_encrypted_with_kms(created, s3, deployment):
+    # GIVEN a 201 for an upload
+    _, response = created
+    file = response.json()["file"]
+    # WHEN the object is read at the answered key and version
+    stored = s3.get_object(
+        Bucket=deployment.outputs["BucketName"], Key=file["key"], VersionId=file["versionId"]
+    )
+    # THEN it holds exactly the decoded bytes, under SSE-KMS
+    assert stored["Body"].read() == FILE_BYTES
+    assert stored["ServerSideEncryption"] == "aws:kms"
+    assert stored["ContentType"] == "image/png"
+
+
+def test_item_holds_price_and_file_metadata(created, dynamodb, deployment):
+    # GIVEN a 201 for an upload
+    body, response = created
+    document = response.json(parse_float=Decimal)
+    # WHEN the item is read by (productId, productName)
+    item = get_item(dynamodb, deployment, body["productId"], body["productName"])
+    # THEN it holds the exact price and the same file metadata
+    assert item["price"] == Decimal("29.99")
+    assert str(item["price"]) == "29.99"
+    assert item["file"] == document["file"]
+    assert item["uploadedAt"] == document["uploadedAt"]
+
+
+def test_reupload_gets_a_new_key(replaced):
+    # GIVEN two uploads for the same product key pair
+    _, first, _, second = replaced
+    # WHEN their answers are compared
+    # THEN each file has its own key: nothing was overwritten
+    assert first["file"]["key"] != second["file"]["key"]
+    assert second["price"] == 2.5
+
+
+def test_reupload_replaces_the_item_and_keeps_the_earlier_object(replaced, s3, dynamodb, deployment):
+    # GIVEN two uploads for the same (productId, productName)
+    first_bytes, first, _, second = replaced
+    # WHEN the item and the first upload's object are read
+    item = get_item(dynamodb, deployment, second["productId"], second["productName"])
+    earlier = s3.get_object(
+        Bucket=deployment.outputs["BucketName"],
+        Key=first["file"]["key"],
+        VersionId=first["file"]["versionId"],
+    )
+    # THEN the item describes the second upload, and the first object is still there, unchanged
+    assert item["file"]["key"] == second["file"]["key"]
+    assert item["price"] == Decimal("2.5")
+    assert earlier["Body"].read() == first_bytes
+
+
+def test_json_with_utf8_charset_is_accepted(api, deployment):
+    # GIVEN a valid body labelled application/json; charset=utf-8
+    body = upload_body()
+    # WHEN it is posted
+    response = post(api, deployment.upload_endpoint, body, content_type="application/json; charset=utf-8")
+    # THEN it is stored
+    assert response.status_code == 201, response.text
+
+
+def test_file_of_exactly_4_mib_is_accepted(api, deployment):
+    # GIVEN a file at the size limit
+    content = bytes(range(256)) * (MAX_FILE_BYTES // 256)
+    # WHEN it is uploaded
+    response = post(api, deployment.upload_endpoint, upload_body(content))
+    # THEN it is stored whole
+    assert response.status_code == 201, response.text
+    assert response.json()["file"]["size"] == MAX_FILE_BYTES
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def test_file_over_4_mib_is_413(api, deployment):
+    # GIVEN a file one byte over the limit
+    content = b"\x00" * (MAX_FILE_BYTES + 1)
+    # WHEN it is uploaded
+    response = post(api, deployment.upload_endpoint, upload_body(content))
+    # THEN 413 with a clean JSON error
+    assert response.status_code == 413, response.text
+    assert_clean_error(response, deployment)
+
+
+def test_text_plain_is_415(api, deployment):
+    # GIVEN a valid JSON body labelled text/plain
+    body = to_json(upload_body())
+    # WHEN it is posted
+    response = post(api, deployment.upload_endpoint, body, content_type="text/plain")
+    # THEN 415 with a clean JSON error
+    assert response.status_code == 415, response.text
+    assert_clean_error(response, deployment)
+
+
+# Bodies the method's model (the schema) refuses: API Gateway answers them itself, before Lambda runs.
+SCHEMA_VIOLATIONS = {
+    "not-json": lambda: '{"productId": "p-1", ',
+    "json-array": lambda: "[]",
+    "json-string": lambda: '"upload"',
+    "missing-productId": lambda: upload_body(productId=_REMOVE),
+    "missing-productName": lambda: upload_body(productName=_REMOVE),
+    "missing-price": lambda: upload_body(price=_REMOVE),
+    "missing-fileName": lambda: upload_body(fileName=_REMOVE),
+    "missing-fileContent": lambda: upload_body(fileContent=_REMOVE),
+    "price-as-string": lambda: upload_body(price="29.99"),
+    "price-three-decimals": lambda: upload_body(price=29.999),
+    "price-negative": lambda: upload_body(price=-1),
+    "price-over-max": lambda: upload_body(price=1000000000.01),
+    "unknown-field": lambda: upload_body(owner="someone-else"),
+    "productId-with-slash": lambda: upload_body(productId="p/1"),
+    "fileName-dot-dot": lambda: upload_body(fileName=".."),
+    "fileName-with-slash": lambda: upload_body(fileName="../lamp.png"),
+    "contentType-not-a-mime-type": lambda: upload_body(contentType="png"),
+    "empty-file": lambda: upload_body(fileContent="", checksumSha256=_REMOVE),
+}
+# Bodies only the handler can refuse (or, for the newline, either of them).
+HANDLER_REJECTIONS = {
+    "productId-trailing-newline": lambda: upload_body(productId="p-1\n"),
+    "bad-base64": lambda: upload_body(fileContent="!!!!", checksumSha256=_REMOVE),
+    "unpadded-base64": lambda: upload_body(fileContent="aGVsbG8", checksumSha256=_REMOVE),
+    "checksum-mismatch": lambda: upload_body(checksumSha256=sha256_b64(b"other bytes")),
+}
+
+
+@pytest.mark.parametrize("make_body", SCHEMA_VIOLATIONS.values(), ids=SCHEMA_VIOLATIONS.keys())
+def test_schema_violation_is_400_from_the_gateway(api, deployment, make_body):
+    # GIVEN a body the request model refuses
+    body = make_body()
+    # WHEN it is posted as JSON
+    response = post(api, deployment.upload_endpoint, body)
+    # THEN API Gateway's own 400, before the function runs
+    assert response.status_code == 400, response.text
+    assert_clean_error(response, deployment)
+    assert response.json() == {"message": "Invalid request body"}
+
+
+@pytest.mark.parametrize("make_body", HANDLER_REJECTIONS.values(), ids=HANDLER_REJECTIONS.keys())
+def test_bad_file_or_checksum_is_400(api, deployment, make_body):
+    # GIVEN a body that passes the model but breaks the contract
+    body = make_body()
+    # WHEN it is posted as JSON
+    response = post(api, deployment.upload_endpoint, body)
+    # THEN 400 with a clean JSON error
+    assert response.status_code == 400, response.text
+    assert_clean_error(response, deployment)
+
+
+def test_body_over_the_lambda_invoke_limit_is_413(api, deployment):
+    # GIVEN a 5 MiB file: about 7 MB of base64, over Lambda's 6 MB invoke payload
+    content = b"\x01" * (5 * 1024 * 1024)
+    # WHEN it is uploaded
+    response = post(api, deployment.upload_endpoint, upload_body(content))
+    # THEN 413 with a clean JSON error
+    assert response.status_code == 413, response.text
+    assert_clean_error(response, deployment)
+
+
+def test_body_over_10_mib_is_413(api, deployment):
+    # GIVEN a body one byte over API Gateway's 10 MiB payload limit
+    body = upload_body(b"x")
+    text = to_json(body)
+    text = text[:-1] + ',"pad":"' + "p" * (10 * 1024 * 1024 + 1 - len(text) - 9) + '"}'
+    assert len(text.encode()) == 10 * 1024 * 1024 + 1
+    # WHEN it is posted
+    response = post(api, deployment.upload_endpoint, text)
+    # THEN 413 with a clean JSON error
+    assert response.status_code == 413, response.text
+    assert_clean_error(response, deployment)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "upload"), ("POST", "other"), ("PUT", "upload"), ("DELETE", "upload"), ("POST", "upload/x")],
+)
+def test_other_method_or_path_is_403(api, deployment, method, path):
+    # GIVEN a method or path the API does not have
+    url = f"{deployment.api_url}{path}"
+    # WHEN it is requested
+    response = api.request(method, url)
+    # THEN API Gateway's answer: 403 Missing Authentication Token
+    assert response.status_code == 403, response.text
+    assert response.json() == {"message": "Missing Authentication Token"}

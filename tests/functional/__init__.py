@@ -1,0 +1,1 @@
+"""The handler on moto, driven by API Gateway REST proxy events."""

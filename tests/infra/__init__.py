@@ -1,0 +1,1 @@
+"""Template, cdk-nag, scanner and bundle tests for the upload stack."""

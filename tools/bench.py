@@ -1,0 +1,300 @@
+"""Two cost ratios of the upload handler, measured in one run (`make bench`).
+
+(a) Cold init: `import upload_api.handler` (imports, settings, both boto3 clients)
+    in a fresh interpreter, divided by a bare `import boto3; boto3.client("s3");
+    boto3.client("dynamodb")` in a fresh interpreter. Target <= 1.3.
+(b) Warm CPU: `lambda_handler` on a 4 MiB upload with fake (in-memory) AWS
+    clients, divided by base64-decoding plus SHA-256 of the same bytes, which
+    any implementation must do. Target <= 2.0.
+
+Cold init is measured "as deployed": LAMBDA_TASK_ROOT is set, so Powertools
+enables tracing and the X-Ray SDK picks its Lambda mode (local sampler, no
+sampling client), exactly what the function runs with `Tracing.ACTIVE`. Outside
+Lambda the X-Ray SDK would build a sampling client at import, a cost the
+function never pays. The tracing-disabled number is printed too, for comparison.
+No X-Ray daemon is needed: nothing is sent at init.
+
+A benchmark reports; it does not gate. The exit status is 0 whatever the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_DIR = REPO_ROOT / "lambda"
+
+COLD_TARGET = 1.3
+WARM_TARGET = 2.0
+FILE_BYTES = 4 * 1024 * 1024
+
+# Only what the function's environment and the Lambda runtime provide; no real AWS is contacted.
+BASE_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "BUCKET_NAME": "bench-bucket",
+    "TABLE_NAME": "bench-table",
+    "POWERTOOLS_SERVICE_NAME": "upload-api",
+    "POWERTOOLS_METRICS_NAMESPACE": "UploadApi",
+}
+
+_TIMED_IMPORT = """
+import time
+_start = time.perf_counter()
+{body}
+print(time.perf_counter() - _start)
+"""
+HANDLER_INIT = _TIMED_IMPORT.format(body="import upload_api.handler")
+BARE_CLIENTS_INIT = _TIMED_IMPORT.format(body="import boto3\nboto3.client('s3')\nboto3.client('dynamodb')")
+
+
+@dataclass(frozen=True)
+class Ratio:
+    name: str
+    numerator_label: str
+    numerator: float
+    denominator_label: str
+    denominator: float
+    target: float
+    unit: str = "ms"
+
+    @property
+    def value(self) -> float:
+        return self.numerator / self.denominator
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.value <= self.target else "MISS"
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.name}: {self.value:.2f} (target <= {self.target}) {self.verdict}",
+            f"    {self.numerator_label}: {self.numerator * 1000:.1f} {self.unit}",
+            f"    {self.denominator_label}: {self.denominator * 1000:.1f} {self.unit}",
+        ]
+
+
+# ---------------------------------------------------------------- cold init
+
+
+def _cold_env(*, tracing: bool, pycache: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "_X_AMZN"))}
+    env.pop("LAMBDA_TASK_ROOT", None)
+    env.update(BASE_ENV)
+    env["LAMBDA_TASK_ROOT"] = str(LAMBDA_DIR)
+    env["PYTHONPATH"] = str(LAMBDA_DIR)
+    # Byte-code is cached (as in a deployed runtime) but outside lambda/, whose hash is the asset's.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    if not tracing:
+        env["POWERTOOLS_TRACE_DISABLED"] = "1"
+    return env
+
+
+def _time_subprocess(code: str, env: dict[str, str]) -> float:
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def measure_cold(runs: int) -> tuple[Ratio, Ratio]:
+    """(tracing on, as deployed: the headline; tracing off) cold-init ratios."""
+    with tempfile.TemporaryDirectory(prefix="upload-api-bench-pycache-") as pycache:
+        scenarios = {
+            "bare": (BARE_CLIENTS_INIT, _cold_env(tracing=True, pycache=pycache)),
+            "traced": (HANDLER_INIT, _cold_env(tracing=True, pycache=pycache)),
+            "untraced": (HANDLER_INIT, _cold_env(tracing=False, pycache=pycache)),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in scenarios}
+        for code, env in scenarios.values():  # warm-up: byte-code cache and page cache
+            _time_subprocess(code, env)
+        for _ in range(runs):  # interleaved, so drift hits every scenario alike
+            for name, (code, env) in scenarios.items():
+                samples[name].append(_time_subprocess(code, env))
+    bare = statistics.median(samples["bare"])
+    traced = Ratio(
+        "cold init, tracing on (as deployed)",
+        f"import upload_api.handler, median of {runs}",
+        statistics.median(samples["traced"]),
+        f"import boto3 + s3 and dynamodb clients, median of {runs}",
+        bare,
+        COLD_TARGET,
+    )
+    untraced = Ratio(
+        "cold init, tracing off",
+        f"import upload_api.handler, median of {runs}",
+        statistics.median(samples["untraced"]),
+        f"import boto3 + s3 and dynamodb clients, median of {runs}",
+        bare,
+        COLD_TARGET,
+    )
+    return traced, untraced
+
+
+# ---------------------------------------------------------------- warm CPU
+
+
+class _FakeS3:
+    def put_object(self, **_: Any) -> dict[str, Any]:
+        return {"VersionId": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", "ETag": '"0"'}
+
+
+class _FakeDynamoDB:
+    def put_item(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+
+class _Context:
+    function_name = "upload-api-bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:upload-api-bench"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/upload-api-bench"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def upload_event(body: str) -> dict[str, Any]:
+    return {
+        "resource": "/upload",
+        "path": "/upload",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/upload",
+            "httpMethod": "POST",
+            "path": "/prod/upload",
+            "stage": "prod",
+            "requestId": "bench-request",
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+@contextlib.contextmanager
+def _stdout_discarded() -> Iterator[None]:
+    """Powertools' logger and metrics write to fd 1; keep 4 MiB runs quiet and I/O-free."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _median_cpu(function: Callable[[], object], iterations: int, warmup: int) -> float:
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(iterations):
+        start = time.process_time()
+        function()
+        samples.append(time.process_time() - start)
+    return statistics.median(samples)
+
+
+def measure_warm(iterations: int, warmup: int = 3) -> Ratio:
+    for name, value in {**BASE_ENV, "POWERTOOLS_TRACE_DISABLED": "1"}.items():
+        os.environ.setdefault(name, value)
+    if str(LAMBDA_DIR) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_DIR))
+    sys.dont_write_bytecode = True  # lambda/ is the asset: no __pycache__ in it
+
+    from upload_api import handler  # after the environment is set
+    from upload_api.storage import UploadStore
+
+    handler.store = UploadStore(
+        s3_client=_FakeS3(),
+        dynamodb_client=_FakeDynamoDB(),
+        bucket_name="bench-bucket",
+        table_name="bench-table",
+    )
+    content = random.Random(20261123).randbytes(FILE_BYTES)  # noqa: S311 - test data
+    file_text = base64.b64encode(content).decode("ascii")
+    body = json.dumps(
+        {
+            "productId": "bench-1",
+            "productName": "Benchmark lamp",
+            "price": 29.99,
+            "fileName": "bench.bin",
+            "contentType": "application/octet-stream",
+            "fileContent": file_text,
+            "checksumSha256": base64.b64encode(hashlib.sha256(content).digest()).decode("ascii"),
+        }
+    )
+    event = upload_event(body)
+    context = _Context()
+
+    def handle() -> None:
+        response = handler.lambda_handler(event, context)
+        if response["statusCode"] != 201:
+            raise RuntimeError(
+                f"benchmark upload was not stored: {response['statusCode']} {response['body']}"
+            )
+
+    def decode_and_hash() -> None:
+        hashlib.sha256(base64.b64decode(file_text, validate=True)).digest()
+
+    with _stdout_discarded():
+        handled = _median_cpu(handle, iterations, warmup)
+        baseline = _median_cpu(decode_and_hash, iterations, warmup)
+    return Ratio(
+        "warm CPU, 4 MiB upload",
+        f"lambda_handler (fake AWS clients), median of {iterations}",
+        handled,
+        f"base64 decode + SHA-256 of the same bytes, median of {iterations}",
+        baseline,
+        WARM_TARGET,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cold-runs", type=int, default=9, help="fresh interpreters per scenario")
+    parser.add_argument("--warm-iterations", type=int, default=15, help="timed 4 MiB uploads")
+    args = parser.parse_args(argv)
+
+    traced, untraced = measure_cold(args.cold_runs)
+    warm = measure_warm(args.warm_iterations)
+    print(f"Python {sys.version.split()[0]} on {sys.platform}; CPU time via time.process_time")
+    for ratio in (traced, warm, untraced):
+        print("\n".join(ratio.lines()))
+    print("headline: cold init with tracing on (as deployed); the tracing-off line is for comparison only")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
