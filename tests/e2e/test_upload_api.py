@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 import uuid
@@ -14,6 +12,8 @@ import httpx
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from tests.bodies import REMOVE, sha256_b64, valid_document
+
 pytestmark = pytest.mark.e2e
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -23,15 +23,6 @@ UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 ANY_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 EXCEPTION_NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:Error|Exception)\b")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-_REMOVE = object()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def sha256_b64(data: bytes) -> str:
-    return b64(hashlib.sha256(data).digest())
 
 
 def new_product_id() -> str:
@@ -40,18 +31,9 @@ def new_product_id() -> str:
 
 
 def upload_body(content: bytes = FILE_BYTES, **overrides: Any) -> dict[str, Any]:
-    """A valid request body; an override of _REMOVE drops the field."""
-    body: dict[str, Any] = {
-        "productId": new_product_id(),
-        "productName": "Desk lamp",
-        "price": 29.99,
-        "fileName": "lamp.png",
-        "contentType": "image/png",
-        "fileContent": b64(content),
-        "checksumSha256": sha256_b64(content),
-    }
-    body.update(overrides)
-    return {k: v for k, v in body.items() if v is not _REMOVE}
+    """A valid request body with a productId of its own; an override of REMOVE drops the field."""
+    overrides.setdefault("productId", new_product_id())
+    return valid_document(content, **overrides)
 
 
 def to_json(body: Any) -> str:
@@ -250,11 +232,11 @@ SCHEMA_VIOLATIONS = {
     "not-json": lambda: '{"productId": "p-1", ',
     "json-array": lambda: "[]",
     "json-string": lambda: '"upload"',
-    "missing-productId": lambda: upload_body(productId=_REMOVE),
-    "missing-productName": lambda: upload_body(productName=_REMOVE),
-    "missing-price": lambda: upload_body(price=_REMOVE),
-    "missing-fileName": lambda: upload_body(fileName=_REMOVE),
-    "missing-fileContent": lambda: upload_body(fileContent=_REMOVE),
+    "missing-productId": lambda: upload_body(productId=REMOVE),
+    "missing-productName": lambda: upload_body(productName=REMOVE),
+    "missing-price": lambda: upload_body(price=REMOVE),
+    "missing-fileName": lambda: upload_body(fileName=REMOVE),
+    "missing-fileContent": lambda: upload_body(fileContent=REMOVE),
     "price-as-string": lambda: upload_body(price="29.99"),
     "price-three-decimals": lambda: upload_body(price=29.999),
     "price-negative": lambda: upload_body(price=-1),
@@ -264,13 +246,13 @@ SCHEMA_VIOLATIONS = {
     "fileName-dot-dot": lambda: upload_body(fileName=".."),
     "fileName-with-slash": lambda: upload_body(fileName="../lamp.png"),
     "contentType-not-a-mime-type": lambda: upload_body(contentType="png"),
-    "empty-file": lambda: upload_body(fileContent="", checksumSha256=_REMOVE),
+    "empty-file": lambda: upload_body(fileContent="", checksumSha256=REMOVE),
 }
 # Bodies only the handler can refuse (or, for the newline, either of them).
 HANDLER_REJECTIONS = {
     "productId-trailing-newline": lambda: upload_body(productId="p-1\n"),
-    "bad-base64": lambda: upload_body(fileContent="!!!!", checksumSha256=_REMOVE),
-    "unpadded-base64": lambda: upload_body(fileContent="aGVsbG8", checksumSha256=_REMOVE),
+    "bad-base64": lambda: upload_body(fileContent="!!!!", checksumSha256=REMOVE),
+    "unpadded-base64": lambda: upload_body(fileContent="aGVsbG8", checksumSha256=REMOVE),
     "checksum-mismatch": lambda: upload_body(checksumSha256=sha256_b64(b"other bytes")),
 }
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -13,36 +11,17 @@ from typing import Any
 
 from upload_api import handler
 
+from tools.local_gateway import FunctionInfo, LocalLambdaContext
+
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 BASE_EVENT: dict[str, Any] = json.loads(
     (EVENTS_DIR / "apigw_rest_post_upload.json").read_text(encoding="utf-8")
 )
 REGION = "us-east-1"
+# The function the handler's context describes (name, memory, timeout: what Powertools reads).
+FUNCTION = FunctionInfo("Dev-UploadApi-UploadFunction", memory_mb=512, timeout_seconds=29)
 
 _DEFAULT = object()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def sha256_b64(data: bytes) -> str:
-    return b64(hashlib.sha256(data).digest())
-
-
-def upload_document(content: bytes, **changes: Any) -> dict[str, Any]:
-    """A valid request body for `content`; keyword arguments replace fields."""
-    document = {
-        "productId": "p-1",
-        "productName": "Desk lamp",
-        "price": 29.99,
-        "fileName": "lamp.png",
-        "contentType": "image/png",
-        "fileContent": b64(content),
-        "checksumSha256": sha256_b64(content),
-    }
-    document.update(changes)
-    return document
 
 
 def make_event(
@@ -69,21 +48,6 @@ def make_event(
     return event
 
 
-class FakeLambdaContext:
-    """What Powertools reads from the Lambda context object."""
-
-    function_name = "Dev-UploadApi-UploadFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:Dev-UploadApi-UploadFunction"
-    aws_request_id = "6f4d1a7e-0c2b-4f57-9a3e-2d0b8c1e5a90"
-    log_group_name = "/aws/lambda/Dev-UploadApi-UploadFunction"
-    log_stream_name = "2026/11/23/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 @dataclass
 class Response:
     """The proxy response, header names lower-cased."""
@@ -98,7 +62,7 @@ class Response:
 
 
 def call_handler(event: dict[str, Any]) -> Response:
-    raw = handler.lambda_handler(event, FakeLambdaContext())
+    raw = handler.lambda_handler(event, LocalLambdaContext(FUNCTION, str(uuid.uuid4())))
     # A REST proxy response may use headers, multiValueHeaders or both; API Gateway merges them.
     headers = {name.lower(): value for name, value in (raw.get("headers") or {}).items()}
     for name, values in (raw.get("multiValueHeaders") or {}).items():

@@ -6,8 +6,6 @@ failing on client input. Examples are bounded to keep the run to seconds.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from upload_api import handler
 from upload_api.storage import UploadStore
+
+from tests.bodies import b64, sha256_b64
 
 from .support import InMemoryDynamoDB, InMemoryS3, call_handler, make_event
 
@@ -80,7 +80,7 @@ payloads = st.binary(min_size=0, max_size=48)
 def file_contents(draw: st.DrawFn) -> tuple[str, bytes | None]:
     """(raw JSON of fileContent, the bytes it encodes if it is valid base64)."""
     data = draw(payloads)
-    text = base64.b64encode(data).decode("ascii")
+    text = b64(data)
     kind = draw(st.sampled_from(["valid", "inserted", "substituted", "text", "value"]))
     if kind == "valid":
         return _raw(text), data
@@ -101,9 +101,9 @@ def checksums(draw: st.DrawFn, data: bytes | None) -> str | None:
     if kind == "absent":
         return None
     if kind == "right" and data is not None:
-        return _raw(base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"))
+        return _raw(sha256_b64(data))
     if kind == "other":
-        return _raw(base64.b64encode(draw(st.binary(min_size=32, max_size=32))).decode("ascii"))
+        return _raw(b64(draw(st.binary(min_size=32, max_size=32))))
     return _raw(draw(any_text))
 
 
@@ -218,7 +218,7 @@ def valid_documents(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
             .filter(lambda name: name not in {".", ".."})
             .filter(lambda name: not any(0x7F <= ord(c) <= 0x9F for c in name))
         ),
-        "fileContent": base64.b64encode(data).decode("ascii"),
+        "fileContent": b64(data),
     }
     return document, price
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 
-from .support import call_handler, make_event, upload_document
+from tests.bodies import b64, valid_document
+
+from .support import call_handler, make_event
 
 CONTENT = b"lamp"
 
@@ -19,7 +20,7 @@ CONTENT = b"lamp"
 def test_other_method_or_path_is_403_missing_authentication_token(post, method, path):
     # GIVEN a request for a method or path the API does not have
     # WHEN it reaches the handler
-    response = post(upload_document(CONTENT), method=method, path=path)
+    response = post(valid_document(CONTENT), method=method, path=path)
     # THEN the answer is what API Gateway gives: 403 Missing Authentication Token
     assert response.status == 403
     assert response.json == {"message": "Missing Authentication Token"}
@@ -37,7 +38,7 @@ def test_other_method_or_path_is_403_missing_authentication_token(post, method, 
 def test_non_json_content_type_is_415(post, content_type):
     # GIVEN a valid body sent with a non-JSON Content-Type (or none)
     # WHEN it reaches the handler
-    response = post(upload_document(CONTENT), content_type=content_type)
+    response = post(valid_document(CONTENT), content_type=content_type)
     # THEN it is a 415 with a JSON message
     assert response.status == 415
     assert set(response.json) == {"message"}
@@ -47,14 +48,14 @@ def test_non_json_content_type_is_415(post, content_type):
 def test_json_content_type_variants_are_accepted(post, content_type):
     # GIVEN a valid body with a JSON Content-Type variant
     # WHEN it reaches the handler
-    response = post(upload_document(CONTENT), content_type=content_type)
+    response = post(valid_document(CONTENT), content_type=content_type)
     # THEN it is created
     assert response.status == 201
 
 
 def test_lower_case_header_name_is_honoured(in_memory_store):
     # GIVEN an event whose header names are lower-case (HTTP/2 clients send them so)
-    event = make_event(json.dumps(upload_document(CONTENT)))
+    event = make_event(json.dumps(valid_document(CONTENT)))
     event["headers"] = {name.lower(): value for name, value in event["headers"].items()}
     event["multiValueHeaders"] = {name.lower(): value for name, value in event["multiValueHeaders"].items()}
     # WHEN it reaches the handler
@@ -65,7 +66,7 @@ def test_lower_case_header_name_is_honoured(in_memory_store):
 
 def test_event_without_headers_is_415(in_memory_store):
     # GIVEN an event with no headers at all (API Gateway sends null then)
-    event = make_event(json.dumps(upload_document(CONTENT)))
+    event = make_event(json.dumps(valid_document(CONTENT)))
     event["headers"] = None
     event["multiValueHeaders"] = None
     # WHEN it reaches the handler
@@ -94,7 +95,7 @@ def test_missing_body_is_400(in_memory_store):
 
 def test_rule_violation_lists_the_field_under_errors(post):
     # GIVEN a body whose price is a string
-    document = upload_document(CONTENT, price="29.99")
+    document = valid_document(CONTENT, price="29.99")
     # WHEN it reaches the handler
     response = post(document)
     # THEN it is a 400 with the field in errors
@@ -105,7 +106,7 @@ def test_rule_violation_lists_the_field_under_errors(post):
 
 def test_oversize_file_is_413(post):
     # GIVEN a file one byte over 4 MiB
-    document = upload_document(b"\x00" * (4 * 1024 * 1024 + 1))
+    document = valid_document(b"\x00" * (4 * 1024 * 1024 + 1))
     # WHEN it reaches the handler
     response = post(document)
     # THEN it is a 413 with a JSON message
@@ -115,8 +116,8 @@ def test_oversize_file_is_413(post):
 
 def test_base64_encoded_event_body_is_decoded_first(in_memory_store):
     # GIVEN an event whose body API Gateway delivered base64-encoded
-    text = json.dumps(upload_document(CONTENT))
-    event = make_event(base64.b64encode(text.encode("utf-8")).decode("ascii"))
+    text = json.dumps(valid_document(CONTENT))
+    event = make_event(b64(text.encode("utf-8")))
     event["isBase64Encoded"] = True
     # WHEN it reaches the handler
     response = call_handler(event)

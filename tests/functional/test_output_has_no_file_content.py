@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from botocore.stub import Stubber
 
-from .support import upload_document
+from tests.bodies import b64, sha256_b64, valid_document
 
 MARKER = "TOP-SECRET-FILE-BYTES"
 CONTENT = (MARKER + " ").encode("ascii") * 200 + bytes(range(256))
-ENCODED = base64.b64encode(CONTENT).decode("ascii")
+ENCODED = b64(CONTENT)
 
 
 def assert_no_file_content(output: str) -> None:
@@ -23,7 +21,7 @@ def assert_no_file_content(output: str) -> None:
 
 def test_success_output_has_no_file_content(upload, captured_stdout):
     # GIVEN a successful upload
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     assert response.status == 201
     # WHEN the handler's stdout (logs and EMF metrics) is read
     output = captured_stdout()
@@ -40,7 +38,7 @@ def test_failure_output_has_no_file_content(moto_clients, upload, captured_stdou
     stubber.add_client_error(operation, service_error_code="InternalError", http_status_code=500)
     stubber.activate()
     # WHEN an upload fails and the handler's stdout is read
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     output = captured_stdout()
     # THEN the failure is logged, but not the file
     assert response.status >= 500
@@ -57,7 +55,7 @@ def test_unexpected_failure_output_has_no_file_content(moto_clients, upload, cap
 
     monkeypatch.setattr(s3, "put_object", broken)
     # WHEN an upload fails and the handler's stdout is read
-    upload(upload_document(CONTENT))
+    upload(valid_document(CONTENT))
     output = captured_stdout()
     # THEN the traceback is there, but not the file
     assert "Unhandled error" in output
@@ -66,7 +64,7 @@ def test_unexpected_failure_output_has_no_file_content(moto_clients, upload, cap
 
 def test_rejection_output_has_no_file_content(upload, captured_stdout):
     # GIVEN an upload rejected for its checksum
-    document = upload_document(CONTENT, checksumSha256=upload_document(b"x")["checksumSha256"])
+    document = valid_document(CONTENT, checksumSha256=sha256_b64(b"x"))
     # WHEN it is posted and the handler's stdout is read
     response = upload(document)
     output = captured_stdout()

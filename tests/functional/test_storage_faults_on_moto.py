@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
-from .support import upload_document
+from tests.bodies import valid_document
 
 CONTENT = b"bytes that never make it into a listing"
 FORBIDDEN_IN_BODY = (
@@ -74,7 +74,7 @@ def test_s3_put_failure_is_a_clean_5xx(account, moto_clients, upload, code, http
     s3, _ = moto_clients
     stub_error(s3, "put_object", code, http_status)
     # WHEN an upload arrives
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     # THEN the client gets a generic 5xx: 503 when a retry can help, 500 otherwise
     assert_clean_error(response, expected, account)
 
@@ -85,7 +85,7 @@ def test_s3_put_failure_writes_no_item_and_no_object(account, moto_clients, uplo
     s3, _ = moto_clients
     stub_error(s3, "put_object", code, 500 if code == "InternalError" else 403)
     # WHEN an upload arrives
-    upload(upload_document(CONTENT))
+    upload(valid_document(CONTENT))
     # THEN nothing was written anywhere
     assert account.items() == []
     assert account.object_versions() == []
@@ -100,7 +100,7 @@ def test_s3_connection_failure_is_a_503(account, moto_clients, upload, monkeypat
 
     monkeypatch.setattr(s3, "put_object", unreachable)
     # WHEN an upload arrives
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     # THEN it is a retryable 503 with a generic message, and no item
     assert_clean_error(response, 503, account)
     assert account.items() == []
@@ -130,7 +130,7 @@ def test_kms_refusal_is_a_clean_500_with_no_item(account, moto_clients, upload, 
     s3, _ = moto_clients
     stub_error(s3, "put_object", code, http_status, message.format(key=account.bucket_key_arn))
     # WHEN an upload arrives
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     # THEN the client gets a generic 500 naming neither the key nor KMS, and no item exists
     assert_clean_error(response, 500, account)
     assert "KMS" not in response.text
@@ -155,7 +155,7 @@ def test_dynamodb_put_failure_is_a_clean_5xx(account, moto_clients, upload, code
     _, dynamodb = moto_clients
     stub_error(dynamodb, "put_item", code, 400)
     # WHEN an upload arrives
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     # THEN the client gets a generic 5xx: 503 for throughput, 500 otherwise
     assert_clean_error(response, expected, account)
 
@@ -165,7 +165,7 @@ def test_dynamodb_put_failure_leaves_the_object_but_no_item(account, moto_client
     _, dynamodb = moto_clients
     stub_error(dynamodb, "put_item", "ProvisionedThroughputExceededException", 400)
     # WHEN an upload arrives
-    upload(upload_document(CONTENT))
+    upload(valid_document(CONTENT))
     # THEN the object exists (under a key nobody references) and no item points anywhere
     versions = account.object_versions()
     assert len(versions) == 1
@@ -178,7 +178,7 @@ def test_dynamodb_put_failure_is_counted_as_an_orphaned_object(moto_clients, upl
     _, dynamodb = moto_clients
     stub_error(dynamodb, "put_item", "ValidationException", 400)
     # WHEN an upload arrives
-    upload(upload_document(CONTENT))
+    upload(valid_document(CONTENT))
     # THEN an OrphanedObjects metric is emitted for the unreferenced object
     metrics = [json.loads(line) for line in captured_stdout().splitlines() if '"_aws"' in line]
     assert any(
@@ -190,10 +190,10 @@ def test_failed_retry_after_orphan_then_success_leaves_one_item(account, moto_cl
     # GIVEN a first attempt whose item write failed
     _, dynamodb = moto_clients
     stubber = stub_error(dynamodb, "put_item", "ProvisionedThroughputExceededException", 400)
-    failed = upload(upload_document(CONTENT))
+    failed = upload(valid_document(CONTENT))
     stubber.deactivate()
     # WHEN the client retries and DynamoDB works again
-    retried = upload(upload_document(CONTENT))
+    retried = upload(valid_document(CONTENT))
     # THEN the one item points at the retry's object, which exists
     assert (failed.status, retried.status) == (503, 201)
     (item,) = account.items()
@@ -214,7 +214,7 @@ def test_unexpected_exception_is_a_generic_500(account, moto_clients, upload, mo
 
     monkeypatch.setattr(s3, "put_object", broken)
     # WHEN an upload arrives
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     # THEN it is a 500 with a generic message, naming neither the bucket nor the exception
     assert_clean_error(response, 500, account)
     assert "RuntimeError" not in response.text

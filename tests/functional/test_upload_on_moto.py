@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from .support import upload_document
+from tests.bodies import sha256_b64, valid_document
 
 # Distinctive, binary, and not valid UTF-8: a stand-in for a real picture.
 CONTENT = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) + b"LAMP-PIXELS-" * 64
@@ -19,7 +19,7 @@ UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 @pytest.fixture
 def created(upload):
     """The 201 response to one valid upload of CONTENT."""
-    response = upload(upload_document(CONTENT))
+    response = upload(valid_document(CONTENT))
     assert response.status == 201, response.text
     return response
 
@@ -41,7 +41,7 @@ def test_created_body_echoes_the_product_and_describes_the_file(created):
     assert (body["productId"], body["productName"]) == ("p-1", "Desk lamp")
     assert body["file"]["size"] == len(CONTENT)
     assert body["file"]["contentType"] == "image/png"
-    assert body["file"]["sha256"] == upload_document(CONTENT)["checksumSha256"]
+    assert body["file"]["sha256"] == sha256_b64(CONTENT)
     assert body["file"]["versionId"]
     assert UTC_MILLIS.fullmatch(body["uploadedAt"])
 
@@ -115,8 +115,8 @@ def test_item_holds_exact_price_and_the_same_file_metadata(account, created):
 
 def test_reupload_replaces_the_item_and_keeps_the_earlier_object(account, upload):
     # GIVEN two uploads for the same (productId, productName) with different files and prices
-    first = upload(upload_document(b"first version"))
-    second = upload(upload_document(b"second version", price=31.5, contentType="text/plain"))
+    first = upload(valid_document(b"first version"))
+    second = upload(valid_document(b"second version", price=31.5, contentType="text/plain"))
     assert (first.status, second.status) == (201, 201)
     # WHEN the table and the bucket are read
     items = account.items()
@@ -137,8 +137,8 @@ def test_reupload_replaces_the_item_and_keeps_the_earlier_object(account, upload
 
 def test_other_product_name_is_another_item(account, upload):
     # GIVEN two uploads for one productId under two product names
-    upload(upload_document(b"a", productName="Desk lamp"))
-    upload(upload_document(b"b", productName="Floor lamp"))
+    upload(valid_document(b"a", productName="Desk lamp"))
+    upload(valid_document(b"b", productName="Floor lamp"))
     # WHEN the table is read
     names = sorted(item["productName"] for item in account.items())
     # THEN each (productId, productName) pair has its own item
@@ -149,7 +149,7 @@ def test_four_mib_upload_is_stored_whole(account, upload):
     # GIVEN a file of exactly 4 MiB
     content = bytes(range(256)) * (4 * 1024 * 1024 // 256)
     # WHEN it is uploaded
-    response = upload(upload_document(content, fileName="big.bin"))
+    response = upload(valid_document(content, fileName="big.bin"))
     # THEN it is created and the object has every byte
     assert response.status == 201, response.text
     file = response.json["file"]
@@ -163,7 +163,7 @@ def test_four_mib_upload_is_stored_whole(account, upload):
 def test_unicode_and_url_special_file_names_are_stored_under_the_exact_key(account, upload, file_name):
     # GIVEN a file name with non-ASCII or URL-special characters
     # WHEN it is uploaded
-    response = upload(upload_document(b"x", fileName=file_name))
+    response = upload(valid_document(b"x", fileName=file_name))
     # THEN the key ends with the name unchanged and the object is there
     assert response.status == 201, response.text
     key = response.json["file"]["key"]
@@ -173,7 +173,7 @@ def test_unicode_and_url_special_file_names_are_stored_under_the_exact_key(accou
 
 def test_rejected_upload_writes_nothing(account, upload):
     # GIVEN an upload whose checksum does not match
-    document = upload_document(CONTENT, checksumSha256=upload_document(b"other")["checksumSha256"])
+    document = valid_document(CONTENT, checksumSha256=sha256_b64(b"other"))
     # WHEN it is posted
     response = upload(document)
     # THEN it is a 400 and neither an object nor an item was written

@@ -10,7 +10,7 @@ import pytest
 from upload_api.errors import ApiError
 from upload_api.request import UploadRequest, parse_upload
 
-from .bodies import valid_document
+from tests.bodies import valid_document
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from upload_api.errors import (
     UnsupportedMediaType,
 )
 
-from .bodies import b64, raw_price_body, valid_document
+from tests.bodies import b64, raw_price_body, valid_document
 
 SECRET = "S3CR3T-D4T4"
 
@@ -58,7 +58,7 @@ def test_missing_authentication_token_matches_api_gateway():
 
 
 def _with(**changes: object) -> str:
-    return json.dumps({**valid_document(), **changes})
+    return json.dumps(valid_document(**changes))
 
 
 @pytest.mark.parametrize(

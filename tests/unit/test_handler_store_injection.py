@@ -10,7 +10,7 @@ from typing import Any
 from upload_api import handler
 from upload_api.storage import UploadStore
 
-from .bodies import FILE_BYTES, valid_document
+from tests.bodies import FILE_BYTES, valid_document
 
 BASE_EVENT = json.loads(
     (Path(__file__).resolve().parents[1] / "events" / "apigw_rest_post_upload.json").read_text(

@@ -10,7 +10,7 @@ from upload_api import request as request_module
 from upload_api.errors import PayloadTooLarge
 from upload_api.request import MAX_FILE_BYTES
 
-from .bodies import FILE_BYTES, b64, sha256_b64
+from tests.bodies import FILE_BYTES, b64, sha256_b64
 
 FOUR_MIB = 4 * 1024 * 1024
 

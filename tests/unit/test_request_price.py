@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from upload_api.request import parse_upload
 
-from .bodies import raw_price_body
+from tests.bodies import raw_price_body
 
 
 @pytest.mark.parametrize(

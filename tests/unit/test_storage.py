@@ -14,7 +14,7 @@ from upload_api.errors import ApiError, StorageFailed, StorageUnavailable
 from upload_api.request import UploadRequest
 from upload_api.storage import StorageError, UploadStore, object_key
 
-from .bodies import FILE_BYTES, sha256_b64
+from tests.bodies import FILE_BYTES, sha256_b64
 
 BUCKET = "internal-bucket-name-1234"
 TABLE = "internal-table-name-5678"
