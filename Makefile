@@ -20,12 +20,12 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 
-.PHONY: help install lint format typecheck unit synth nag cfn-lint checkov scan-templates test local bench clean
+.PHONY: help install lint format typecheck unit synth nag cfn-lint checkov scan-templates test local verify verify-deployed bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(INSTALLED): requirements.txt requirements-dev.txt lambda/requirements.txt
+$(INSTALLED): requirements.txt requirements-dev.txt requirements-verify.txt lambda/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -59,7 +59,7 @@ synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without D
 	python -m tools.nag_gate $(CDK_OUT)
 
 cfn-lint: ## cfn-lint on the synthesized templates (run after synth)
-	cfn-lint $(CDK_OUT)/assembly-*/*.template.json
+	cfn-lint $(CDK_OUT)/*.template.json $(CDK_OUT)/assembly-*/*.template.json
 
 checkov: $(CHECKOV_INSTALLED) ## checkov on the synthesized templates (run after synth)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
@@ -72,7 +72,20 @@ test: install lint unit synth scan-templates ## Everything CI runs: lint, all te
 local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
 	python -m tools.local_api --port $(PORT) --outputs $(OUTPUTS)
 
-bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios (see README)
+# The post-deploy verifier (tools/verify). MODE=dev uploads one file and floods above the stage
+# limit; MODE=prod does neither unless VERIFY_ARGS says --write / --load. THROTTLE_RATE and
+# THROTTLE_BURST, when set, are the limits to expect (start `make local` with the same ones).
+verify: $(INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=dev|prod VERIFY_ARGS=...
+	python -m tools.verify --mode $(or $(MODE),dev) --outputs $(OUTPUTS) $(VERIFY_ARGS)
+
+# The pipeline's verify steps run this in CodeBuild: system python3, only the verifier's pins,
+# the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME. No default MODE: prod must never get dev's flood.
+verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
+	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
+	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet -r requirements-verify.txt
+	$(PYTHON) -m tools.verify --mode $(MODE) $(VERIFY_ARGS)
+
+bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (see README)
 	python -m tools.bench
 
 clean: ## Remove build output (keeps the venvs)

@@ -1,20 +1,41 @@
 #!/usr/bin/env python3
-"""The CDK app. Settings are read here, once, and passed down typed."""
+"""The CDK app: one pipeline stack that deploys the upload stage to dev, then prod.
+
+Settings are read here, once, from cdk.json context and passed down typed.
+"""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 
+from stages.nag import add_nag_packs
+from stages.pipeline_settings import check_stage_environments, load_pipeline_settings
+from stages.pipeline_stack import UploadApiPipelineStack
 from stages.settings import CONTEXT_KEY, load_stage_settings
-from stages.upload_stage import UploadApiStage
+
+PIPELINE_STACK_ID = "UploadApiPipeline"
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
-    # Until the pipeline lands, the dev stage is deployed from the app directly;
-    # the pipeline will add this same stage class for dev and prod.
-    settings = load_stage_settings(app.node.try_get_context(CONTEXT_KEY), "dev")
-    UploadApiStage(app, "Dev", settings=settings)
+    context = app.node.try_get_context(CONTEXT_KEY)
+    pipeline_settings = load_pipeline_settings(context)
+    dev, prod = load_stage_settings(context, "dev"), load_stage_settings(context, "prod")
+    check_stage_environments(pipeline_settings, (dev, prod))
+    UploadApiPipelineStack(
+        app,
+        PIPELINE_STACK_ID,
+        pipeline_settings=pipeline_settings,
+        dev=dev,
+        prod=prod,
+        env=cdk.Environment(account=pipeline_settings.account, region=pipeline_settings.region),
+        description="Secure upload API: the CDK pipeline (source, synth, dev, approval, prod)",
+    )
+    # Both packs, on the App: CDK runs the validation plugins of the App and of Stages that are
+    # children of the App (or of another Stage) only, so the packs UploadApiStage registers on Dev
+    # and Prod (children of the pipeline stack) never run. cdk-nag walks the App's whole construct
+    # tree, so these check the pipeline stack and both upload stacks.
+    add_nag_packs(app)
     return app
 
 

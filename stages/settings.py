@@ -46,6 +46,20 @@ DEPRECATED_RUNTIMES = {
     ),
 }
 API_AUTH_MODES = ("iam", "none")
+# CodeDeploy's predefined Lambda deployment configurations (stages/deployment.py maps each to CDK's).
+DEPLOYMENT_CONFIGS = (
+    "ALL_AT_ONCE",
+    "CANARY_10PERCENT_5MINUTES",
+    "CANARY_10PERCENT_10MINUTES",
+    "CANARY_10PERCENT_15MINUTES",
+    "CANARY_10PERCENT_30MINUTES",
+    "LINEAR_10PERCENT_EVERY_1MINUTE",
+    "LINEAR_10PERCENT_EVERY_2MINUTES",
+    "LINEAR_10PERCENT_EVERY_3MINUTES",
+    "LINEAR_10PERCENT_EVERY_10MINUTES",
+)
+# Deliberately simple: one address, no display name, no spaces; SNS confirms it by e-mail anyway.
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -72,6 +86,14 @@ class StageSettings:
     noncurrent_version_expiration_days: int = 90
     break_glass_role_arns: tuple[str, ...] = field(default_factory=tuple)
     create_api_gateway_account_role: bool = True
+    # Alarms (stages/observability.py) and how a new Lambda version takes traffic (stages/deployment.py).
+    alarm_email: str | None = None
+    api_5xx_rate_threshold_percent: float = 1.0
+    lambda_errors_threshold: int = 1
+    p99_latency_threshold_ms: int = 3000
+    lambda_throttles_threshold: int = 1
+    dynamodb_throttles_threshold: int = 1
+    deployment_config: str = "CANARY_10PERCENT_5MINUTES"
 
     @property
     def runtime_deprecation_warning(self) -> str | None:
@@ -92,6 +114,13 @@ _CONTEXT_NAMES = {
     "noncurrentVersionExpirationDays": "noncurrent_version_expiration_days",
     "breakGlassRoleArns": "break_glass_role_arns",
     "createApiGatewayAccountRole": "create_api_gateway_account_role",
+    "alarmEmail": "alarm_email",
+    "api5xxRateThresholdPercent": "api_5xx_rate_threshold_percent",
+    "lambdaErrorsThreshold": "lambda_errors_threshold",
+    "p99LatencyThresholdMs": "p99_latency_threshold_ms",
+    "lambdaThrottlesThreshold": "lambda_throttles_threshold",
+    "dynamodbThrottlesThreshold": "dynamodb_throttles_threshold",
+    "deploymentConfig": "deployment_config",
 }
 assert set(_CONTEXT_NAMES.values()) == {f.name for f in fields(StageSettings)} - {"stage"}
 
@@ -179,6 +208,25 @@ def _check(name: str, where: str, value: Any) -> Any:
     if name == "create_api_gateway_account_role":
         if not isinstance(value, bool):
             raise fail("must be true or false")
+        return value
+    if name == "alarm_email":
+        if value is not None and not (isinstance(value, str) and _EMAIL.match(value)):
+            raise fail("must be one e-mail address (alarms are sent there) or null (no subscription)")
+        return value
+    if name == "api_5xx_rate_threshold_percent":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
+            raise fail("must be a percentage of requests above 0 and at most 100")
+        return float(value)
+    if name in ("lambda_errors_threshold", "lambda_throttles_threshold", "dynamodb_throttles_threshold"):
+        return _int_in(value, 1, 100_000, fail)
+    if name == "p99_latency_threshold_ms":
+        # API Gateway gives up at 29 s, so a p99 threshold at or above it could never fire.
+        return _int_in(value, 50, 28_999, fail)
+    if name == "deployment_config":
+        if value not in DEPLOYMENT_CONFIGS:
+            raise fail(
+                f"must be one of CodeDeploy's Lambda deployment configs: {', '.join(DEPLOYMENT_CONFIGS)}"
+            )
         return value
     raise AssertionError(f"no check for setting {name}")
 

@@ -15,8 +15,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stages.buckets import access_logs_bucket
 from stages.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
+from stages.deployment import AliasDeployment, live_alias
+from stages.encryption import customer_managed_key, log_group_key
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
+from stages.observability import Observability
 from stages.settings import StageSettings
 
 API_STAGE_NAME = "prod"
@@ -60,33 +64,32 @@ def request_schema() -> dict[str, Any]:
 
 class UploadApiStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        invoker_account_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        """`invoker_account_id`: another account (the pipeline's) whose IAM principals may call
+        POST /upload when their own policies allow it; needed by a cross-account verifier."""
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
+        self.invoker_account_id = invoker_account_id
         if settings.runtime_deprecation_warning:
             cdk.Annotations.of(self).add_warning_v2(
                 "upload-api:deprecated-runtime", settings.runtime_deprecation_warning
             )
         retention = _RETENTION[settings.log_retention_days]
 
-        logs_key = self._logs_key()
-        bucket_key = kms.Key(
-            self,
-            "BucketKey",
-            enable_key_rotation=True,
-            description="Encrypts uploaded files (S3 SSE-KMS with S3 Bucket Key)",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+        logs_key = log_group_key(self, "LogsKey", "Encrypts the upload API's CloudWatch log groups")
+        bucket_key = customer_managed_key(
+            self, "BucketKey", "Encrypts uploaded files (S3 SSE-KMS with S3 Bucket Key)"
         )
-        table_key = kms.Key(
-            self,
-            "TableKey",
-            enable_key_rotation=True,
-            description="Encrypts the product metadata table",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        table_key = customer_managed_key(self, "TableKey", "Encrypts the product metadata table")
 
-        access_logs_bucket = self._access_logs_bucket(retention_days=settings.log_retention_days)
+        access_logs = access_logs_bucket(self, "AccessLogsBucket", retention_days=settings.log_retention_days)
         self.bucket = s3.Bucket(
             self,
             "UploadBucket",
@@ -98,7 +101,7 @@ class UploadApiStack(cdk.Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
             minimum_tls_version=1.2,
-            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_bucket=access_logs,
             server_access_logs_prefix="upload-bucket/",
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -177,60 +180,35 @@ class UploadApiStack(cdk.Stack):
             "statement grants nothing else.",
         )
 
+        # API Gateway calls the alias; CodeDeploy moves it between versions (stages/deployment.py).
+        self.alias = live_alias(self, self.function)
         self.api = self._rest_api(retention, logs_key)
+        self.observability = Observability(
+            self,
+            "Observability",
+            settings=settings,
+            api=self.api,
+            api_stage_name=API_STAGE_NAME,
+            function=self.function,
+            table=self.table,
+            function_logs=function_logs,
+            access_logs=self.access_logs,
+            logs_key=logs_key,
+            retention=retention,
+            metrics_namespace=METRICS_NAMESPACE,
+            service_name=SERVICE_NAME,
+        )
+        self.deployment = AliasDeployment(
+            self,
+            "Deployment",
+            alias=self.alias,
+            config_name=settings.deployment_config,
+            rollback_alarms=self.observability.alarms.rollback,
+        )
         self._outputs()
-        self._acknowledge_findings(access_logs_bucket)
+        self._acknowledge_findings()
 
     # -- building blocks -------------------------------------------------------------------------
-
-    def _logs_key(self) -> kms.Key:
-        key = kms.Key(
-            self,
-            "LogsKey",
-            enable_key_rotation=True,
-            description="Encrypts the upload API's CloudWatch log groups",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        # CloudWatch Logs encrypts with the key only for this account's log groups in this region.
-        log_groups_here = f"arn:{self.partition}:logs:{self.region}:{self.account}:*"
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsInThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_here}},
-            )
-        )
-        return key
-
-    def _access_logs_bucket(self, *, retention_days: int) -> s3.Bucket:
-        # S3 server access logs can only be delivered to an SSE-S3 bucket.
-        return s3.Bucket(
-            self,
-            "AccessLogsBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="ExpireAccessLogs",
-                    expiration=cdk.Duration.days(retention_days),
-                    noncurrent_version_expiration=cdk.Duration.days(1),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                )
-            ],
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
 
     def _function_role(self, log_group: logs.LogGroup, bucket_key: kms.Key, table_key: kms.Key) -> iam.Role:
         """Exactly what the handler does: put objects, put items, write its logs and traces."""
@@ -318,11 +296,15 @@ class UploadApiStack(cdk.Stack):
             encryption_key=logs_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        self.access_logs = access_logs
         api = apigw.RestApi(
             self,
             "UploadApi",
+            # Unique per stage: API Gateway's metrics are keyed by API name, not id.
+            rest_api_name=self.stack_name,
             description="Secure file upload API: POST /upload",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            policy=self._cross_account_invoke_policy(),
             # API Gateway logs only once the account has a CloudWatch role; a fresh account has none.
             cloud_watch_role=settings.create_api_gateway_account_role,
             # CDK rejects a removal policy for a role it is told not to create.
@@ -359,7 +341,7 @@ class UploadApiStack(cdk.Stack):
         upload = api.root.add_resource("upload")
         self.upload_method = upload.add_method(
             "POST",
-            apigw.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False),
+            apigw.LambdaIntegration(self.alias, proxy=True, allow_test_invoke=False),
             authorization_type=auth,
             request_validator=validator,
             request_models={"application/json": model},
@@ -368,6 +350,25 @@ class UploadApiStack(cdk.Stack):
         # a duplicate of ApiUrl, so drop it.
         api.node.try_remove_child("Endpoint")
         return api
+
+    def _cross_account_invoke_policy(self) -> iam.PolicyDocument | None:
+        """With IAM auth, a caller in another account also needs the API's resource policy to allow it.
+
+        Callers in this account need none (their identity policy suffices), so without an invoker
+        account there is no resource policy at all.
+        """
+        if self.invoker_account_id is None:
+            return None
+        return iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(
+                    sid="InvokeUploadFromThePipelineAccount",
+                    principals=[iam.AccountPrincipal(self.invoker_account_id)],
+                    actions=["execute-api:Invoke"],
+                    resources=[f"execute-api:/{API_STAGE_NAME}/POST/upload"],
+                )
+            ]
+        )
 
     def _outputs(self) -> None:
         # Kept as attributes: the pipeline passes these two to its verify steps (env_from_cfn_outputs).
@@ -380,8 +381,14 @@ class UploadApiStack(cdk.Stack):
         cdk.CfnOutput(self, "LambdaFunctionArn", value=self.function.function_arn)
         cdk.CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
         cdk.CfnOutput(self, "TableName", value=self.table.table_name)
+        cdk.CfnOutput(
+            self,
+            "DashboardUrl",
+            value=self.observability.dashboard_url,
+            description="CloudWatch dashboard of this stage",
+        )
 
-    def _acknowledge_findings(self, access_logs_bucket: s3.Bucket) -> None:
+    def _acknowledge_findings(self) -> None:
         stage = self.api.deployment_stage
         public = self.settings.api_auth == "none"
         if public:
@@ -463,14 +470,6 @@ class UploadApiStack(cdk.Stack):
             "caches only GET methods by default and caching a write would be wrong, so a cache cluster "
             "would cost per hour and serve nothing.",
         )
-        skip_checkov(
-            access_logs_bucket,
-            "CKV_AWS_18",
-            "This is the server access log destination of the upload bucket: logging it into itself adds "
-            "a log object for each delivery, and into another bucket only moves the gap one bucket on. "
-            "It blocks public access, denies non-TLS requests, is versioned, and the only Allow in its "
-            "bucket policy is for logging.s3.amazonaws.com, on the upload bucket's log prefix.",
-        )
 
     def _skip_function_scanner_checks(self) -> None:
         function = self.function
@@ -528,6 +527,8 @@ def _runtime(name: str) -> lambda_.Runtime:
 def _access_log_format() -> apigw.AccessLogFormat:
     fields = {
         "requestId": apigw.AccessLogField.context_request_id(),
+        # The 429 metric filter (stages/observability.py) keys its metric by API id.
+        "apiId": apigw.AccessLogField.context_api_id(),
         "extendedRequestId": apigw.AccessLogField.context_extended_request_id(),
         "requestTime": apigw.AccessLogField.context_request_time(),
         "ip": apigw.AccessLogField.context_identity_source_ip(),

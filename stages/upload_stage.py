@@ -16,12 +16,24 @@ UPLOAD_STACK_ID = "UploadApi"
 
 class UploadApiStage(cdk.Stage):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        invoker_account_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
         env = cdk.Environment(account=settings.account, region=settings.region)
         super().__init__(scope, construct_id, env=env, **kwargs)
         self.stack = UploadApiStack(
-            self, UPLOAD_STACK_ID, settings=settings, description=f"Secure file upload API ({settings.stage})"
+            self,
+            UPLOAD_STACK_ID,
+            settings=settings,
+            invoker_account_id=invoker_account_id,
+            description=f"Secure file upload API ({settings.stage})",
         )
-        # A Stage is its own assembly: its stacks get the packs here, not from the app.
+        # A Stage is its own assembly: a stage that is a child of the App (built on its own) is
+        # checked by these. Inside the pipeline stack CDK does not run a nested Stage's plugins;
+        # there the packs main.py registers on the App check this stage's stack.
         add_nag_packs(self)

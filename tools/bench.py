@@ -7,6 +7,12 @@
     clients, divided by base64-decoding plus SHA-256 of the same bytes, which
     any implementation must do. Target <= 2.0.
 
+And one figure: (c) the post-deploy verifier's load generator (tools/verify/loadgen.py),
+open loop at 4,000 req/s for 3 s against a minimal loopback server that answers 429
+(tools/verify/sink.py, its own process): the rate it actually offered (target >= 3,000
+req/s on 2 cores), its schedule slip, and its CPU per request, unsigned and SigV4-signed
+(signed once per second, as against a deployment), next to what one botocore signature costs.
+
 Cold init is measured "as deployed": LAMBDA_TASK_ROOT is set, so Powertools
 enables tracing and the X-Ray SDK picks its Lambda mode (local sampler, no
 sampling client), exactly what the function runs with `Tracing.ACTIVE`. Outside
@@ -267,20 +273,154 @@ def measure_warm(iterations: int, warmup: int = 3) -> Ratio:
     )
 
 
+# ---------------------------------------------------------------- load generator
+
+LOADGEN_TARGET = 3000.0  # req/s the verifier's generator must offer on this 2-core machine
+SINK_START_TIMEOUT_S = 30
+
+
+@contextlib.contextmanager
+def _sink() -> Iterator[str]:
+    """tools/verify/sink.py in a process of its own (the generator gets the other core); its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.verify.sink", "--port", "0", "--max-seconds", "120"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + SINK_START_TIMEOUT_S
+        line = ""
+        while time.monotonic() < deadline and not line.startswith("listening on "):
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                raise RuntimeError("the loopback sink exited before listening")
+        if not line.startswith("listening on "):
+            raise RuntimeError("the loopback sink did not start")
+        yield f"http://{line.split()[-1]}/prod/upload"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class LoadFigure:
+    label: str
+    offered: float
+    sent: int
+    not_sent: int
+    no_answer: int
+    slip_p50_ms: float
+    slip_p99_ms: float
+    cpu_us_per_request: float
+    signatures: int
+
+    def line(self) -> str:
+        return (
+            f"    {self.label}: offered {self.offered:.0f} req/s ({self.sent} sent, "
+            f"{self.not_sent} not sent, {self.no_answer} unanswered); "
+            f"schedule slip p50 {self.slip_p50_ms:.1f} ms, p99 {self.slip_p99_ms:.1f} ms; "
+            f"client CPU {self.cpu_us_per_request:.0f} us/request"
+            + (f"; {self.signatures} signatures" if self.signatures else "")
+        )
+
+
+def _signature_cost_us(samples: int = 2000) -> float:
+    from botocore.credentials import Credentials
+
+    from tools.sigv4 import signed_headers
+
+    credentials = Credentials("AKIDEXAMPLE", "bench-not-a-secret", "bench-token")
+    url = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/upload"
+    start = time.process_time()
+    for _ in range(samples):
+        signed_headers(credentials, "us-east-1", "POST", url, b"{}", {"Content-Type": "application/json"})
+    return (time.process_time() - start) / samples * 1e6
+
+
+def measure_loadgen(rate: float, seconds: float) -> tuple[list[LoadFigure], float]:
+    """The generator's offered rate against the sink, unsigned and signed; and one signature's CPU cost."""
+    from botocore.credentials import Credentials
+
+    from tools.sigv4 import CachedSigner
+    from tools.verify import loadgen
+
+    figures = []
+    with _sink() as url:
+        plain = {"Content-Type": "application/json"}
+        # The sink ignores signatures: fake credentials cost what real ones cost to sign with.
+        signer = CachedSigner(
+            Credentials("AKIDEXAMPLE", "bench-not-a-secret", "bench-token"),
+            "us-east-1",
+            "POST",
+            url,
+            b"{}",
+            plain,
+        )
+        for label, headers in (("unsigned", lambda: plain), ("SigV4, signed once a second", signer.headers)):
+            plan = loadgen.LoadPlan.for_duration(rate, seconds, warm_connections=32)
+            request = loadgen.Request("POST", url, b'{"productId":"bench"}', headers)
+            cpu = time.process_time()
+            result = loadgen.run(plan, request, lambda status, body: str(status), warm_url=url)
+            cpu = time.process_time() - cpu
+            figures.append(
+                LoadFigure(
+                    label,
+                    result.offered_rate,
+                    len(result.sent),
+                    result.not_sent,
+                    result.no_answer,
+                    result.lag_ms(0.5),
+                    result.lag_ms(0.99),
+                    cpu / max(1, len(result.sent)) * 1e6,
+                    signer.signatures if headers == signer.headers else 0,
+                )
+            )
+            time.sleep(0.5)
+    return figures, _signature_cost_us()
+
+
+def print_loadgen(rate: float, seconds: float) -> None:
+    figures, signature_us = measure_loadgen(rate, seconds)
+    print(
+        f"load generator (open loop, aiohttp) vs a minimal loopback server answering 429, "
+        f"{rate:g} req/s planned for {seconds:g} s:"
+    )
+    for figure in figures:
+        print(figure.line())
+    per_request = figures[0].cpu_us_per_request
+    print(
+        f"    one botocore SigV4 signature: {signature_us:.0f} us of CPU: signing each request would add "
+        f"{signature_us / per_request:.0%} to the generator's {per_request:.0f} us per request; "
+        "it signs once per second instead"
+    )
+    lowest = min(figure.offered for figure in figures)
+    verdict = "PASS" if lowest >= LOADGEN_TARGET else "MISS"
+    print(f"load generator offered rate: {lowest:.0f} req/s (target >= {LOADGEN_TARGET:g}) {verdict}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cold-runs", type=int, default=9, help="fresh interpreters per scenario")
     parser.add_argument("--warm-iterations", type=int, default=15, help="timed 4 MiB uploads")
+    parser.add_argument("--loadgen-rate", type=float, default=4000.0, help="req/s the generator is asked for")
+    parser.add_argument("--loadgen-seconds", type=float, default=3.0, help="length of each generator run")
+    parser.add_argument("--loadgen-only", action="store_true", help="only (c): the load generator's figure")
     args = parser.parse_args(argv)
 
+    if args.loadgen_only:
+        print_loadgen(args.loadgen_rate, args.loadgen_seconds)
+        return 0
     traced, untraced = measure_cold(args.cold_runs)
     warm = measure_warm(args.warm_iterations)
     print(f"Python {sys.version.split()[0]} on {sys.platform}; CPU time via time.process_time")
     for ratio in (traced, warm, untraced):
         print("\n".join(ratio.lines()))
     print("headline: cold init with tracing on (as deployed); the tracing-off line is for comparison only")
+    print_loadgen(args.loadgen_rate, args.loadgen_seconds)
     return 0
 
 

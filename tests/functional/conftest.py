@@ -132,10 +132,25 @@ def post(in_memory_store: UploadStore) -> Callable[..., Response]:
     return _post
 
 
+class _CurrentStdout:
+    """A stream that writes to the current sys.stdout, whichever object that is by then."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 @pytest.fixture
 def captured_stdout(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
-    """Everything the handler writes: Powertools' log handler bound its stream at import, so rebind it."""
-    monkeypatch.setattr(handler.logger.registered_handler, "stream", sys.stdout)
+    """Everything the handler writes: Powertools' log handler bound its stream at import, so rebind it.
+
+    To whatever sys.stdout is at write time: pytest swaps the capturing stream between the
+    fixture's setup and the test's call, so binding the setup-time object would write the
+    logs to a closed stream (logging then prints "--- Logging error ---" to stderr instead).
+    """
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())
 
     def read() -> str:
         captured = capsys.readouterr()

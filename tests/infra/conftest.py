@@ -1,9 +1,14 @@
-"""Build the upload stage in-process the way `cdk synth` does, with cdk.json's context.
+"""Build the upload stage, or the whole app, in-process the way `cdk synth` does, with cdk.json's context.
 
 A bare `cdk.App()` would ignore cdk.json, so its feature flags (and our `uploadApi`
 settings) would not apply and the template under test would not be the one deployed.
 Bundling is skipped (`aws:cdk:bundling-stacks: []`) so no test here runs pip unless it
 asks for it; the asset hash is then still the source hash of lambda/ (tests/infra/test_asset_hash.py).
+
+`synth_stage` builds one UploadApiStage on its own (the upload stack's template tests);
+`synth_app` builds main.build_app, the pipeline stack with the Dev and Prod stages in it,
+whose assembly is the one `cdk synth` writes: UploadApiPipeline.template.json at the root
+and each upload stack in assembly-UploadApiPipeline-Dev/ and -Prod/.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+import yaml
 from aws_cdk import assertions
 
+from main import PIPELINE_STACK_ID, build_app
+from stages.pipeline_stack import UploadApiPipelineStack
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.upload_stage import UploadApiStage
 from tools.template_resources import REPO_ROOT, cdk_context
@@ -145,3 +153,132 @@ def dev(synth: Callable[..., Synthesized]) -> Synthesized:
 @pytest.fixture(scope="session")
 def template(dev: Synthesized) -> assertions.Template:
     return dev.template
+
+
+# -- the whole app: main.build_app --------------------------------------------------------------
+
+
+def app_context(
+    pipeline: dict[str, Any] | None = None, stages: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """cdk.json's context, bundling skipped, with pipeline and per-stage settings (cdk.json spelling) set."""
+    context = copy.deepcopy(cdk_context(**CLI_CONTEXT, **SKIP_BUNDLING))
+    context[CONTEXT_KEY]["pipeline"].update(pipeline or {})
+    for stage, settings in (stages or {}).items():
+        context[CONTEXT_KEY]["stages"][stage].update(settings)
+    return context
+
+
+def as_text(value: Any) -> str:
+    """A template value as one string, as cdk-nag prints it: joins flattened, Ref <Id>, GetAtt <Id.Attr>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Fn::Join":
+            separator, parts = argument
+            return separator.join(as_text(part) for part in parts)
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+    raise TypeError(f"not a string-valued template expression: {value!r}")
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    """main.build_app's app, synthesized into `outdir`, and the pipeline stack's template."""
+
+    app: cdk.App
+    outdir: Path
+    stack: UploadApiPipelineStack
+    template: assertions.Template
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.template.to_json()["Resources"]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+    def logical_id(self, construct: Any) -> str:
+        """The logical id of an L2 construct's (or a CfnElement's) resource in the pipeline stack."""
+        element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
+        return self.stack.resolve(element.logical_id)
+
+    @property
+    def pipeline(self) -> dict[str, Any]:
+        (pipeline,) = self.of_type("AWS::CodePipeline::Pipeline").values()
+        return pipeline["Properties"]
+
+    def actions(self, stage_name: str) -> list[dict[str, Any]]:
+        (stage,) = [s for s in self.pipeline["Stages"] if s["Name"] == stage_name]
+        return stage["Actions"]
+
+    def project_id(self, action: dict[str, Any]) -> str:
+        """The logical id of the CodeBuild project a CodeBuild action runs."""
+        assert action["ActionTypeId"]["Provider"] == "CodeBuild", action["Name"]
+        return action["Configuration"]["ProjectName"]["Ref"]
+
+    def buildspec(self, project_id: str) -> dict[str, Any]:
+        """A project's buildspec: inline JSON (tokens rendered by as_text), or the file CDK wrote."""
+        spec = self.resources[project_id]["Properties"]["Source"]["BuildSpec"]
+        text = as_text(spec)
+        if text.startswith("{"):
+            return json.loads(text)
+        return yaml.safe_load((self.outdir / text).read_text(encoding="utf-8"))
+
+    def role_statements(self, role_id: str) -> list[dict[str, Any]]:
+        """Every statement of every AWS::IAM::Policy attached to the role `role_id`."""
+        return [
+            statement
+            for policy in self.of_type("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+    def stage_template(self, stage_id: str) -> dict[str, Any]:
+        """One stage's upload stack template, from its nested assembly (what the pipeline deploys)."""
+        stage = self.stack.dev_stage if stage_id == "Dev" else self.stack.prod_stage
+        return json.loads(
+            (self.outdir / f"assembly-{PIPELINE_STACK_ID}-{stage_id}" / stage.stack.template_file).read_text(
+                encoding="utf-8"
+            )
+        )
+
+
+def synth_app(
+    outdir: Path,
+    *,
+    pipeline: dict[str, Any] | None = None,
+    stages: dict[str, dict[str, Any]] | None = None,
+) -> SynthesizedApp:
+    """main.build_app with cdk.json's context and overrides, synthesized in-process (nag errors raise)."""
+    app = cdk.App(context=app_context(pipeline, stages), outdir=str(outdir))
+    build_app(app)
+    stack = app.node.find_child(PIPELINE_STACK_ID)
+    assert isinstance(stack, UploadApiPipelineStack)
+    app.synth()
+    return SynthesizedApp(app, outdir, stack, assertions.Template.from_stack(stack))
+
+
+@pytest.fixture(scope="session")
+def synth_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SynthesizedApp]:
+    """`synth_pipeline(pipeline={...}, stages={...})`: each distinct app is synthesized once per session."""
+    built: dict[str, SynthesizedApp] = {}
+
+    def get(
+        pipeline: dict[str, Any] | None = None, stages: dict[str, dict[str, Any]] | None = None
+    ) -> SynthesizedApp:
+        key = json.dumps([pipeline, stages], sort_keys=True)
+        if key not in built:
+            built[key] = synth_app(tmp_path_factory.mktemp("app.cdk.out"), pipeline=pipeline, stages=stages)
+        return built[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def pipeline_app(synth_pipeline: Callable[..., SynthesizedApp]) -> SynthesizedApp:
+    """The whole app exactly as cdk.json configures it (what `cdk synth` deploys)."""
+    return synth_pipeline()

@@ -32,17 +32,24 @@ def test_the_api_has_exactly_one_method_post_on_upload(dev, template):
     assert dev.resources[resource_id.as_string()]["Properties"]["PathPart"] == "upload"
 
 
+def _live_alias_id(dev) -> str:
+    (alias_id,) = dev.of_type("AWS::Lambda::Alias")
+    assert dev.resources[alias_id]["Properties"]["FunctionName"] == {"Ref": dev.function_id}
+    return alias_id
+
+
 def test_the_method_is_a_lambda_proxy_integration_of_the_upload_function(dev, template):
     # GIVEN the dev stage
     # WHEN synthesized
-    # THEN POST /upload proxies to the upload function (AWS_PROXY, invoked with POST)
+    # THEN POST /upload proxies to the upload function's live alias (AWS_PROXY, invoked with POST),
+    # so CodeDeploy decides which version answers (tests/infra/test_canary.py)
     template.has_resource_properties(
         "AWS::ApiGateway::Method",
         {
             "Integration": {
                 "Type": "AWS_PROXY",
                 "IntegrationHttpMethod": "POST",
-                "Uri": {"Fn::Join": ["", Match.array_with([{"Fn::GetAtt": [dev.function_id, "Arn"]}])]},
+                "Uri": {"Fn::Join": ["", Match.array_with([{"Ref": _live_alias_id(dev)}])]},
             }
         },
     )
@@ -51,14 +58,15 @@ def test_the_method_is_a_lambda_proxy_integration_of_the_upload_function(dev, te
 def test_api_gateway_may_invoke_the_function_only_for_post_upload(dev, template):
     # GIVEN the dev stage (no console test-invoke permission)
     # WHEN synthesized
-    # THEN one Lambda permission exists, for apigateway.amazonaws.com and the POST /upload ARN only
+    # THEN one Lambda permission exists, on the live alias (what the method invokes), for
+    # apigateway.amazonaws.com and the POST /upload ARN only
     template.resource_count_is("AWS::Lambda::Permission", 1)
     source_arn = Capture()
     template.has_resource_properties(
         "AWS::Lambda::Permission",
         {
             "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [dev.function_id, "Arn"]},
+            "FunctionName": {"Ref": _live_alias_id(dev)},
             "Principal": "apigateway.amazonaws.com",
             "SourceArn": source_arn,
         },

@@ -26,6 +26,17 @@ def _objects_arn(bucket_id):
     return {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]}
 
 
+def _assert_policy_has_statement(template, bucket_id, statement):
+    """The policy of the bucket `bucket_id` has a statement with (at least) these fields."""
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {"Statement": Match.array_with([Match.object_like(statement)])},
+        },
+    )
+
+
 def test_the_bucket_is_versioned(dev):
     # GIVEN the bucket the function writes to
     # WHEN synthesized
@@ -77,28 +88,15 @@ def test_the_bucket_policy_denies_requests_without_tls(dev, template):
     # GIVEN the upload bucket's policy
     # WHEN synthesized
     # THEN every principal is denied every S3 action on the bucket and its objects unless over TLS
-    template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
+    _assert_policy_has_statement(
+        template,
+        dev.bucket_id,
         {
-            "Bucket": {"Ref": dev.bucket_id},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Principal": {"AWS": "*"},
-                                "Action": "s3:*",
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                                "Resource": [
-                                    {"Fn::GetAtt": [dev.bucket_id, "Arn"]},
-                                    _objects_arn(dev.bucket_id),
-                                ],
-                            }
-                        )
-                    ]
-                )
-            },
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Resource": [{"Fn::GetAtt": [dev.bucket_id, "Arn"]}, _objects_arn(dev.bucket_id)],
         },
     )
 
@@ -108,29 +106,15 @@ def test_the_bucket_policy_denies_object_access_to_all_but_the_function_role(dev
     assert cdk_json_setting("dev", "breakGlassRoleArns") == []
     # WHEN synthesized
     # THEN every principal except the function's role is denied every action on every object
-    template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
+    _assert_policy_has_statement(
+        template,
+        dev.bucket_id,
         {
-            "Bucket": {"Ref": dev.bucket_id},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Principal": {"AWS": "*"},
-                                "Action": "s3:*",
-                                "Resource": _objects_arn(dev.bucket_id),
-                                "Condition": {
-                                    "ArnNotEquals": {
-                                        "aws:PrincipalArn": [{"Fn::GetAtt": [dev.role_id, "Arn"]}]
-                                    }
-                                },
-                            }
-                        )
-                    ]
-                )
-            },
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Resource": _objects_arn(dev.bucket_id),
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [{"Fn::GetAtt": [dev.role_id, "Arn"]}]}},
         },
     )
 
@@ -225,20 +209,8 @@ def test_server_access_logs_go_to_a_private_tls_only_bucket(dev, template):
     # AND that bucket is private, encrypted and TLS-only too
     assert dev.resources[target]["Properties"]["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
     assert "BucketEncryption" in dev.resources[target]["Properties"]
-    template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": target},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-                        )
-                    ]
-                )
-            },
-        },
+    _assert_policy_has_statement(
+        template, target, {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
     )
 
 

@@ -2,6 +2,8 @@
 
 In-process `app.synth()` raises when a validation plugin reports an error, so a clean
 synth is itself the assertion; the report the CLI gate reads is checked as well.
+The real app is main.build_app: the pipeline stack (AwsSolutions, attached by main.py) with
+the Dev and Prod upload stages in it (AwsSolutions + Serverless, attached by UploadApiStage).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from main import build_app
+import stages.pipeline_stack
+from main import PIPELINE_STACK_ID, build_app
 from stages.nag import add_nag_packs
 from stages.settings import CONTEXT_KEY, load_stage_settings
-from stages.upload_stage import UploadApiStage
+from stages.upload_stage import UPLOAD_STACK_ID, UploadApiStage
 from tools import nag_gate
 
-from .conftest import context_with, synth_stage
+from .conftest import app_context, context_with, synth_stage
 
 pytestmark = pytest.mark.synth
 
@@ -41,7 +44,80 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
     ),
 }
+_ARTIFACT_READ = {
+    "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    "AwsSolutions-IAM5[Action::s3:List*]",
+    "AwsSolutions-IAM5[Resource::<ArtifactBucket7410C9EF.Arn>/*]",
+}
+_ARTIFACT_WRITE = _ARTIFACT_READ | {
+    "AwsSolutions-IAM5[Action::s3:Abort*]",
+    "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+}
+_ARTIFACT_KEY = {
+    "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+}
+_ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
+
+
+def _own_logs(project_id: str) -> set[str]:
+    """CodeBuild's default grant to a project: its own log group and report groups."""
+    return {
+        f"AwsSolutions-IAM5[Resource::{_ARN.format(service='logs')}:log-group:/aws/codebuild/<{project_id}>:*]",
+        f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codebuild')}:report-group/<{project_id}>-*]",
+    }
+
+
+def _on(path: str, finding_ids: set[str]) -> set[tuple[str, str]]:
+    return {(path, finding_id) for finding_id in finding_ids}
+
+
+_VERIFIER = {
+    f"AwsSolutions-IAM5[Resource::{_ARN.format(service='execute-api')}:*/prod/POST/upload]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/restapis/*/stages/prod]",
+}
+# Every acknowledgement in the pipeline stack (paths under it), reviewed: CDK Pipelines' generated grants.
+EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
+    _on("Pipeline/Pipeline/Role/DefaultPolicy", _ARTIFACT_WRITE | _ARTIFACT_KEY)
+    | _on(
+        "Pipeline/Pipeline/Source/your-org_secure-upload-api/CodePipelineActionRole/DefaultPolicy",
+        _ARTIFACT_WRITE | _ARTIFACT_KEY,
+    )
+    | _on(
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        _ARTIFACT_WRITE | _ARTIFACT_KEY | _own_logs("PipelineBuildSynthCdkBuildProject6BEFA8E6"),
+    )
+    | _on(
+        "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
+        _ARTIFACT_READ
+        | _ARTIFACT_KEY
+        | _own_logs("PipelineUpdatePipelineSelfMutationDAA41400")
+        | {
+            "AwsSolutions-IAM5[Resource::arn:*:iam::<AWS::AccountId>:role/*]",
+            "AwsSolutions-IAM5[Resource::*]",
+        },
+    )
+    | _on(
+        "Pipeline/Assets/FileRole/DefaultPolicy",
+        _ARTIFACT_READ
+        | {
+            "AwsSolutions-IAM5[Resource::*]",
+            f"AwsSolutions-IAM5[Resource::{_ARN.format(service='logs')}:log-group:/aws/codebuild/*]",
+            f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codebuild')}:report-group/*]",
+        },
+    )
+    | _on(
+        "Pipeline/Pipeline/Dev/VerifyDev/VerifyDev/Role/DefaultPolicy",
+        _ARTIFACT_READ | _ARTIFACT_KEY | _own_logs("PipelineDevVerifyDev2BA78AE9") | _VERIFIER,
+    )
+    | _on(
+        "Pipeline/Pipeline/Prod/VerifyProd/VerifyProd/Role/DefaultPolicy",
+        _ARTIFACT_READ | _ARTIFACT_KEY | _own_logs("PipelineProdVerifyProd5F9B0646") | _VERIFIER,
+    )
+)
 _FINDING_ID = re.compile(r"^(AwsSolutions|Serverless)-[A-Za-z0-9]+(\[.+\])?$")
+PLACEHOLDER_WARNING = ("Annotation::upload-api:placeholder-connection", "warning")
 
 
 def _report(outdir: Path) -> dict[str, Any]:
@@ -68,24 +144,33 @@ def _acknowledged(outdir: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def _errors(report: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    return {finding for finding in _findings(report) if finding[3] == "error"}
+
+
 @pytest.fixture(scope="module")
-def real_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def real_app(pipeline_app) -> Path:
     """main.py's app with cdk.json's context, synthesized in-process (raises on any nag error)."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(context=context_with("dev"), outdir=str(outdir))
-    build_app(app)
-    app.synth()
-    return outdir
+    return pipeline_app.outdir
 
 
 def test_the_real_app_has_zero_unacknowledged_findings(real_app):
-    # GIVEN main.py's app with the nag packs attached by UploadApiStage
+    # GIVEN main.py's app: the pipeline stack and its Dev and Prod upload stages, with the nag packs
     # WHEN it was synthesized in-process (which raises on an unacknowledged error)
     report = _report(real_app)
-    # THEN the validation report lists no violation at all, and the CLI gate passes
-    assert _findings(report) == set()
+    # THEN the validation report has no error, and the CLI gate passes
+    assert _errors(report) == set()
     assert nag_gate.violations(report) == []
     assert nag_gate.main([str(real_app)]) == 0
+
+
+def test_the_real_apps_only_report_entry_is_the_placeholder_warning(real_app):
+    # GIVEN the synthesized real app with cdk.json as committed
+    # WHEN every entry of the validation report is read
+    findings = _findings(_report(real_app))
+    # THEN the one entry is the committed placeholder connection's warning, on the pipeline stack
+    assert {(rule, severity) for _, rule, _, severity in findings} == {PLACEHOLDER_WARNING}
+    assert {path for _, _, path, _ in findings} == {PIPELINE_STACK_ID}
 
 
 def test_every_acknowledgement_is_an_exact_finding_id_with_a_reason(real_app):
@@ -100,14 +185,59 @@ def test_every_acknowledgement_is_an_exact_finding_id_with_a_reason(real_app):
         assert len(reason.split()) >= 12, (path, finding_id, reason)
 
 
-def test_the_acknowledgements_are_the_reviewed_ones(real_app):
-    # GIVEN the synthesized real app
-    # WHEN the acknowledgements are read
-    acknowledged = {
-        (path.split("/UploadApi/", 1)[1], finding_id) for path, finding_id, _ in _acknowledged(real_app)
+def _acknowledged_under(outdir: Path, prefix: str) -> set[tuple[str, str]]:
+    return {
+        (path.removeprefix(prefix), finding_id)
+        for path, finding_id, _ in _acknowledged(outdir)
+        if path.startswith(prefix)
     }
+
+
+@pytest.mark.parametrize("stage_id", ["Dev", "Prod"])
+def test_each_upload_stacks_acknowledgements_are_the_reviewed_ones(real_app, stage_id):
+    # GIVEN the synthesized real app
+    # WHEN the acknowledgements in the stage's upload stack are read
+    acknowledged = _acknowledged_under(real_app, f"/{PIPELINE_STACK_ID}/{stage_id}/{UPLOAD_STACK_ID}/")
     # THEN they are exactly the reviewed list (a new one is a decision, not an accident)
     assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS
+
+
+def test_the_pipeline_stacks_acknowledgements_are_the_reviewed_ones(real_app):
+    # GIVEN the synthesized real app
+    # WHEN the acknowledgements in the pipeline stack itself (not its stages) are read
+    acknowledged = {
+        (path, finding_id)
+        for path, finding_id in _acknowledged_under(real_app, f"/{PIPELINE_STACK_ID}/")
+        if not path.startswith(("Dev/", "Prod/"))
+    }
+    # THEN they are exactly the reviewed list of CDK Pipelines' generated grants
+    assert acknowledged == EXPECTED_PIPELINE_ACKNOWLEDGEMENTS
+
+
+def test_every_acknowledgement_is_in_a_reviewed_list(real_app):
+    # GIVEN the synthesized real app
+    # WHEN all acknowledgements are counted
+    # THEN none sits outside the pipeline stack's and the two upload stacks' reviewed lists
+    assert len({(p, f) for p, f, _ in _acknowledged(real_app)}) == len(
+        EXPECTED_PIPELINE_ACKNOWLEDGEMENTS
+    ) + 2 * len(EXPECTED_ACKNOWLEDGEMENTS)
+
+
+def test_acknowledgements_sit_on_resources_not_on_the_app_stages_or_stacks(pipeline_app):
+    # GIVEN every construct of the real app by path, and the acknowledgements' paths from metadata.json
+    constructs = {f"/{c.node.path}": c for c in pipeline_app.app.node.find_all() if c.node.path}
+    paths = {path for path, _, _ in _acknowledged(pipeline_app.outdir)}
+    # WHEN each acknowledged construct is looked up
+    # THEN it is one resource (a CfnResource or an L2 wrapping one), never the pipeline stack,
+    # a Stage or a Stack, where an acknowledgement would silence the finding for everything below it
+    assert paths
+    for path in paths:
+        construct = constructs[path]
+        assert not isinstance(construct, cdk.Stack | cdk.Stage), path
+        assert isinstance(construct, cdk.CfnResource) or isinstance(
+            construct.node.default_child, cdk.CfnResource
+        ), path
+    assert f"/{PIPELINE_STACK_ID}" not in paths
 
 
 @pytest.mark.parametrize(
@@ -185,6 +315,95 @@ def test_the_packs_really_run_on_the_upload_stage(tmp_path):
     assert {path.split("/")[2] for *_, path, _ in findings} == {"NonCompliantBucket", "NonCompliantFunction"}
     # AND the CLI gate fails on the same report
     assert nag_gate.main([str(tmp_path)]) == 1
+
+
+def test_the_packs_really_run_on_the_pipeline_stack(tmp_path):
+    # GIVEN the real app (main.build_app) with an unencrypted, non-TLS bucket added to the pipeline stack
+    app = cdk.App(context=app_context(), outdir=str(tmp_path))
+    build_app(app)
+    s3.Bucket(app.node.find_child(PIPELINE_STACK_ID), "NonCompliantBucket")
+    # WHEN it is synthesized in-process
+    # THEN synth fails
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    # AND AwsSolutions reports the bucket, and nothing else of the app fails
+    errors = _errors(_report(tmp_path))
+    bucket = f"{PIPELINE_STACK_ID}/NonCompliantBucket/Resource"
+    assert ("AwsSolutions", "AwsSolutions-S1", bucket, "error") in errors
+    assert ("AwsSolutions", "AwsSolutions-S10", bucket, "error") in errors
+    assert {path for _, _, path, _ in errors} == {bucket}
+    # AND the CLI gate fails on the same report
+    assert nag_gate.main([str(tmp_path)]) == 1
+
+
+class _StageWithNonCompliantConstructs(UploadApiStage):
+    """UploadApiStage plus a bucket without TLS or access logs and a bare function in one stage."""
+
+    stage_id = "Dev"
+
+    def __init__(self, scope: Any, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        if construct_id == self.stage_id:
+            s3.Bucket(self.stack, "NonCompliantBucket")
+            lambda_.Function(
+                self.stack,
+                "NonCompliantFunction",
+                runtime=lambda_.Runtime.PYTHON_3_13,
+                handler="index.handler",
+                code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+            )
+
+
+@pytest.mark.parametrize("stage_id", ["Dev", "Prod"])
+def test_the_packs_really_run_on_the_upload_stacks_inside_the_pipeline(tmp_path, monkeypatch, stage_id):
+    # GIVEN the real app (main.build_app) whose stage builds a non-compliant bucket and function
+    # (added while the stage is built: the pipeline synthesizes each stage when it adds it)
+    monkeypatch.setattr(_StageWithNonCompliantConstructs, "stage_id", stage_id)
+    monkeypatch.setattr(stages.pipeline_stack, "UploadApiStage", _StageWithNonCompliantConstructs)
+    app = cdk.App(context=app_context(), outdir=str(tmp_path))
+    build_app(app)
+    # WHEN it is synthesized in-process
+    # THEN synth fails
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    # AND both packs report the new constructs in that stage's upload stack, and nothing else fails
+    errors = _errors(_report(tmp_path))
+    under = f"{PIPELINE_STACK_ID}/{stage_id}/{UPLOAD_STACK_ID}"
+    assert ("AwsSolutions", "AwsSolutions-S10", f"{under}/NonCompliantBucket/Resource", "error") in errors
+    assert ("AwsSolutions", "AwsSolutions-S1", f"{under}/NonCompliantBucket/Resource", "error") in errors
+    assert ("Serverless", "Serverless-LambdaDLQ", f"{under}/NonCompliantFunction/Resource", "error") in errors
+    assert {path.split("/")[3] for _, _, path, _ in errors} == {"NonCompliantBucket", "NonCompliantFunction"}
+    assert all(path.startswith(f"{under}/NonCompliant") for _, _, path, _ in errors)
+    # AND the CLI gate fails on the same report
+    assert nag_gate.main([str(tmp_path)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "stages"),
+    [
+        pytest.param({"approverEmails": ["release-manager@example.com"]}, None, id="approverEmails"),
+        pytest.param(
+            {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}},
+            None,
+            id="codecommit",
+        ),
+        pytest.param({"account": "333333333333", "region": "eu-west-1"}, None, id="explicit pipeline env"),
+        pytest.param(
+            {"account": "333333333333", "region": "eu-west-1"},
+            {
+                "dev": {"account": "111111111111", "region": "eu-west-1"},
+                "prod": {"account": "222222222222", "region": "eu-west-1"},
+            },
+            id="three accounts",
+        ),
+    ],
+)
+def test_every_supported_pipeline_setting_passes_nag(synth_pipeline, pipeline, stages):
+    # GIVEN the real app with a supported non-default pipeline setting
+    # WHEN it is synthesized with the packs (raises on an unacknowledged error)
+    app = synth_pipeline(pipeline=pipeline, stages=stages)
+    # THEN the report has no error
+    assert _errors(_report(app.outdir)) == set()
 
 
 def test_add_nag_packs_alone_fails_a_non_compliant_stage(tmp_path):
