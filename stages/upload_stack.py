@@ -30,6 +30,12 @@ METRICS_NAMESPACE = "UploadApi"
 SERVICE_NAME = "upload-api"
 
 
+def service_name(stage: str) -> str:
+    """Powertools' service name, the `service` dimension of the handler's metrics: per stage, so
+    dev and prod sharing an account and region do not add up on one dashboard."""
+    return f"{SERVICE_NAME}-{stage}"
+
+
 _R = logs.RetentionDays
 _RETENTION = {
     1: _R.ONE_DAY,
@@ -158,7 +164,7 @@ class UploadApiStack(cdk.Stack):
             environment={
                 "BUCKET_NAME": self.bucket.bucket_name,
                 "TABLE_NAME": self.table.table_name,
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_SERVICE_NAME": service_name(settings.stage),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
             log_group=function_logs,
@@ -196,7 +202,7 @@ class UploadApiStack(cdk.Stack):
             logs_key=logs_key,
             retention=retention,
             metrics_namespace=METRICS_NAMESPACE,
-            service_name=SERVICE_NAME,
+            service_name=service_name(settings.stage),
         )
         self.deployment = AliasDeployment(
             self,

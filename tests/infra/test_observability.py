@@ -18,7 +18,7 @@ from aws_cdk.assertions import Match
 
 from stages.observability import FAILED_UPLOADS_BY_REASON, STORAGE_FAILURES_BY_CAUSE
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
-from stages.upload_stack import API_STAGE_NAME, METRICS_NAMESPACE, SERVICE_NAME
+from stages.upload_stack import API_STAGE_NAME, METRICS_NAMESPACE, service_name
 from tools.template_resources import REPO_ROOT
 
 from .conftest import Synthesized, cdk_json_setting, context_with, synth_stage
@@ -228,7 +228,8 @@ def test_api_widgets_show_this_stages_api_only(synth, stage):
             if namespace == DYNAMODB:
                 assert dimensions == {"TableName": f"<Ref:{built.table_id}>", "Operation": "PutItem"}
             if namespace == METRICS_NAMESPACE and name != "Throttled429":
-                assert dimensions == {"service": SERVICE_NAME}
+                # per stage, so dev and prod in one account do not add up
+                assert dimensions == {"service": f"upload-api-{stage}"}
 
 
 def test_the_errors_widget_plots_the_5xx_rate_against_its_alarm(dev):
@@ -251,7 +252,7 @@ def test_rejections_and_failures_are_graphed_for_every_reason_by_search(dev, met
     # THEN one SEARCH graphs every reason the handler emits (EMF dimensions [reason, service])
     assert expression == (
         f'SEARCH(\'{{{METRICS_NAMESPACE},reason,service}} MetricName="{metric}" '
-        f"service=\"{SERVICE_NAME}\"', 'Sum', 300)"
+        f"service=\"{service_name('dev')}\"', 'Sum', 300)"
     )
 
 
