@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.settings import CONTEXT_KEY, SettingsError, StageSettings
+from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, require_mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PROVIDERS = ("codeconnections", "codecommit")
@@ -84,11 +84,11 @@ def _dev_dependency(package_json: Path, name: str) -> str:
 
 
 def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
-    root = _mapping(upload_api_context, f"cdk.json context {CONTEXT_KEY}")
-    pipeline = _mapping(root.get("pipeline"), _WHERE)
+    root = require_mapping(upload_api_context, f"cdk.json context {CONTEXT_KEY}")
+    pipeline = require_mapping(root.get("pipeline"), _WHERE)
     _only(pipeline, {"source", "account", "region", "approverEmails"}, _WHERE)
     return PipelineSettings(
-        source=_source(_mapping(pipeline.get("source"), f"{_WHERE}.source")),
+        source=_source(require_mapping(pipeline.get("source"), f"{_WHERE}.source")),
         account=_optional_match(pipeline, "account", _ACCOUNT, "a 12-digit AWS account id, or null"),
         region=_optional_match(pipeline, "region", _REGION, "an AWS region such as eu-west-1, or null"),
         approver_emails=_emails(pipeline.get("approverEmails", [])),
@@ -170,11 +170,3 @@ def _only(values: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(set(values) - known)
     if unknown:
         raise SettingsError(f"{where}.{unknown[0]} is not a setting; known: {', '.join(sorted(known))}")
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        raise SettingsError(f"{where} is missing: see 'Configuration' in README.md")
-    if not isinstance(value, Mapping):
-        raise SettingsError(f"{where} must be a JSON object (got {type(value).__name__})")
-    return value

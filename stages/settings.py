@@ -132,10 +132,10 @@ def load_stage_settings(upload_api_context: Any, stage: str) -> StageSettings:
     """
     if stage not in STAGE_NAMES:
         raise SettingsError(f"stage {stage!r} is unknown: use one of {', '.join(STAGE_NAMES)}")
-    root = _mapping(upload_api_context, CONTEXT_KEY)
-    defaults = _mapping(root.get("defaults", {}), f"{CONTEXT_KEY}.defaults")
-    stages = _mapping(root.get("stages", {}), f"{CONTEXT_KEY}.stages")
-    own = _mapping(stages.get(stage, {}), f"{CONTEXT_KEY}.stages.{stage}")
+    root = require_mapping(upload_api_context, f"cdk.json context {CONTEXT_KEY}")
+    defaults = require_mapping(root.get("defaults", {}), f"cdk.json context {CONTEXT_KEY}.defaults")
+    stages = require_mapping(root.get("stages", {}), f"cdk.json context {CONTEXT_KEY}.stages")
+    own = require_mapping(stages.get(stage, {}), f"cdk.json context {CONTEXT_KEY}.stages.{stage}")
     values: dict[str, Any] = {}
     for source, where in ((defaults, f"{CONTEXT_KEY}.defaults"), (own, f"{CONTEXT_KEY}.stages.{stage}")):
         for key, value in source.items():
@@ -160,11 +160,12 @@ def load_stage_settings(upload_api_context: Any, stage: str) -> StageSettings:
     return settings
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    """`value` as a JSON object, or a SettingsError naming `where` (a setting's full path)."""
     if value is None:
-        raise SettingsError(f"cdk.json context {where} is missing: see the configuration table in README.md")
+        raise SettingsError(f"{where} is missing: see 'Configuration' in README.md")
     if not isinstance(value, Mapping):
-        raise SettingsError(f"cdk.json context {where} must be a JSON object, got {type(value).__name__}")
+        raise SettingsError(f"{where} must be a JSON object (got {type(value).__name__})")
     return value
 
 
