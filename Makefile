@@ -6,6 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
+SCAN_VENV := .venv-scan
 BIN := $(CURDIR)/$(VENV)/bin
 # The pinned Node 22 and CDK CLI from package.json come first, then the venv.
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
@@ -15,12 +16,19 @@ PORT ?= 3000
 OUTPUTS ?= local-outputs.json
 CDK_OUT ?= cdk.out
 REPORTS ?= reports
+# 1: a security gate that could not check (no vulnerability service) fails `make scan`, as in the
+# pipeline (buildspec.yml sets it); 0: it is reported NOT CHECKED and the run goes on.
+SCAN_STRICT ?= 0
+export SCAN_STRICT
+# `make report BASELINE=old/report.json`: the review lists what is new since that report first.
+BASELINE ?=
 
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
+SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install lint format typecheck unit synth nag cfn-lint checkov scan-templates test local verify verify-deployed bench clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,7 +48,26 @@ $(CHECKOV_INSTALLED): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-install: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED) ## Install pinned Python deps, the pinned CDK CLI + Node 22, checkov
+$(SCAN_INSTALLED): requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	touch $@
+
+install: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED) $(SCAN_INSTALLED) install-browser ## Install pinned Python deps, the pinned CDK CLI + Node 22, checkov, the security gates' tools, Chromium
+
+# Chromium renders the review report in a test. Debian's package, as root, only when none works;
+# elsewhere (Ubuntu's is a snap, which does not run in a container) say so: the test then
+# reports itself SKIPPED with the reason, it never passes without a browser.
+install-browser: ## Chromium for the review report's browser test (Debian: apt-get install chromium, as root)
+	@if $(PYTHON) -m tools.review.browser >/dev/null 2>&1; then \
+		echo "install-browser: $$($(PYTHON) -m tools.review.browser)"; \
+	elif [ "$$(id -u)" = 0 ] && grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+			&& echo "install-browser: installed Debian's chromium"; } \
+		|| echo "install-browser: NO CHROMIUM: apt-get install chromium failed; the report's browser test will be SKIPPED" >&2; \
+	else \
+		echo "install-browser: NO CHROMIUM: install one (or set CHROMIUM=...); the report's browser test will be SKIPPED" >&2; \
+	fi
 
 lint: $(INSTALLED) ## ruff lint + format check, mypy
 	ruff check .
@@ -51,7 +78,7 @@ format: $(INSTALLED) ## Apply ruff fixes and formatting
 	ruff check --fix .
 	ruff format .
 
-unit: $(INSTALLED) $(NODE_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
+unit: $(INSTALLED) $(NODE_INSTALLED) $(SCAN_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
 	pytest --junitxml=$(REPORTS)/junit/pytest.xml
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
@@ -67,7 +94,18 @@ checkov: $(CHECKOV_INSTALLED) ## checkov on the synthesized templates (run after
 
 scan-templates: cfn-lint checkov ## Both template scanners
 
-test: install lint unit synth scan-templates ## Everything CI runs: lint, all tests, synth + cdk-nag, cfn-lint, checkov
+scan: $(INSTALLED) $(SCAN_INSTALLED) ## Security gates: secrets, bandit, pip-audit, SBOMs (reports/gates, reports/sbom)
+	python -m tools.gates --out $(REPORTS)/gates
+
+secrets-baseline: $(INSTALLED) $(SCAN_INSTALLED) ## Refresh .secrets.baseline (keeps audit labels); then audit new entries
+	python -m tools.gates.secrets_scan --update-baseline
+
+report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after synth): reports/review/report.{html,md,json}
+	python -m tools.review $(CDK_OUT) --out $(REPORTS)/review --gates $(REPORTS)/gates/summary.json \
+		$(if $(BASELINE),--baseline $(BASELINE))
+
+# The same targets as buildspec.yml's install + build commands, then its `finally` (tests/infra/test_pipeline.py).
+test: install lint unit synth scan-templates scan report ## Everything CI runs: lint, tests, synth + cdk-nag, cfn-lint, checkov, gates, review
 
 local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
 	python -m tools.local_api --port $(PORT) --outputs $(OUTPUTS)

@@ -38,6 +38,10 @@ BUILDSPEC_PATH = REPO_ROOT / "buildspec.yml"
 NON_DEPLOY_PATHS = ["*.md", "**/*.md", "docs/**", "LICENSE", ".gitignore", ".ci/**"]
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 VERIFY_COMMAND = "make verify-deployed MODE={mode}"
+# The synth step's outputs: the cloud assembly the pipeline deploys, then the build's reports
+# (security review, gate results, SBOMs, JUnit) kept as an artifact of every run for reviewers.
+SYNTH_OUTPUT = "cdk.out"
+REPORTS_OUTPUT = "reports"
 
 
 def load_buildspec(path: Path = BUILDSPEC_PATH) -> dict[str, Any]:
@@ -74,6 +78,15 @@ class UploadApiPipelineStack(cdk.Stack):
         self.unit_test_reports = codebuild.ReportGroup(
             self, "UnitTestReports", type=codebuild.ReportGroupType.TEST
         )
+        # One test case per security finding (tools/review/junit.py): failed, acknowledged, skipped.
+        self.security_findings_reports = codebuild.ReportGroup(
+            self, "SecurityFindingsReports", type=codebuild.ReportGroupType.TEST
+        )
+        # buildspec.yml's reports, by name -> the report group each is bound to.
+        self.synth_report_groups = {
+            "UnitTests": self.unit_test_reports,
+            "SecurityFindings": self.security_findings_reports,
+        }
         self.buildspec = load_buildspec()
         # Verify step id -> (execute-api ARN, API stage ARN) it is granted; acknowledged per role below.
         self._verifier_arns: dict[str, tuple[str, str | None]] = {}
@@ -84,10 +97,15 @@ class UploadApiPipelineStack(cdk.Stack):
             install_commands=self.buildspec["phases"]["install"]["commands"],
             commands=self.buildspec["phases"]["build"]["commands"],
             partial_build_spec=codebuild.BuildSpec.from_object(self._synth_partial_build_spec()),
-            primary_output_directory="cdk.out",
-            role_policy_statements=[_report_statement(self.unit_test_reports)],
+            primary_output_directory=SYNTH_OUTPUT,
+            role_policy_statements=[
+                _report_statement(group, sid=f"Write{group.node.id}")  # WriteUnitTestReports, ...
+                for group in self.synth_report_groups.values()
+            ],
             timeout=cdk.Duration.minutes(60),
         )
+        # A second output artifact: nothing consumes it, CodePipeline keeps it with the run.
+        self.synth_step.add_output_directory(REPORTS_OUTPUT)
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -176,13 +194,25 @@ class UploadApiPipelineStack(cdk.Stack):
         )
 
     def _synth_partial_build_spec(self) -> dict[str, Any]:
-        """buildspec.yml minus the commands CodeBuildStep owns; its report bound to our report group."""
+        """buildspec.yml minus the commands CodeBuildStep owns; each named report bound to its group."""
         owned_by_step = ("phases", "artifacts", "reports")
         spec = {key: value for key, value in self.buildspec.items() if key not in owned_by_step}
         spec["phases"] = {"install": {"runtime-versions": self._runtime_versions()}}
-        # CodeBuild takes a report group's ARN as the key; buildspec.yml names the one report.
-        (report,) = self.buildspec["reports"].values()
-        spec["reports"] = {self.unit_test_reports.report_group_arn: report}
+        # CodeBuildStep takes commands, not `finally` (the review report, written after a failed step too).
+        build_finally = self.buildspec["phases"]["build"].get("finally")
+        if build_finally:
+            spec["phases"]["build"] = {"finally": build_finally}
+        # CodeBuild takes a report group's ARN as the key; buildspec.yml names the reports. A name
+        # without a group would make CodeBuild create an unmanaged group the role may not write to.
+        named = self.buildspec["reports"]
+        if set(named) != set(self.synth_report_groups):
+            raise ValueError(
+                f"buildspec.yml reports {sorted(named)} must be exactly {sorted(self.synth_report_groups)}: "
+                "bind a new one to a report group in stages/pipeline_stack.py"
+            )
+        spec["reports"] = {
+            self.synth_report_groups[name].report_group_arn: report for name, report in named.items()
+        }
         return spec
 
     def _verify_step(
@@ -495,9 +525,11 @@ def _acknowledge_all(role: iam.IRole | None, findings: dict[str, str]) -> None:
         acknowledge(policy, finding_id, reason)
 
 
-def _report_statement(report_group: codebuild.ReportGroup) -> iam.PolicyStatement:
+def _report_statement(
+    report_group: codebuild.ReportGroup, sid: str = "WriteUnitTestReports"
+) -> iam.PolicyStatement:
     return iam.PolicyStatement(
-        sid="WriteUnitTestReports",
+        sid=sid,
         actions=[
             "codebuild:CreateReport",
             "codebuild:UpdateReport",

@@ -529,38 +529,129 @@ def test_the_synth_project_uses_buildspecs_runtime_versions(pipeline_app):
     assert spec["phases"]["install"]["runtime-versions"] == expected
 
 
-def test_the_synth_reports_go_to_the_unit_test_report_group(pipeline_app):
-    # GIVEN buildspec.yml's one report and the stack's UnitTestReports group
-    (report,) = load_buildspec()["reports"].values()
-    group_id = pipeline_app.logical_id(pipeline_app.stack.unit_test_reports)
+def _bound_reports(app: SynthesizedApp) -> dict[str, Any]:
+    """buildspec.yml's named reports, each keyed by the ARN of the report group the stack binds it to."""
+    named = load_buildspec()["reports"]
+    groups = {
+        "UnitTests": app.stack.unit_test_reports,
+        "SecurityFindings": app.stack.security_findings_reports,
+    }
+    assert set(named) == set(groups)
+    return {f"<{app.logical_id(groups[name])}.Arn>": report for name, report in named.items()}
+
+
+def test_each_synth_report_goes_to_its_own_report_group(pipeline_app):
+    # GIVEN buildspec.yml's two reports (unit tests, security findings) and the stack's two groups
     spec = pipeline_app.buildspec(_synth_project_id(pipeline_app))
     # WHEN the synth buildspec's reports are read
-    # THEN the report is bound to that group by ARN (not a new group CodeBuild would create)
-    assert spec["reports"] == {f"<{group_id}.Arn>": report}
+    # THEN each is bound to its group by ARN (not a new group CodeBuild would create)
+    assert spec["reports"] == _bound_reports(pipeline_app)
+    assert len(spec["reports"]) == 2
 
 
-def test_the_synth_role_may_write_to_the_unit_test_report_group(pipeline_app):
-    # GIVEN the synth project's role and the UnitTestReports group
+def test_the_security_findings_report_is_the_reviews_junit_file(pipeline_app):
+    # GIVEN buildspec.yml's SecurityFindings report
+    report = load_buildspec()["reports"]["SecurityFindings"]
+    # WHEN its files are read
+    # THEN it is the JUnit file `make report` writes (tools/review: one test case per finding)
+    assert report == {"files": ["reports/review/findings-junit.xml"], "file-format": "JUNITXML"}
+
+
+@pytest.mark.parametrize(
+    ("sid", "group"),
+    [
+        ("WriteUnitTestReports", "unit_test_reports"),
+        ("WriteSecurityFindingsReports", "security_findings_reports"),
+    ],
+)
+def test_the_synth_role_may_write_to_each_of_its_report_groups(pipeline_app, sid, group):
+    # GIVEN the synth project's role and one of its report groups
     role_id = _role_of_project(pipeline_app, _synth_project_id(pipeline_app))
-    group_id = pipeline_app.logical_id(pipeline_app.stack.unit_test_reports)
+    group_id = pipeline_app.logical_id(getattr(pipeline_app.stack, group))
     # WHEN its statements are read
     # THEN one lets it write test reports to that group, and only that group
-    (statement,) = [
-        s for s in pipeline_app.role_statements(role_id) if s.get("Sid") == "WriteUnitTestReports"
-    ]
+    (statement,) = [s for s in pipeline_app.role_statements(role_id) if s.get("Sid") == sid]
     assert statement["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
     assert set(statement["Action"]) == REPORT_ACTIONS - {"codebuild:CreateReportGroup"}
 
 
-def test_the_synth_buildspec_is_buildspec_yml_with_the_report_group_bound(pipeline_app):
+def test_the_synth_buildspec_is_buildspec_yml_with_the_report_groups_bound(pipeline_app):
     # GIVEN buildspec.yml as parsed by yaml.safe_load
     expected = load_buildspec()
-    (report,) = expected["reports"].values()
-    group_id = pipeline_app.logical_id(pipeline_app.stack.unit_test_reports)
     # WHEN the synth project's whole buildspec is compared with it
     spec = pipeline_app.buildspec(_synth_project_id(pipeline_app))
-    # THEN nothing else differs: env, phases, artifacts (cdk.out) are buildspec.yml's
-    assert spec == {**expected, "version": str(expected["version"]), "reports": {f"<{group_id}.Arn>": report}}
+    # THEN nothing else differs: env, phases (with `finally`), the two artifacts are buildspec.yml's
+    assert spec == {**expected, "version": str(expected["version"]), "reports": _bound_reports(pipeline_app)}
+
+
+def test_the_synth_step_keeps_the_reports_directory_as_a_second_artifact(pipeline_app):
+    # GIVEN the Build stage's synth action and its project's buildspec
+    (synth,) = pipeline_app.actions("Build")
+    artifacts = pipeline_app.buildspec(_synth_project_id(pipeline_app))["artifacts"]["secondary-artifacts"]
+    # WHEN its output artifacts are read
+    outputs = [o["Name"] for o in synth["OutputArtifacts"]]
+    # THEN the cloud assembly is the first and reports/ the second, each from its own directory
+    assert outputs == ["Synth_Output", "Synth_reports"]
+    assert {name: a["base-directory"] for name, a in artifacts.items()} == {
+        "Synth_Output": "cdk.out",
+        "Synth_reports": "reports",
+    }
+    # AND everything downstream deploys from the cloud assembly, none from the reports
+    consumed = {
+        i["Name"]
+        for stage in pipeline_app.pipeline["Stages"]
+        for a in stage["Actions"]
+        for i in a.get("InputArtifacts", [])
+    }
+    assert "Synth_Output" in consumed
+    assert "Synth_reports" not in consumed
+
+
+def test_the_review_report_is_written_also_when_a_build_step_failed(pipeline_app):
+    # GIVEN the synth project's build phase
+    build = pipeline_app.buildspec(_synth_project_id(pipeline_app))["phases"]["build"]
+    # WHEN its commands and `finally` block are read
+    # THEN the gates run in the commands, and the review report in `finally`, after a failure too
+    assert build["commands"][-1] == "make scan"
+    assert build["finally"] == ["make report"]
+
+
+def test_the_pipelines_build_fails_on_a_gate_that_could_not_check(pipeline_app):
+    # GIVEN the synth project's buildspec environment
+    variables = pipeline_app.buildspec(_synth_project_id(pipeline_app))["env"]["variables"]
+    # WHEN SCAN_STRICT is read
+    # THEN it is on: in the pipeline, NOT CHECKED (e.g. no vulnerability service) fails the build
+    assert variables["SCAN_STRICT"] == "1"
+
+
+def test_make_test_runs_the_buildspecs_targets_in_order():
+    # GIVEN buildspec.yml's install, build and finally commands, and the Makefile's `test` target
+    spec = load_buildspec()
+    commands = [
+        *spec["phases"]["install"]["commands"],
+        *spec["phases"]["build"]["commands"],
+        *spec["phases"]["build"].get("finally", []),
+    ]
+    (line,) = [
+        line
+        for line in (REPO_ROOT / "Makefile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("test:")
+    ]
+    # WHEN the targets are compared
+    targets = line.split(":", 1)[1].split("##")[0].split()
+    # THEN `make test` (CI) runs exactly what the pipeline's synth step runs, in the same order
+    assert [f"make {target}" for target in targets] == commands
+
+
+def test_a_buildspec_report_without_a_report_group_fails_synth(tmp_path, monkeypatch):
+    # GIVEN a buildspec.yml that names a third report the pipeline has no group for
+    spec = load_buildspec()
+    spec["reports"]["Coverage"] = {"files": ["coverage.xml"], "file-format": "COBERTURAXML"}
+    monkeypatch.setattr(stages.pipeline_stack, "load_buildspec", lambda: spec)
+    # WHEN the app is synthesized
+    # THEN it fails and says where to bind it, rather than letting CodeBuild create an unmanaged group
+    with pytest.raises(ValueError, match=r"must be exactly \['SecurityFindings', 'UnitTests'\]"):
+        synth_app(tmp_path)
 
 
 # -- self-mutation, assets, the CLI --------------------------------------------------------------
@@ -573,7 +664,8 @@ def test_self_mutation_is_on(pipeline_app):
     commands = pipeline_app.buildspec(pipeline_app.project_id(action))["phases"]["build"]["commands"]
     # THEN it deploys the pipeline stack itself from the synthesized assembly
     assert action["Name"] == "SelfMutate"
-    assert action["InputArtifacts"] == pipeline_app.actions("Build")[0]["OutputArtifacts"]
+    assert action["InputArtifacts"] == [{"Name": "Synth_Output"}]
+    assert pipeline_app.actions("Build")[0]["OutputArtifacts"][0] == {"Name": "Synth_Output"}
     assert commands == [f"cdk -a . deploy {pipeline_app.stack.stack_name} --require-approval=never --verbose"]
 
 

@@ -1,0 +1,127 @@
+"""The review report of the real app, built once per session, and small assemblies made by hand.
+
+`review` synthesizes main.build_app in-process as `cdk synth` does (tests/infra's synth_app:
+cdk.json's context, bundling skipped), runs the real checkov and cfn-lint on it through
+`python -m tools.review`'s main, and keeps every file it wrote. The gates' results are a canned
+summary (their own tests run the gates): the report only shows them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import synth_app
+from tools.review import __main__ as review_cli
+
+GATES_SUMMARY: dict[str, Any] = {
+    "strict": False,
+    "gates": [
+        {"gate": "secrets", "title": "Secrets", "status": "passed", "summary": "no new secrets",
+         "tool": "detect-secrets 1.5.0", "findings": [], "artifacts": []},
+        {"gate": "bandit", "title": "bandit", "status": "passed", "summary": "0 high",
+         "tool": "bandit 1.9.4", "findings": [{"id": "B603 subprocess_without_shell_equals_true",
+                                                "severity": "LOW", "where": "tools/x.py:3", "message": "m"}],
+         "artifacts": []},
+        {"gate": "audit", "title": "pip-audit", "status": "not checked",
+         "summary": "pip-audit: could not reach the vulnerability service: NOT CHECKED", "tool": "pip-audit",
+         "findings": [], "artifacts": []},
+        {"gate": "sbom", "title": "SBOM", "status": "failed", "summary": "cyclonedx-py exited 1", "tool": "",
+         "findings": [], "artifacts": []},
+    ],
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Review:
+    assembly: Path
+    out: Path
+    report: dict[str, Any]
+
+    @property
+    def html(self) -> Path:
+        return self.out / "report.html"
+
+    def text(self, name: str) -> str:
+        return (self.out / name).read_text(encoding="utf-8")
+
+
+def write_review(assembly: Path, out: Path, gates: Path, *extra: str) -> Review:
+    assert review_cli.main([str(assembly), "--out", str(out), "--gates", str(gates), *extra]) == 0
+    return Review(assembly, out, json.loads((out / "report.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="session")
+def gates_summary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gates") / "summary.json"
+    path.write_text(json.dumps(GATES_SUMMARY), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """main.build_app with cdk.json's context, synthesized in-process: the assembly `make synth` writes."""
+    return synth_app(tmp_path_factory.mktemp("review.cdk.out")).outdir
+
+
+@pytest.fixture(scope="session")
+def review(app_assembly: Path, gates_summary: Path, tmp_path_factory: pytest.TempPathFactory) -> Review:
+    """`python -m tools.review` on the real app, with the real checkov and cfn-lint."""
+    return write_review(app_assembly, tmp_path_factory.mktemp("review"), gates_summary)
+
+
+def templates(assembly: Path) -> list[dict[str, Any]]:
+    files = sorted(assembly.glob("*.template.json")) + sorted(assembly.glob("assembly-*/*.template.json"))
+    assert files
+    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+@pytest.fixture
+def make_assembly(tmp_path: Path) -> Callable[..., Path]:
+    """`make_assembly(resources, metadata={}, violations=[])`: a one-stack cloud assembly on disk.
+
+    The stack is `App/Stack` (construct path `App/Stack`), template App-Stack.template.json.
+    """
+
+    def make(
+        resources: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        violations: list[dict[str, Any]] | None = None,
+    ) -> Path:
+        root = tmp_path / "cdk.out"
+        root.mkdir()
+        (root / "App-Stack.template.json").write_text(json.dumps({"Resources": resources}), encoding="utf-8")
+        (root / "App-Stack.metadata.json").write_text(json.dumps(metadata or {}), encoding="utf-8")
+        manifest = {
+            "version": "55.0.0",
+            "artifacts": {
+                "AppStack": {
+                    "type": "aws:cloudformation:stack",
+                    "displayName": "App/Stack",
+                    "properties": {"templateFile": "App-Stack.template.json", "stackName": "App-Stack"},
+                    "additionalMetadataFile": "App-Stack.metadata.json",
+                }
+            },
+        }
+        (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        report = {"pluginReports": [{"pluginName": "AwsSolutions", "violations": violations or []}]}
+        (root / "validation-report.json").write_text(json.dumps(report), encoding="utf-8")
+        return root
+
+    return make
+
+
+def resource(
+    kind: str, path: str, properties: dict[str, Any] | None = None, **metadata: Any
+) -> dict[str, Any]:
+    """A template resource whose construct path is App/Stack/<path>."""
+    return {
+        "Type": kind,
+        "Properties": properties or {},
+        "Metadata": {"aws:cdk:path": f"App/Stack/{path}", **metadata},
+    }

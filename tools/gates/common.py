@@ -1,0 +1,63 @@
+"""What every gate returns and writes, and where the pinned tools are."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCAN_VENV = REPO_ROOT / ".venv-scan"
+
+PASSED = "passed"
+FAILED = "failed"
+NOT_CHECKED = "not checked"
+# 3, not 1 or 2: a caller can tell "could not check" from "found something" and from a crash.
+EXIT_CODES = {PASSED: 0, FAILED: 1, NOT_CHECKED: 3}
+
+
+class ToolMissing(Exception):
+    """A pinned scanner is not installed: `make install` (or `make install-scan`)."""
+
+
+@dataclass
+class GateResult:
+    gate: str
+    title: str
+    status: str
+    summary: str
+    tool: str = ""
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tool(name: str) -> str:
+    """A scanner's executable: .venv-scan's (the pinned one), else SCAN_BIN, else PATH."""
+    for directory in (SCAN_VENV / "bin", Path(os.environ.get("SCAN_BIN", SCAN_VENV / "bin"))):
+        if (directory / name).is_file():
+            return str(directory / name)
+    found = shutil.which(name)
+    if found is None:
+        raise ToolMissing(f"{name} is not installed: run `make install` (requirements-scan.txt, .venv-scan/)")
+    return found
+
+
+def write(result: GateResult, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{result.gate}.json"
+    path.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def tool_missing(gate: str, title: str, error: ToolMissing) -> GateResult:
+    return GateResult(gate, title, NOT_CHECKED, f"NOT CHECKED: {error}")

@@ -1,0 +1,9 @@
+"""The security review report: what the checks found and what the team chose to accept.
+
+Once every cdk-nag finding is acknowledged, cdk.out/validation-report.json is empty and the
+acknowledgements with their reasons sit only in each stack's metadata.json; checkov skips and
+cfn-lint ignores sit in template metadata; what each role may do sits in policy documents. This
+package reads all of that from one cloud assembly (after `cdk synth`) and writes one report a
+reviewer can read before approving prod: reports/review/report.{html,md,json} plus a JUnit file
+for the pipeline's SecurityFindingsReports report group. `python -m tools.review --help`.
+"""

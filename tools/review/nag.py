@@ -1,0 +1,101 @@
+"""cdk-nag: the findings that failed (validation-report.json) and every acknowledgement (metadata.json).
+
+A finding is reported by construct path; an acknowledgement sits on a construct and silences
+that finding id for everything below it, so each is listed with the CloudFormation resources
+under that construct: what the reason has to justify.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tools.review.assembly import Assembly, Stack
+
+ACK_TYPE = "aws:cdk:acknowledged-rules"
+REPORT_FILE = "validation-report.json"
+
+
+def findings(assembly: Assembly) -> list[dict[str, Any]]:
+    """Every entry of the validation report: cdk-nag's packs and CDK's own annotations."""
+    report_file = assembly.directory / REPORT_FILE
+    if not report_file.is_file():
+        # No report at all means validation did not run; the caller says so (see `validation_ran`).
+        return []
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    found = []
+    for plugin in report.get("pluginReports", []):
+        for violation in plugin.get("violations", []):
+            for construct in violation.get("violatingConstructs", []):
+                path = str(construct.get("constructPath", ""))
+                stack = assembly.stack_of(path)
+                resource = stack.resource_at(path) if stack else None
+                rule = str(violation.get("ruleName", ""))
+                found.append(
+                    {
+                        "stage": stack.stage if stack else "",
+                        "stack": stack.stack_name if stack else "",
+                        "pack": str(plugin.get("pluginName", "")),
+                        "rule": rule,
+                        "severity": str(violation.get("severity", "error")),
+                        "constructPath": path,
+                        "construct": (stack.relative_path(path) if stack else path) or path,
+                        "logicalId": resource.logical_id if resource else "",
+                        "resourceType": resource.type if resource else "",
+                        "description": str(violation.get("description", "")),
+                        "key": f"{rule} @ {path}",
+                    }
+                )
+    return sorted(found, key=lambda f: (f["severity"] != "error", f["constructPath"], f["rule"]))
+
+
+def validation_ran(assembly: Assembly) -> bool:
+    return (assembly.directory / REPORT_FILE).is_file()
+
+
+def acknowledgements(assembly: Assembly) -> list[dict[str, Any]]:
+    found = []
+    for stack in assembly.stacks:
+        for path, entries in stack.metadata.items():
+            for entry in entries:
+                if entry.get("type") != ACK_TYPE:
+                    continue
+                for key, reason in _as_items(entry.get("data")):
+                    found.append(_acknowledgement(stack, path, key, reason))
+    return sorted(found, key=lambda a: (a["constructPath"], a["findingId"]))
+
+
+def _acknowledgement(stack: Stack, path: str, key: str, reason: Any) -> dict[str, Any]:
+    finding_id = finding_id_of(key)
+    construct_path = path.lstrip("/")
+    covers = [
+        {"logicalId": r.logical_id, "type": r.type, "path": stack.relative_path(r.path) or r.logical_id}
+        for r in stack.resources_under(construct_path)
+    ]
+    return {
+        "stage": stack.stage,
+        "stack": stack.stack_name,
+        "findingId": finding_id,
+        "pack": finding_id.split("-", 1)[0] if "-" in finding_id else "",
+        "rule": finding_id.split("[", 1)[0],
+        "constructPath": construct_path,
+        "construct": stack.relative_path(construct_path) or construct_path,
+        "covers": covers,
+        "reason": reason if isinstance(reason, str) else json.dumps(reason),
+        "key": f"{finding_id} @ {construct_path}",
+    }
+
+
+def finding_id_of(key: str) -> str:
+    """`Annotation::AwsSolutions-IAM5[Resource::*]` -> `AwsSolutions-IAM5[Resource::*]`.
+
+    CDK stores an acknowledgement under `<source>::<id>`; the id itself may contain `::`
+    inside its brackets, so only a bracket-free prefix is the source.
+    """
+    source, separator, rest = key.partition("::")
+    return rest if separator and "[" not in source else key
+
+
+def _as_items(data: Any) -> list[tuple[str, Any]]:
+    entries = data if isinstance(data, list) else [data]
+    return [(str(k), v) for entry in entries if isinstance(entry, dict) for k, v in entry.items()]
