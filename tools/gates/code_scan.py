@@ -14,7 +14,16 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tools.gates.common import FAILED, PASSED, REPO_ROOT, GateResult, ToolMissing, tool, tool_missing
+from tools.gates.common import (
+    FAILED,
+    PASSED,
+    REPO_ROOT,
+    GateResult,
+    ToolMissing,
+    tool,
+    tool_missing,
+    tool_version,
+)
 
 GATE, TITLE = "bandit", "Static analysis of the Python code (bandit)"
 TARGETS = ("main.py", "stages", "lambda", "tools")
@@ -64,12 +73,7 @@ def run(root: Path = REPO_ROOT, targets: tuple[str, ...] = TARGETS, config: Path
     files = len(report.get("metrics", {})) - 1  # one entry per file, plus _totals
     summary = f"{counts} severity in {files} files" + (f"; {len(errors)} files not parsed" if errors else "")
     status = FAILED if by_severity[FAILING_SEVERITY] or errors else PASSED
-    return GateResult(GATE, TITLE, status, summary, _version(bandit), findings)
-
-
-def _version(bandit: str) -> str:
-    out = subprocess.run([bandit, "--version"], capture_output=True, text=True, check=False)  # noqa: S603 - fixed arguments
-    return out.stdout.split("\n", 1)[0].strip()
+    return GateResult(GATE, TITLE, status, summary, tool_version(bandit), findings)
 
 
 def main() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,17 @@ def write(result: GateResult, directory: Path) -> Path:
 
 def tool_missing(gate: str, title: str, error: ToolMissing) -> GateResult:
     return GateResult(gate, title, NOT_CHECKED, f"NOT CHECKED: {error}")
+
+
+def tool_version(executable: str) -> str:
+    """The first line `<tool> --version` prints, recorded in each gate's result."""
+    out = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)  # noqa: S603 - fixed arguments
+    return out.stdout.strip().split("\n", 1)[0].strip()
+
+
+def display_path(path: Path, root: Path) -> str:
+    """`path` relative to `root` when it is inside it, as reports show it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -26,8 +26,10 @@ from tools.gates.common import (
     REPO_ROOT,
     GateResult,
     ToolMissing,
+    display_path,
     tool,
     tool_missing,
+    tool_version,
 )
 
 GATE, TITLE = "audit", "Known vulnerabilities in the pinned dependencies (pip-audit)"
@@ -56,7 +58,7 @@ def run(
     unchecked: list[dict[str, Any]] = []
     audited = 0
     for requirements in files:
-        name = _display(requirements, root)
+        name = display_path(requirements, root)
         report, problem = _audit(pip_audit, requirements, env, cache_dir)
         if report is None:
             unchecked.append({"id": "NOT CHECKED", "severity": "", "where": name, "message": problem})
@@ -87,7 +89,7 @@ def run(
                         f"{str(vuln.get('description', ''))[:300]}",
                     }
                 )
-    version = _version(pip_audit)
+    version = tool_version(pip_audit)
     if vulnerable:
         summary = f"{len(vulnerable)} known vulnerabilit(y/ies) in {len(files)} requirements files"
         if unchecked:
@@ -144,18 +146,6 @@ def _audit(
 def _version_in(reason: str) -> str:
     match = re.search(r"\(([^()\s]+)\)\s*$", reason)
     return match[1] if match else "?"
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _version(pip_audit: str) -> str:
-    out = subprocess.run([pip_audit, "--version"], capture_output=True, text=True, check=False)  # noqa: S603 - fixed arguments
-    return out.stdout.strip()
 
 
 def main() -> int:

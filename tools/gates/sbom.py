@@ -18,7 +18,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.gates.common import FAILED, PASSED, REPO_ROOT, GateResult, ToolMissing, tool, tool_missing
+from tools.gates.common import (
+    FAILED,
+    PASSED,
+    REPO_ROOT,
+    GateResult,
+    ToolMissing,
+    display_path,
+    tool,
+    tool_missing,
+    tool_version,
+)
 
 GATE, TITLE = "sbom", "Software bills of materials (CycloneDX)"
 LAMBDA_REQUIREMENTS = Path("lambda/requirements.txt")
@@ -83,14 +93,14 @@ def run(root: Path = REPO_ROOT, out: Path | None = None, python: str = sys.execu
             }
             for n, v in missing.items()
         ]
-    artifacts = [_display(p, root) for p in (lambda_sbom, build_sbom) if p.is_file()]
+    artifacts = [display_path(p, root) for p in (lambda_sbom, build_sbom) if p.is_file()]
     if problems or findings:
         return GateResult(
             GATE,
             TITLE,
             FAILED,
             "; ".join(problems) or "the Lambda SBOM misses pins",
-            _version(cyclonedx),
+            f"cyclonedx-py {tool_version(cyclonedx)}",
             findings,
             artifacts,
         )
@@ -100,7 +110,7 @@ def run(root: Path = REPO_ROOT, out: Path | None = None, python: str = sys.execu
         TITLE,
         PASSED,
         f"Lambda asset: {len(expected)} components; build environment: {build_count} components",
-        _version(cyclonedx),
+        f"cyclonedx-py {tool_version(cyclonedx)}",
         [],
         artifacts,
     )
@@ -113,18 +123,6 @@ def _name_the_root_component(path: Path, suffix: str) -> None:
     if isinstance(component, dict):
         component["name"] = f"{component.get('name', 'project')}-{suffix}"
         path.write_text(json.dumps(sbom, indent=2) + "\n", encoding="utf-8")
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _version(cyclonedx: str) -> str:
-    out = subprocess.run([cyclonedx, "--version"], capture_output=True, text=True, check=False)  # noqa: S603 - fixed arguments
-    return f"cyclonedx-py {out.stdout.strip()}"
 
 
 def main() -> int:

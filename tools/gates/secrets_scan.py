@@ -16,7 +16,16 @@ import subprocess  # runs git and the pinned detect-secrets, no shell
 import sys
 from pathlib import Path
 
-from tools.gates.common import FAILED, PASSED, REPO_ROOT, GateResult, ToolMissing, tool, tool_missing
+from tools.gates.common import (
+    FAILED,
+    PASSED,
+    REPO_ROOT,
+    GateResult,
+    ToolMissing,
+    tool,
+    tool_missing,
+    tool_version,
+)
 
 GATE, TITLE = "secrets", "Secrets in the repository (detect-secrets)"
 BASELINE = ".secrets.baseline"
@@ -81,7 +90,7 @@ def run(root: Path = REPO_ROOT, files: list[str] | None = None, baseline: Path |
     result = subprocess.run(  # noqa: S603 - fixed arguments, file names as arguments
         [scan, "scan", *excludes, *files], cwd=root, capture_output=True, text=True, check=False
     )
-    version = _version(scan)
+    version = f"detect-secrets {tool_version(scan)}"
     try:
         found = json.loads(result.stdout).get("results", {})
     except ValueError:
@@ -119,11 +128,6 @@ def update_baseline(root: Path = REPO_ROOT) -> int:
     output = subprocess.run(args, cwd=root, capture_output=True, text=True, check=False)  # noqa: S603 - fixed arguments
     (root / BASELINE).write_text(output.stdout, encoding="utf-8")
     return output.returncode
-
-
-def _version(executable: str) -> str:
-    out = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)  # noqa: S603 - fixed arguments
-    return f"detect-secrets {out.stdout.strip()}"
 
 
 def main(argv: list[str] | None = None) -> int:
