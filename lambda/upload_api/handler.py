@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import binascii
 import json
 from decimal import Decimal
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -12,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from upload_api.errors import ApiError, MissingAuthenticationToken, StorageFailed
+from upload_api.errors import ApiError, BadRequest, MissingAuthenticationToken, StorageFailed
 from upload_api.request import parse_upload, require_json_content_type
 from upload_api.settings import Settings
 from upload_api.storage import StorageError, StoredUpload, UploadStore
@@ -37,14 +38,17 @@ _SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nos
 def upload() -> Response:
     event = app.current_event
     require_json_content_type(event.headers.get("content-type"))
-    request = parse_upload(event.decoded_body)
+    request = parse_upload(request_text(event), allow_active_content=settings.allow_active_content)
     try:
         stored = store.save(request)
     except StorageError as error:
-        if error.stage == "dynamodb.put_item":
-            # The object was written but no item points at it: say so, never silently.
+        details: Dict[str, Any] = {"stage": error.stage, "code": error.code}
+        if error.orphan is not None:
+            # The object was written but no item points at it: say which, never silently, so it
+            # can be found and removed (the function's role may not delete).
             metrics.add_metric(name="OrphanedObjects", unit=MetricUnit.Count, value=1)
-        logger.error("Upload not stored", extra={"stage": error.stage, "code": error.code})
+            details.update(orphanKey=error.orphan.key, orphanVersionId=error.orphan.version_id)
+        logger.error("Upload not stored", extra=details)
         raise error.to_api_error() from error
     metrics.add_metric(name="Uploads", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="UploadedBytes", unit=MetricUnit.Bytes, value=stored.file.size)
@@ -68,11 +72,23 @@ def handle_unexpected(error: Exception) -> Response:
     return _error_response(StorageFailed("Internal server error"))
 
 
+# capture_response=False: the response holds product data and file names, which X-Ray would
+# otherwise keep as subsegment metadata, readable by anyone allowed to read traces.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: Dict[str, Any], context: LambdaContext) -> Dict[str, Any]:
     return app.resolve(event, context)
+
+
+def request_text(event: Any) -> Optional[str]:
+    """The body as text; a base64 body that is not UTF-8 is the client's fault, not a 500."""
+    try:
+        return event.decoded_body
+    except (binascii.Error, UnicodeDecodeError):
+        raise BadRequest(
+            "Request body must be UTF-8 JSON", ["body: not UTF-8"], reason="invalid_json"
+        ) from None
 
 
 def created_body(stored: StoredUpload) -> Dict[str, Any]:

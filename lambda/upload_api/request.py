@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import fastjsonschema
 
+from upload_api.content import check_content_type
 from upload_api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 SCHEMA_PATH = Path(__file__).with_name("request_schema.json")
@@ -54,12 +55,17 @@ def require_json_content_type(content_type: Optional[str]) -> None:
         raise UnsupportedMediaType("Content-Type must be application/json")
 
 
-def parse_upload(body: Optional[str]) -> UploadRequest:
-    """Turn a raw JSON body into a checked UploadRequest, or raise an ApiError."""
+def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> UploadRequest:
+    """Turn a raw JSON body into a checked UploadRequest, or raise an ApiError.
+
+    `allow_active_content`: the stage's allowActiveContent setting (HTML, SVG, script... stored).
+    """
     document = _load_json(body)
     if not isinstance(document, dict):
         raise BadRequest("Request body must be a JSON object", reason="not_an_object")
     _check_schema(document)
+    content_type = document.get("contentType", DEFAULT_CONTENT_TYPE)
+    check_content_type(content_type, allow_active_content=allow_active_content)
     content = _decode_file(document["fileContent"])
     digest = base64.b64encode(hashlib.sha256(content).digest()).decode("ascii")
     expected = document.get("checksumSha256")
@@ -74,7 +80,7 @@ def parse_upload(body: Optional[str]) -> UploadRequest:
         product_name=document["productName"],
         price=Decimal(document["price"]),
         file_name=document["fileName"],
-        content_type=document.get("contentType", DEFAULT_CONTENT_TYPE),
+        content_type=content_type,
         content=content,
         sha256_b64=digest,
     )
@@ -84,12 +90,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _DuplicateKey(ValueError):
+    """An object names a member twice: json keeps the last, another parser may keep the first."""
+
+
+def _object_without_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _DuplicateKey("duplicate member name")
+    return document
+
+
 def _load_json(body: Optional[str]) -> Any:
     if not body:
         raise BadRequest("Request body must be a JSON object", reason="empty_body")
     try:
-        # Decimal keeps the price exactly as sent; NaN and Infinity are not JSON.
-        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        # Decimal keeps the price exactly as sent, and takes integers of any length (int() refuses
+        # over 4,300 digits); NaN and Infinity are not JSON.
+        return json.loads(
+            body,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except _DuplicateKey:
+        # The gateway's validator and this parser could each see a different value: refuse both.
+        raise BadRequest(
+            "Request body names a field more than once", ["body: duplicate field name"], reason="invalid_json"
+        ) from None
+    except RecursionError:
+        # The C decoder gives up on nesting deeper than the interpreter's recursion limit.
+        raise BadRequest(
+            "Request body is nested too deeply", ["body: nested too deeply"], reason="invalid_json"
+        ) from None
     except ValueError:  # JSONDecodeError is a ValueError
         raise BadRequest("Request body is not valid JSON", reason="invalid_json") from None
 
@@ -138,12 +172,21 @@ def _schema_view(document: Dict[str, Any]) -> Dict[str, Any]:
     price = document.get("price")
     if not isinstance(price, Decimal):
         return document
+    # A price no double can hold (1e999999 is infinite as a float) is refused for the bound it
+    # breaks, in the schema's own words, before the float conversion could say something else.
+    rules = SCHEMA["properties"]["price"]
+    if price > rules["maximum"]:
+        raise _price_error(f"must be smaller than or equal to {rules['maximum']}")
+    if price < rules["minimum"]:
+        raise _price_error(f"must be bigger than or equal to {rules['minimum']}")
     as_float = float(price)
     if Decimal(repr(as_float)) != price:
-        raise BadRequest(
-            "Invalid request body", [_field_message("data.price must be multiple of 0.01")], reason="schema"
-        )
+        raise _price_error("must be multiple of 0.01")
     return {**document, "price": as_float}
+
+
+def _price_error(rule: str) -> BadRequest:
+    return BadRequest("Invalid request body", [f"price {rule}"], reason="schema")
 
 
 def _field_message(message: str) -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from upload_api.content import content_disposition
 from upload_api.errors import BadRequest, StorageFailed, StorageUnavailable
 from upload_api.request import UploadRequest
 from upload_api.settings import Settings
@@ -42,6 +43,8 @@ RETRYABLE_CODES = frozenset(
     }
 )
 _SERIALIZER = TypeSerializer()
+# The item's scanStatus while GuardDuty has not reported on the object (scan_result.py updates it).
+SCAN_PENDING = "PENDING"
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,20 @@ class StoredFile:
     size: int
     content_type: str
     sha256: str
+    scan_status: Optional[str] = None  # None: the stage does not scan uploads
 
     def as_dict(self) -> Dict[str, Any]:
-        return {
+        """The file as the 201 body and the item both carry it."""
+        fields: Dict[str, Any] = {
             "key": self.key,
             "versionId": self.version_id,
             "size": self.size,
             "contentType": self.content_type,
             "sha256": self.sha256,
         }
+        if self.scan_status is not None:
+            fields["scanStatus"] = self.scan_status
+        return fields
 
 
 @dataclass(frozen=True)
@@ -70,13 +78,17 @@ class StoredUpload:
 
 
 class StorageError(Exception):
-    """An AWS call failed; `stage` says which write, `retryable` whether to retry."""
+    """An AWS call failed; `stage` says which write, `retryable` whether to retry.
 
-    def __init__(self, stage: str, code: str, retryable: bool) -> None:
+    `orphan`: the object already written when the item write failed (no item points at it).
+    """
+
+    def __init__(self, stage: str, code: str, retryable: bool, orphan: Optional[StoredFile] = None) -> None:
         super().__init__(f"{stage} failed: {code}")
         self.stage = stage
         self.code = code
         self.retryable = retryable
+        self.orphan = orphan
 
     def to_api_error(self) -> Exception:
         if self.retryable:
@@ -117,6 +129,7 @@ class UploadStore:
         dynamodb_client: Any,
         bucket_name: str,
         table_name: str,
+        malware_scanning: bool = False,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         clock: Callable[[], str] = utc_timestamp,
     ) -> None:
@@ -124,6 +137,7 @@ class UploadStore:
         self._dynamodb = dynamodb_client
         self._bucket = bucket_name
         self._table = table_name
+        self._scan_status = SCAN_PENDING if malware_scanning else None
         self._new_id = new_id
         self._clock = clock
 
@@ -135,6 +149,7 @@ class UploadStore:
             dynamodb_client=boto3.client("dynamodb", config=CLIENT_CONFIG),
             bucket_name=settings.bucket_name,
             table_name=settings.table_name,
+            malware_scanning=settings.malware_scanning,
         )
 
     def save(self, request: UploadRequest) -> StoredUpload:
@@ -153,7 +168,7 @@ class UploadStore:
                 Item={name: _SERIALIZER.serialize(value) for name, value in item.items()},
             )
         except (ClientError, BotoCoreError) as error:
-            raise _storage_error("dynamodb.put_item", error) from error
+            raise _storage_error("dynamodb.put_item", error, orphan=stored_file) from error
         return StoredUpload(request=request, file=stored_file, uploaded_at=uploaded_at)
 
     def _put_object(self, request: UploadRequest) -> StoredFile:
@@ -162,11 +177,13 @@ class UploadStore:
         try:
             # Default bucket encryption (SSE-KMS, our key, Bucket Key) applies;
             # S3 verifies the SHA-256 we send against the bytes it receives.
+            # Content-Disposition: attachment, so no browser ever renders an upload inline.
             response = self._s3.put_object(
                 Bucket=self._bucket,
                 Key=key,
                 Body=request.content,
                 ContentType=request.content_type,
+                ContentDisposition=content_disposition(request.file_name),
                 ChecksumSHA256=request.sha256_b64,
             )
         except (ClientError, BotoCoreError) as error:
@@ -177,13 +194,14 @@ class UploadStore:
             size=len(request.content),
             content_type=request.content_type,
             sha256=request.sha256_b64,
+            scan_status=self._scan_status,
         )
 
 
-def _storage_error(stage: str, error: Exception) -> StorageError:
+def _storage_error(stage: str, error: Exception, orphan: Optional[StoredFile] = None) -> StorageError:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", "Unknown"))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return StorageError(stage, code, code in RETRYABLE_CODES or status == 503)
+        return StorageError(stage, code, code in RETRYABLE_CODES or status == 503, orphan)
     # Connection and timeout errors from botocore: transient by nature.
-    return StorageError(stage, type(error).__name__, retryable=True)
+    return StorageError(stage, type(error).__name__, retryable=True, orphan=orphan)

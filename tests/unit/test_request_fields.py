@@ -87,9 +87,11 @@ def test_product_name_breaking_a_rule_is_a_400_naming_the_field(document, reject
 # ---------------------------------------------------------------- fileName
 
 
-@pytest.mark.parametrize("file_name", ["f", "f" * 255, "...", ".hidden", "a..b", "Prospekt (Entwurf) ü.pdf"])
+@pytest.mark.parametrize(
+    "file_name", ["f", "f" * 255, "...a", ". .x", ".hidden", "a..b", " lamp.png", "Prospekt (Entwurf) ü.pdf"]
+)
 def test_file_name_within_rules_is_accepted(document, parse, file_name):
-    # GIVEN a fileName of 1..255 characters that is not "." or ".." and has no separator or control char
+    # GIVEN a fileName of 1..255 characters, not only dots and spaces, with no separator or control char
     document["fileName"] = file_name
     # WHEN the body is parsed
     request = parse(document)

@@ -50,3 +50,35 @@ def test_settings_default_to_the_process_environment(monkeypatch):
     settings = Settings.from_env()
     # THEN the process environment is used
     assert settings == Settings(bucket_name="from-env-bucket", table_name="from-env-table")
+
+
+BASE = {"BUCKET_NAME": "uploads-bucket", "TABLE_NAME": "products"}
+
+
+def test_flags_default_to_false_when_unset():
+    # GIVEN neither flag in the environment
+    # WHEN settings are read
+    settings = Settings.from_env(BASE)
+    # THEN active content is refused and no scan status is written
+    assert (settings.allow_active_content, settings.malware_scanning) == (False, False)
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("false", False), (" TRUE\n", True)])
+def test_flags_read_true_and_false(text, value):
+    # GIVEN the flags as the stack writes them (any case, stray whitespace)
+    environ = {**BASE, "ALLOW_ACTIVE_CONTENT": text, "MALWARE_SCANNING": text}
+    # WHEN settings are read
+    settings = Settings.from_env(environ)
+    # THEN both hold the value
+    assert (settings.allow_active_content, settings.malware_scanning) == (value, value)
+
+
+@pytest.mark.parametrize("name", ["ALLOW_ACTIVE_CONTENT", "MALWARE_SCANNING"])
+@pytest.mark.parametrize("text", ["yes", "1", "", "on"])
+def test_a_flag_that_is_not_true_or_false_is_a_settings_error_naming_it(name, text):
+    # GIVEN a flag spelled some other way
+    # WHEN settings are read
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, name: text})
+    # THEN the error names the variable instead of guessing
+    assert name in str(caught.value)

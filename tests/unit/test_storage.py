@@ -109,13 +109,15 @@ def test_store_sends_the_decoded_bytes_type_and_checksum_to_s3():
     store = make_store(s3, RecordingDynamoDB(), new_id=lambda: "fixed-id")
     # WHEN a request is saved
     store.save(upload_request())
-    # THEN S3 got the configured bucket, the key, the exact bytes, the type and the SHA-256
+    # THEN S3 got the configured bucket, the key, the exact bytes, the type, an attachment
+    # disposition carrying the file name, and the SHA-256
     assert s3.calls == [
         {
             "Bucket": BUCKET,
             "Key": "uploads/p-1/fixed-id/lamp.png",
             "Body": FILE_BYTES,
             "ContentType": "image/png",
+            "ContentDisposition": "attachment; filename=\"lamp.png\"; filename*=UTF-8''lamp.png",
             "ChecksumSHA256": sha256_b64(FILE_BYTES),
         }
     ]
@@ -196,9 +198,43 @@ def test_dynamodb_failure_is_reported_after_the_object_was_written():
     # WHEN a request is saved
     with pytest.raises(StorageError) as caught:
         store.save(upload_request())
-    # THEN the failure is at the DynamoDB stage, the object having been written first
+    # THEN the failure is at the DynamoDB stage, the object having been written first,
+    # and the error names that object (key and version) so it can be logged as an orphan
     assert caught.value.stage == "dynamodb.put_item"
     assert len(s3.calls) == 1
+    assert caught.value.orphan is not None
+    assert caught.value.orphan.key == s3.calls[0]["Key"]
+    assert caught.value.orphan.version_id == "v1"
+
+
+def test_s3_failure_names_no_orphan():
+    # GIVEN an S3 client that refuses the object
+    store = make_store(RecordingS3(error=client_error("AccessDenied", "PutObject", 403)), RecordingDynamoDB())
+    # WHEN a request is saved
+    with pytest.raises(StorageError) as caught:
+        store.save(upload_request())
+    # THEN nothing was written, so nothing is orphaned
+    assert caught.value.orphan is None
+
+
+def test_with_malware_scanning_the_item_and_result_start_pending():
+    # GIVEN a store on a stage that scans uploads
+    dynamodb = RecordingDynamoDB()
+    store = make_store(RecordingS3(), dynamodb, malware_scanning=True)
+    # WHEN a request is saved
+    stored = store.save(upload_request())
+    # THEN the item's file and the stored file (the 201 body's) say PENDING
+    assert dynamodb.calls[0]["Item"]["file"]["M"]["scanStatus"] == {"S": "PENDING"}
+    assert stored.file.as_dict()["scanStatus"] == "PENDING"
+
+
+def test_without_malware_scanning_there_is_no_scan_status():
+    # GIVEN a store on a stage that does not scan (the default)
+    dynamodb = RecordingDynamoDB()
+    stored = make_store(RecordingS3(), dynamodb).save(upload_request())
+    # THEN neither the item nor the result claims a scan
+    assert "scanStatus" not in dynamodb.calls[0]["Item"]["file"]["M"]
+    assert "scanStatus" not in stored.file.as_dict()
 
 
 @pytest.mark.parametrize(
