@@ -94,10 +94,20 @@ class StageSettings:
     lambda_throttles_threshold: int = 1
     dynamodb_throttles_threshold: int = 1
     deployment_config: str = "CANARY_10PERCENT_5MINUTES"
+    # Stored content (contract v2): HTML, SVG, script... refused unless this is true.
+    allow_active_content: bool = False
+    # GuardDuty Malware Protection for S3 (stages/malware_scanning.py). None: the stage's default,
+    # on in prod and off in dev; cdk.json malwareScanning true/false decides otherwise.
+    malware_scanning: bool | None = None
 
     @property
     def runtime_deprecation_warning(self) -> str | None:
         return DEPRECATED_RUNTIMES.get(self.lambda_runtime)
+
+    @property
+    def scans_uploads(self) -> bool:
+        """Whether GuardDuty scans this stage's uploads (malwareScanning, or the stage default)."""
+        return self.malware_scanning if self.malware_scanning is not None else self.stage == "prod"
 
 
 # cdk.json spells settings in camelCase; each maps to one field above.
@@ -121,6 +131,8 @@ _CONTEXT_NAMES = {
     "lambdaThrottlesThreshold": "lambda_throttles_threshold",
     "dynamodbThrottlesThreshold": "dynamodb_throttles_threshold",
     "deploymentConfig": "deployment_config",
+    "allowActiveContent": "allow_active_content",
+    "malwareScanning": "malware_scanning",
 }
 assert set(_CONTEXT_NAMES.values()) == {f.name for f in fields(StageSettings)} - {"stage"}
 
@@ -209,6 +221,14 @@ def _check(name: str, where: str, value: Any) -> Any:
     if name == "create_api_gateway_account_role":
         if not isinstance(value, bool):
             raise fail("must be true or false")
+        return value
+    if name == "allow_active_content":
+        if not isinstance(value, bool):
+            raise fail("must be true (store HTML, SVG, script... as sent) or false (refuse them, the default)")
+        return value
+    if name == "malware_scanning":
+        if not isinstance(value, bool):
+            raise fail("must be true (GuardDuty scans every upload) or false (no scanning)")
         return value
     if name == "alarm_email":
         if value is not None and not (isinstance(value, str) and _EMAIL.match(value)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from .support import EVENTS_DIR, FUNCTION, LocalLambdaContext, call_handler, mak
 SCAN_EVENT: dict[str, Any] = json.loads(
     (EVENTS_DIR / "guardduty_malware_scan_result.json").read_text(encoding="utf-8")
 )
-EVENT_TIME = datetime(2026, 11, 23, 4, 20, 5, tzinfo=timezone.utc)
+EVENT_TIME = datetime(2026, 11, 23, 4, 20, 5, tzinfo=UTC)
 LATER = EVENT_TIME + timedelta(minutes=10)
 
 
