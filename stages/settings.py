@@ -224,7 +224,7 @@ def _check(name: str, where: str, value: Any) -> Any:
         return value
     if name == "allow_active_content":
         if not isinstance(value, bool):
-            raise fail("must be true (store HTML, SVG, script... as sent) or false (refuse them, the default)")
+            raise fail("must be true (store HTML, SVG, script... as sent) or false (refuse them)")
         return value
     if name == "malware_scanning":
         if not isinstance(value, bool):

@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,6 +20,7 @@ from stages.buckets import access_logs_bucket
 from stages.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
 from stages.deployment import AliasDeployment, live_alias
 from stages.encryption import customer_managed_key, log_group_key
+from stages.malware_scanning import MalwareScanning
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
 from stages.observability import Observability
 from stages.settings import StageSettings
@@ -150,6 +152,8 @@ class UploadApiStack(cdk.Stack):
         self._restrict_bucket_to(self.role, settings.break_glass_role_arns)
 
         runtime = _runtime(settings.lambda_runtime)
+        # One asset for the upload and scan-result functions.
+        code = lambda_code(runtime, lambda_.Architecture.ARM_64)
         self.function = lambda_.Function(
             self,
             "UploadFunction",
@@ -157,7 +161,7 @@ class UploadApiStack(cdk.Stack):
             runtime=runtime,
             architecture=lambda_.Architecture.ARM_64,
             handler=f"{HANDLER_PACKAGE}.handler.lambda_handler",
-            code=lambda_code(runtime, lambda_.Architecture.ARM_64),
+            code=code,
             role=self.role,
             memory_size=settings.lambda_memory_mb,
             timeout=cdk.Duration.seconds(settings.lambda_timeout_seconds),
@@ -166,6 +170,8 @@ class UploadApiStack(cdk.Stack):
                 "TABLE_NAME": self.table.table_name,
                 "POWERTOOLS_SERVICE_NAME": service_name(settings.stage),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "ALLOW_ACTIVE_CONTENT": _flag(settings.allow_active_content),
+                "MALWARE_SCANNING": _flag(settings.scans_uploads),
             },
             log_group=function_logs,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -186,6 +192,39 @@ class UploadApiStack(cdk.Stack):
             "statement grants nothing else.",
         )
 
+        if settings.allow_active_content:
+            cdk.Annotations.of(self).add_warning_v2(
+                "upload-api:active-content",
+                "allowActiveContent is true: HTML, SVG, XML and script uploads are stored as sent. "
+                "Serve them only from a separate, cookieless origin, or set it to false.",
+            )
+        # GuardDuty scans uploads (malwareScanning; on by default in prod). None where it does not.
+        self.malware_scanning = (
+            MalwareScanning(
+                self,
+                "MalwareScanning",
+                bucket=self.bucket,
+                bucket_key=bucket_key,
+                table=self.table,
+                table_key=table_key,
+                object_prefix=UPLOAD_PREFIX,
+                code=code,
+                runtime=runtime,
+                architecture=lambda_.Architecture.ARM_64,
+                environment={
+                    "BUCKET_NAME": self.bucket.bucket_name,
+                    "TABLE_NAME": self.table.table_name,
+                    "MALWARE_SCANNING": _flag(True),
+                    "POWERTOOLS_SERVICE_NAME": service_name(settings.stage),
+                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                },
+                logs_key=logs_key,
+                retention=retention,
+            )
+            if settings.scans_uploads
+            else None
+        )
+
         # API Gateway calls the alias; CodeDeploy moves it between versions (stages/deployment.py).
         self.alias = live_alias(self, self.function)
         self.api = self._rest_api(retention, logs_key)
@@ -204,6 +243,10 @@ class UploadApiStack(cdk.Stack):
             metrics_namespace=METRICS_NAMESPACE,
             service_name=service_name(settings.stage),
         )
+        if self.malware_scanning is not None:
+            # A scan verdict that never reached its item pages whoever gets the stage's alarms.
+            for alarm in self.malware_scanning.alarms:
+                alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.observability.topic))
         self.deployment = AliasDeployment(
             self,
             "Deployment",
@@ -465,8 +508,12 @@ class UploadApiStack(cdk.Stack):
                     f"{runtime} is the runtime chosen in cdk.json (lambdaRuntime) and is supported by AWS "
                     f"Lambda; {latest} is one setting away once the team has tested on it."
                 )
-            acknowledge(self.function, "AwsSolutions-L1", reason)
-            acknowledge(self.function, "Serverless-LambdaLatestVersion", reason)
+            functions = [self.function]
+            if self.malware_scanning is not None:
+                functions.append(self.malware_scanning.function)
+            for function in functions:
+                acknowledge(function, "AwsSolutions-L1", reason)
+                acknowledge(function, "Serverless-LambdaLatestVersion", reason)
 
         # checkov: the same topics, in checkov's words, on the resources themselves.
         skip_checkov(
@@ -524,6 +571,11 @@ class UploadApiStack(cdk.Stack):
             "aws-cdk-lib's Function always adds DependsOn on its role next to the Role GetAtt; the "
             "duplicate ordering is harmless and not ours to remove.",
         )
+
+
+def _flag(value: bool) -> str:
+    """A boolean as the handler's settings read it (lambda/upload_api/settings.py)."""
+    return "true" if value else "false"
 
 
 def _runtime(name: str) -> lambda_.Runtime:
