@@ -77,7 +77,12 @@ class Synthesized:
     # Logical ids, found from the function outwards: the bucket and table are the ones it is told to use.
     @property
     def function_id(self) -> str:
-        (function_id,) = self.of_type("AWS::Lambda::Function")
+        # The upload function; a stage that scans uploads has a scan-result function too.
+        (function_id,) = [
+            logical_id
+            for logical_id, resource in self.of_type("AWS::Lambda::Function").items()
+            if resource["Properties"]["Handler"] == "upload_api.handler.lambda_handler"
+        ]
         return function_id
 
     @property

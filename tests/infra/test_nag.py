@@ -44,6 +44,22 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
     ),
 }
+# Prod scans uploads (malwareScanning): the GuardDuty plan's role and the scan-result function.
+MALWARE_SCANNING_ACKNOWLEDGEMENTS = {
+    ("MalwareScanning/ScannerPolicy", "AwsSolutions-IAM5[Resource::<UploadBucketD2C1DA78.Arn>/uploads/*]"),
+    (
+        "MalwareScanning/ScannerPolicy",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/"
+        "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*]",
+    ),
+    ("MalwareScanning/ScanResultFunctionRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
+    ("MalwareScanning/ScanResultDLQ", "AwsSolutions-SQS3"),
+    ("MalwareScanning/ScanResultDLQ", "Serverless-SQSRedrivePolicy"),
+    ("MalwareScanning/ScanResultFunction/EventInvokeConfig", "Serverless-LambdaAsyncFailureDestination"),
+    ("MalwareScanning/ScanResultFunction", "AwsSolutions-L1"),
+    ("MalwareScanning/ScanResultFunction", "Serverless-LambdaLatestVersion"),
+}
+STAGES_THAT_SCAN = {"Prod"}
 _ARTIFACT_READ = {
     "AwsSolutions-IAM5[Action::s3:GetBucket*]",
     "AwsSolutions-IAM5[Action::s3:GetObject*]",
@@ -199,7 +215,8 @@ def test_each_upload_stacks_acknowledgements_are_the_reviewed_ones(real_app, sta
     # WHEN the acknowledgements in the stage's upload stack are read
     acknowledged = _acknowledged_under(real_app, f"/{PIPELINE_STACK_ID}/{stage_id}/{UPLOAD_STACK_ID}/")
     # THEN they are exactly the reviewed list (a new one is a decision, not an accident)
-    assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS
+    scanning = MALWARE_SCANNING_ACKNOWLEDGEMENTS if stage_id in STAGES_THAT_SCAN else set()
+    assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS | scanning
 
 
 def test_the_pipeline_stacks_acknowledgements_are_the_reviewed_ones(real_app):
@@ -220,7 +237,7 @@ def test_every_acknowledgement_is_in_a_reviewed_list(real_app):
     # THEN none sits outside the pipeline stack's and the two upload stacks' reviewed lists
     assert len({(p, f) for p, f, _ in _acknowledged(real_app)}) == len(
         EXPECTED_PIPELINE_ACKNOWLEDGEMENTS
-    ) + 2 * len(EXPECTED_ACKNOWLEDGEMENTS)
+    ) + 2 * len(EXPECTED_ACKNOWLEDGEMENTS) + len(STAGES_THAT_SCAN) * len(MALWARE_SCANNING_ACKNOWLEDGEMENTS)
 
 
 def test_acknowledgements_sit_on_resources_not_on_the_app_stages_or_stacks(pipeline_app):

@@ -597,8 +597,9 @@ def test_every_log_group_is_encrypted_and_expires_after_the_setting(synth, stage
     retention = _setting(stage, "logRetentionDays")
     # WHEN synthesized
     groups = built.of_type("AWS::Logs::LogGroup")
-    # THEN the function, access and API execution log groups all keep logs that many days, KMS-encrypted
-    assert len(groups) == 3
+    # THEN the function, access and API execution log groups (and the scan-result function's, where
+    # the stage scans uploads) all keep logs that many days, KMS-encrypted
+    assert len(groups) == (4 if built.stack.malware_scanning is not None else 3)
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == retention, logical_id
         assert "KmsKeyId" in group["Properties"], logical_id
