@@ -172,7 +172,7 @@ class BodyValidator:
     def is_valid(self, body: bytes) -> bool:
         try:
             document = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
-        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
             return False
         return bool(self._validator.is_valid(document))
 

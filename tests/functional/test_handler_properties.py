@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +22,27 @@ from tests.bodies import b64, sha256_b64
 
 from .support import InMemoryDynamoDB, InMemoryS3, call_handler, make_event
 
+# Contract v2: bidi controls, invisible format characters, look-alikes of slash and backslash.
+FORBIDDEN_FILE_NAME_CHARACTERS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+    "\u2044\u2215\u2216\u29f5\u29f8\u29f9\ufe68\uff0f\uff3c"
+)
+ACTIVE_CONTENT_TYPES = [
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "text/javascript",
+    "application/javascript",
+    "application/ecmascript",
+    "text/ecmascript",
+    "application/x-javascript",
+    "text/vbscript",
+    "application/x-shockwave-flash",
+    "application/hta",
+]
 PROPERTY_SETTINGS = settings(
     max_examples=300,
     deadline=None,
@@ -215,8 +237,9 @@ def valid_documents(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
                 min_size=1,
                 max_size=255,
             )
-            .filter(lambda name: name not in {".", ".."})
+            .filter(lambda name: name.strip(". ") != "")
             .filter(lambda name: not any(0x7F <= ord(c) <= 0x9F for c in name))
+            .filter(lambda name: not any(c in FORBIDDEN_FILE_NAME_CHARACTERS for c in name))
         ),
         "fileContent": b64(data),
     }
@@ -260,3 +283,78 @@ def test_any_valid_document_is_created_with_the_price_it_was_sent(in_memory_hand
     # THEN it is created, and the price read back is the same decimal number
     assert response.status == 201, response.text
     assert json.loads(response.text, parse_float=Decimal)["price"] == Decimal(price)
+
+
+# -- contract v2: stored content ------------------------------------------------------------------
+
+
+@st.composite
+def names_with_a_forbidden_character(draw: st.DrawFn) -> str:
+    """A valid-looking name with one forbidden code point spliced in anywhere."""
+    name = draw(st.sampled_from(["lamp.png", "invoice.pdf", "a", "exe.txt"]))
+    position = draw(st.integers(min_value=0, max_value=len(name)))
+    character = draw(st.sampled_from(sorted(FORBIDDEN_FILE_NAME_CHARACTERS)))
+    return name[:position] + character + name[position:]
+
+
+@PROPERTY_SETTINGS
+@given(
+    valid=valid_documents(),
+    file_name=st.one_of(names_with_a_forbidden_character(), st.text(". ", min_size=1)),
+)
+def test_any_dangerous_file_name_is_a_400_naming_file_name(in_memory_handler, valid, file_name):
+    # GIVEN an otherwise valid document whose fileName holds a bidi, invisible or slash-like
+    # character, or is only dots and spaces
+    document, price = valid
+    document["fileName"] = file_name
+    body = json.dumps(document)[:-1] + f', "price": {price}}}'
+    # WHEN the handler answers
+    response = call_handler(make_event(body))
+    # THEN it is a 400 whose errors name fileName
+    assert response.status == 400, response.text
+    assert any(entry.startswith("fileName") for entry in response.json["errors"])
+
+
+@PROPERTY_SETTINGS
+@given(valid=valid_documents(), content_type=st.sampled_from(ACTIVE_CONTENT_TYPES), data=st.data())
+def test_any_active_content_type_in_any_case_is_a_400_naming_content_type(
+    in_memory_handler, valid, content_type, data
+):
+    # GIVEN an otherwise valid document declared as active content, letters in any case
+    document, price = valid
+    document["contentType"] = "".join(c.upper() if data.draw(st.booleans()) else c for c in content_type)
+    body = json.dumps(document)[:-1] + f', "price": {price}}}'
+    # WHEN the handler answers (the stage does not allow active content)
+    response = call_handler(make_event(body))
+    # THEN it is a 400 whose errors name contentType, and nothing was stored
+    assert response.status == 400, response.text
+    assert [entry.split(":")[0] for entry in response.json["errors"]] == ["contentType"]
+
+
+@PROPERTY_SETTINGS
+@given(valid=valid_documents())
+def test_any_stored_object_is_an_attachment_carrying_its_exact_name(valid):
+    # GIVEN any valid document, stored through a recording S3
+    document, price = valid
+    s3 = InMemoryS3()
+    recorded: list[dict[str, Any]] = []
+    put_object = s3.put_object
+
+    def recording_put(**params: Any) -> dict[str, Any]:
+        recorded.append(params)
+        return put_object(**params)
+
+    s3.put_object = recording_put  # type: ignore[method-assign]
+    store = UploadStore(s3_client=s3, dynamodb_client=InMemoryDynamoDB(), bucket_name="b", table_name="t")
+    body = json.dumps(document)[:-1] + f', "price": {price}}}'
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(handler, "store", store)
+        response = call_handler(make_event(body))
+    # THEN the object was written as an attachment whose filename* decodes to the exact file name
+    assert response.status == 201, response.text
+    (params,) = recorded
+    disposition = params["ContentDisposition"]
+    assert disposition.isascii()
+    assert disposition.startswith('attachment; filename="')
+    encoded = disposition.split("; filename*=UTF-8''", 1)[1]
+    assert unquote(encoded, errors="strict") == document["fileName"]

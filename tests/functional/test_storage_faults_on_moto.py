@@ -186,6 +186,26 @@ def test_dynamodb_put_failure_is_counted_as_an_orphaned_object(moto_clients, upl
     )
 
 
+def test_dynamodb_put_failure_logs_the_orphans_key_and_version_at_error(
+    account, moto_clients, upload, captured_stdout
+):
+    # GIVEN DynamoDB failing the item write after S3 stored the object
+    _, dynamodb = moto_clients
+    stub_error(dynamodb, "put_item", "ValidationException", 400)
+    # WHEN an upload arrives
+    upload(valid_document(CONTENT))
+    # THEN one ERROR line names the orphaned object's key and version, exactly as S3 holds them
+    (version,) = account.object_versions()
+    logs = [json.loads(line) for line in captured_stdout().splitlines() if line.startswith("{")]
+    errors = [
+        line for line in logs if line.get("level") == "ERROR" and line.get("message") == "Upload not stored"
+    ]
+    assert len(errors) == 1
+    assert errors[0]["orphanKey"] == version["Key"]
+    assert errors[0]["orphanVersionId"] == version["VersionId"]
+    assert errors[0]["stage"] == "dynamodb.put_item"
+
+
 def test_failed_retry_after_orphan_then_success_leaves_one_item(account, moto_clients, upload):
     # GIVEN a first attempt whose item write failed
     _, dynamodb = moto_clients
