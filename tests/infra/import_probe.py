@@ -66,6 +66,15 @@ unknown_route = handler.lambda_handler(
     {**request, "resource": "/nope", "path": "/nope", "body": None}, LambdaContext()
 )
 
+# The scan-result function runs from the same bundle (stages/malware_scanning.py).
+import upload_api.scan_result as scan_result  # noqa: E402
+
+try:
+    scan_result.parse_scan_result({"source": "aws.s3"})
+    scan_result_refuses_other_events = False
+except scan_result.InvalidScanEvent:
+    scan_result_refuses_other_events = True
+
 import wrapt  # noqa: E402
 
 origins: dict[str, set[str]] = {}
@@ -86,6 +95,7 @@ print(
             "tracer_enabled": not handler.tracer.disabled,
             "botocore_patched_for_xray": "aws_xray_sdk.ext.botocore.patch" in sys.modules,
             "status": {"bad_body": bad_body["statusCode"], "unknown_route": unknown_route["statusCode"]},
+            "scan_result_refuses_other_events": scan_result_refuses_other_events,
         }
     )
 )

@@ -159,6 +159,13 @@ def test_the_imported_handler_answers_requests_that_need_no_aws_call(probe):
     assert probe["status"] == {"bad_body": 400, "unknown_route": 403}
 
 
+def test_the_scan_result_function_imports_from_the_same_bundle(probe):
+    # GIVEN the bundle (the scan-result function's asset too)
+    # WHEN upload_api.scan_result is imported and shown an event that is not a scan result
+    # THEN it imported (from the bundle and runtime alone, checked above) and refused the event
+    assert probe["scan_result_refuses_other_events"] is True
+
+
 def test_wrapt_falls_back_to_pure_python_off_aarch64(probe):
     # GIVEN the bundle's wrapt, whose C extension is built for aarch64 / CPython 3.13
     native = platform.machine() in ("aarch64", "arm64") and probe["python"] == [3, 13]
