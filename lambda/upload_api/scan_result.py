@@ -157,8 +157,10 @@ class ScanStatusStore:
             ":at": {"S": result.scanned_at},
         }
         # The item may have been replaced between the Query and now: update only if it still
-        # points at this very object, and at this version when GuardDuty names one.
-        condition = "#file.#key = :key"
+        # points at this very object, and at this version when GuardDuty names one; and never
+        # with a verdict older than the one it holds (EventBridge may deliver a re-scan's result
+        # and an earlier one in either order). The times are ISO 8601 UTC: text order is time order.
+        condition = "#file.#key = :key AND (attribute_not_exists(#file.#at) OR #file.#at <= :at)"
         if result.version_id is not None:
             names["#version"] = "versionId"
             values[":version"] = {"S": result.version_id}

@@ -118,6 +118,32 @@ def test_a_result_for_another_version_of_the_key_is_not_applied(scanning):
     assert item_file(scanning)["scanStatus"] == "PENDING"
 
 
+def test_an_older_verdict_never_replaces_a_newer_one(scanning):
+    # GIVEN an upload whose re-scan result (later) arrived first
+    file = upload()
+    newer = scan_event(scanning, file, "THREATS_FOUND")
+    newer["time"] = "2026-11-23T05:00:00Z"
+    scan_result.handle(newer, now=lambda: LATER)
+    # WHEN the first scan's result (earlier) arrives after it
+    outcome = scan_result.handle(scan_event(scanning, file, "NO_THREATS_FOUND"), now=lambda: LATER)
+    # THEN the newer verdict stands
+    assert outcome == "unmatched"
+    stored = item_file(scanning)
+    assert (stored["scanStatus"], stored["scannedAt"]) == ("THREATS_FOUND", "2026-11-23T05:00:00Z")
+
+
+def test_the_same_event_delivered_twice_changes_nothing_more(scanning):
+    # GIVEN a result already recorded (EventBridge delivers at least once)
+    file = upload()
+    event = scan_event(scanning, file, "NO_THREATS_FOUND")
+    scan_result.handle(event, now=lambda: LATER)
+    # WHEN it is delivered again
+    outcome = scan_result.handle(event, now=lambda: LATER)
+    # THEN it is applied again, to the same effect
+    assert outcome == "updated"
+    assert item_file(scanning)["scanStatus"] == "NO_THREATS_FOUND"
+
+
 def test_only_the_item_of_that_object_changes(scanning):
     # GIVEN two products' names under one productId, each with its own upload
     lamp = upload()
