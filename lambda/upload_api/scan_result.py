@@ -222,7 +222,8 @@ def handle(event: Dict[str, Any], now: Callable[[], datetime] = lambda: datetime
         raise ItemNotWrittenYet("no item points at the scanned object yet")
     metrics.add_metric(name="ScanResultsUnmatched", unit=MetricUnit.Count, value=1)
     logger.warning(
-        "No item points at the scanned object: replaced by a later upload or never stored", extra=log_keys
+        "No item to update: the upload was replaced, a newer verdict is recorded, or it was never stored",
+        extra=log_keys,
     )
     return "unmatched"
 
