@@ -132,7 +132,7 @@ upload: $(INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... 
 		--price "$(PRICE)" $(if $(CONTENT_TYPE),--content-type "$(CONTENT_TYPE)") \
 		$(if $(URL),--url "$(URL)",--outputs "$(OUTPUTS)")
 
-bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (see README)
+bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (docs/testing.md)
 	python -m tools.bench
 
 clean: ## Remove build output (keeps the venvs)

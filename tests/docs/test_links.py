@@ -69,3 +69,19 @@ def test_headings_get_githubs_anchors(tmp_path):
         "decisions-that-differ-from-the-original-request",
         "make-upload-ab",
     }
+
+
+def test_the_runbook_the_alarms_name_exists():
+    # The alarm descriptions and the dashboard point operators at this page and section.
+    from stages.observability import RUNBOOK_PAGE, RUNBOOK_SECTION
+
+    page = REPO_ROOT / RUNBOOK_PAGE
+    assert page.exists()
+    slug = RUNBOOK_SECTION.lower().replace(",", "").replace(" ", "-")
+    assert slug in anchors(page)
+
+
+def test_the_placeholder_warning_names_an_existing_section():
+    source = (REPO_ROOT / "stages" / "pipeline_stack.py").read_text(encoding="utf-8")
+    assert "docs/pipeline.md: First-time set-up" in source
+    assert "first-time-set-up" in anchors(REPO_ROOT / "docs" / "pipeline.md")
