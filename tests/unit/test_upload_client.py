@@ -194,6 +194,12 @@ def test_the_target_is_the_outputs_files_upload_endpoint(lamp, tmp_path):
     assert seen[0].headers["Content-Type"] == "application/json"
 
 
+def test_a_stage_url_ending_in_a_slash_targets_its_upload_endpoint(lamp):
+    seen, transport = capture()
+    assert cli.main([*args(lamp), "--url", "http://127.0.0.1:3000/dev/"], transport=transport) == 0
+    assert str(seen[0].url) == LOCAL_URL
+
+
 def test_201_prints_the_body(lamp, capsys):
     _, transport = capture()
     assert cli.main([*args(lamp), "--url", LOCAL_URL], transport=transport) == 0

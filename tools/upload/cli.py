@@ -60,7 +60,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"default {DEFAULT_OUTPUTS})",
     )
     where.add_argument(
-        "--url", help="the upload endpoint URL, e.g. https://ID.execute-api.REGION.amazonaws.com/dev/upload"
+        "--url",
+        help="the upload endpoint, e.g. https://ID.execute-api.REGION.amazonaws.com/dev/upload "
+        "(or the stage URL ending in /)",
     )
     parser.add_argument("--stack", help="which stack of the outputs file, if it has several")
     parser.add_argument(
@@ -74,7 +76,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def endpoint(args: argparse.Namespace) -> str:
     if args.url:
-        return str(args.url)
+        # The stage URL (the ApiUrl output, ending in "/") names the API; its endpoint is under it.
+        return f"{args.url}upload" if str(args.url).endswith("/") else str(args.url)
     try:
         return target_from_outputs(args.outputs or DEFAULT_OUTPUTS, args.stack).upload_endpoint
     except SetupError as error:
