@@ -92,7 +92,11 @@ def split_commands(text: str) -> list[tuple[str, ...]]:
     lexer.whitespace_split = True
     lexer.commenters = "#"
     commands: list[list[str]] = [[]]
-    for word in lexer:
+    try:
+        words_in_text = list(lexer)
+    except ValueError:  # an unbalanced quote: judge the words as written (a command cannot hide)
+        words_in_text = text.split()
+    for word in words_in_text:
         if word in _OPERATORS:
             commands.append([])
         else:
