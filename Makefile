@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed bench clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed upload bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -123,7 +123,16 @@ verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_U
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet -r requirements-verify.txt
 	$(PYTHON) -m tools.verify --mode $(MODE) $(VERIFY_ARGS)
 
-bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (see README)
+# One upload with the client (tools/upload): the running `make local` (OUTPUTS), or URL= a deployment,
+# signed with your default AWS credentials. Prints the 201 body, or the error with its fields.
+upload: $(INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... PRICE=... [CONTENT_TYPE=...] [URL=...]
+	@test -n "$(FILE)" -a -n "$(PRODUCT_ID)" -a -n "$(PRODUCT_NAME)" -a -n "$(PRICE)" || \
+		{ echo "make upload: set FILE, PRODUCT_ID, PRODUCT_NAME and PRICE (CONTENT_TYPE, URL optional)" >&2; exit 2; }
+	python -m tools.upload "$(FILE)" --product-id "$(PRODUCT_ID)" --product-name "$(PRODUCT_NAME)" \
+		--price "$(PRICE)" $(if $(CONTENT_TYPE),--content-type "$(CONTENT_TYPE)") \
+		$(if $(URL),--url "$(URL)",--outputs "$(OUTPUTS)")
+
+bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (docs/testing.md)
 	python -m tools.bench
 
 clean: ## Remove build output (keeps the venvs)

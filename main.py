@@ -6,12 +6,14 @@ Settings are read here, once, from cdk.json context and passed down typed.
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
 
 from stages.nag import add_nag_packs
 from stages.pipeline_settings import check_stage_environments, load_pipeline_settings
 from stages.pipeline_stack import UploadApiPipelineStack
-from stages.settings import CONTEXT_KEY, load_stage_settings
+from stages.settings import CONTEXT_KEY, SettingsError, load_stage_settings
 
 PIPELINE_STACK_ID = "UploadApiPipeline"
 
@@ -39,5 +41,16 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     return app
 
 
+def main() -> int:
+    """Synthesize; a wrong setting is one line on stderr naming it (no traceback), and exit 2."""
+    try:
+        app = build_app()
+    except SettingsError as error:
+        print(f"main.py: settings error: {error}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    sys.exit(main())

@@ -34,7 +34,9 @@ from stages.settings import StageSettings
 ONE_MINUTE = cdk.Duration.minutes(1)
 FIVE_MINUTES = cdk.Duration.minutes(5)
 THROTTLED_429_METRIC = "Throttled429"
-README_RUNBOOK = "README.md, 'Operating it: dashboard, alarms, canary deploys'"
+# Where each alarm's description and the dashboard send the operator (tests/docs checks it exists).
+RUNBOOK_PAGE, RUNBOOK_SECTION = "docs/operations.md", "Alarms, and what to do"
+RUNBOOK = f"{RUNBOOK_PAGE}, '{RUNBOOK_SECTION}'"
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ class Observability(Construct):
             evaluation_periods=window.periods,
             datapoints_to_alarm=window.datapoints,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{description} What to do: {README_RUNBOOK}.",
+            alarm_description=f"{description} What to do: {RUNBOOK}.",
         )
 
     # -- topic -----------------------------------------------------------------------------------
@@ -442,7 +444,7 @@ class Observability(Construct):
             markdown=(
                 f"# Upload API ({s.stage})\n"
                 "POST /upload: API Gateway → Lambda (alias `live`) → S3 + DynamoDB. Alarms go to the "
-                f"stage's SNS topic; what each means and what to do: {README_RUNBOOK}."
+                f"stage's SNS topic; what each means and what to do: {RUNBOOK}."
             ),
             width=24,
             height=2,

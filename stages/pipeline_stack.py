@@ -65,7 +65,8 @@ class UploadApiPipelineStack(cdk.Stack):
             cdk.Annotations.of(self).add_warning_v2(
                 "upload-api:placeholder-connection",
                 "uploadApi.pipeline.source.connectionArn is the committed placeholder: put your "
-                "CodeConnections connection ARN in cdk.json before deploying (README: First-time set-up).",
+                "CodeConnections connection ARN in cdk.json before deploying "
+                "(docs/pipeline.md: First-time set-up).",
             )
         self.build_logs = logs.LogGroup(
             self,

@@ -175,7 +175,7 @@ def load_stage_settings(upload_api_context: Any, stage: str) -> StageSettings:
 def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
     """`value` as a JSON object, or a SettingsError naming `where` (a setting's full path)."""
     if value is None:
-        raise SettingsError(f"{where} is missing: see 'Configuration' in README.md")
+        raise SettingsError(f"{where} is missing: see docs/configuration.md")
     if not isinstance(value, Mapping):
         raise SettingsError(f"{where} must be a JSON object (got {type(value).__name__})")
     return value

@@ -354,7 +354,7 @@ def test_each_alarm_has_its_threshold_from_settings(synth, stage, name):
     assert {p for p in periods_seen if p is not None} == {period}
     # AND the description says what it means and where the runbook is
     assert alarm["AlarmDescription"].startswith(f"{stage}: ")
-    assert "Operating it: dashboard, alarms, canary deploys" in alarm["AlarmDescription"]
+    assert "docs/operations.md, 'Alarms, and what to do'" in alarm["AlarmDescription"]
 
 
 @pytest.mark.parametrize("name", ALARMS)

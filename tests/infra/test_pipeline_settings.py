@@ -110,13 +110,13 @@ WRONG = [
     pytest.param(
         _upload_api(drop=("pipeline",)),
         "uploadApi.pipeline",
-        "is missing: see 'Configuration' in README.md",
+        "is missing: see docs/configuration.md",
         id="no pipeline",
     ),
     pytest.param(
         _upload_api(drop=("pipeline.source",)),
         "uploadApi.pipeline.source",
-        "is missing: see 'Configuration' in README.md",
+        "is missing: see docs/configuration.md",
         id="no source",
     ),
     pytest.param(

@@ -8,7 +8,7 @@ API Gateway's stage throttle is a token bucket: `burst` tokens to start with, re
 `rate` per second. A flood offered above the rate for T seconds is therefore accepted
 about burst + rate * T times. The checks compare the rate measured after the burst,
 (accepted - burst) / T, with the configured rate. AWS calls its limits best-effort
-targets, so the comparison has a tolerance; see README ("Post-deploy verification") for
+targets, so the comparison has a tolerance; see docs/verification.md ("Tolerances") for
 why ±25%.
 """
 
