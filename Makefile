@@ -108,7 +108,7 @@ report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after s
 test: install lint unit synth scan-templates scan report ## Everything CI runs: lint, tests, synth + cdk-nag, cfn-lint, checkov, gates, review
 
 local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
-	python -m tools.local_api --port $(PORT) --outputs $(OUTPUTS)
+	python -m tools.local --port $(PORT) --outputs $(OUTPUTS)
 
 # The post-deploy verifier (tools/verify). MODE=dev uploads one file and floods above the stage
 # limit; MODE=prod does neither unless VERIFY_ARGS says --write / --load. THROTTLE_RATE and

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.local_gateway import FunctionInfo, LocalLambdaContext
+from tools.local.gateway import FunctionInfo, LocalLambdaContext
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = REPO_ROOT / "lambda"

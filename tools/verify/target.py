@@ -26,7 +26,7 @@ from tools.verify.model import CheckResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGE_CONFIG_CHECK = "stage-throttling-config"
-LOCAL_SERVER_STAGE = "dev"  # tools/local_api.py serves the dev stage's template
+LOCAL_SERVER_STAGE = "dev"  # tools/local/__main__.py serves the dev stage's template
 ENV_RATE, ENV_BURST = "THROTTLE_RATE", "THROTTLE_BURST"
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_ID = "UploadApi"
 STAGE_IDS = {"dev": "Dev", "prod": "Prod"}
 

@@ -1,9 +1,9 @@
 """Serve the upload API locally: API Gateway emulated in front of the real handler, AWS emulated by moto.
 
-    python -m tools.local_api --port 3000 --outputs local-outputs.json    (what `make local` runs)
+    python -m tools.local --port 3000 --outputs local-outputs.json    (what `make local` runs)
 
 The bucket, table and keys come from the upload stack's own synthesized template
-(tools/template_resources.py); so do the stage name, the throttling numbers, the
+(tools/local/aws.py); so do the stage name, the throttling numbers, the
 request model and the function's environment. Knobs for tests, all read at start:
 
     THROTTLE=off                    no stage throttling
@@ -32,10 +32,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tools.local_gateway import FunctionInfo, LocalGateway, TokenBucket
-from tools.local_http import GatewayHTTPServer
+from tools.local.gateway import FunctionInfo, LocalGateway, TokenBucket
+from tools.local.server import GatewayHTTPServer
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = REPO_ROOT / "lambda"
 HOST = "127.0.0.1"
 FAKE_CREDENTIALS = {
@@ -148,7 +148,7 @@ def synth_in_child(stop: threading.Event) -> tuple[str, dict[str, Any]] | None:
     The synth runs jsii's node process; in a child of its own session it exits with the
     child, so the server never holds a node process that Ctrl-C would kill under it.
     """
-    code = "import json, tools.template_resources as t; print(json.dumps(t.synth_upload_template('dev')))"
+    code = "import json, tools.local.aws as t; print(json.dumps(t.synth_upload_template('dev')))"
     with tempfile.TemporaryFile() as output:
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed script
             [sys.executable, "-c", code], cwd=REPO_ROOT, stdout=output, start_new_session=True
@@ -178,7 +178,7 @@ def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -
     """Create the stack's resources in moto and import the handler, as Lambda's init would."""
     import boto3
 
-    from tools.template_resources import UploadTemplate, create_emulated_resources
+    from tools.local.aws import UploadTemplate, create_emulated_resources
 
     use_emulated_aws(moto_endpoint)
     synthesized = synth_in_child(stop)
@@ -237,7 +237,7 @@ def banner(stack: LocalStack, api_url: str, outputs_path: Path) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.local_api", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.local", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--port",
         type=int,

@@ -4,7 +4,7 @@ Local mode only. Everything a client can tell apart is emulated: the stage path,
 "Missing Authentication Token" for unknown methods and paths, stage throttling,
 the 10 MiB payload cap, Lambda's 6 MB invoke cap, request-body validation against
 the method's model, the proxy event, and the translation of the proxy result.
-The HTTP server around it lives in tools/local_api.py; this module knows no sockets.
+The HTTP server around it lives in tools/local/__main__.py; this module knows no sockets.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The local API's HTTP server: werkzeug's threaded WSGI server, HTTP/1.1 keep-alive.
 
 Every request, whatever its method or path, goes to the gateway emulation
-(tools/local_gateway.py), which knows the one route. werkzeug (already here for
+(tools/local/gateway.py), which knows the one route. werkzeug (already here for
 moto's server) does the HTTP: request parsing, chunked bodies, keep-alive.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request
 
-from tools.local_gateway import (
+from tools.local.gateway import (
     MAX_PAYLOAD_BYTES,
     REQUEST_TOO_LONG,
     GatewayRequest,
