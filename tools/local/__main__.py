@@ -32,8 +32,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tools.local.gateway import FunctionInfo, LocalGateway, TokenBucket
-from tools.local.server import GatewayHTTPServer
+from tools.local.gateway import FunctionInfo, LocalGateway, ResponseSpec, TokenBucket
+from tools.local.server import EVENT_LOOP, GatewayHTTPServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = REPO_ROOT / "lambda"
@@ -65,16 +65,16 @@ class Knobs:
 
         fault = environ.get("LOCAL_FAULT", "").strip()
         if fault not in ("", "500"):
-            raise SystemExit(f"local_api: LOCAL_FAULT={fault!r} is not supported; the only fault is 500")
+            raise SystemExit(f"tools.local: LOCAL_FAULT={fault!r} is not supported; the only fault is 500")
         try:
             rate = float(environ["THROTTLE_RATE"]) if environ.get("THROTTLE_RATE") else None
             burst = int(environ["THROTTLE_BURST"]) if environ.get("THROTTLE_BURST") else None
         except ValueError:
             raise SystemExit(
-                "local_api: THROTTLE_RATE must be a number and THROTTLE_BURST an integer"
+                "tools.local: THROTTLE_RATE must be a number and THROTTLE_BURST an integer"
             ) from None
         if (rate is not None and rate < 0) or (burst is not None and burst < 0):
-            raise SystemExit("local_api: THROTTLE_RATE and THROTTLE_BURST must be >= 0")
+            raise SystemExit("tools.local: THROTTLE_RATE and THROTTLE_BURST must be >= 0")
         return cls(
             off("THROTTLE"), rate, burst, off("LOCAL_GATEWAY_VALIDATION"), int(fault) if fault else None
         )
@@ -129,17 +129,23 @@ class LocalStack:
     function: FunctionInfo
 
     def outputs(self, api_url: str) -> dict[str, Any]:
-        """The `cdk deploy --outputs-file` shape, plus where the emulated AWS listens."""
-        return {
-            self.stack_name: {
-                "ApiUrl": api_url,
-                "UploadEndpoint": f"{api_url}upload",
-                "LambdaFunctionArn": self.function.arn,
-                "BucketName": self.bucket_name,
-                "TableName": self.table_name,
-                "AwsEndpointUrl": self.moto_endpoint,
-            }
+        """The `cdk deploy --outputs-file` shape, plus where the emulated AWS listens and the
+        limits this server enforces (none with THROTTLE=off), so a verifier needs no other input."""
+        outputs: dict[str, Any] = {
+            "ApiUrl": api_url,
+            "UploadEndpoint": f"{api_url}upload",
+            "LambdaFunctionArn": self.function.arn,
+            "BucketName": self.bucket_name,
+            "TableName": self.table_name,
+            "AwsEndpointUrl": self.moto_endpoint,
         }
+        throttle = self.gateway.throttle
+        if throttle is not None:
+            outputs["ThrottlingRateLimit"] = (
+                int(throttle.rate) if throttle.rate.is_integer() else throttle.rate
+            )
+            outputs["ThrottlingBurstLimit"] = throttle.burst
+        return {self.stack_name: outputs}
 
 
 def synth_in_child(stop: threading.Event) -> tuple[str, dict[str, Any]] | None:
@@ -206,6 +212,7 @@ def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -
         request_schema=None if knobs.validation_off else view.request_schema,
         throttle=knobs.throttle(view.throttling),
         fault_status=knobs.fault_status,
+        responses={kind: ResponseSpec(**spec) for kind, spec in view.gateway_responses.items()},
     )
     return LocalStack(
         stack_name, gateway, moto_endpoint, resources.bucket_name, resources.table_name, function
@@ -226,7 +233,7 @@ def banner(stack: LocalStack, api_url: str, outputs_path: Path) -> str:
             f"Upload API ({stack.stack_name}) serving on {api_url}",
             f"  POST {endpoint}",
             f"  AWS emulated by moto at {stack.moto_endpoint}",
-            f"  throttle {limits}; gateway body validation {validation}"
+            f"  throttle {limits}; gateway body validation {validation}; HTTP front on {EVENT_LOOP}"
             + (f"; fault {stack.gateway.fault_status}" if stack.gateway.fault_status else ""),
             f"  outputs written to {outputs_path}",
             "Try:",
@@ -269,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         http = GatewayHTTPServer((HOST, args.port))
     except OSError as error:
-        print(f"local_api: cannot listen on {HOST}:{args.port}: {error}", file=sys.stderr)
+        print(f"tools.local: cannot listen on {HOST}:{args.port}: {error}", file=sys.stderr)
         return 1
     try:
         return run(http, knobs, args.outputs, stop)
@@ -306,9 +313,9 @@ def serve(http: GatewayHTTPServer, stack: LocalStack, outputs_path: Path, stop: 
             print(banner(stack, api_url, outputs_path), flush=True)
             while not stop.wait(0.5):
                 if not serving.is_alive():
-                    print("local_api: the HTTP server stopped unexpectedly", file=sys.stderr)
+                    print("tools.local: the HTTP server stopped unexpectedly", file=sys.stderr)
                     return 1
-            print("local_api: stopping", flush=True)
+            print("tools.local: stopping", flush=True)
             return 0
         finally:
             outputs_path.unlink(missing_ok=True)

@@ -110,6 +110,28 @@ class UploadTemplate:
         return model["Properties"]["Schema"]
 
     @property
+    def gateway_responses(self) -> dict[str, dict[str, Any]]:
+        """Each customized gateway response: {type: {"status", "headers", "template"}}.
+
+        Header values are the static ones (quoted in the template: `'no-store'`).
+        """
+        responses = {}
+        for _, resource in self.resources("AWS::ApiGateway::GatewayResponse").items():
+            props = resource["Properties"]
+            prefix = "gatewayresponse.header."
+            headers = {
+                name[len(prefix) :]: value.strip("'")
+                for name, value in props.get("ResponseParameters", {}).items()
+                if name.startswith(prefix) and value.startswith("'")
+            }
+            responses[props["ResponseType"]] = {
+                "status": int(props["StatusCode"]) if props.get("StatusCode") else None,
+                "headers": headers,
+                "template": props.get("ResponseTemplates", {}).get("application/json", ""),
+            }
+        return responses
+
+    @property
     def stage_name(self) -> str:
         _, stage = self.one("AWS::ApiGateway::Stage")
         return stage["Properties"]["StageName"]
