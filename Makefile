@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed bench clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -125,6 +125,9 @@ verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_U
 
 bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (see README)
 	python -m tools.bench
+
+openapi: $(INSTALLED) ## Regenerate docs/openapi.json from the request schema and validate it (OpenAPI 3)
+	python -m tools.openapi
 
 clean: ## Remove build output (keeps the venvs)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUTPUTS)
