@@ -123,7 +123,7 @@ verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_U
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet -r requirements-verify.txt
 	$(PYTHON) -m tools.verify --mode $(MODE) $(VERIFY_ARGS)
 
-bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (see README)
+bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate; the local gateway's answered rate
 	python -m tools.bench
 
 openapi: $(INSTALLED) ## Regenerate docs/openapi.json from the request schema and validate it (OpenAPI 3)
