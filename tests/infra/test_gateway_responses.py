@@ -75,3 +75,11 @@ def test_local_mode_reads_the_same_gateway_responses(dev):
     assert json.loads(throttled) == {"message": "Too Many Requests"}
     assert json.loads(refused) == {"message": "Invalid request body", "errors": ["price: is required"]}
     assert responses["THROTTLED"]["headers"]["Cache-Control"] == "no-store"
+
+
+def test_the_deployment_waits_for_the_gateway_responses(dev):
+    # GIVEN the stage's deployment: gateway responses only take effect in a deployment made after them
+    (deployment_id,) = dev.of_type("AWS::ApiGateway::Deployment")
+    depends_on = set(dev.resources[deployment_id].get("DependsOn", []))
+    # THEN it depends on every one (aws/aws-cdk#10963: once, a change did not redeploy)
+    assert set(dev.of_type("AWS::ApiGateway::GatewayResponse")) <= depends_on
