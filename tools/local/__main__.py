@@ -4,9 +4,11 @@
 
 The bucket, table and keys come from the upload stack's own synthesized template
 (tools/local/aws.py); so do the stage name, the throttling numbers, the
-request model and the function's environment. Knobs for tests, all read at start:
+request model, the gateway responses and the function's environment. The outputs file names
+the limits enforced (ThrottlingRateLimit, ThrottlingBurstLimit), so `make verify` needs no
+flags. Knobs for tests, all read at start:
 
-    THROTTLE=off                    no stage throttling
+    THROTTLE=off                    no stage throttling (and no limits in the outputs file)
     THROTTLE_RATE, THROTTLE_BURST   override the stack's rate (per second) and burst
     LOCAL_GATEWAY_VALIDATION=off    skip the gateway's body validation (requests reach the handler)
     LOCAL_FAULT=500                 every request that passes the throttle answers 500
