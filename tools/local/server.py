@@ -14,6 +14,7 @@ import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -74,9 +75,9 @@ class GatewayHTTPServer:
 
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop, self._stop = loop, asyncio.Event()
-        app = web.Application(client_max_size=MAX_DRAIN_BYTES)
-        app.router.add_route("*", "/{tail:.*}", self._answer)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # aiohttp's low-level server: one handler for every method and path, no router or middleware.
+        server = web.Server(self._answer, request_factory=_request_factory(loop), access_log=None)
+        runner = web.ServerRunner(server, handle_signals=False)
         await runner.setup()
         await web.SockSite(runner, self._socket, backlog=BACKLOG).start()
         try:
@@ -84,7 +85,7 @@ class GatewayHTTPServer:
         finally:
             await runner.cleanup()
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
         length = request.content_length
         if length is not None and length > MAX_PAYLOAD_BYTES:
@@ -105,6 +106,17 @@ class GatewayHTTPServer:
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(self._pool, self.gateway.invoke, gateway_request, request_id)
         return _web_response(with_request_id(answer, request_id))
+
+
+def _request_factory(loop: asyncio.AbstractEventLoop) -> Any:
+    """BaseRequests that may read a body up to MAX_DRAIN_BYTES (aiohttp's default is 1 MiB)."""
+
+    def make(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, loop, client_max_size=MAX_DRAIN_BYTES
+        )
+
+    return make
 
 
 def _web_response(response: GatewayResponse, close: bool = False) -> web.Response:
