@@ -3,8 +3,8 @@
 Each error probe must get its contract status and a JSON error body that gives nothing of
 the server away (/work/shared/api-contract.md, "Errors"). One more check ties the
 throttling checks to the gateway: the body the load uses must be refused by API Gateway's
-request validator itself, with its own default answer, so that no request of the load can
-run the Lambda function or write anything.
+request validator itself, with its own answer (the BAD_REQUEST_BODY gateway response), so
+that no request of the load can run the Lambda function or write anything.
 """
 
 from __future__ import annotations
