@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed upload bench clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed upload bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -108,7 +108,7 @@ report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after s
 test: install lint unit synth scan-templates scan report ## Everything CI runs: lint, tests, synth + cdk-nag, cfn-lint, checkov, gates, review
 
 local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
-	python -m tools.local_api --port $(PORT) --outputs $(OUTPUTS)
+	python -m tools.local --port $(PORT) --outputs $(OUTPUTS)
 
 # The post-deploy verifier (tools/verify). MODE=dev uploads one file and floods above the stage
 # limit; MODE=prod does neither unless VERIFY_ARGS says --write / --load. THROTTLE_RATE and
@@ -132,8 +132,11 @@ upload: $(INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... 
 		--price "$(PRICE)" $(if $(CONTENT_TYPE),--content-type "$(CONTENT_TYPE)") \
 		$(if $(URL),--url "$(URL)",--outputs "$(OUTPUTS)")
 
-bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (docs/testing.md)
+bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate; the local gateway's answered rate
 	python -m tools.bench
+
+openapi: $(INSTALLED) ## Regenerate docs/openapi.json from the request schema and validate it (OpenAPI 3)
+	python -m tools.openapi
 
 clean: ## Remove build output (keeps the venvs)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUTPUTS)

@@ -21,6 +21,7 @@ from stages.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
 from stages.deployment import AliasDeployment, live_alias
 from stages.encryption import customer_managed_key, log_group_key
 from stages.malware_scanning import MalwareScanning
+from stages.gateway_responses import add_gateway_responses
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
 from stages.observability import Observability
 from stages.settings import StageSettings
@@ -395,6 +396,8 @@ class UploadApiStack(cdk.Stack):
             request_validator=validator,
             request_models={"application/json": model},
         )
+        # API Gateway's own answers: the handler's headers, and 400s whose `errors` name the field.
+        add_gateway_responses(api, request_schema())
         # The issue fixes the stack's outputs to five ids; RestApi adds its own "Endpoint" output,
         # a duplicate of ApiUrl, so drop it.
         api.node.try_remove_child("Endpoint")

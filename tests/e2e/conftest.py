@@ -1,6 +1,6 @@
 """End-to-end fixtures: the API over HTTP, served locally or by a real deployment.
 
-By default a local server (`python -m tools.local_api`) runs as a subprocess for the
+By default a local server (`python -m tools.local`) runs as a subprocess for the
 session. With UPLOAD_API_OUTPUTS=<file written by `cdk deploy --outputs-file`> the same
 tests run against that deployment instead, with SigV4-signed requests; the assertions
 that read S3 or DynamoDB directly are skipped there (the bucket denies all but the

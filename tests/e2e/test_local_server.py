@@ -60,6 +60,14 @@ def test_requests_over_the_stage_limit_get_429(throttled):
     assert stored_objects_and_items(throttled.deployment.outputs) == (0, 0)
 
 
+def test_outputs_name_the_limits_the_server_enforces(throttled):
+    # GIVEN the server started with THROTTLE_RATE=5, THROTTLE_BURST=5
+    # WHEN its outputs file is read
+    outputs = throttled.deployment.outputs
+    # THEN it names those limits, so a verifier needs no variables (docs/api.md, "Outputs file")
+    assert (outputs["ThrottlingRateLimit"], outputs["ThrottlingBurstLimit"]) == (RATE, BURST)
+
+
 def test_sigterm_stops_the_server_and_removes_its_outputs(throttled):
     # GIVEN a running server that has written its outputs file
     assert throttled.process.poll() is None

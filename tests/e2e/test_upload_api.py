@@ -236,32 +236,33 @@ def test_text_plain_is_415(api, deployment):
     assert_clean_error(response, deployment)
 
 
-# Bodies the method's model (the schema) refuses: API Gateway answers them itself, before Lambda runs.
+# Bodies the method's model (the schema) refuses: API Gateway answers them itself, before Lambda runs,
+# naming the field at fault ("body" where the body as a whole is wrong).
 SCHEMA_VIOLATIONS = {
-    "not-json": lambda: '{"productId": "p-1", ',
-    "json-array": lambda: "[]",
-    "json-string": lambda: '"upload"',
-    "missing-productId": lambda: upload_body(productId=REMOVE),
-    "missing-productName": lambda: upload_body(productName=REMOVE),
-    "missing-price": lambda: upload_body(price=REMOVE),
-    "missing-fileName": lambda: upload_body(fileName=REMOVE),
-    "missing-fileContent": lambda: upload_body(fileContent=REMOVE),
-    "price-as-string": lambda: upload_body(price="29.99"),
-    "price-three-decimals": lambda: upload_body(price=29.999),
-    "price-negative": lambda: upload_body(price=-1),
-    "price-over-max": lambda: upload_body(price=1000000000.01),
-    "unknown-field": lambda: upload_body(owner="someone-else"),
-    "productId-with-slash": lambda: upload_body(productId="p/1"),
-    "fileName-dot-dot": lambda: upload_body(fileName=".."),
-    "fileName-with-slash": lambda: upload_body(fileName="../lamp.png"),
-    "contentType-not-a-mime-type": lambda: upload_body(contentType="png"),
+    "not-json": ("body", lambda: '{"productId": "p-1", '),
+    "json-array": ("body", lambda: "[]"),
+    "json-string": ("body", lambda: '"upload"'),
+    "missing-productId": ("productId", lambda: upload_body(productId=REMOVE)),
+    "missing-productName": ("productName", lambda: upload_body(productName=REMOVE)),
+    "missing-price": ("price", lambda: upload_body(price=REMOVE)),
+    "missing-fileName": ("fileName", lambda: upload_body(fileName=REMOVE)),
+    "missing-fileContent": ("fileContent", lambda: upload_body(fileContent=REMOVE)),
+    "price-as-string": ("price", lambda: upload_body(price="29.99")),
+    "price-three-decimals": ("price", lambda: upload_body(price=29.999)),
+    "price-negative": ("price", lambda: upload_body(price=-1)),
+    "price-over-max": ("price", lambda: upload_body(price=1000000000.01)),
+    "unknown-field": ("owner", lambda: upload_body(owner="someone-else")),
+    "productId-with-slash": ("productId", lambda: upload_body(productId="p/1")),
+    "fileName-dot-dot": ("fileName", lambda: upload_body(fileName="..")),
+    "fileName-with-slash": ("fileName", lambda: upload_body(fileName="../lamp.png")),
+    "contentType-not-a-mime-type": ("contentType", lambda: upload_body(contentType="png")),
     # contract v2: dangerous file names are in the schema, so the gateway refuses them
-    "fileName-right-to-left-override": lambda: upload_body(fileName="lamp\u202egnp.exe"),
-    "fileName-zero-width-space": lambda: upload_body(fileName="lamp\u200b.png"),
-    "fileName-division-slash": lambda: upload_body(fileName="a\u2215b.png"),
-    "fileName-fullwidth-solidus": lambda: upload_body(fileName="a\uff0fb.png"),
-    "fileName-dots-and-spaces": lambda: upload_body(fileName=". ."),
-    "empty-file": lambda: upload_body(fileContent="", checksumSha256=REMOVE),
+    "fileName-right-to-left-override": ("fileName", lambda: upload_body(fileName="lamp\u202egnp.exe")),
+    "fileName-zero-width-space": ("fileName", lambda: upload_body(fileName="lamp\u200b.png")),
+    "fileName-division-slash": ("fileName", lambda: upload_body(fileName="a\u2215b.png")),
+    "fileName-fullwidth-solidus": ("fileName", lambda: upload_body(fileName="a\uff0fb.png")),
+    "fileName-dots-and-spaces": ("fileName", lambda: upload_body(fileName=". .")),
+    "empty-file": ("fileContent", lambda: upload_body(fileContent="", checksumSha256=REMOVE)),
 }
 # Bodies only the handler can refuse (or, for the newline, either of them).
 HANDLER_REJECTIONS = {
@@ -287,16 +288,19 @@ PATHOLOGICAL_BODIES = {
 }
 
 
-@pytest.mark.parametrize("make_body", SCHEMA_VIOLATIONS.values(), ids=SCHEMA_VIOLATIONS.keys())
-def test_schema_violation_is_400_from_the_gateway(api, deployment, make_body):
+@pytest.mark.parametrize(("field", "make_body"), SCHEMA_VIOLATIONS.values(), ids=SCHEMA_VIOLATIONS.keys())
+def test_schema_violation_is_400_from_the_gateway_naming_the_field(api, deployment, field, make_body):
     # GIVEN a body the request model refuses
     body = make_body()
     # WHEN it is posted as JSON
     response = post(api, deployment.upload_endpoint, body)
-    # THEN API Gateway's own 400, before the function runs
+    # THEN API Gateway's own 400, before the function runs, with an entry that names the field alone
     assert response.status_code == 400, response.text
-    assert_clean_error(response, deployment)
-    assert response.json() == {"message": "Invalid request body"}
+    document = assert_clean_error(response, deployment)
+    assert document["message"] == "Invalid request body"
+    assert field in [error.split(": ", 1)[0] for error in document["errors"]], document
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize("make_body", HANDLER_REJECTIONS.values(), ids=HANDLER_REJECTIONS.keys())
@@ -356,3 +360,5 @@ def test_other_method_or_path_is_403(api, deployment, method, path):
     # THEN API Gateway's answer: 403 Missing Authentication Token
     assert response.status_code == 403, response.text
     assert response.json() == {"message": "Missing Authentication Token"}
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"

@@ -17,7 +17,7 @@ sys.path[0:0] = [bundle, runtime]
 stdlib_prefix = str(Path(sys.base_prefix).resolve()) + "/"
 
 
-# Not tools.local_gateway.LocalLambdaContext: this interpreter sees only the bundle and the runtime.
+# Not tools.local.gateway.LocalLambdaContext: this interpreter sees only the bundle and the runtime.
 class LambdaContext:
     function_name = "upload-api-probe"
     function_version = "$LATEST"

@@ -28,7 +28,7 @@ from aws_cdk import aws_lambda as lambda_
 from stages.bundling import build_bundle, pip_install_command, requirements_file
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.upload_stage import UploadApiStage
-from tools.template_resources import cdk_context
+from tools.local.aws import cdk_context
 
 from .conftest import LAMBDA_DIR, synth_stage
 

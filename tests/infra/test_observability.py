@@ -19,7 +19,7 @@ from aws_cdk.assertions import Match
 from stages.observability import FAILED_UPLOADS_BY_REASON, STORAGE_FAILURES_BY_CAUSE
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
 from stages.upload_stack import API_STAGE_NAME, METRICS_NAMESPACE, service_name
-from tools.template_resources import REPO_ROOT
+from tools.local.aws import REPO_ROOT
 
 from .conftest import Synthesized, cdk_json_setting, context_with, synth_stage
 

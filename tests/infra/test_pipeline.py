@@ -20,7 +20,7 @@ from stages.pipeline_settings import pinned_cdk_assets_version, pinned_cdk_cli_v
 from stages.pipeline_stack import NON_DEPLOY_PATHS, load_buildspec
 from stages.upload_stack import API_STAGE_NAME
 from stages.upload_stage import UploadApiStage
-from tools.template_resources import REPO_ROOT
+from tools.local.aws import REPO_ROOT
 
 from .conftest import SynthesizedApp, as_text, cdk_context, synth_app
 

@@ -22,7 +22,7 @@ from stages.pipeline_settings import (
     pinned_cdk_cli_version,
 )
 from stages.settings import CONTEXT_KEY, SettingsError
-from tools.template_resources import REPO_ROOT
+from tools.local.aws import REPO_ROOT
 
 from .conftest import app_context
 

@@ -1,8 +1,10 @@
 """Fixtures for the verifier's tests: local servers with small limits, and the verifier run as a command.
 
 The servers run at THROTTLE_RATE=50, THROTTLE_BURST=50 so a flood takes 2 s; the verifier
-is started exactly as `make verify` starts it (a subprocess, with the same variables), so
-its exit status, table and reports are what a developer or the pipeline would get.
+is started exactly as `make verify` starts it (a subprocess, no limits given: it reads the
+ones each server enforces from its outputs file), so its exit status, table and reports are
+what a developer or the pipeline would get. The server without throttling writes no limits:
+its verifier is told the small ones, as a developer would have to.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.local_server import OUTPUTS_ENV, LocalServer
-from tests.verify.support import SERVERS, Verifier, VerifierRun
+from tests.verify.support import SERVERS, SMALL_LIMITS, Verifier, VerifierRun
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +53,8 @@ def verifier_runs(
 
     def start(name: str) -> Verifier:
         server = local_servers[name]
-        return Verifier(tmp_path_factory.mktemp(f"run-{name}"), server.outputs_path, "dev")
+        told = SMALL_LIMITS if name == "throttle-off" else {}
+        return Verifier(tmp_path_factory.mktemp(f"run-{name}"), server.outputs_path, "dev", **told)
 
     started = {name: start(name) for name in SERVERS}
     return {name: verifier.result() for name, verifier in started.items()}

@@ -104,6 +104,33 @@ def test_a_local_server_expects_cdk_json_unless_told_otherwise():
     assert "no API Gateway API" in check.summary
 
 
+def test_a_local_server_expects_the_limits_its_outputs_file_names(tmp_path):
+    # GIVEN an outputs file in which a local server wrote the limits it enforces (THROTTLE_RATE=100)
+    outputs = tmp_path / "local-outputs.json"
+    stack = {"ApiUrl": LOCAL.api_url, "UploadEndpoint": LOCAL.upload_endpoint, **LOCAL.outputs}
+    stack.update(ThrottlingRateLimit=100, ThrottlingBurstLimit=150)
+    outputs.write_text(json.dumps({LOCAL.stack_name: stack}), encoding="utf-8")
+    # WHEN the limits are resolved with no flags and no variables
+    limits, check = resolve_limits(target_from_outputs(outputs), "dev", {})
+    # THEN they are the server's, not cdk.json's, and the skipped stage check says so
+    assert (limits.rate, limits.burst, limits.source) == (100.0, 150, "the outputs file")
+    assert check.status is Status.SKIPPED
+    assert "100 req/s, burst 150" in check.summary
+
+
+def test_unreadable_limits_in_an_outputs_file_are_a_setup_error():
+    # GIVEN a local target whose outputs name a rate that is not a number
+    target = Target(
+        LOCAL.stack_name,
+        LOCAL.api_url,
+        LOCAL.upload_endpoint,
+        {**LOCAL.outputs, "ThrottlingRateLimit": "x", "ThrottlingBurstLimit": "1"},
+    )
+    # WHEN the limits are resolved THEN the verifier cannot start, naming the output
+    with pytest.raises(SetupError, match="ThrottlingRateLimit"):
+        resolve_limits(target, "dev", {})
+
+
 def test_throttle_variables_override_the_stack():
     # GIVEN THROTTLE_RATE / THROTTLE_BURST, as `make local` was started with
     # WHEN the limits are resolved

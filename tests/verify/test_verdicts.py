@@ -179,9 +179,27 @@ def test_only_validator_400s_and_429s_pass():
     ("status", "body", "outcome"),
     [
         (429, b'{"message":"Too Many Requests"}', THROTTLED),
-        (400, b'{"message":"Invalid request body"}', GATEWAY_400),
-        (400, b'{"message": "Invalid request body"}\n', GATEWAY_400),
+        (
+            400,
+            b'{"message":"Invalid request body","errors":["fileContent: is required","fileName: is required",'
+            b'"price: is required","productName: is required"]}',
+            GATEWAY_400,
+        ),
+        (
+            400,
+            b'\n{"message": "Invalid request body", "errors": ["price: is required", "fileName: is required",'
+            b'"productName: is required", "fileContent: is required"]}\n',
+            GATEWAY_400,
+        ),
+        # API Gateway's uncustomized answer: this API's gateway response adds the fields
+        (400, b'{"message":"Invalid request body"}', OTHER_400),
         (400, b'{"message":"Invalid request body","errors":["price: must be a number"]}', OTHER_400),
+        (
+            400,
+            b'{"message":"Invalid request body","errors":["body must contain '
+            b"['productName', 'price', 'fileName', 'fileContent'] properties\"]}",
+            OTHER_400,
+        ),
         (400, b"not json", OTHER_400),
         (500, b'{"message":"Internal server error"}', "status:500"),
     ],

@@ -3,8 +3,8 @@
 Each error probe must get its contract status and a JSON error body that gives nothing of
 the server away (/work/shared/api-contract.md, "Errors"). One more check ties the
 throttling checks to the gateway: the body the load uses must be refused by API Gateway's
-request validator itself, with its own default answer, so that no request of the load can
-run the Lambda function or write anything.
+request validator itself, with its own answer (the BAD_REQUEST_BODY gateway response), so
+that no request of the load can run the Lambda function or write anything.
 """
 
 from __future__ import annotations
@@ -26,13 +26,33 @@ from tools.verify.model import CheckResult
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 JSON = "application/json"
-# What API Gateway answers when the method's model refuses a body (the BAD_REQUEST_BODY
-# gateway response, which this API does not customize). The handler's own 400s differ: they
-# add an "errors" list, so this exact body says the gateway answered and Lambda never ran.
-GATEWAY_VALIDATOR_BODY = {"message": "Invalid request body"}
 # Schema-invalid on purpose (four required fields missing), tiny, and the same every time: the
 # throttling checks send it thousands of times.
 LOAD_BODY = b'{"productId":"verify-throttling"}'
+# What API Gateway answers for LOAD_BODY: its BAD_REQUEST_BODY gateway response
+# (stages/gateway_responses.py) names each missing field "<field>: is required", from the
+# validator's message. The handler words the same fault differently ("body must contain
+# [...] properties": tests/unit/test_gateway_responses.py keeps them apart), so this body says
+# the gateway answered and Lambda never ran. The errors' order is the validator's: compared sorted.
+GATEWAY_VALIDATOR_MESSAGE = "Invalid request body"
+LOAD_BODY_MISSING = ("fileContent", "fileName", "price", "productName")
+GATEWAY_VALIDATOR_BODY = {
+    "message": GATEWAY_VALIDATOR_MESSAGE,
+    "errors": [f"{name}: is required" for name in LOAD_BODY_MISSING],
+}
+
+
+def is_gateway_validator_answer(document: Any) -> bool:
+    """Whether a 400's JSON `document` is API Gateway's validator answer to LOAD_BODY."""
+    return (
+        isinstance(document, dict)
+        and set(document) == {"message", "errors"}
+        and document["message"] == GATEWAY_VALIDATOR_MESSAGE
+        and isinstance(document["errors"], list)
+        and sorted(map(str, document["errors"])) == GATEWAY_VALIDATOR_BODY["errors"]
+    )
+
+
 GATEWAY_CHECK = "throttling/load-body-refused-by-gateway"
 
 _EXCEPTION_NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:Error|Exception)\b")
@@ -195,7 +215,7 @@ def run_probe(
 def answered_by(response: httpx.Response) -> str:
     """'gateway' for API Gateway's validator answer, else 'handler or gateway' (not told apart)."""
     try:
-        return "gateway validator" if response.json() == GATEWAY_VALIDATOR_BODY else "handler or gateway"
+        return "gateway validator" if is_gateway_validator_answer(response.json()) else "handler or gateway"
     except ValueError:
         return "unknown"
 
@@ -211,7 +231,7 @@ def check_load_body_refused_by_gateway(client: httpx.Client, endpoint: str) -> C
         document = response.json()
     except ValueError:
         document = None
-    ok = response.status_code == 400 and document == GATEWAY_VALIDATOR_BODY
+    ok = response.status_code == 400 and is_gateway_validator_answer(document)
     validator_answer = f"400 {compact(GATEWAY_VALIDATOR_BODY).decode()}"
     if ok:
         summary = f"{validator_answer} from API Gateway's validator: Lambda never runs for it"

@@ -6,8 +6,9 @@ or from the environment the pipeline step sets (API_URL, UPLOAD_ENDPOINT, STACK_
 The limits to expect, first match wins:
 1. --rate / --burst, then THROTTLE_RATE / THROTTLE_BURST (the numbers `make local` was started with);
 2. a deployment: the stage's configured throttling, read with apigateway:GetStage;
-3. a local server (no API Gateway API to ask): cdk.json's `uploadApi` settings for dev, the
-   stage `make local` synthesizes and serves.
+3. a local server (no API Gateway API to ask): the limits it enforces, which it writes into its
+   outputs file (ThrottlingRateLimit, ThrottlingBurstLimit); from an older outputs file without
+   them, cdk.json's `uploadApi` settings for dev, the stage `make local` synthesizes and serves.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tools.verify.model import CheckResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGE_CONFIG_CHECK = "stage-throttling-config"
-LOCAL_SERVER_STAGE = "dev"  # tools/local_api.py serves the dev stage's template
+LOCAL_SERVER_STAGE = "dev"  # tools/local/__main__.py serves the dev stage's template
+OUTPUT_RATE, OUTPUT_BURST = "ThrottlingRateLimit", "ThrottlingBurstLimit"  # written by `make local`
 ENV_RATE, ENV_BURST = "THROTTLE_RATE", "THROTTLE_BURST"
 
 
@@ -167,6 +169,19 @@ def cdk_json_limits(stage: str, cdk_json: Path = REPO_ROOT / "cdk.json") -> tupl
     return float(settings.throttling_rate_limit), settings.throttling_burst_limit
 
 
+def outputs_limits(target: Target) -> tuple[float, int] | None:
+    """The limits a local server wrote into its outputs file; None if it wrote none."""
+    rate, burst = target.outputs.get(OUTPUT_RATE), target.outputs.get(OUTPUT_BURST)
+    if rate is None or burst is None:
+        return None
+    try:
+        return float(rate), int(float(burst))
+    except ValueError:
+        raise SetupError(
+            f"stack {target.stack_name}: {OUTPUT_RATE} {rate!r} / {OUTPUT_BURST} {burst!r} are not numbers"
+        ) from None
+
+
 StageReader = Callable[[Target], tuple[float, int]]
 
 
@@ -220,8 +235,13 @@ def resolve_limits(
     """The limits the throttling checks expect, and the check of the stage's configured throttling."""
     over_rate, over_burst, over_source = override_from(environ, rate, burst)
     if target.local:
-        stack_rate, stack_burst = cdk_json_limits(LOCAL_SERVER_STAGE)
-        limits = _merge(over_rate, over_burst, over_source, stack_rate, stack_burst, "cdk.json uploadApi dev")
+        enforced = outputs_limits(target)
+        if enforced is not None:
+            stack_rate, stack_burst, stack_source = *enforced, "the outputs file"
+        else:
+            stack_rate, stack_burst = cdk_json_limits(LOCAL_SERVER_STAGE)
+            stack_source = "cdk.json uploadApi dev"
+        limits = _merge(over_rate, over_burst, over_source, stack_rate, stack_burst, stack_source)
         check = CheckResult.skipped(
             STAGE_CONFIG_CHECK,
             f"local server: no API Gateway API to read the stage from; expecting {limits.describe()}",

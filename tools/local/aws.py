@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_ID = "UploadApi"
 STAGE_IDS = {"dev": "Dev", "prod": "Prod"}
 
@@ -108,6 +108,28 @@ class UploadTemplate:
     def request_schema(self) -> dict[str, Any]:
         _, model = self.one("AWS::ApiGateway::Model", ContentType="application/json")
         return model["Properties"]["Schema"]
+
+    @property
+    def gateway_responses(self) -> dict[str, dict[str, Any]]:
+        """Each customized gateway response: {type: {"status", "headers", "template"}}.
+
+        Header values are the static ones (quoted in the template: `'no-store'`).
+        """
+        responses = {}
+        for _, resource in self.resources("AWS::ApiGateway::GatewayResponse").items():
+            props = resource["Properties"]
+            prefix = "gatewayresponse.header."
+            headers = {
+                name[len(prefix) :]: value.strip("'")
+                for name, value in props.get("ResponseParameters", {}).items()
+                if name.startswith(prefix) and value.startswith("'")
+            }
+            responses[props["ResponseType"]] = {
+                "status": int(props["StatusCode"]) if props.get("StatusCode") else None,
+                "headers": headers,
+                "template": props.get("ResponseTemplates", {}).get("application/json", ""),
+            }
+        return responses
 
     @property
     def stage_name(self) -> str:

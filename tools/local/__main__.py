@@ -1,12 +1,14 @@
 """Serve the upload API locally: API Gateway emulated in front of the real handler, AWS emulated by moto.
 
-    python -m tools.local_api --port 3000 --outputs local-outputs.json    (what `make local` runs)
+    python -m tools.local --port 3000 --outputs local-outputs.json    (what `make local` runs)
 
 The bucket, table and keys come from the upload stack's own synthesized template
-(tools/template_resources.py); so do the stage name, the throttling numbers, the
-request model and the function's environment. Knobs for tests, all read at start:
+(tools/local/aws.py); so do the stage name, the throttling numbers, the
+request model, the gateway responses and the function's environment. The outputs file names
+the limits enforced (ThrottlingRateLimit, ThrottlingBurstLimit), so `make verify` needs no
+flags. Knobs for tests, all read at start:
 
-    THROTTLE=off                    no stage throttling
+    THROTTLE=off                    no stage throttling (and no limits in the outputs file)
     THROTTLE_RATE, THROTTLE_BURST   override the stack's rate (per second) and burst
     LOCAL_GATEWAY_VALIDATION=off    skip the gateway's body validation (requests reach the handler)
     LOCAL_FAULT=500                 every request that passes the throttle answers 500
@@ -32,10 +34,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tools.local_gateway import FunctionInfo, LocalGateway, TokenBucket
-from tools.local_http import GatewayHTTPServer
+from tools.local.gateway import FunctionInfo, LocalGateway, ResponseSpec, TokenBucket
+from tools.local.server import EVENT_LOOP, GatewayHTTPServer
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = REPO_ROOT / "lambda"
 HOST = "127.0.0.1"
 FAKE_CREDENTIALS = {
@@ -65,16 +67,16 @@ class Knobs:
 
         fault = environ.get("LOCAL_FAULT", "").strip()
         if fault not in ("", "500"):
-            raise SystemExit(f"local_api: LOCAL_FAULT={fault!r} is not supported; the only fault is 500")
+            raise SystemExit(f"tools.local: LOCAL_FAULT={fault!r} is not supported; the only fault is 500")
         try:
             rate = float(environ["THROTTLE_RATE"]) if environ.get("THROTTLE_RATE") else None
             burst = int(environ["THROTTLE_BURST"]) if environ.get("THROTTLE_BURST") else None
         except ValueError:
             raise SystemExit(
-                "local_api: THROTTLE_RATE must be a number and THROTTLE_BURST an integer"
+                "tools.local: THROTTLE_RATE must be a number and THROTTLE_BURST an integer"
             ) from None
         if (rate is not None and rate < 0) or (burst is not None and burst < 0):
-            raise SystemExit("local_api: THROTTLE_RATE and THROTTLE_BURST must be >= 0")
+            raise SystemExit("tools.local: THROTTLE_RATE and THROTTLE_BURST must be >= 0")
         return cls(
             off("THROTTLE"), rate, burst, off("LOCAL_GATEWAY_VALIDATION"), int(fault) if fault else None
         )
@@ -129,17 +131,23 @@ class LocalStack:
     function: FunctionInfo
 
     def outputs(self, api_url: str) -> dict[str, Any]:
-        """The `cdk deploy --outputs-file` shape, plus where the emulated AWS listens."""
-        return {
-            self.stack_name: {
-                "ApiUrl": api_url,
-                "UploadEndpoint": f"{api_url}upload",
-                "LambdaFunctionArn": self.function.arn,
-                "BucketName": self.bucket_name,
-                "TableName": self.table_name,
-                "AwsEndpointUrl": self.moto_endpoint,
-            }
+        """The `cdk deploy --outputs-file` shape, plus where the emulated AWS listens and the
+        limits this server enforces (none with THROTTLE=off), so a verifier needs no other input."""
+        outputs: dict[str, Any] = {
+            "ApiUrl": api_url,
+            "UploadEndpoint": f"{api_url}upload",
+            "LambdaFunctionArn": self.function.arn,
+            "BucketName": self.bucket_name,
+            "TableName": self.table_name,
+            "AwsEndpointUrl": self.moto_endpoint,
         }
+        throttle = self.gateway.throttle
+        if throttle is not None:
+            outputs["ThrottlingRateLimit"] = (
+                int(throttle.rate) if throttle.rate.is_integer() else throttle.rate
+            )
+            outputs["ThrottlingBurstLimit"] = throttle.burst
+        return {self.stack_name: outputs}
 
 
 def synth_in_child(stop: threading.Event) -> tuple[str, dict[str, Any]] | None:
@@ -148,7 +156,7 @@ def synth_in_child(stop: threading.Event) -> tuple[str, dict[str, Any]] | None:
     The synth runs jsii's node process; in a child of its own session it exits with the
     child, so the server never holds a node process that Ctrl-C would kill under it.
     """
-    code = "import json, tools.template_resources as t; print(json.dumps(t.synth_upload_template('dev')))"
+    code = "import json, tools.local.aws as t; print(json.dumps(t.synth_upload_template('dev')))"
     with tempfile.TemporaryFile() as output:
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed script
             [sys.executable, "-c", code], cwd=REPO_ROOT, stdout=output, start_new_session=True
@@ -178,7 +186,7 @@ def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -
     """Create the stack's resources in moto and import the handler, as Lambda's init would."""
     import boto3
 
-    from tools.template_resources import UploadTemplate, create_emulated_resources
+    from tools.local.aws import UploadTemplate, create_emulated_resources
 
     use_emulated_aws(moto_endpoint)
     synthesized = synth_in_child(stop)
@@ -206,6 +214,7 @@ def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -
         request_schema=None if knobs.validation_off else view.request_schema,
         throttle=knobs.throttle(view.throttling),
         fault_status=knobs.fault_status,
+        responses={kind: ResponseSpec(**spec) for kind, spec in view.gateway_responses.items()},
     )
     return LocalStack(
         stack_name, gateway, moto_endpoint, resources.bucket_name, resources.table_name, function
@@ -226,7 +235,7 @@ def banner(stack: LocalStack, api_url: str, outputs_path: Path) -> str:
             f"Upload API ({stack.stack_name}) serving on {api_url}",
             f"  POST {endpoint}",
             f"  AWS emulated by moto at {stack.moto_endpoint}",
-            f"  throttle {limits}; gateway body validation {validation}"
+            f"  throttle {limits}; gateway body validation {validation}; HTTP front on {EVENT_LOOP}"
             + (f"; fault {stack.gateway.fault_status}" if stack.gateway.fault_status else ""),
             f"  outputs written to {outputs_path}",
             "Try:",
@@ -237,7 +246,7 @@ def banner(stack: LocalStack, api_url: str, outputs_path: Path) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.local_api", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.local", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--port",
         type=int,
@@ -269,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         http = GatewayHTTPServer((HOST, args.port))
     except OSError as error:
-        print(f"local_api: cannot listen on {HOST}:{args.port}: {error}", file=sys.stderr)
+        print(f"tools.local: cannot listen on {HOST}:{args.port}: {error}", file=sys.stderr)
         return 1
     try:
         return run(http, knobs, args.outputs, stop)
@@ -306,9 +315,9 @@ def serve(http: GatewayHTTPServer, stack: LocalStack, outputs_path: Path, stop: 
             print(banner(stack, api_url, outputs_path), flush=True)
             while not stop.wait(0.5):
                 if not serving.is_alive():
-                    print("local_api: the HTTP server stopped unexpectedly", file=sys.stderr)
+                    print("tools.local: the HTTP server stopped unexpectedly", file=sys.stderr)
                     return 1
-            print("local_api: stopping", flush=True)
+            print("tools.local: stopping", flush=True)
             return 0
         finally:
             outputs_path.unlink(missing_ok=True)
