@@ -73,6 +73,19 @@ class UploadApiPipelineStack(cdk.Stack):
                 "uploadApi.pipeline.source.connectionArn is the committed placeholder: put your "
                 "CodeConnections connection ARN in cdk.json before deploying (README: First-time set-up).",
             )
+        if pipeline_settings.shared_account_reason is not None and (
+            dev.account or pipeline_settings.account
+        ) == (prod.account or pipeline_settings.account):
+            placeholder = (
+                " (the committed placeholder)" if pipeline_settings.shared_account_is_placeholder else ""
+            )
+            cdk.Annotations.of(self).add_warning_v2(
+                "upload-api:shared-account",
+                f"dev and prod deploy into one account because uploadApi.pipeline.sharedAccountReason says so"
+                f"{placeholder}: {pipeline_settings.shared_account_reason!r}. Set "
+                "uploadApi.stages.dev.account and uploadApi.stages.prod.account to separate accounts for "
+                "production (docs/delivery-trust.md).",
+            )
         self.build_logs_key = log_group_key(self, "BuildLogsKey", "Encrypts the pipeline's CodeBuild logs")
         self.build_logs = logs.LogGroup(
             self,
@@ -159,8 +172,8 @@ class UploadApiPipelineStack(cdk.Stack):
         )
         self.pipeline.build_pipeline()
         self._add_push_trigger()
-        self._narrow_generated_grants()
         self._harden_permissions_check()
+        self._narrow_generated_grants()
         self._acknowledge_generated_grants()
         ignore_cfn_lint(
             self.pipeline.pipeline,
@@ -239,8 +252,8 @@ class UploadApiPipelineStack(cdk.Stack):
             "PromoteToProd",
             comment=(
                 f"Dev is deployed and verified. Review change set {PROD_CHANGE_SET} of stack "
-                f"{stack.stack_name} (CloudFormation console > Stacks > {stack.stack_name} > Change sets) and "
-                "the synth step's reports, then approve to execute exactly that change set."
+                f"{stack.stack_name} (CloudFormation console > Stacks > {stack.stack_name} > Change "
+                "sets) and the synth step's reports, then approve to execute exactly that change set."
             ),
             review_url=f"{console}#/stacks/changesets?stackId={stack.stack_name}",
             notification_topic=self.approval_topic,
@@ -402,6 +415,13 @@ class UploadApiPipelineStack(cdk.Stack):
         assert unpinned in first, "CDK Pipelines' permission check no longer installs aws-cdk as expected"
         build_spec["Fn::Join"][1][0] = first.replace(unpinned, pinned)
         cfn_project.add_property_override("Source.BuildSpec", build_spec)
+        # Its logs go where every other step's go (CDK leaves it on CodeBuild's default log group).
+        cfn_project.logs_config = codebuild.CfnProject.LogsConfigProperty(
+            cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
+                status="ENABLED", group_name=self.build_logs.log_group_name
+            )
+        )
+        self.build_logs.grant_write(project)
         function = check.node.find_child("CDKPipelinesAutoApprove")
         assert isinstance(function, lambda_.Function)
         # Explicit (the default): one PutApprovalResult call per run needs no more.
@@ -428,6 +448,7 @@ class UploadApiPipelineStack(cdk.Stack):
             function.role,
             {self._finding(arn): _AUTO_APPROVE_ACTIONS for arn in self.confirm_action_arns},
         )
+        assert function.role is not None
         acknowledge(
             function.role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
@@ -446,7 +467,8 @@ class UploadApiPipelineStack(cdk.Stack):
             function,
             "CKV_AWS_115",
             "Invoked only by this pipeline's permission check, once per stage per pipeline run; reserving "
-            "concurrency would take it from the account's shared pool for a function that runs seconds a day.",
+            "concurrency would take it from the account's shared pool for a function that runs seconds "
+            "a day.",
         )
         # Its log group: encrypted with the pipeline's build-log key, like every other log group here.
         for log_group in check.node.find_all():
@@ -465,6 +487,12 @@ class UploadApiPipelineStack(cdk.Stack):
                 **self._own_codebuild_resources(project),
                 "AwsSolutions-IAM5[Resource::*]": _PERMISSIONS_CHECK_DIFF,
                 self._finding(f"{function.function_arn}:*"): _PERMISSIONS_CHECK_INVOKE,
+                # With approverEmails, a broadening is published to the KMS-encrypted approval topic.
+                **(
+                    {"AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": _APPROVAL_KEY}
+                    if self.approval_topic is not None
+                    else {}
+                ),
             },
         )
 
@@ -510,7 +538,8 @@ class UploadApiPipelineStack(cdk.Stack):
                 self.approval_topic is not None
                 and isinstance(role, iam.Role)
                 and role.node.id == "CodePipelineActionRole"
-                and ("/PromoteToProd/" in role.node.path or "PermissionsCheck" in role.node.path)
+                and ("PromoteToProd/" in role.node.path or "PermissionsCheck" in role.node.path)
+                and role.node.try_find_child("DefaultPolicy") is not None
             ):
                 _acknowledge_all(role, {"AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": _APPROVAL_KEY})
         for project in _codebuild_projects(self):
@@ -530,7 +559,10 @@ class UploadApiPipelineStack(cdk.Stack):
         asset_projects = [p for p in _codebuild_projects(self) if "/Assets/" in p.node.path]
         _acknowledge_all(
             self._file_role(),
-            {**artifact_read, **{k: v for p in asset_projects for k, v in self._own_codebuild_resources(p).items()}},
+            {
+                **artifact_read,
+                **{k: v for p in asset_projects for k, v in self._own_codebuild_resources(p).items()},
+            },
         )
 
     def _own_codebuild_resources(self, project: codebuild.Project) -> dict[str, str]:
@@ -615,6 +647,8 @@ _SELF_MUTATION_LOOKUPS = (
     "assuming the bootstrap deploy role; DescribeStacks supports no narrower resource for a lookup "
     "by name."
 )
+
+
 def _rewrite_statements(role: iam.IRole | None, rewrite: Any) -> None:
     """Replace the role's DefaultPolicy document (the L1 property) with `rewrite` of each statement."""
     assert role is not None

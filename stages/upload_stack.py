@@ -214,7 +214,7 @@ class UploadApiStack(cdk.Stack):
             "VerifierRole",
             role_name=verifier_role_name(self.stack_name),
             assumed_by=self._verify_codebuild_principal(),
-            description=f"Post-deploy verifier of the {settings.stage} stage: POST /upload, read this API stage",
+            description=f"Post-deploy verifier of the {settings.stage} stage: POST /upload, its API stage",
             max_session_duration=cdk.Duration.hours(1),
         )
         self.api = self._rest_api(retention, logs_key)
@@ -413,12 +413,16 @@ class UploadApiStack(cdk.Stack):
         )
         self.verifier_role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="InvokeThisStagesUpload", actions=["execute-api:Invoke"], resources=[self.verifier_invoke_arn]
+                sid="InvokeThisStagesUpload",
+                actions=["execute-api:Invoke"],
+                resources=[self.verifier_invoke_arn],
             )
         )
         self.verifier_role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ReadThisStagesThrottling", actions=["apigateway:GET"], resources=[self.verifier_stage_arn]
+                sid="ReadThisStagesThrottling",
+                actions=["apigateway:GET"],
+                resources=[self.verifier_stage_arn],
             )
         )
 
@@ -431,15 +435,16 @@ class UploadApiStack(cdk.Stack):
         if self.settings.api_auth != "iam":
             if callers:
                 raise SettingsError(
-                    f"cdk.json context uploadApi.stages.{self.settings.stage}.allowedCallers needs apiAuth 'iam': "
-                    "a public API (apiAuth none) has no caller identity to admit or refuse"
+                    f"cdk.json context uploadApi.stages.{self.settings.stage}.allowedCallers needs apiAuth "
+                    "'iam': a public API (apiAuth none) has no caller identity to admit or refuse"
                 )
             return None
         if not callers:
             cdk.Annotations.of(self).add_warning_v2(
                 "upload-api:verifier-only-callers",
                 f"uploadApi.stages.{self.settings.stage}.allowedCallers is empty: only this stage's verifier "
-                "role may call POST /upload. Add your clients' IAM role ARNs there (cdk.json) to let them call it.",
+                "role may call POST /upload. Add your clients' IAM role ARNs there (cdk.json) to let them "
+                "call it.",
             )
         roots = sorted({arn.split(":")[4] for arn in callers if arn.endswith(":root")})
         principals = [self.verifier_role.role_arn, *(arn for arn in callers if not arn.endswith(":root"))]

@@ -39,7 +39,9 @@ def test_with_a_verifier_role_the_verifier_signs_with_the_assumed_roles_credenti
     assert frozen.access_key != os.environ["AWS_ACCESS_KEY_ID"]
     assert frozen.token
     caller = session.client("sts", region_name="eu-west-1").get_caller_identity()["Arn"]
-    assert caller.startswith("arn:aws:sts::123456789012:assumed-role/Dev-UploadApi-Verifier/upload-api-verifier")
+    assert caller.startswith(
+        "arn:aws:sts::123456789012:assumed-role/Dev-UploadApi-Verifier/upload-api-verifier"
+    )
     assert region == "eu-west-1"
 
 
@@ -54,7 +56,7 @@ def test_with_a_verifier_role_the_stage_is_read_with_the_assumed_role(aws):
             return FakeApiGateway()
 
     class FakeApiGateway:
-        def get_stage(self, restApiId, stageName):  # noqa: N803 (boto3's parameter names)
+        def get_stage(self, restApiId, stageName):
             return {"methodSettings": {"*/*": {"throttlingRateLimit": 1000.0, "throttlingBurstLimit": 2000}}}
 
     assert session.client("sts").get_caller_identity()["Arn"].split("/")[1] == "Dev-UploadApi-Verifier"

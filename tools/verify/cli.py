@@ -26,10 +26,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tools.sigv4 import region_of
 from tools.verify import loadgen, probes, throttling
 from tools.verify.model import CheckResult
 from tools.verify.report import Run, table, write
-from tools.sigv4 import region_of
 from tools.verify.target import (
     Limits,
     SetupError,

@@ -188,7 +188,9 @@ def aws_session(environ: Mapping[str, str], region: str | None = None) -> Any:
             RoleArn=role_arn, RoleSessionName="upload-api-verifier"
         )["Credentials"]
     except Exception as error:  # no credentials, not trusted, ...: the run cannot start, said plainly
-        raise SetupError(f"cannot assume {VERIFIER_ROLE_ENV} {role_arn}: {type(error).__name__}: {error}") from None
+        raise SetupError(
+            f"cannot assume {VERIFIER_ROLE_ENV} {role_arn}: {type(error).__name__}: {error}"
+        ) from None
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
