@@ -484,7 +484,7 @@ class UploadApiPipelineStack(cdk.Stack):
         _acknowledge_all(
             project.role,
             {
-                **self._own_codebuild_resources(project),
+                # (its own logs and report groups are acknowledged with every project's, below)
                 "AwsSolutions-IAM5[Resource::*]": _PERMISSIONS_CHECK_DIFF,
                 self._finding(f"{function.function_arn}:*"): _PERMISSIONS_CHECK_INVOKE,
                 # With approverEmails, a broadening is published to the KMS-encrypted approval topic.
