@@ -252,10 +252,13 @@ class UploadApiPipelineStack(cdk.Stack):
             "PromoteToProd",
             comment=(
                 f"Dev is deployed and verified. Review change set {PROD_CHANGE_SET} of stack "
-                f"{stack.stack_name} (CloudFormation console > Stacks > {stack.stack_name} > Change "
-                "sets) and the synth step's reports, then approve to execute exactly that change set."
+                f"{stack.stack_name} (the link: the stack's Change sets tab; or `aws cloudformation "
+                f"describe-change-set --stack-name {stack.stack_name} --change-set-name {PROD_CHANGE_SET}`) "
+                "and the synth step's reports, then approve to execute exactly that change set."
             ),
-            review_url=f"{console}#/stacks/changesets?stackId={stack.stack_name}",
+            # The stack's page (its Change sets tab lists PipelineChange); the console needs the stack's
+            # ARN for a direct change set link, which exists only once the change set does.
+            review_url=f"{console}#/stacks?filteringText={stack.stack_name}",
             notification_topic=self.approval_topic,
         )
 

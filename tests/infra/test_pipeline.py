@@ -180,7 +180,13 @@ def test_the_prod_approval_runs_between_creating_and_executing_the_change_set(pi
     assert prepare["RunOrder"] < approval["RunOrder"] < execute["RunOrder"]
     # AND the approver is told which change set to read
     assert "PipelineChange" in approval["Configuration"]["CustomData"]
-    assert "changesets" in as_text(approval["Configuration"]["ExternalEntityLink"])
+    assert (
+        "describe-change-set --stack-name Prod-UploadApi --change-set-name PipelineChange"
+        in (approval["Configuration"]["CustomData"])
+    )
+    assert as_text(approval["Configuration"]["ExternalEntityLink"]).endswith(
+        "#/stacks?filteringText=Prod-UploadApi"
+    )
 
 
 def test_the_approvals_are_the_permission_checks_and_the_prod_promotion(pipeline_app):
