@@ -439,17 +439,33 @@ class UploadApiPipelineStack(cdk.Stack):
             for stage in (self.dev_stage, self.prod_stage)
         ]
         resolved = [self.resolve(arn) for arn in self.confirm_action_arns]
+        # GetPipelineState (the function reads the approval's token) acts on the pipeline, not an action.
+        self.tagged_pipelines_arn = f"{self._arn_prefix('codepipeline')}:*"
 
-        def only_confirm_actions(statement: dict[str, Any]) -> dict[str, Any]:
-            if "codepipeline:PutApprovalResult" in _as_list(statement["Action"]):
-                statement["Resource"] = resolved
-            return statement
+        def only_confirm_actions(statement: dict[str, Any]) -> list[dict[str, Any]]:
+            actions = _as_list(statement["Action"])
+            if "codepipeline:PutApprovalResult" not in actions:
+                return [statement]
+            assert set(actions) == {"codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"}, (
+                actions
+            )
+            return [
+                {**statement, "Action": "codepipeline:PutApprovalResult", "Resource": resolved},
+                {
+                    **statement,
+                    "Action": "codepipeline:GetPipelineState",
+                    "Resource": self.resolve(self.tagged_pipelines_arn),
+                },
+            ]
 
         _rewrite_statements(function.role, only_confirm_actions)
         self.permissions_check = check
         _acknowledge_all(
             function.role,
-            {self._finding(arn): _AUTO_APPROVE_ACTIONS for arn in self.confirm_action_arns},
+            {
+                **{self._finding(arn): _AUTO_APPROVE_ACTIONS for arn in self.confirm_action_arns},
+                self._finding(self.tagged_pipelines_arn): _AUTO_APPROVE_STATE,
+            },
         )
         assert function.role is not None
         acknowledge(
@@ -620,6 +636,11 @@ _AUTO_APPROVE_ACTIONS = (
     "this function (a reference back is circular), and CDK's aws:ResourceTag/SECURITY_CHECK condition limits "
     "it to pipelines tagged for the check."
 )
+_AUTO_APPROVE_STATE = (
+    "codepipeline:GetPipelineState, read-only, for the auto-approver to find the approval's token; the "
+    "pipeline name is a wildcard (a reference to this pipeline would be circular) and CDK's "
+    "aws:ResourceTag/SECURITY_CHECK condition limits it to pipelines tagged for the check."
+)
 _AUTO_APPROVE_LOGS = (
     "AWSLambdaBasicExecutionRole lets CDK Pipelines' auto-approve function write CloudWatch Logs only "
     "(CreateLogGroup, CreateLogStream, PutLogEvents); it grants no data or control-plane access."
@@ -658,7 +679,9 @@ def _rewrite_statements(role: iam.IRole | None, rewrite: Any) -> None:
     policy = role.node.find_child("DefaultPolicy").node.default_child
     assert isinstance(policy, iam.CfnPolicy)
     document = cdk.Stack.of(policy).resolve(policy.policy_document)
-    document["Statement"] = [rewrite(dict(statement)) for statement in document["Statement"]]
+    rewritten = [rewrite(dict(statement)) for statement in document["Statement"]]
+    # A rewrite returns a statement, or the statements one is split into.
+    document["Statement"] = [s for r in rewritten for s in (r if isinstance(r, list) else [r])]
     policy.policy_document = document
 
 

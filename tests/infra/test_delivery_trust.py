@@ -386,7 +386,10 @@ def test_the_auto_approver_can_approve_only_the_permission_checks_never_prod(pip
             Request("codepipeline:PutApprovalResult", f"{pipeline}/{action}", tagged), policies
         ).allowed
 
-    # WHEN it approves each approval action of this (tagged) pipeline
+    # WHEN it reads the (tagged) pipeline's state, as it must to find an approval's token
+    state = Request("codepipeline:GetPipelineState", pipeline, tagged)
+    assert evaluate(state, policies).allowed
+    # AND approves each approval action of this pipeline
     # THEN only the permission-check confirmations are allowed, PromoteToProd is not
     assert approve("Dev/DevPermissionsCheck.Confirm")
     assert approve("Prod/ProdPermissionsCheck.Confirm")

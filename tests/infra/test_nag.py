@@ -131,7 +131,8 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
         {
             f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codepipeline')}:*/{stage}/{stage}PermissionsCheck.Confirm]"
             for stage in ("Dev", "Prod")
-        },
+        }
+        | {f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codepipeline')}:*]"},
     )
 )
 _FINDING_ID = re.compile(r"^(AwsSolutions|Serverless)-[A-Za-z0-9]+(\[.+\])?$")
