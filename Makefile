@@ -124,7 +124,8 @@ verify: $(INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=de
 	python -m tools.verify --mode $(or $(MODE),dev) --outputs $(OUTPUTS) $(VERIFY_ARGS)
 
 # The pipeline's verify steps run this in CodeBuild: system python3, only the verifier's pins,
-# the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME. No default MODE: prod must never get dev's flood.
+# the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME, run as VERIFIER_ROLE_ARN (the stage's VerifierRole)
+# when set. No default MODE: prod must never get dev's flood.
 verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet -r requirements-verify.txt

@@ -4,6 +4,10 @@
     python -m tools.verify --mode prod                                 # make verify-deployed: API_URL,
                                                                        # UPLOAD_ENDPOINT, STACK_NAME from env
 
+With VERIFIER_ROLE_ARN set (the pipeline's verify steps), every AWS call, signing included, runs
+under that role: the stage's VerifierRole, which may call only this stage's POST /upload and read
+only this API stage.
+
 dev: every check, one real upload (201), and a flood above the limit.
 prod: writes nothing and does not flood unless told (--write, --load): the stage's
 configured throttling (apigateway:GetStage), the validation probes, and a short paced
