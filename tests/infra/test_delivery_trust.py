@@ -652,3 +652,29 @@ def test_every_approver_action_reads_or_lists_except_the_approval_itself():
         "codepipeline:PutApprovalResult"
     }
     assert all("*" not in a for a in actions)
+
+
+THREE_ACCOUNTS = {
+    "pipeline": {"account": "333333333333", "region": REGION},
+    "stages": {
+        "dev": {"account": "111111111111", "region": REGION},
+        "prod": {"account": "222222222222", "region": REGION},
+    },
+}
+
+
+@pytest.mark.parametrize(("stage_id", "stage"), STAGES.items())
+def test_across_accounts_the_verifier_role_trusts_only_the_pipeline_accounts_verify_role(
+    synth_pipeline, stage_id, stage
+):
+    # GIVEN dev, prod and the pipeline in three accounts
+    app = synth_pipeline(**THREE_ACCOUNTS)
+    template = app.stage_template(stage_id)
+    role = template["Resources"][_role_id(template, "-Verifier")]["Properties"]
+    # WHEN the VerifierRole's trust policy is read
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    # THEN the pipeline account may assume it only as that stage's verify CodeBuild role
+    assert as_text(statement["Principal"]["AWS"]) == "arn:aws:iam::333333333333:root"
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/UploadApiPipeline-Verify-{stage}"}
+    }
