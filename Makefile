@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed upload bench openapi clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local verify verify-deployed upload bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -84,6 +84,13 @@ unit: $(INSTALLED) $(NODE_INSTALLED) $(SCAN_INSTALLED) ## All pytest layers: uni
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
 	cdk synth --quiet --output $(CDK_OUT)
 	python -m tools.nag_gate $(CDK_OUT)
+	python -m tools.pipeline_iam check $(CDK_OUT)
+
+# Self-mutation applies the pipeline stack's IAM unapproved: `make synth` fails on any permission of it
+# not in bootstrap/pipeline-iam.reviewed.json. After reviewing a change, rewrite the file and commit it.
+pipeline-iam: $(INSTALLED) $(NODE_INSTALLED) ## Rewrite bootstrap/pipeline-iam.reviewed.json from a fresh synth (review its diff)
+	cdk synth --quiet --output $(CDK_OUT)
+	python -m tools.pipeline_iam update $(CDK_OUT)
 
 cfn-lint: ## cfn-lint on the synthesized templates (run after synth)
 	cfn-lint $(CDK_OUT)/*.template.json $(CDK_OUT)/assembly-*/*.template.json
@@ -117,7 +124,8 @@ verify: $(INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=de
 	python -m tools.verify --mode $(or $(MODE),dev) --outputs $(OUTPUTS) $(VERIFY_ARGS)
 
 # The pipeline's verify steps run this in CodeBuild: system python3, only the verifier's pins,
-# the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME. No default MODE: prod must never get dev's flood.
+# the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME, run as VERIFIER_ROLE_ARN (the stage's VerifierRole)
+# when set. No default MODE: prod must never get dev's flood.
 verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet -r requirements-verify.txt

@@ -28,6 +28,12 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Placeholders committed so `cdk synth` works in a fresh clone; deploying with them fails.
+# The committed reason for dev and prod sharing one account: a fresh clone synthesizes, and every
+# synth warns until a real reason (or two accounts) replaces it.
+PLACEHOLDER_SHARED_ACCOUNT_REASON = (
+    "placeholder: a fresh clone deploys dev and prod into the pipeline's account; set stages.dev.account "
+    "and stages.prod.account to two accounts, or replace this with your reason"
+)
 PLACEHOLDER_CONNECTION_ARN = (
     "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-0000-0000-000000000000"
 )
@@ -53,6 +59,12 @@ class PipelineSettings:
     approver_emails: tuple[str, ...]
     cdk_cli_version: str
     cdk_assets_version: str
+    # Why dev and prod may share one account (None: they must not).
+    shared_account_reason: str | None = None
+
+    @property
+    def shared_account_is_placeholder(self) -> bool:
+        return self.shared_account_reason == PLACEHOLDER_SHARED_ACCOUNT_REASON
 
 
 def pinned_cdk_cli_version(package_json: Path = REPO_ROOT / "package.json") -> str:
@@ -86,7 +98,7 @@ def _dev_dependency(package_json: Path, name: str) -> str:
 def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
     root = require_mapping(upload_api_context, f"cdk.json context {CONTEXT_KEY}")
     pipeline = require_mapping(root.get("pipeline"), _WHERE)
-    _only(pipeline, {"source", "account", "region", "approverEmails"}, _WHERE)
+    _only(pipeline, {"source", "account", "region", "approverEmails", "sharedAccountReason"}, _WHERE)
     return PipelineSettings(
         source=_source(require_mapping(pipeline.get("source"), f"{_WHERE}.source")),
         account=_optional_match(pipeline, "account", _ACCOUNT, "a 12-digit AWS account id, or null"),
@@ -94,11 +106,25 @@ def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
         approver_emails=_emails(pipeline.get("approverEmails", [])),
         cdk_cli_version=pinned_cdk_cli_version(),
         cdk_assets_version=pinned_cdk_assets_version(),
+        shared_account_reason=_reason(pipeline.get("sharedAccountReason")),
     )
+
+
+def _reason(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value.split()) < 3:
+        raise SettingsError(
+            f"{_WHERE}.sharedAccountReason must say in words why dev and prod share one account, or be null "
+            f"(got {value!r})"
+        )
+    return value
 
 
 def check_stage_environments(pipeline: PipelineSettings, stages: Iterable[StageSettings]) -> None:
     """Refuse stage environments the pipeline cannot deploy to, naming the setting to change."""
+    stages = list(stages)
+    _check_accounts_apart(pipeline, stages)
     for stage in stages:
         where = f"cdk.json context {CONTEXT_KEY}.stages.{stage.stage}"
         if (stage.account or stage.region) and pipeline.region is None:
@@ -111,6 +137,27 @@ def check_stage_environments(pipeline: PipelineSettings, stages: Iterable[StageS
                 f"{where}.region ({stage.region}) must equal {_WHERE}.region ({pipeline.region}): a stage in "
                 "another region makes CDK add a cross-region replication stack this project has not reviewed"
             )
+
+
+def _check_accounts_apart(pipeline: PipelineSettings, stages: list[StageSettings]) -> None:
+    """dev and prod in one account only with sharedAccountReason: there a dev principal with broad
+    permissions reaches prod's data, so it must be a decision on record, not a default."""
+    # A stage without an account deploys into the pipeline's (None: whatever account the pipeline is in).
+    effective = {stage.stage: stage.account or pipeline.account for stage in stages}
+    if len(effective) < 2 or (len(set(effective.values())) > 1 and None not in effective.values()):
+        return
+    if len(set(effective.values())) > 1:
+        raise SettingsError(
+            f"{_WHERE}.account must be set: a stage without an account deploys into the pipeline's, which "
+            f"synth cannot compare with the other stage's ({effective})"
+        )
+    if pipeline.shared_account_reason is None:
+        account = next(iter(effective.values())) or "the pipeline's account"
+        raise SettingsError(
+            f"{_WHERE}.sharedAccountReason must say why dev and prod share one account ({account}), or "
+            f"set cdk.json context {CONTEXT_KEY}.stages.dev.account and .stages.prod.account to two "
+            "different accounts"
+        )
 
 
 def _source(source: Mapping[str, Any]) -> SourceSettings:

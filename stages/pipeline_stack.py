@@ -17,6 +17,7 @@ from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -29,7 +30,7 @@ from stages.encryption import customer_managed_key, log_group_key
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
 from stages.pipeline_settings import REPO_ROOT, PipelineSettings
 from stages.settings import StageSettings
-from stages.upload_stack import API_STAGE_NAME
+from stages.upload_stack import pipeline_verify_role_name, verifier_role_name
 from stages.upload_stage import UploadApiStage
 
 BUILDSPEC_PATH = REPO_ROOT / "buildspec.yml"
@@ -41,6 +42,11 @@ VERIFY_COMMAND = "make verify-deployed MODE={mode}"
 # The synth step's outputs: the cloud assembly the pipeline deploys, then the build's reports
 # (security review, gate results, SBOMs, JUnit) kept as an artifact of every run for reviewers.
 SYNTH_OUTPUT = "cdk.out"
+# The change set CDK Pipelines' deploy actions create and execute (the prod approval names it).
+PROD_CHANGE_SET = "PipelineChange"
+# Read-only CodeBuild steps only decrypt their input artifacts: of the artifact key grant CDK gives
+# every project (kms:Decrypt, DescribeKey, Encrypt, GenerateDataKey*, ReEncrypt*) they keep these.
+ARTIFACT_KEY_READ = ["kms:Decrypt", "kms:DescribeKey"]
 REPORTS_OUTPUT = "reports"
 
 
@@ -68,11 +74,25 @@ class UploadApiPipelineStack(cdk.Stack):
                 "CodeConnections connection ARN in cdk.json before deploying "
                 "(docs/pipeline.md: First-time set-up).",
             )
+        if pipeline_settings.shared_account_reason is not None and (
+            dev.account or pipeline_settings.account
+        ) == (prod.account or pipeline_settings.account):
+            placeholder = (
+                " (the committed placeholder)" if pipeline_settings.shared_account_is_placeholder else ""
+            )
+            cdk.Annotations.of(self).add_warning_v2(
+                "upload-api:shared-account",
+                f"dev and prod deploy into one account because uploadApi.pipeline.sharedAccountReason says so"
+                f"{placeholder}: {pipeline_settings.shared_account_reason!r}. Set "
+                "uploadApi.stages.dev.account and uploadApi.stages.prod.account to separate accounts for "
+                "production (docs/delivery-trust.md).",
+            )
+        self.build_logs_key = log_group_key(self, "BuildLogsKey", "Encrypts the pipeline's CodeBuild logs")
         self.build_logs = logs.LogGroup(
             self,
             "BuildLogs",
             retention=logs.RetentionDays.THREE_MONTHS,
-            encryption_key=log_group_key(self, "BuildLogsKey", "Encrypts the pipeline's CodeBuild logs"),
+            encryption_key=self.build_logs_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.artifact_bucket = self._artifact_bucket()
@@ -89,8 +109,6 @@ class UploadApiPipelineStack(cdk.Stack):
             "SecurityFindings": self.security_findings_reports,
         }
         self.buildspec = load_buildspec()
-        # Verify step id -> (execute-api ARN, API stage ARN) it is granted; acknowledged per role below.
-        self._verifier_arns: dict[str, tuple[str, str | None]] = {}
         source = self._source()
         self.synth_step = pipelines.CodeBuildStep(
             "Synth",
@@ -131,27 +149,32 @@ class UploadApiPipelineStack(cdk.Stack):
             ),
         )
 
-        self.dev_stage = UploadApiStage(
-            self, "Dev", settings=dev, invoker_account_id=self._other_account_than_pipeline(dev)
-        )
-        self.pipeline.add_stage(self.dev_stage, post=[self._verify_step("dev", self.dev_stage, source)])
+        # Every stage trusts the pipeline's account for its verifier (None: the stage's own account).
+        pipeline_account = pipeline_settings.account
         self.approval_topic = self._approval_topic()
-        self.prod_stage = UploadApiStage(
-            self, "Prod", settings=prod, invoker_account_id=self._other_account_than_pipeline(prod)
+        self.dev_stage = UploadApiStage(self, "Dev", settings=dev, pipeline_account_id=pipeline_account)
+        self.pipeline.add_stage(
+            self.dev_stage,
+            pre=[self._broadening_check(self.dev_stage)],
+            post=[self._verify_step("dev", self.dev_stage, source)],
         )
+        self.prod_stage = UploadApiStage(self, "Prod", settings=prod, pipeline_account_id=pipeline_account)
         self.pipeline.add_stage(
             self.prod_stage,
-            pre=[
-                pipelines.ManualApprovalStep(
-                    "PromoteToProd",
-                    comment="Dev is deployed and verified. Read the synth step's reports, then approve prod.",
-                    notification_topic=self.approval_topic,
+            pre=[self._broadening_check(self.prod_stage)],
+            # The approval waits between creating the change set and executing it: the approver
+            # reads exactly what will change (CDK Pipelines' change set, PipelineChange).
+            stack_steps=[
+                pipelines.StackSteps(
+                    stack=self.prod_stage.stack, change_set=[self._prod_approval(self.prod_stage)]
                 )
             ],
             post=[self._verify_step("prod", self.prod_stage, source)],
         )
         self.pipeline.build_pipeline()
         self._add_push_trigger()
+        self._harden_permissions_check()
+        self._narrow_generated_grants()
         self._acknowledge_generated_grants()
         ignore_cfn_lint(
             self.pipeline.pipeline,
@@ -216,61 +239,66 @@ class UploadApiPipelineStack(cdk.Stack):
         }
         return spec
 
+    def _broadening_check(self, stage: UploadApiStage) -> pipelines.Step:
+        """`cdk diff --security-only` of the stage before it deploys; a broadening waits for a person."""
+        return pipelines.ConfirmPermissionsBroadening(
+            f"{stage.stage_name}PermissionsCheck", stage=stage, notification_topic=self.approval_topic
+        )
+
+    def _prod_approval(self, stage: UploadApiStage) -> pipelines.Step:
+        stack = stage.stack
+        region = stack.region if not cdk.Token.is_unresolved(stack.region) else cdk.Aws.REGION
+        console = f"https://console.aws.amazon.com/cloudformation/home?region={region}"
+        return pipelines.ManualApprovalStep(
+            "PromoteToProd",
+            comment=(
+                f"Dev is deployed and verified. Review change set {PROD_CHANGE_SET} of stack "
+                f"{stack.stack_name} (the link: the stack's Change sets tab; or `aws cloudformation "
+                f"describe-change-set --stack-name {stack.stack_name} --change-set-name {PROD_CHANGE_SET}`) "
+                "and the synth step's reports, then approve to execute exactly that change set."
+            ),
+            # The stack's page (its Change sets tab lists PipelineChange); the console needs the stack's
+            # ARN for a direct change set link, which exists only once the change set does.
+            review_url=f"{console}#/stacks?filteringText={stack.stack_name}",
+            notification_topic=self.approval_topic,
+        )
+
     def _verify_step(
         self, mode: str, stage: UploadApiStage, source: pipelines.IFileSetProducer
     ) -> pipelines.Step:
-        """The post-deploy verifier, allowed to call this stage's POST /upload and read its API config."""
+        """The post-deploy verifier: it may only assume this stage's VerifierRole (upload stack), which
+        may call exactly this stage's POST /upload and read exactly this API stage."""
         stack = stage.stack
-        upload_arn = cdk.Arn.format(
+        verifier_role = cdk.Arn.format(
             cdk.ArnComponents(
-                service="execute-api",
+                service="iam",
+                region="",
                 account=stack.account,
-                region=stack.region,
-                resource="*",  # the API id exists only once the stage is deployed
-                resource_name=f"{API_STAGE_NAME}/POST/upload",
+                resource="role",
+                resource_name=verifier_role_name(stack.stack_name),
             ),
             stack,
         )
         step_id = f"Verify{mode.capitalize()}"
-        env = {"STACK_NAME": stack.stack_name}
-        stage_arn: str | None = None
-        if self._other_account_than_pipeline(stack.settings) is None:
-            stage_arn = (
-                f"arn:{cdk.Aws.PARTITION}:apigateway:{stack.region}::/restapis/*/stages/{API_STAGE_NAME}"
-            )
-            read_config = iam.PolicyStatement(
-                sid="ReadThisStagesApiConfig", actions=["apigateway:GET"], resources=[stage_arn]
-            )
-        else:
-            # The API is in another account: read its stage through that account's CDK bootstrap
-            # lookup role (read-only, trusted by the pipeline account with `cdk bootstrap --trust`).
-            lookup_role = cdk.Arn.format(
-                cdk.ArnComponents(
-                    service="iam",
-                    region="",
-                    account=stack.account,
-                    resource="role",
-                    resource_name=f"cdk-{cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER}-lookup-role-"
-                    f"{stack.account}-{stack.region}",
-                ),
-                stack,
-            )
-            env["STAGE_READ_ROLE_ARN"] = lookup_role
-            read_config = iam.PolicyStatement(
-                sid="ReadThisStagesApiConfigViaLookupRole",
-                actions=["sts:AssumeRole"],
-                resources=[lookup_role],
-            )
-        self._verifier_arns[step_id] = (upload_arn, stage_arn)
+        # A fixed name: the stage's VerifierRole trusts exactly this role's ARN (stages/upload_stack.py).
+        role = iam.Role(
+            self,
+            f"{step_id}Role",
+            role_name=pipeline_verify_role_name(mode),
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"CodeBuild role of {step_id}: assumes the {mode} stage's VerifierRole, nothing else",
+        )
         reports = codebuild.ReportGroup(self, f"{step_id}Reports", type=codebuild.ReportGroupType.TEST)
         return pipelines.CodeBuildStep(
             step_id,
             input=source,
+            role=role,
             env_from_cfn_outputs={
                 "API_URL": stack.api_url_output,
                 "UPLOAD_ENDPOINT": stack.upload_endpoint_output,
+                "VERIFIER_ROLE_ARN": stack.verifier_role_output,
             },
-            env=env,
+            env={"STACK_NAME": stack.stack_name},
             commands=[VERIFY_COMMAND.format(mode=mode)],
             partial_build_spec=codebuild.BuildSpec.from_object(
                 {
@@ -286,20 +314,12 @@ class UploadApiPipelineStack(cdk.Stack):
             ),
             role_policy_statements=[
                 iam.PolicyStatement(
-                    sid="InvokeThisStagesUpload", actions=["execute-api:Invoke"], resources=[upload_arn]
+                    sid="AssumeThisStagesVerifierRole", actions=["sts:AssumeRole"], resources=[verifier_role]
                 ),
-                read_config,
                 _report_statement(reports),
             ],
             timeout=cdk.Duration.minutes(20),
         )
-
-    def _other_account_than_pipeline(self, settings: StageSettings) -> str | None:
-        """The pipeline's account when `settings` deploys to another (explicit) account, else None."""
-        pipeline_account = self.pipeline_settings.account
-        if settings.account and pipeline_account and settings.account != pipeline_account:
-            return pipeline_account
-        return None
 
     def _runtime_versions(self) -> dict[str, str]:
         return dict(self.buildspec["phases"]["install"]["runtime-versions"])
@@ -346,6 +366,161 @@ class UploadApiPipelineStack(cdk.Stack):
             acknowledge(subscription, "Serverless-SNSRedrivePolicy", _EMAIL_REDRIVE)
         return topic
 
+    def _narrow_generated_grants(self) -> None:
+        """CDK Pipelines' generated grants, cut to what each step does (the L1 policy is rewritten, so
+        the template, cdk-nag and the scanners all see the narrowed statements).
+
+        - Read-only steps (self-mutation, verifiers, permission checks) only decrypt their input
+          artifacts: kms:Decrypt and DescribeKey on the artifact key, no Encrypt/ReEncrypt/GenerateDataKey.
+        - The asset-publishing role may start only the asset projects and write only their own logs
+          and report groups (CDK grants codebuild:StartBuild on `*`, every /aws/codebuild/* log group
+          and every report group).
+        """
+        artifact_key = self.resolve(self.artifact_bucket.encryption_key.key_arn)  # type: ignore[union-attr]
+        for project in _codebuild_projects(self):
+            if "/Assets/" in project.node.path or project.node.path.endswith("/Synth/CdkBuildProject"):
+                continue  # the synth step writes its output artifacts: it keeps the whole key grant
+            _rewrite_statements(project.role, lambda statement: _decrypt_only(statement, artifact_key))
+        asset_projects = [p for p in _codebuild_projects(self) if "/Assets/" in p.node.path]
+        own = {
+            "/aws/codebuild/*": [
+                arn
+                for p in asset_projects
+                for arn in (
+                    f"{self._arn_prefix('logs')}:log-group:/aws/codebuild/{p.project_name}",
+                    f"{self._arn_prefix('logs')}:log-group:/aws/codebuild/{p.project_name}:*",
+                )
+            ],
+            "report-group/*": [
+                f"{self._arn_prefix('codebuild')}:report-group/{p.project_name}-*" for p in asset_projects
+            ],
+            "*": [p.project_arn for p in asset_projects],
+        }
+        resolved = {suffix: [self.resolve(arn) for arn in arns] for suffix, arns in own.items()}
+        _rewrite_statements(self._file_role(), lambda statement: _scoped_to_own(statement, resolved))
+
+    def _harden_permissions_check(self) -> None:
+        """ConfirmPermissionsBroadening's shared pieces (CodeBuild `cdk diff` + an auto-approve Lambda).
+
+        - The check installs `aws-cdk` unpinned (npm's latest, 3.x, cannot read these assemblies):
+          it installs package.json's pin like every other step.
+        - The auto-approver may approve only the permission-check actions (`*.Confirm`), never
+          PromoteToProd: CDK grants codepipeline:PutApprovalResult on every tagged pipeline's actions.
+        """
+        check = self.pipeline.node.find_child("PipelinesSecurityCheck")
+        project = check.node.find_child("CDKSecurityCheck")
+        assert isinstance(project, codebuild.Project)
+        cfn_project = _cfn(project)
+        assert isinstance(cfn_project, codebuild.CfnProject)
+        build_spec = self.resolve(cfn_project.source)["buildSpec"]
+        unpinned = '"npm install -g aws-cdk",'
+        pinned = f'"npm install -g aws-cdk@{self.pipeline_settings.cdk_cli_version}",'
+        first = build_spec["Fn::Join"][1][0]
+        assert unpinned in first, "CDK Pipelines' permission check no longer installs aws-cdk as expected"
+        build_spec["Fn::Join"][1][0] = first.replace(unpinned, pinned)
+        cfn_project.add_property_override("Source.BuildSpec", build_spec)
+        # Its logs go where every other step's go (CDK leaves it on CodeBuild's default log group).
+        cfn_project.logs_config = codebuild.CfnProject.LogsConfigProperty(
+            cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
+                status="ENABLED", group_name=self.build_logs.log_group_name
+            )
+        )
+        self.build_logs.grant_write(project)
+        function = check.node.find_child("CDKPipelinesAutoApprove")
+        assert isinstance(function, lambda_.Function)
+        # Explicit (the default): one PutApprovalResult call per run needs no more.
+        cfn_function = _cfn(function)
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.memory_size = 128
+        # By name pattern, not the pipeline's ARN: the pipeline already depends on this function (its
+        # check project names it), so a reference back would be a circular dependency. CDK's condition
+        # (aws:ResourceTag/SECURITY_CHECK on the pipeline) still limits it to pipelines tagged for it.
+        self.confirm_action_arns = [
+            f"{self._arn_prefix('codepipeline')}:*/{stage.stage_name}/{stage.stage_name}PermissionsCheck.Confirm"
+            for stage in (self.dev_stage, self.prod_stage)
+        ]
+        resolved = [self.resolve(arn) for arn in self.confirm_action_arns]
+        # GetPipelineState (the function reads the approval's token) acts on the pipeline, not an action.
+        self.tagged_pipelines_arn = f"{self._arn_prefix('codepipeline')}:*"
+
+        def only_confirm_actions(statement: dict[str, Any]) -> list[dict[str, Any]]:
+            actions = _as_list(statement["Action"])
+            if "codepipeline:PutApprovalResult" not in actions:
+                return [statement]
+            assert set(actions) == {"codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"}, (
+                actions
+            )
+            return [
+                {**statement, "Action": "codepipeline:PutApprovalResult", "Resource": resolved},
+                {
+                    **statement,
+                    "Action": "codepipeline:GetPipelineState",
+                    "Resource": self.resolve(self.tagged_pipelines_arn),
+                },
+            ]
+
+        _rewrite_statements(function.role, only_confirm_actions)
+        self.permissions_check = check
+        _acknowledge_all(
+            function.role,
+            {
+                **{self._finding(arn): _AUTO_APPROVE_ACTIONS for arn in self.confirm_action_arns},
+                self._finding(self.tagged_pipelines_arn): _AUTO_APPROVE_STATE,
+            },
+        )
+        assert function.role is not None
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            _AUTO_APPROVE_LOGS,
+        )
+        acknowledge(function, "Serverless-LambdaDLQ", _AUTO_APPROVE_DLQ)
+        skip_checkov(function, "CKV_AWS_116", _AUTO_APPROVE_DLQ)
+        skip_checkov(
+            function,
+            "CKV_AWS_117",
+            "CDK Pipelines' auto-approve function calls only the CodePipeline API (PutApprovalResult, "
+            "GetPipelineState) over TLS with SigV4 and reaches no private resource; a VPC would add NAT or "
+            "endpoint cost without narrowing that access.",
+        )
+        skip_checkov(
+            function,
+            "CKV_AWS_115",
+            "Invoked only by this pipeline's permission check, once per stage per pipeline run; reserving "
+            "concurrency would take it from the account's shared pool for a function that runs seconds "
+            "a day.",
+        )
+        # Its log group: encrypted with the pipeline's build-log key, like every other log group here.
+        for log_group in check.node.find_all():
+            if isinstance(log_group, logs.CfnLogGroup):
+                log_group.kms_key_id = self.build_logs_key.key_arn
+        ignore_cfn_lint(
+            function,
+            "W3005",
+            "aws-cdk-lib's Function always adds DependsOn on its role next to the Role GetAtt; the "
+            "duplicate ordering is harmless and not ours to remove.",
+        )
+        acknowledge(function, "Serverless-LambdaTracing", _AUTO_APPROVE_TRACING)
+        _acknowledge_all(
+            project.role,
+            {
+                # (its own logs and report groups are acknowledged with every project's, below)
+                "AwsSolutions-IAM5[Resource::*]": _PERMISSIONS_CHECK_DIFF,
+                self._finding(f"{function.function_arn}:*"): _PERMISSIONS_CHECK_INVOKE,
+                # With approverEmails, a broadening is published to the KMS-encrypted approval topic.
+                **(
+                    {"AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": _APPROVAL_KEY}
+                    if self.approval_topic is not None
+                    else {}
+                ),
+            },
+        )
+
+    def _file_role(self) -> iam.Role:
+        file_role = self.pipeline.node.find_child("Assets").node.find_child("FileRole")
+        assert isinstance(file_role, iam.Role)
+        return file_role
+
     def _acknowledge_generated_grants(self) -> None:
         """CDK Pipelines' own grants, acknowledged role by role with the exact finding ids.
 
@@ -378,49 +553,36 @@ class UploadApiPipelineStack(cdk.Stack):
                 and role.node.id == "CodePipelineActionRole"
             ):
                 _acknowledge_all(role, {**artifact_write, **artifact_key})
-            # With approverEmails, the approval action's role publishes to the KMS-encrypted topic.
+            # With approverEmails, the approval actions' roles publish to the KMS-encrypted topic.
             if (
                 self.approval_topic is not None
                 and isinstance(role, iam.Role)
-                and "/PromoteToProd/" in role.node.path
                 and role.node.id == "CodePipelineActionRole"
+                and ("PromoteToProd/" in role.node.path or "PermissionsCheck" in role.node.path)
+                and role.node.try_find_child("DefaultPolicy") is not None
             ):
                 _acknowledge_all(role, {"AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": _APPROVAL_KEY})
         for project in _codebuild_projects(self):
+            if "/Assets/" in project.node.path:
+                continue  # the asset projects share one role, handled below
             own = self._own_codebuild_resources(project)
-            grants = artifact_write if project.node.path.endswith("/Synth/CdkBuildProject") else artifact_read
+            if project.node.path.endswith("/Synth/CdkBuildProject"):
+                _acknowledge_all(project.role, {**artifact_write, **artifact_key, **own})
+                continue
             extra: dict[str, str] = {}
-            if project.node.id in self._verifier_arns:
-                upload_arn, stage_arn = self._verifier_arns[project.node.id]
-                extra = {self._finding(upload_arn): _VERIFIER_INVOKE}
-                if stage_arn is not None:
-                    extra[self._finding(stage_arn)] = _VERIFIER_READ
             if project.node.path.endswith("/SelfMutation"):
                 extra = {
                     self._finding(f"arn:*:iam::{self.account}:role/*"): _SELF_MUTATION_ROLES,
                     "AwsSolutions-IAM5[Resource::*]": _SELF_MUTATION_LOOKUPS,
                 }
-            if "/Assets/" in project.node.path:
-                continue  # the asset projects share one role, handled below
-            _acknowledge_all(project.role, {**grants, **artifact_key, **own, **extra})
-        file_role = self.pipeline.node.find_child("Assets").node.find_child("FileRole")
-        assert isinstance(file_role, iam.Role)
+            _acknowledge_all(project.role, {**artifact_read, **own, **extra})
+        asset_projects = [p for p in _codebuild_projects(self) if "/Assets/" in p.node.path]
         _acknowledge_all(
-            file_role,
+            self._file_role(),
             {
                 **artifact_read,
-                "AwsSolutions-IAM5[Resource::*]": _ASSET_PUBLISHING,
-                self._finding(f"{self._arn_prefix('logs')}:log-group:/aws/codebuild/*"): _OWN_LOGS,
-                self._finding(f"{self._arn_prefix('codebuild')}:report-group/*"): _OWN_LOGS,
+                **{k: v for p in asset_projects for k, v in self._own_codebuild_resources(p).items()},
             },
-        )
-        skip_checkov(
-            file_role.node.find_child("DefaultPolicy"),
-            "CKV_AWS_111",
-            "codebuild:StartBuild/StopBuild on '*' in the asset-publishing role CDK Pipelines generates: "
-            "the role trusts only the CodeBuild service and is attached to this pipeline's asset projects "
-            "(using it elsewhere needs iam:PassRole); it publishes through the CDK bootstrap "
-            "file-publishing role.",
         )
 
     def _own_codebuild_resources(self, project: codebuild.Project) -> dict[str, str]:
@@ -469,13 +631,37 @@ _APPROVAL_KEY = (
     "Publishing to the approval topic, which is encrypted with its own customer managed key, needs "
     "kms:GenerateDataKey* on that key only (the resource is that key's ARN, not a wildcard)."
 )
-_VERIFIER_INVOKE = (
-    "The verifier may invoke only POST /upload on the prod stage of an API in the stage's account "
-    "and region; the API id is generated at deploy time, after the pipeline exists, so it is a wildcard."
+_AUTO_APPROVE_ACTIONS = (
+    "CDK Pipelines' auto-approver may approve only the permission-check actions (<Stage>PermissionsCheck."
+    "Confirm), never PromoteToProd; the pipeline name is a wildcard because the pipeline already depends on "
+    "this function (a reference back is circular), and CDK's aws:ResourceTag/SECURITY_CHECK condition limits "
+    "it to pipelines tagged for the check."
 )
-_VERIFIER_READ = (
-    "Read-only apigateway:GET of the stage configuration (throttling) of the deployed API; the API id "
-    "is generated at deploy time, so it is a wildcard limited to the stage resource."
+_AUTO_APPROVE_STATE = (
+    "codepipeline:GetPipelineState, read-only, for the auto-approver to find the approval's token; the "
+    "pipeline name is a wildcard (a reference to this pipeline would be circular) and CDK's "
+    "aws:ResourceTag/SECURITY_CHECK condition limits it to pipelines tagged for the check."
+)
+_AUTO_APPROVE_LOGS = (
+    "AWSLambdaBasicExecutionRole lets CDK Pipelines' auto-approve function write CloudWatch Logs only "
+    "(CreateLogGroup, CreateLogStream, PutLogEvents); it grants no data or control-plane access."
+)
+_AUTO_APPROVE_DLQ = (
+    "The permission check invokes the auto-approver asynchronously; a failed invocation leaves the "
+    "Confirm approval waiting for a person, which is the safe outcome, so a dead-letter queue adds nothing."
+)
+_AUTO_APPROVE_TRACING = (
+    "CDK Pipelines' auto-approve function makes one PutApprovalResult call per check; its CloudWatch log "
+    "and the pipeline's execution history record it, so X-Ray tracing would add cost without insight."
+)
+_PERMISSIONS_CHECK_DIFF = (
+    "cdk diff --security-only assumes only roles tagged aws-cdk:bootstrap-role=deploy (CDK's condition on "
+    "this statement), which trust only accounts bootstrapped with --trust for this pipeline; it reads the "
+    "deployed template through them, in whichever stage account that is."
+)
+_PERMISSIONS_CHECK_INVOKE = (
+    "The permission check may invoke only CDK Pipelines' auto-approve function of this pipeline (the "
+    "function and its versions); that function may approve only the permission-check actions."
 )
 _SELF_MUTATION_ROLES = (
     "Self-mutation may only assume roles tagged as CDK bootstrap roles (condition "
@@ -486,11 +672,41 @@ _SELF_MUTATION_LOOKUPS = (
     "assuming the bootstrap deploy role; DescribeStacks supports no narrower resource for a lookup "
     "by name."
 )
-_ASSET_PUBLISHING = (
-    "codebuild:StartBuild/BatchGetBuilds/StopBuild for the asset publishing actions CDK Pipelines "
-    "generates; the role trusts only the CodeBuild service and is attached to this pipeline's asset "
-    "projects (attaching it elsewhere needs iam:PassRole)."
-)
+
+
+def _rewrite_statements(role: iam.IRole | None, rewrite: Any) -> None:
+    """Replace the role's DefaultPolicy document (the L1 property) with `rewrite` of each statement."""
+    assert role is not None
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    assert isinstance(policy, iam.CfnPolicy)
+    document = cdk.Stack.of(policy).resolve(policy.policy_document)
+    rewritten = [rewrite(dict(statement)) for statement in document["Statement"]]
+    # A rewrite returns a statement, or the statements one is split into.
+    document["Statement"] = [s for r in rewritten for s in (r if isinstance(r, list) else [r])]
+    policy.policy_document = document
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _decrypt_only(statement: dict[str, Any], artifact_key: Any) -> dict[str, Any]:
+    """The artifact key statement with only the actions reading an artifact needs."""
+    if statement.get("Resource") == artifact_key and "kms:Encrypt" in _as_list(statement["Action"]):
+        statement["Action"] = ARTIFACT_KEY_READ
+    return statement
+
+
+def _scoped_to_own(statement: dict[str, Any], own: dict[str, list[Any]]) -> dict[str, Any]:
+    """A statement on `*`, every /aws/codebuild/* log group or every report group: the asset projects' own."""
+    resources = _as_list(statement["Resource"])
+    if len(resources) == 1 and not (isinstance(resources[0], dict) and "Fn::Sub" in resources[0]):
+        text = _as_nag_text(resources[0])
+        for suffix, arns in own.items():
+            if text == "*" if suffix == "*" else text.endswith(f":{suffix}"):
+                statement["Resource"] = arns if len(arns) > 1 else arns[0]
+                break
+    return statement
 
 
 def _as_nag_text(value: Any) -> str:

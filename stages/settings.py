@@ -63,6 +63,9 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# An IAM role or user ARN (no wildcards: the API's resource policy matches them exactly), or an
+# account root, which admits every principal of that account and so must be named on purpose.
+_CALLER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:((role|user)/[\w+=,.@/-]{1,512}|root)$")
 
 
 class SettingsError(ValueError):
@@ -99,6 +102,8 @@ class StageSettings:
     # GuardDuty Malware Protection for S3 (stages/malware_scanning.py). None: the stage's default,
     # on in prod and off in dev; cdk.json malwareScanning true/false decides otherwise.
     malware_scanning: bool | None = None
+    # Who may call POST /upload besides the stage's verifier role (the API's resource policy).
+    allowed_callers: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def runtime_deprecation_warning(self) -> str | None:
@@ -133,6 +138,7 @@ _CONTEXT_NAMES = {
     "deploymentConfig": "deployment_config",
     "allowActiveContent": "allow_active_content",
     "malwareScanning": "malware_scanning",
+    "allowedCallers": "allowed_callers",
 }
 assert set(_CONTEXT_NAMES.values()) == {f.name for f in fields(StageSettings)} - {"stage"}
 
@@ -249,6 +255,13 @@ def _check(name: str, where: str, value: Any) -> Any:
                 f"must be one of CodeDeploy's Lambda deployment configs: {', '.join(DEPLOYMENT_CONFIGS)}"
             )
         return value
+    if name == "allowed_callers":
+        if not isinstance(value, list) or not all(isinstance(v, str) and _CALLER_ARN.match(v) for v in value):
+            raise fail(
+                "must be a list of IAM role or user ARNs (arn:aws:iam::<account>:role/<name>), or an account "
+                "root (arn:aws:iam::<account>:root) to admit a whole account; no wildcards"
+            )
+        return tuple(value)
     raise AssertionError(f"no check for setting {name}")
 
 

@@ -20,17 +20,36 @@ from stages.buckets import access_logs_bucket
 from stages.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
 from stages.deployment import AliasDeployment, live_alias
 from stages.encryption import customer_managed_key, log_group_key
-from stages.malware_scanning import MalwareScanning
 from stages.gateway_responses import add_gateway_responses
+from stages.malware_scanning import MalwareScanning
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
 from stages.observability import Observability
-from stages.settings import StageSettings
+from stages.settings import SettingsError, StageSettings
 
-API_STAGE_NAME = "prod"
 REQUEST_SCHEMA_PATH = LAMBDA_DIR / HANDLER_PACKAGE / "request_schema.json"
 UPLOAD_PREFIX = "uploads/"
 METRICS_NAMESPACE = "UploadApi"
 SERVICE_NAME = "upload-api"
+
+
+def api_stage_name(stage: str) -> str:
+    """The API Gateway stage of a deployment stage is named after it (`dev`, `prod`): the URL says which
+    stage it is (`https://{id}.execute-api.{region}.amazonaws.com/dev/upload`), and a grant written for
+    one stage's path can never match the other's."""
+    return stage
+
+
+def pipeline_verify_role_name(stage: str) -> str:
+    """The pipeline's verify CodeBuild role for `stage`, in the pipeline account. A fixed name because
+    the upload stack must trust it by ARN and a CDK Pipelines stage cannot reference a resource of the
+    pipeline stack (the stage is a separate assembly, deployed after the pipeline exists)."""
+    return f"UploadApiPipeline-Verify-{stage}"
+
+
+def verifier_role_name(stack_name: str) -> str:
+    """The stage's VerifierRole, in the stage's account: fixed for the same reason, the other way round
+    (the pipeline's verify role may assume exactly this ARN, written before the stage exists)."""
+    return f"{stack_name}-Verifier"
 
 
 def service_name(stage: str) -> str:
@@ -78,14 +97,15 @@ class UploadApiStack(cdk.Stack):
         construct_id: str,
         *,
         settings: StageSettings,
-        invoker_account_id: str | None = None,
+        pipeline_account_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """`invoker_account_id`: another account (the pipeline's) whose IAM principals may call
-        POST /upload when their own policies allow it; needed by a cross-account verifier."""
+        """`pipeline_account_id`: the account whose verify CodeBuild role may assume this stage's
+        VerifierRole (None: this stack's own account, where an env-agnostic pipeline deploys it)."""
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
-        self.invoker_account_id = invoker_account_id
+        self.pipeline_account_id = pipeline_account_id
+        self.api_stage_name = api_stage_name(settings.stage)
         if settings.runtime_deprecation_warning:
             cdk.Annotations.of(self).add_warning_v2(
                 "upload-api:deprecated-runtime", settings.runtime_deprecation_warning
@@ -228,13 +248,23 @@ class UploadApiStack(cdk.Stack):
 
         # API Gateway calls the alias; CodeDeploy moves it between versions (stages/deployment.py).
         self.alias = live_alias(self, self.function)
+        # The role the pipeline's verify step assumes; the API's resource policy always admits it.
+        self.verifier_role = iam.Role(
+            self,
+            "VerifierRole",
+            role_name=verifier_role_name(self.stack_name),
+            assumed_by=self._verify_codebuild_principal(),
+            description=f"Post-deploy verifier of the {settings.stage} stage: POST /upload, its API stage",
+            max_session_duration=cdk.Duration.hours(1),
+        )
         self.api = self._rest_api(retention, logs_key)
+        self._grant_verifier()
         self.observability = Observability(
             self,
             "Observability",
             settings=settings,
             api=self.api,
-            api_stage_name=API_STAGE_NAME,
+            api_stage_name=self.api_stage_name,
             function=self.function,
             table=self.table,
             function_logs=function_logs,
@@ -354,7 +384,7 @@ class UploadApiStack(cdk.Stack):
             rest_api_name=self.stack_name,
             description="Secure file upload API: POST /upload",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            policy=self._cross_account_invoke_policy(),
+            policy=self._caller_policy(),
             # API Gateway logs only once the account has a CloudWatch role; a fresh account has none.
             cloud_watch_role=settings.create_api_gateway_account_role,
             # CDK rejects a removal policy for a role it is told not to create.
@@ -362,7 +392,7 @@ class UploadApiStack(cdk.Stack):
                 cdk.RemovalPolicy.RETAIN if settings.create_api_gateway_account_role else None
             ),
             deploy_options=apigw.StageOptions(
-                stage_name=API_STAGE_NAME,
+                stage_name=self.api_stage_name,
                 throttling_rate_limit=settings.throttling_rate_limit,
                 throttling_burst_limit=settings.throttling_burst_limit,
                 logging_level=apigw.MethodLoggingLevel.INFO,
@@ -403,24 +433,101 @@ class UploadApiStack(cdk.Stack):
         api.node.try_remove_child("Endpoint")
         return api
 
-    def _cross_account_invoke_policy(self) -> iam.PolicyDocument | None:
-        """With IAM auth, a caller in another account also needs the API's resource policy to allow it.
-
-        Callers in this account need none (their identity policy suffices), so without an invoker
-        account there is no resource policy at all.
-        """
-        if self.invoker_account_id is None:
-            return None
-        return iam.PolicyDocument(
-            statements=[
-                iam.PolicyStatement(
-                    sid="InvokeUploadFromThePipelineAccount",
-                    principals=[iam.AccountPrincipal(self.invoker_account_id)],
-                    actions=["execute-api:Invoke"],
-                    resources=[f"execute-api:/{API_STAGE_NAME}/POST/upload"],
-                )
-            ]
+    def _verify_codebuild_principal(self) -> iam.IPrincipal:
+        """Only the pipeline's verify role for this stage, by ARN (aws:PrincipalArn), not by its unique
+        id: the trust survives that role being recreated, and IAM need not find it at deploy time."""
+        account = self.pipeline_account_id or self.account
+        verify_role = cdk.Arn.format(
+            cdk.ArnComponents(
+                service="iam",
+                region="",
+                account=account,
+                resource="role",
+                resource_name=pipeline_verify_role_name(self.settings.stage),
+            ),
+            self,
         )
+        self.verify_codebuild_role_arn = verify_role
+        return iam.AccountPrincipal(account).with_conditions({"ArnEquals": {"aws:PrincipalArn": verify_role}})
+
+    def _grant_verifier(self) -> None:
+        """Exactly this stage's POST /upload, and reading exactly this API stage's configuration."""
+        self.verifier_invoke_arn = self.api.arn_for_execute_api("POST", "/upload", self.api_stage_name)
+        self.verifier_stage_arn = (
+            f"arn:{self.partition}:apigateway:{self.region}::/restapis/{self.api.rest_api_id}"
+            f"/stages/{self.api_stage_name}"
+        )
+        self.verifier_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="InvokeThisStagesUpload",
+                actions=["execute-api:Invoke"],
+                resources=[self.verifier_invoke_arn],
+            )
+        )
+        self.verifier_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadThisStagesThrottling",
+                actions=["apigateway:GET"],
+                resources=[self.verifier_stage_arn],
+            )
+        )
+
+    def _caller_policy(self) -> iam.PolicyDocument | None:
+        """The API's resource policy: the stage's verifier and `allowedCallers` may call POST /upload;
+        an explicit Deny refuses everyone else, whatever their own policies allow (AdministratorAccess
+        included). IAM auth only: with apiAuth=none there is no principal to match, and the Deny would
+        refuse every caller of the public API."""
+        callers = self.settings.allowed_callers
+        if self.settings.api_auth != "iam":
+            if callers:
+                raise SettingsError(
+                    f"cdk.json context uploadApi.stages.{self.settings.stage}.allowedCallers needs apiAuth "
+                    "'iam': a public API (apiAuth none) has no caller identity to admit or refuse"
+                )
+            return None
+        if not callers:
+            cdk.Annotations.of(self).add_warning_v2(
+                "upload-api:verifier-only-callers",
+                f"uploadApi.stages.{self.settings.stage}.allowedCallers is empty: only this stage's verifier "
+                "role may call POST /upload. Add your clients' IAM role ARNs there (cdk.json) to let them "
+                "call it.",
+            )
+        roots = sorted({arn.split(":")[4] for arn in callers if arn.endswith(":root")})
+        principals = [self.verifier_role.role_arn, *(arn for arn in callers if not arn.endswith(":root"))]
+        upload = f"execute-api:/{self.api_stage_name}/POST/upload"
+        statements = [
+            iam.PolicyStatement(
+                sid="AllowedCallersInvokeUpload",
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=[upload],
+                conditions={"ArnEquals": {"aws:PrincipalArn": principals}},
+            )
+        ]
+        deny_unless: dict[str, Any] = {"ArnNotEquals": {"aws:PrincipalArn": principals}}
+        if roots:
+            # Named on purpose in allowedCallers: every principal of these accounts (their own IAM
+            # policies must still allow execute-api:Invoke).
+            statements.append(
+                iam.PolicyStatement(
+                    sid="AllowedAccountsInvokeUpload",
+                    principals=[iam.AccountPrincipal(account) for account in roots],
+                    actions=["execute-api:Invoke"],
+                    resources=[upload],
+                )
+            )
+            deny_unless["StringNotEquals"] = {"aws:PrincipalAccount": roots}
+        statements.append(
+            iam.PolicyStatement(
+                sid="DenyEveryoneElse",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+                conditions=deny_unless,
+            )
+        )
+        return iam.PolicyDocument(statements=statements)
 
     def _outputs(self) -> None:
         # Kept as attributes: the pipeline passes these two to its verify steps (env_from_cfn_outputs).
@@ -429,6 +536,12 @@ class UploadApiStack(cdk.Stack):
         )
         self.upload_endpoint_output = cdk.CfnOutput(
             self, "UploadEndpoint", value=self.api.url_for_path("/upload"), description="POST here"
+        )
+        self.verifier_role_output = cdk.CfnOutput(
+            self,
+            "VerifierRoleArn",
+            value=self.verifier_role.role_arn,
+            description="The role the pipeline's verify step assumes for this stage",
         )
         cdk.CfnOutput(self, "LambdaFunctionArn", value=self.function.function_arn)
         cdk.CfnOutput(self, "BucketName", value=self.bucket.bucket_name)

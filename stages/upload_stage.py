@@ -21,7 +21,7 @@ class UploadApiStage(cdk.Stage):
         construct_id: str,
         *,
         settings: StageSettings,
-        invoker_account_id: str | None = None,
+        pipeline_account_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         env = cdk.Environment(account=settings.account, region=settings.region)
@@ -30,7 +30,7 @@ class UploadApiStage(cdk.Stage):
             self,
             UPLOAD_STACK_ID,
             settings=settings,
-            invoker_account_id=invoker_account_id,
+            pipeline_account_id=pipeline_account_id,
             description=f"Secure file upload API ({settings.stage})",
         )
         # A Stage is its own assembly: a stage that is a child of the App (built on its own) is

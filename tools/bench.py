@@ -186,8 +186,8 @@ def upload_event(body: str) -> dict[str, Any]:
         "requestContext": {
             "resourcePath": "/upload",
             "httpMethod": "POST",
-            "path": "/prod/upload",
-            "stage": "prod",
+            "path": "/dev/upload",
+            "stage": "dev",
             "requestId": "bench-request",
         },
         "body": body,
@@ -302,7 +302,7 @@ def _sink() -> Iterator[str]:
                 raise RuntimeError("the loopback sink exited before listening")
         if not line.startswith("listening on "):
             raise RuntimeError("the loopback sink did not start")
-        yield f"http://{line.split()[-1]}/prod/upload"
+        yield f"http://{line.split()[-1]}/dev/upload"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -336,7 +336,7 @@ def _signature_cost_us(samples: int = 2000) -> float:
     from tools.sigv4 import signed_headers
 
     credentials = Credentials("AKIDEXAMPLE", "bench-not-a-secret", "bench-token")
-    url = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/upload"
+    url = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev/upload"
     start = time.process_time()
     for _ in range(samples):
         signed_headers(credentials, "us-east-1", "POST", url, b"{}", {"Content-Type": "application/json"})

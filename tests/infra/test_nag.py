@@ -31,13 +31,14 @@ pytestmark = pytest.mark.synth
 
 NAG_PACKS = {"AwsSolutions", "Serverless"}
 # Every acknowledgement in the default stack, reviewed. A new one must be added here on purpose.
+# (The API stage's construct is named after its stage, DeploymentStage.dev / .prod: see expected_for.)
 EXPECTED_ACKNOWLEDGEMENTS = {
     ("UploadFunctionRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
     ("UploadFunctionPolicy", "AwsSolutions-IAM5[Resource::<UploadBucketD2C1DA78.Arn>/uploads/*]"),
     ("UploadFunction", "Serverless-LambdaDLQ"),
     ("UploadFunction", "AwsSolutions-L1"),
     ("UploadFunction", "Serverless-LambdaLatestVersion"),
-    ("UploadApi/DeploymentStage.prod", "AwsSolutions-APIG3"),
+    ("UploadApi/DeploymentStage.<stage>", "AwsSolutions-APIG3"),
     ("UploadApi/Default/upload/POST", "AwsSolutions-COG4"),
     (
         "UploadApi/CloudWatchRole",
@@ -60,6 +61,13 @@ MALWARE_SCANNING_ACKNOWLEDGEMENTS = {
     ("MalwareScanning/ScanResultFunction", "Serverless-LambdaLatestVersion"),
 }
 STAGES_THAT_SCAN = {"Prod"}
+
+
+def expected_for(stage: str) -> set[tuple[str, str]]:
+    """The reviewed acknowledgements of one stage's upload stack (its API stage is named after it)."""
+    return {(path.replace("<stage>", stage), finding) for path, finding in EXPECTED_ACKNOWLEDGEMENTS}
+
+
 _ARTIFACT_READ = {
     "AwsSolutions-IAM5[Action::s3:GetBucket*]",
     "AwsSolutions-IAM5[Action::s3:GetObject*]",
@@ -89,11 +97,10 @@ def _on(path: str, finding_ids: set[str]) -> set[tuple[str, str]]:
     return {(path, finding_id) for finding_id in finding_ids}
 
 
-_VERIFIER = {
-    f"AwsSolutions-IAM5[Resource::{_ARN.format(service='execute-api')}:*/prod/POST/upload]",
-    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/restapis/*/stages/prod]",
-}
+_AUTO_APPROVE = "Pipeline/PipelinesSecurityCheck/CDKPipelinesAutoApprove"
 # Every acknowledgement in the pipeline stack (paths under it), reviewed: CDK Pipelines' generated grants.
+# Read-only steps (self-mutation, verifiers, permission check) hold no KMS wildcard (kms:Decrypt and
+# DescribeKey only); the asset role holds no `*` (it starts only its own project).
 EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
     _on("Pipeline/Pipeline/Role/DefaultPolicy", _ARTIFACT_WRITE | _ARTIFACT_KEY)
     | _on(
@@ -107,7 +114,6 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
     | _on(
         "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
         _ARTIFACT_READ
-        | _ARTIFACT_KEY
         | _own_logs("PipelineUpdatePipelineSelfMutationDAA41400")
         | {
             "AwsSolutions-IAM5[Resource::arn:*:iam::<AWS::AccountId>:role/*]",
@@ -116,24 +122,46 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
     )
     | _on(
         "Pipeline/Assets/FileRole/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("PipelineAssetsFileAsset5D8C5DA6"),
+    )
+    | _on("VerifyDevRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevVerifyDev2BA78AE9"))
+    | _on("VerifyProdRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdVerifyProd5F9B0646"))
+    | _on(
+        "Pipeline/PipelinesSecurityCheck/CDKSecurityCheck/Role/DefaultPolicy",
         _ARTIFACT_READ
+        | _own_logs("PipelinePipelinesSecurityCheckCDKSecurityCheck1D09275A")
         | {
             "AwsSolutions-IAM5[Resource::*]",
-            f"AwsSolutions-IAM5[Resource::{_ARN.format(service='logs')}:log-group:/aws/codebuild/*]",
-            f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codebuild')}:report-group/*]",
+            "AwsSolutions-IAM5[Resource::<PipelinePipelinesSecurityCheckCDKPipelinesAutoApprove438244C8.Arn>:*]",
+        },
+    )
+    | _on(_AUTO_APPROVE, {"Serverless-LambdaDLQ", "Serverless-LambdaTracing"})
+    | _on(
+        f"{_AUTO_APPROVE}/ServiceRole",
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
         },
     )
     | _on(
-        "Pipeline/Pipeline/Dev/VerifyDev/VerifyDev/Role/DefaultPolicy",
-        _ARTIFACT_READ | _ARTIFACT_KEY | _own_logs("PipelineDevVerifyDev2BA78AE9") | _VERIFIER,
-    )
-    | _on(
-        "Pipeline/Pipeline/Prod/VerifyProd/VerifyProd/Role/DefaultPolicy",
-        _ARTIFACT_READ | _ARTIFACT_KEY | _own_logs("PipelineProdVerifyProd5F9B0646") | _VERIFIER,
+        f"{_AUTO_APPROVE}/ServiceRole/DefaultPolicy",
+        {
+            f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codepipeline')}:*/{stage}/{stage}PermissionsCheck.Confirm]"
+            for stage in ("Dev", "Prod")
+        }
+        | {f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codepipeline')}:*]"},
     )
 )
 _FINDING_ID = re.compile(r"^(AwsSolutions|Serverless)-[A-Za-z0-9]+(\[.+\])?$")
 PLACEHOLDER_WARNING = ("Annotation::upload-api:placeholder-connection", "warning")
+# allowedCallers empty (the default): each upload stack says only its verifier may call the API.
+CALLERS_WARNING = ("Annotation::upload-api:verifier-only-callers", "warning")
+# dev and prod in one account (the committed default): the pipeline stack names the reason.
+SHARED_ACCOUNT_WARNING = ("Annotation::upload-api:shared-account", "warning")
+
+
+def _without_callers_warning(findings: set[tuple[str, str, str, str]]) -> set[tuple[str, str, str, str]]:
+    """The report's entries but the default allowedCallers warning (tested on its own)."""
+    return {f for f in findings if (f[1], f[3]) != CALLERS_WARNING}
 
 
 def _report(outdir: Path) -> dict[str, Any]:
@@ -184,9 +212,14 @@ def test_the_real_apps_only_report_entry_is_the_placeholder_warning(real_app):
     # GIVEN the synthesized real app with cdk.json as committed
     # WHEN every entry of the validation report is read
     findings = _findings(_report(real_app))
-    # THEN the one entry is the committed placeholder connection's warning, on the pipeline stack
-    assert {(rule, severity) for _, rule, _, severity in findings} == {PLACEHOLDER_WARNING}
-    assert {path for _, _, path, _ in findings} == {PIPELINE_STACK_ID}
+    # THEN the entries are the committed placeholders' warnings: the connection and the shared account on
+    # the pipeline stack, the verifier-only callers on each upload stack
+    assert {(rule, severity, path) for _, rule, path, severity in findings} == {
+        (*PLACEHOLDER_WARNING, PIPELINE_STACK_ID),
+        (*SHARED_ACCOUNT_WARNING, PIPELINE_STACK_ID),
+        (*CALLERS_WARNING, f"{PIPELINE_STACK_ID}/Dev/{UPLOAD_STACK_ID}"),
+        (*CALLERS_WARNING, f"{PIPELINE_STACK_ID}/Prod/{UPLOAD_STACK_ID}"),
+    }
 
 
 def test_every_acknowledgement_is_an_exact_finding_id_with_a_reason(real_app):
@@ -216,7 +249,7 @@ def test_each_upload_stacks_acknowledgements_are_the_reviewed_ones(real_app, sta
     acknowledged = _acknowledged_under(real_app, f"/{PIPELINE_STACK_ID}/{stage_id}/{UPLOAD_STACK_ID}/")
     # THEN they are exactly the reviewed list (a new one is a decision, not an accident)
     scanning = MALWARE_SCANNING_ACKNOWLEDGEMENTS if stage_id in STAGES_THAT_SCAN else set()
-    assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS | scanning
+    assert acknowledged == expected_for(stage_id.lower()) | scanning
 
 
 def test_the_pipeline_stacks_acknowledgements_are_the_reviewed_ones(real_app):
@@ -272,8 +305,8 @@ def test_every_supported_setting_passes_nag(settings, tmp_path):
     stage = synth_stage("dev", outdir=tmp_path, **settings)
     # WHEN it is synthesized with the packs (raises on an unacknowledged error)
     stage.app.synth()
-    # THEN the report is empty
-    assert _findings(_report(tmp_path)) == set()
+    # THEN the report is empty but the default allowedCallers warning
+    assert _without_callers_warning(_findings(_report(tmp_path))) == set()
 
 
 def test_the_prod_stage_passes_nag(tmp_path):
@@ -281,8 +314,8 @@ def test_the_prod_stage_passes_nag(tmp_path):
     stage = synth_stage("prod", outdir=tmp_path)
     # WHEN synthesized with the packs
     stage.app.synth()
-    # THEN the report is empty
-    assert _findings(_report(tmp_path)) == set()
+    # THEN the report is empty but the default allowedCallers warning
+    assert _without_callers_warning(_findings(_report(tmp_path))) == set()
 
 
 def test_python_3_9_passes_nag_with_only_its_deprecation_warnings(tmp_path):
@@ -291,7 +324,7 @@ def test_python_3_9_passes_nag_with_only_its_deprecation_warnings(tmp_path):
     # WHEN synthesized with the packs
     stage.app.synth()
     # THEN nothing fails; the only entries are the two deprecation warnings (CDK's own and ours)
-    findings = _findings(_report(tmp_path))
+    findings = _without_callers_warning(_findings(_report(tmp_path)))
     assert {(rule, severity) for _, rule, _, severity in findings} == {
         ("W2531", "warning"),
         ("Annotation::upload-api:deprecated-runtime", "warning"),
@@ -324,7 +357,7 @@ def test_the_packs_really_run_on_the_upload_stage(tmp_path):
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     # AND both packs report the new constructs, and nothing of the upload stack
-    findings = _findings(_report(tmp_path))
+    findings = _without_callers_warning(_findings(_report(tmp_path)))
     rules = {(plugin, rule, path.split("/")[2]) for plugin, rule, path, _ in findings}
     assert ("AwsSolutions", "AwsSolutions-S10", "NonCompliantBucket") in rules
     assert ("AwsSolutions", "AwsSolutions-S1", "NonCompliantBucket") in rules

@@ -6,14 +6,23 @@ import pytest
 
 pytestmark = pytest.mark.synth
 
-OUTPUT_IDS = {"ApiUrl", "UploadEndpoint", "LambdaFunctionArn", "BucketName", "TableName", "DashboardUrl"}
+OUTPUT_IDS = {
+    "ApiUrl",
+    "UploadEndpoint",
+    "LambdaFunctionArn",
+    "BucketName",
+    "TableName",
+    "DashboardUrl",
+    "VerifierRoleArn",
+}
 
 
 def test_the_stack_has_exactly_the_contract_outputs_and_the_dashboard_url(template):
     # GIVEN the dev stage
     # WHEN synthesized
     # THEN the outputs are exactly ApiUrl, UploadEndpoint, LambdaFunctionArn, BucketName, TableName
-    # (the contract's outputs file) and DashboardUrl (tests/infra/test_observability.py)
+    # (the contract's outputs file), DashboardUrl (tests/infra/test_observability.py) and VerifierRoleArn
+    # (the role the pipeline's verify step assumes, tests/infra/test_delivery_trust.py)
     assert set(template.find_outputs("*")) == OUTPUT_IDS
 
 

@@ -18,7 +18,6 @@ from aws_cdk.assertions import Match
 import stages.pipeline_stack
 from stages.pipeline_settings import pinned_cdk_assets_version, pinned_cdk_cli_version
 from stages.pipeline_stack import NON_DEPLOY_PATHS, load_buildspec
-from stages.upload_stack import API_STAGE_NAME
 from stages.upload_stage import UploadApiStage
 from tools.local.aws import REPO_ROOT
 
@@ -160,24 +159,37 @@ def test_the_stages_run_source_build_update_assets_dev_prod(pipeline_app):
     assert names == STAGE_ORDER
 
 
-def test_the_prod_approval_runs_before_any_prod_deploy_action(pipeline_app):
+def test_the_prod_approval_runs_between_creating_and_executing_the_change_set(pipeline_app):
     # GIVEN the Prod stage's actions
     actions = pipeline_app.actions("Prod")
-    (approval,) = [a for a in actions if a["ActionTypeId"]["Category"] == "Approval"]
-    deploys = _deploy_actions(pipeline_app, "Prod")
+    (approval,) = [a for a in actions if a["Name"] == "UploadApi.PromoteToProd"]
+    (prepare,) = [
+        a
+        for a in _deploy_actions(pipeline_app, "Prod")
+        if a["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
+    ]
+    execute = _execute_action(pipeline_app, "Prod")
     # WHEN their run orders are compared
-    # THEN the manual approval comes first: no change set is even prepared before someone approves
+    # THEN the change set exists when the approver is asked, and runs only after the approval
     assert approval["ActionTypeId"] == {
         "Category": "Approval",
         "Owner": "AWS",
         "Provider": "Manual",
         "Version": "1",
     }
-    assert len(deploys) == 2
-    assert all(approval["RunOrder"] < deploy["RunOrder"] for deploy in deploys)
+    assert prepare["RunOrder"] < approval["RunOrder"] < execute["RunOrder"]
+    # AND the approver is told which change set to read
+    assert "PipelineChange" in approval["Configuration"]["CustomData"]
+    assert (
+        "describe-change-set --stack-name Prod-UploadApi --change-set-name PipelineChange"
+        in (approval["Configuration"]["CustomData"])
+    )
+    assert as_text(approval["Configuration"]["ExternalEntityLink"]).endswith(
+        "#/stacks?filteringText=Prod-UploadApi"
+    )
 
 
-def test_the_only_approval_is_the_prod_stages(pipeline_app):
+def test_the_approvals_are_the_permission_checks_and_the_prod_promotion(pipeline_app):
     # GIVEN every action of the pipeline
     approvals = [
         (stage["Name"], action["Name"])
@@ -186,8 +198,13 @@ def test_the_only_approval_is_the_prod_stages(pipeline_app):
         if action["ActionTypeId"]["Category"] == "Approval"
     ]
     # WHEN the approvals are listed
-    # THEN there is one, in Prod: Dev deploys without waiting
-    assert approvals == [("Prod", "PromoteToProd")]
+    # THEN each stage has a permission-broadening confirmation (auto-approved when nothing broadens),
+    # and Prod waits for a person on its change set
+    assert approvals == [
+        ("Dev", "DevPermissionsCheck.Confirm"),
+        ("Prod", "ProdPermissionsCheck.Confirm"),
+        ("Prod", "UploadApi.PromoteToProd"),
+    ]
 
 
 @pytest.mark.parametrize("stage_id", STAGE_IDS)
@@ -209,10 +226,11 @@ def test_the_verifier_gets_the_deployed_stacks_outputs_in_its_environment(pipeli
     namespace = _execute_action(pipeline_app, stage_id)["Namespace"]
     # WHEN the verifier action's environment is read
     environment = _action_environment(_verify_action(pipeline_app, stage_id))
-    # THEN API_URL and UPLOAD_ENDPOINT are that action's output variables
+    # THEN API_URL, UPLOAD_ENDPOINT and VERIFIER_ROLE_ARN are that action's output variables
     assert environment == {
         "API_URL": f"#{{{namespace}.ApiUrl}}",
         "UPLOAD_ENDPOINT": f"#{{{namespace}.UploadEndpoint}}",
+        "VERIFIER_ROLE_ARN": f"#{{{namespace}.VerifierRoleArn}}",
     }
 
 
@@ -224,7 +242,7 @@ def test_the_verifiers_variables_name_outputs_the_stages_stack_has(pipeline_app,
     # WHEN the output names are taken from the #{namespace.Output} variables
     names = {re.fullmatch(r"#\{[^.]+\.(\w+)\}", value).group(1) for value in environment.values()}
     # THEN each is an output of that stack (a renamed output would resolve to nothing at run time)
-    assert names == {"ApiUrl", "UploadEndpoint"}
+    assert names == {"ApiUrl", "UploadEndpoint", "VerifierRoleArn"}
     assert names <= set(outputs)
 
 
@@ -472,8 +490,8 @@ def test_every_codebuild_project_logs_to_the_build_logs_group(pipeline_app):
     log_group_id = pipeline_app.logical_id(pipeline_app.stack.build_logs)
     projects = pipeline_app.of_type("AWS::CodeBuild::Project")
     # WHEN their logging configuration is read
-    # THEN every project (synth, self-mutation, assets, verifiers) writes to BuildLogs
-    assert len(projects) == 5
+    # THEN every project (synth, self-mutation, assets, verifiers, permission check) writes to BuildLogs
+    assert len(projects) == 6
     for project in projects.values():
         assert project["Properties"]["LogsConfig"] == {
             "CloudWatchLogs": {"GroupName": {"Ref": log_group_id}, "Status": "ENABLED"}
@@ -745,7 +763,7 @@ def test_two_file_assets_still_share_one_publishing_project(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("stage_id", STAGE_IDS)
-def test_the_verifier_role_has_only_its_two_grants_and_cdks_own(pipeline_app, stage_id):
+def test_the_verifier_role_may_only_assume_its_stages_verifier_role_besides_cdks_own(pipeline_app, stage_id):
     # GIVEN the verifier project's role
     project_id = pipeline_app.project_id(_verify_action(pipeline_app, stage_id))
     role_id = _role_of_project(pipeline_app, project_id)
@@ -753,23 +771,20 @@ def test_the_verifier_role_has_only_its_two_grants_and_cdks_own(pipeline_app, st
     logs_group = f"<{pipeline_app.logical_id(pipeline_app.stack.build_logs)}.Arn>"
     own_logs = f"{PREFIX.format(service='logs')}:log-group:/aws/codebuild/<{project_id}>"
     # WHEN every statement on it is read
-    # THEN it may invoke POST /upload and read the API stage, and otherwise holds only CDK's grants:
-    # the artifacts (read), the artifact key, the BuildLogs group, its own log group and report groups
+    # THEN it may assume the stage's VerifierRole (nothing of the API itself) and otherwise holds only
+    # CDK's grants: the artifacts (read), the artifact key (decrypt), logs and its report groups
     assert _statements(pipeline_app, role_id) == {
         (
             "Allow",
-            frozenset({"execute-api:Invoke"}),
-            frozenset({f"{PREFIX.format(service='execute-api')}:*/{API_STAGE_NAME}/POST/upload"}),
-        ),
-        (
-            "Allow",
-            frozenset({"apigateway:GET"}),
-            frozenset(
-                {f"arn:<AWS::Partition>:apigateway:<AWS::Region>::/restapis/*/stages/{API_STAGE_NAME}"}
-            ),
+            frozenset({"sts:AssumeRole"}),
+            frozenset({f"arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{stage_id}-UploadApi-Verifier"}),
         ),
         ("Allow", frozenset(S3_READ), frozenset({bucket, f"{bucket}/*"})),
-        ("Allow", frozenset(ARTIFACT_KEY_ACTIONS), frozenset({f"<{_artifact_key_id(pipeline_app)}.Arn>"})),
+        (
+            "Allow",
+            frozenset({"kms:Decrypt", "kms:DescribeKey"}),
+            frozenset({f"<{_artifact_key_id(pipeline_app)}.Arn>"}),
+        ),
         ("Allow", frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}), frozenset({logs_group})),
         (
             "Allow",
@@ -823,75 +838,22 @@ def test_the_verifier_role_has_no_other_policies_and_trusts_only_codebuild(pipel
 
 
 @pytest.mark.parametrize(("stage_id", "account"), [("Dev", "111111111111"), ("Prod", "222222222222")])
-def test_with_explicit_accounts_each_verifier_may_invoke_only_its_own_stages_api(
+def test_with_explicit_accounts_each_verifier_may_assume_only_its_own_stages_verifier_role(
     synth_pipeline, stage_id, account
 ):
     # GIVEN dev, prod and the pipeline in three accounts
     app = synth_pipeline(**EXPLICIT_ENVS)
     role_id = _role_of_project(app, app.project_id(_verify_action(app, stage_id)))
-    # WHEN the verifier's execute-api grant is read
-    (invoke,) = [s for s in app.role_statements(role_id) if s["Action"] == "execute-api:Invoke"]
-    # THEN it names that stage's account and region
-    assert (
-        as_text(invoke["Resource"])
-        == f"arn:aws:execute-api:eu-west-1:{account}:*/{API_STAGE_NAME}/POST/upload"
-    )
-
-
-@pytest.mark.parametrize(("stage_id", "account"), [("Dev", "111111111111"), ("Prod", "222222222222")])
-def test_across_accounts_the_verifier_reads_the_stage_through_that_accounts_lookup_role(
-    synth_pipeline, stage_id, account
-):
-    # GIVEN dev, prod and the pipeline in three accounts
-    app = synth_pipeline(**EXPLICIT_ENVS)
-    action = _verify_action(app, stage_id)
-    role_id = _role_of_project(app, app.project_id(action))
-    statements = app.role_statements(role_id)
-    lookup_role = f"arn:aws:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-eu-west-1"
-    # WHEN its grants and environment are read
-    # THEN it may assume only that account's CDK lookup role, has no apigateway:GET of its own,
-    # and the verifier is told which role to use
-    (assume,) = [s for s in statements if s["Action"] == "sts:AssumeRole"]
-    assert as_text(assume["Resource"]) == lookup_role
-    assert not [s for s in statements if s["Action"] == "apigateway:GET"]
-    project = app.resources[app.project_id(action)]["Properties"]
-    variables = {v["Name"]: v.get("Value") for v in project["Environment"]["EnvironmentVariables"]}
-    assert as_text(variables["STAGE_READ_ROLE_ARN"]) == lookup_role
-
-
-@pytest.mark.parametrize("stage_id", STAGE_IDS)
-def test_across_accounts_the_api_lets_the_pipeline_account_invoke_post_upload(synth_pipeline, stage_id):
-    # GIVEN dev, prod and the pipeline (333333333333) in three accounts
-    app = synth_pipeline(**EXPLICIT_ENVS)
-    # WHEN the stage's API resource policy is read
-    (api,) = [
-        r
-        for r in app.stage_template(stage_id)["Resources"].values()
-        if r["Type"] == "AWS::ApiGateway::RestApi"
-    ]
-    # THEN only the pipeline account may invoke, and only POST /upload on the prod stage
-    assert api["Properties"]["Policy"]["Statement"] == [
-        {
-            "Action": "execute-api:Invoke",
-            "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
-            "Resource": f"execute-api:/{API_STAGE_NAME}/POST/upload",
-            "Sid": "InvokeUploadFromThePipelineAccount",
-        }
-    ]
-
-
-@pytest.mark.parametrize("stage_id", STAGE_IDS)
-def test_in_one_account_the_api_has_no_resource_policy(pipeline_app, stage_id):
-    # GIVEN cdk.json as committed (every stage in the pipeline's account)
-    # WHEN the stage's API is read
-    (api,) = [
-        r
-        for r in pipeline_app.stage_template(stage_id)["Resources"].values()
-        if r["Type"] == "AWS::ApiGateway::RestApi"
-    ]
-    # THEN identity policies alone decide: no resource policy is attached
-    assert "Policy" not in api["Properties"]
+    # WHEN the verifier's sts:AssumeRole grant is read
+    (assume,) = [s for s in app.role_statements(role_id) if s["Action"] == "sts:AssumeRole"]
+    # THEN it names that stage's VerifierRole in that stage's account, and nothing reads or calls an API
+    assert as_text(assume["Resource"]) == f"arn:aws:iam::{account}:role/{stage_id}-UploadApi-Verifier"
+    actions = {
+        a
+        for s in app.role_statements(role_id)
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not {a for a in actions if a.startswith(("execute-api:", "apigateway:"))}
 
 
 # -- approval notifications ----------------------------------------------------------------------
@@ -902,7 +864,7 @@ def test_without_approver_emails_there_is_no_topic_and_no_notification(pipeline_
     # WHEN the stack is synthesized
     # THEN it has no SNS topic, and the approval notifies nobody
     pipeline_app.template.resource_count_is("AWS::SNS::Topic", 0)
-    (approval,) = [a for a in pipeline_app.actions("Prod") if a["Name"] == "PromoteToProd"]
+    (approval,) = [a for a in pipeline_app.actions("Prod") if a["Name"] == "UploadApi.PromoteToProd"]
     assert "NotificationArn" not in approval["Configuration"]
 
 
@@ -964,6 +926,6 @@ def test_with_approver_emails_the_approval_notifies_the_topic(with_approvers):
     # GIVEN approverEmails set
     (topic_id,) = with_approvers.of_type("AWS::SNS::Topic")
     # WHEN the prod approval action is read
-    (approval,) = [a for a in with_approvers.actions("Prod") if a["Name"] == "PromoteToProd"]
+    (approval,) = [a for a in with_approvers.actions("Prod") if a["Name"] == "UploadApi.PromoteToProd"]
     # THEN it notifies the topic
     assert approval["Configuration"]["NotificationArn"] == {"Ref": topic_id}

@@ -89,14 +89,21 @@ def test_covering_is_by_construct_path_not_by_name_prefix(review):
 
 
 def test_the_committed_placeholder_is_a_warning_and_nothing_failed(review):
-    # GIVEN the app as cdk.json configures it (a placeholder connection ARN)
+    # GIVEN the app as cdk.json configures it (a placeholder connection ARN, the placeholder reason for
+    # one shared account, no allowedCallers)
     findings = review.report["findings"]
     # WHEN the report's findings are read
-    # THEN nothing failed, and the one warning is the placeholder, on the pipeline stack
+    # THEN nothing failed, and the warnings are those placeholders': two on the pipeline stack, the
+    # verifier-only callers on each upload stack
     assert review.report["counts"]["findings.failed"] == 0
-    assert [(f["severity"], f["rule"], f["stage"]) for f in findings] == [
-        ("warning", "Annotation::upload-api:placeholder-connection", "Pipeline")
-    ]
+    assert sorted((f["severity"], f["rule"], f["stage"]) for f in findings) == sorted(
+        [
+            ("warning", "Annotation::upload-api:placeholder-connection", "Pipeline"),
+            ("warning", "Annotation::upload-api:shared-account", "Pipeline"),
+            ("warning", "Annotation::upload-api:verifier-only-callers", "Dev"),
+            ("warning", "Annotation::upload-api:verifier-only-callers", "Prod"),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ async def loopback_server(delay: float, status: int = 429) -> AsyncIterator[str]
     await site.start()
     port = runner.addresses[0][1]
     try:
-        yield f"http://127.0.0.1:{port}/prod/upload"
+        yield f"http://127.0.0.1:{port}/dev/upload"
     finally:
         await runner.cleanup()
 
@@ -90,7 +90,7 @@ def test_a_refused_connection_is_no_answer_not_a_crash():
         port = server.sockets[0].getsockname()[1]
         server.close()
         await server.wait_closed()
-        return f"http://127.0.0.1:{port}/prod/upload"
+        return f"http://127.0.0.1:{port}/dev/upload"
 
     url = asyncio.run(closed_port())
     request = loadgen.Request("POST", url, b"{}", dict)
@@ -148,7 +148,7 @@ def test_signed_requests_arrive_with_valid_signatures():
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/prod/upload"
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/dev/upload"
         try:
             # WHEN the load generator sends 20 requests signed by the per-second cache
             signer = CachedSigner(

@@ -32,8 +32,8 @@ API_URL = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/"
 DEPLOYED = Target("Dev-UploadApi", API_URL, f"{API_URL}upload", {"ApiUrl": API_URL})
 LOCAL = Target(
     "Dev-UploadApi",
-    "http://127.0.0.1:3000/prod/",
-    "http://127.0.0.1:3000/prod/upload",
+    "http://127.0.0.1:3000/dev/",
+    "http://127.0.0.1:3000/dev/upload",
     {"AwsEndpointUrl": "http://127.0.0.1:4000"},
 )
 CREDENTIALS = Credentials("AKIDEXAMPLE", "not-a-secret", "token")
@@ -79,11 +79,11 @@ def test_an_outputs_file_with_two_stacks_needs_a_name(tmp_path):
 @pytest.mark.parametrize(
     ("url", "local"),
     [
-        ("http://127.0.0.1:3000/prod/", True),
-        ("http://localhost:3000/prod/", True),
+        ("http://127.0.0.1:3000/dev/", True),
+        ("http://localhost:3000/dev/", True),
         ("http://[::1]:3/p/", True),
         (API_URL, False),
-        ("http://10.0.0.1/prod/", False),
+        ("http://10.0.0.1/dev/", False),
     ],
 )
 def test_only_loopback_addresses_count_as_local(url, local):

@@ -238,6 +238,8 @@ def banner(stack: LocalStack, api_url: str, outputs_path: Path) -> str:
             f"  throttle {limits}; gateway body validation {validation}; HTTP front on {EVENT_LOOP}"
             + (f"; fault {stack.gateway.fault_status}" if stack.gateway.fault_status else ""),
             f"  outputs written to {outputs_path}",
+            # The deployed API admits only allowedCallers and the stage's verifier (its resource policy).
+            "  no IAM here: SigV4 auth and the API's resource policy (allowedCallers) are not enforced",
             "Try:",
             f"  curl -sS -X POST {endpoint} -H 'Content-Type: application/json' -d '{example}'",
             "Ctrl-C stops it.",

@@ -188,7 +188,9 @@ def js_end_anchors(pattern: str) -> str:
     return "".join(out)
 
 
-def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+def _multiple_of(
+    validator: Any, divisor: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
     """Draft 4 multipleOf on exact Decimals; a quotient too large to compute (1e999999 % 0.01 raises
     InvalidOperation) is not a multiple either: API Gateway answers such a body with a 400, not a 500."""
     if not validator.is_type(instance, "number") or isinstance(instance, bool):

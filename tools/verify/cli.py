@@ -4,6 +4,10 @@
     python -m tools.verify --mode prod                                 # make verify-deployed: API_URL,
                                                                        # UPLOAD_ENDPOINT, STACK_NAME from env
 
+With VERIFIER_ROLE_ARN set (the pipeline's verify steps), every AWS call, signing included, runs
+under that role: the stage's VerifierRole, which may call only this stage's POST /upload and read
+only this API stage.
+
 dev: every check, one real upload (201), and a flood above the limit.
 prod: writes nothing and does not flood unless told (--write, --load): the stage's
 configured throttling (apigateway:GetStage), the validation probes, and a short paced
@@ -26,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tools.sigv4 import region_of
 from tools.verify import loadgen, probes, throttling
 from tools.verify.model import CheckResult
 from tools.verify.report import Run, table, write
@@ -33,6 +38,8 @@ from tools.verify.target import (
     Limits,
     SetupError,
     Target,
+    aws_session,
+    read_stage_throttling,
     resolve_limits,
     target_from_env,
     target_from_outputs,
@@ -159,8 +166,16 @@ def plan_run(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
     target = target_from_outputs(args.outputs, args.stack) if args.outputs else target_from_env(environ)
     # The deployed API uses IAM auth by default; a loopback server (make local) does not emulate it.
     sign = (not target.local) if args.sign is None else args.sign
-    credentials, region = signing_identity(target) if sign else (None, None)
-    limits, stage_check = resolve_limits(target, args.mode, environ, args.rate, args.burst)
+    session = None if target.local else aws_session(environ, region_of(target.api_url))
+    credentials, region = signing_identity(target, session) if sign else (None, None)
+    limits, stage_check = resolve_limits(
+        target,
+        args.mode,
+        environ,
+        args.rate,
+        args.burst,
+        read_stage=partial(read_stage_throttling, session=session),
+    )
     options = ThrottleOptions.derive(
         limits,
         control_rate=args.control_rate,
@@ -258,13 +273,12 @@ def throttling_checks(plan: Plan) -> list[CheckResult]:
     return checks
 
 
-def signing_identity(target: Target) -> tuple[Any, str]:
-    """The caller's credentials (the default chain: CodeBuild's role in the pipeline) and the API's region."""
+def signing_identity(target: Target, session: Any = None) -> tuple[Any, str]:
+    """The caller's credentials (the VerifierRole when VERIFIER_ROLE_ARN is set, else the default
+    chain) and the API's region."""
     import boto3
 
-    from tools.sigv4 import region_of
-
-    session = boto3.Session()
+    session = session or boto3.Session()
     credentials = session.get_credentials()
     if credentials is None:
         raise SetupError(

@@ -185,35 +185,43 @@ def outputs_limits(target: Target) -> tuple[float, int] | None:
 StageReader = Callable[[Target], tuple[float, int]]
 
 
-# In a cross-account pipeline the stage's API lives in another account: the verifier reads
-# its configuration through that account's CDK bootstrap lookup role (read-only, trusted by
-# the pipeline account at bootstrap), named here by the pipeline step.
-READ_ROLE_ENV = "STAGE_READ_ROLE_ARN"
+# The pipeline's verify step names the stage's VerifierRole (a stack output): the whole verifier,
+# signing and apigateway:GetStage alike, runs under it, in the same account or across accounts.
+# That role may call only this stage's POST /upload and read only this API stage.
+VERIFIER_ROLE_ENV = "VERIFIER_ROLE_ARN"
 
 
-def _apigateway_client(region: str | None, read_role_arn: str | None) -> Any:
+def aws_session(environ: Mapping[str, str], region: str | None = None) -> Any:
+    """A boto3 session: the VerifierRole's (assumed with the default chain) when VERIFIER_ROLE_ARN is set."""
     import boto3
 
-    if not read_role_arn:
-        return boto3.client("apigateway", region_name=region)
-    credentials = boto3.client("sts", region_name=region).assume_role(
-        RoleArn=read_role_arn, RoleSessionName="upload-api-verifier"
-    )["Credentials"]
-    return boto3.client(
-        "apigateway",
-        region_name=region,
+    role_arn = environ.get(VERIFIER_ROLE_ENV, "").strip()
+    if not role_arn:
+        return boto3.Session(region_name=region)
+    try:
+        credentials = boto3.client("sts", region_name=region).assume_role(
+            RoleArn=role_arn, RoleSessionName="upload-api-verifier"
+        )["Credentials"]
+    except Exception as error:  # no credentials, not trusted, ...: the run cannot start, said plainly
+        raise SetupError(
+            f"cannot assume {VERIFIER_ROLE_ENV} {role_arn}: {type(error).__name__}: {error}"
+        ) from None
+    return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
+        region_name=region,
     )
 
 
-def read_stage_throttling(target: Target, client: Any = None) -> tuple[float, int]:
+def read_stage_throttling(target: Target, client: Any = None, session: Any = None) -> tuple[float, int]:
     """The stage-wide (`*/*`) throttling of the deployed stage, via apigateway:GetStage."""
     if target.rest_api_id is None:
         raise SetupError(f"{target.api_url} is not an execute-api URL: no REST API id to read the stage of")
     if client is None:
-        client = _apigateway_client(region_of(target.api_url), os.environ.get(READ_ROLE_ENV))
+        region = region_of(target.api_url)
+        session = session or aws_session(os.environ, region)
+        client = session.client("apigateway", region_name=region)
     stage = client.get_stage(restApiId=target.rest_api_id, stageName=target.stage_name)
     settings = stage.get("methodSettings", {}).get("*/*", {})
     if "throttlingRateLimit" not in settings or "throttlingBurstLimit" not in settings:

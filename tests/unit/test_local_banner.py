@@ -1,0 +1,21 @@
+"""The local server says what it does not enforce: no IAM, so no allowedCallers (docs/delivery-trust.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from tools.local.__main__ import banner
+
+
+def test_the_banner_says_iam_and_the_resource_policy_are_not_enforced():
+    # GIVEN a local stack as the server builds it (only what the banner reads)
+    gateway = SimpleNamespace(throttle=None, request_schema={}, fault_status=None)
+    stack = SimpleNamespace(
+        stack_name="Dev-UploadApi", gateway=gateway, moto_endpoint="http://127.0.0.1:5000"
+    )
+    # WHEN the start-up banner is written
+    text = banner(stack, "http://127.0.0.1:3000/dev/", Path("local-outputs.json"))  # type: ignore[arg-type]
+    # THEN it serves the dev stage's path and says SigV4 and allowedCallers are not enforced
+    assert "POST http://127.0.0.1:3000/dev/upload" in text
+    assert "no IAM here: SigV4 auth and the API's resource policy (allowedCallers) are not enforced" in text

@@ -1,0 +1,1 @@
+"""The pipeline stack's own IAM, against a committed, reviewed list (bootstrap/pipeline-iam.reviewed.json)."""
