@@ -120,7 +120,7 @@ def build_document() -> dict[str, Any]:
                 "url": "https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}",
                 "description": "A deployed stage: the stack output ApiUrl, without its trailing slash.",
                 "variables": {
-                    "restApiId": {"default": "abcdef1234"},
+                    "restApiId": {"default": "example123"},
                     "region": {"default": "us-east-1"},
                     "stage": {"default": "dev", "description": "The API stage name of the deployment."},
                 },
