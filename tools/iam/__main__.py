@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tools.iam.arns import Env
 from tools.iam.coverage import Gap, missing_permissions
+from tools.iam.validity import Finding, check_policy, check_template
 from tools.review import assembly
 
 PLACEHOLDER_ACCOUNT = "111111111111"
@@ -67,6 +69,28 @@ def coverage(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def describe_findings(findings: Sequence[Finding]) -> str:
+    return "\n".join(f"  {f.where}: {f.action} on {f.resource or '-'}: {f.problem}" for f in findings)
+
+
+def validity(args: argparse.Namespace) -> int:
+    app = assembly.load(args.assembly)
+    findings: list[Finding] = []
+    for stack in app.stacks:
+        findings += check_template(stack.template, Env(stack.stack_name, args.account, args.region))
+    for path in args.policies:
+        findings += check_policy(str(path), _read(path))
+    if findings:
+        print(f"{len(findings)} statement(s) name actions or resources IAM will not match:")
+        print(describe_findings(findings))
+        return 1
+    print(
+        f"every action exists and names resources of its types ({len(app.stacks)} stacks, "
+        f"{len(args.policies)} policy files)"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.iam", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -76,12 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     cover.add_argument("assembly", type=Path)
     cover.add_argument("policy", type=Path)
     cover.add_argument("--boundary", type=Path, help="the execution role's permissions boundary policy")
-    for command in (cover,):
+    valid = commands.add_parser("validity", help="do the policies' actions exist and fit their resources?")
+    valid.add_argument("assembly", type=Path)
+    valid.add_argument("policies", type=Path, nargs="*", help="policy files, e.g. bootstrap/*.json")
+    for command in (cover, valid):
         command.add_argument("--account", default=PLACEHOLDER_ACCOUNT)
         command.add_argument("--region", default=PLACEHOLDER_REGION)
     args = parser.parse_args(argv)
     try:
-        return coverage(args)
+        return coverage(args) if args.command == "coverage" else validity(args)
     except assembly.AssemblyError as error:
         print(f"tools.iam: {error}", file=sys.stderr)
         return 2

