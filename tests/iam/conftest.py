@@ -43,3 +43,10 @@ def stacks(app: assembly.Assembly) -> dict[str, assembly.Stack]:
 @pytest.fixture
 def execution_policy() -> dict[str, Any]:
     return read_policy("cfn-execution-policy.json")
+
+
+@pytest.fixture
+def boundary() -> dict[str, Any]:
+    """The permissions boundary: on every role the app creates, and on the execution role
+    (`cdk bootstrap --custom-permissions-boundary`, docs/bootstrap.md)."""
+    return read_policy("permissions-boundary.json")

@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from tests.iam.conftest import ACCOUNT, REGION
+from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION
 from tools.iam.__main__ import describe_gaps, main
 from tools.iam.coverage import Gap, missing_permissions
 
@@ -19,18 +19,23 @@ pytestmark = pytest.mark.synth
 NOTHING = {"Version": "2012-10-17", "Statement": []}
 
 
-def gaps_of(stack, policy, template=None):
+def gaps_of(stack, policy, template=None, boundary=None):
     return missing_permissions(
-        template or stack.template, policy, stack_name=stack.stack_name, account=ACCOUNT, region=REGION
+        template or stack.template,
+        policy,
+        stack_name=stack.stack_name,
+        account=ACCOUNT,
+        region=REGION,
+        boundary=boundary,
     )
 
 
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
-def test_the_execution_policy_allows_every_deploy_call(stacks, execution_policy, stack_name):
-    # GIVEN a synthesized stack and the execution policy the bootstrap commands install
+def test_the_execution_policy_allows_every_deploy_call(stacks, execution_policy, boundary, stack_name):
+    # GIVEN a synthesized stack, and the execution policy and boundary the bootstrap commands install
     stack = stacks[stack_name]
-    # WHEN every handler call for its resources is evaluated against the policy
-    gaps = gaps_of(stack, execution_policy)
+    # WHEN every handler call for its resources is evaluated against the policy within the boundary
+    gaps = gaps_of(stack, execution_policy, boundary=boundary)
     # THEN none is denied
     assert not gaps, f"{stack_name}: the execution policy denies\n{describe_gaps(gaps)}"
 
@@ -104,3 +109,18 @@ def test_the_command_line_exits_non_zero_on_a_gap(cdk_out, tmp_path, capsys):
     assert code == 1
     assert "Dev-UploadApi:" in out
     assert "AWS::DynamoDB::Table: " in out
+
+
+def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
+    code = main(
+        [
+            "coverage",
+            str(cdk_out),
+            str(BOOTSTRAP / "cfn-execution-policy.json"),
+            "--boundary",
+            str(BOOTSTRAP / "permissions-boundary.json"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Prod-UploadApi: every handler call allowed" in out

@@ -300,7 +300,8 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
             service = info.action.split(":")[0]
             if info.wildcard_only:
                 if service == own_service or service in targets.services:
-                    yield from _requests(template, resource_type, logical_id, handler, info, "*", None, tags)
+                    owner = logical_id if service == own_service else None
+                    yield from _requests(template, resource_type, logical_id, handler, info, "*", owner, tags)
                 continue
             # The own service's calls act on the resource itself (its own ARNs include what it is
             # part of); another service's calls act on what the resource refers to.
