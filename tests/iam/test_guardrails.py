@@ -241,3 +241,84 @@ def test_every_role_in_every_template_has_the_boundary(stacks, stack_name):
     }
     missing = [k for k, r in roles.items() if r["Properties"].get("PermissionsBoundary") != expected]
     assert not missing, f"roles without the permissions boundary: {missing}"
+
+
+# -- the boundary leaves every role the app creates what its policies grant ------------------------
+
+# AWS managed policy the API Gateway CloudWatch role attaches (the one allow-listed), as AWS
+# publishes it (AWS Managed Policy Reference: AmazonAPIGatewayPushToCloudWatchLogs).
+APIGW_PUSH_TO_LOGS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def _role_grants(stack):
+    """(role, action, resource) for every Allow in the policies of the stack's roles."""
+    from tools.iam.arns import Env, Template
+    from tools.iam.validity import resolve_document
+
+    model = Template(stack.template, Env(stack.stack_name, ACCOUNT, "us-east-1"))
+    roles = {lid for lid, r in model.resources.items() if r["Type"] == "AWS::IAM::Role"}
+    documents = []
+    for lid, resource in model.resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Policy":
+            for role in props.get("Roles", []):
+                documents.append((role["Ref"], props["PolicyDocument"]))
+        if lid in roles:
+            documents += [(lid, p["PolicyDocument"]) for p in props.get("Policies", [])]
+            if props.get("ManagedPolicyArns"):
+                documents.append((lid, APIGW_PUSH_TO_LOGS))
+    for role, document in documents:
+        for statement in resolve_document(model, document)["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for action in actions:
+                for resource in resources:
+                    yield role, action, resource
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
+def test_the_boundary_allows_everything_the_apps_roles_are_granted(stacks, stack_name):
+    # GIVEN every grant of every role the stack creates (each role carries the boundary)
+    # WHEN each is evaluated against the boundary (keys: the app's tag, this account)
+    denied = []
+    for role, action, resource in _role_grants(stacks[stack_name]):
+        context = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **OURS}
+        decision = evaluate(Request(action, resource, context), [STAR], boundary=BOUNDARY)
+        if not decision:
+            denied.append(f"{role}: {action} on {resource} ({decision.reason})")
+    # THEN the boundary takes nothing away that the app uses, but for the grants it narrows on purpose
+    narrowed = {
+        d for d in denied if any(d.startswith(role) and f": {grant} (" in d for role, grant in NARROWED)
+    }
+    assert not set(denied) - narrowed, "\n".join(sorted(set(denied) - narrowed))
+
+
+# Grants on "*" that the boundary narrows to this app's resources, each with why that is enough.
+NARROWED = {
+    # CDK Pipelines gives the self-mutation role s3:ListBucket on every bucket for the CDK CLI's
+    # bootstrap lookups; with the bootstrap's roles the CLI lists through the roles it assumes, and
+    # the boundary leaves this role the app's and this account's bootstrap asset buckets.
+    ("PipelineUpdatePipelineSelfMutationRole", "s3:ListBucket on *"),
+}
