@@ -9,6 +9,7 @@ deploy needs is allowed (tests/iam/test_coverage.py).
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -218,6 +219,28 @@ def test_cdk_json_attaches_the_boundary_the_policies_name():
     assert context["@aws-cdk/core:permissionsBoundary"] == {"name": PERMISSIONS_BOUNDARY_NAME}
     for text in (json.dumps(POLICY), json.dumps(BOUNDARY)):
         assert f":policy/{PERMISSIONS_BOUNDARY_NAME}" in text
+        assert f":policy/{EXECUTION_POLICY_NAME}" in text
+
+
+def test_the_bootstrap_commands_create_and_name_these_policies():
+    # docs/bootstrap.md's commands (they need AWS; what they name is checked here)
+    doc = (REPO_ROOT / "docs" / "bootstrap.md").read_text(encoding="utf-8")
+    created = dict(re.findall(r"--policy-name (\S+) \\\n\s+--policy-document file://(\S+)", doc))
+    assert created == {
+        PERMISSIONS_BOUNDARY_NAME: "bootstrap/permissions-boundary.json",
+        EXECUTION_POLICY_NAME: "bootstrap/cfn-execution-policy.json",
+    }
+    bootstraps = [re.split(r"\n\n|\n#|```", c)[0] for c in doc.split("cdk bootstrap aws://")[1:]]
+    assert len(bootstraps) == 3
+    for command in bootstraps:
+        assert f"--custom-permissions-boundary {PERMISSIONS_BOUNDARY_NAME}" in command
+        assert f":policy/{EXECUTION_POLICY_NAME}" in command
+
+
+@ALONE_AND_BOUNDED
+def test_app_roles_are_passed_only_to_the_services_that_take_them(bounded):
+    assert exec_role("iam:PassRole", APP_ROLE, bounded, **{"iam:PassedToService": "lambda.amazonaws.com"})
+    assert not exec_role("iam:PassRole", APP_ROLE, bounded, **{"iam:PassedToService": "ec2.amazonaws.com"})
 
 
 @pytest.mark.synth
