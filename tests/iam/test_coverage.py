@@ -124,3 +124,21 @@ def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Prod-UploadApi: every handler call allowed" in out
+
+
+def test_a_role_without_the_boundary_cannot_be_deployed(stacks, execution_policy, boundary):
+    # GIVEN the dev stack with the boundary taken off one role
+    stack = stacks["Dev-UploadApi"]
+    template = copy.deepcopy(stack.template)
+    (role_id,) = [
+        k
+        for k, r in template["Resources"].items()
+        if k.startswith("UploadFunctionRole") and r["Type"] == "AWS::IAM::Role"
+    ]
+    del template["Resources"][role_id]["Properties"]["PermissionsBoundary"]
+    # WHEN its coverage is checked
+    gaps = gaps_of(stack, execution_policy, template, boundary=boundary)
+    # THEN creating that role (and putting its inline policies) is what is refused
+    refused = {(g.logical_id, g.action) for g in gaps}
+    assert (role_id, "iam:CreateRole") in refused
+    assert any(action == "iam:PutRolePolicy" for _, action in refused)

@@ -16,7 +16,8 @@ Which handler permissions apply (the rules, in order):
    left out; an action with no resource-level permissions needs `*` when its service is the
    resource's own or one the resource refers to.
 4. `FEATURE_ACTIONS`: the own-service actions that serve one property, left out while the
-   template does not set it (DynamoDB import, Kinesis streaming, replicas...).
+   template does not set it (DynamoDB import, Kinesis streaming, replicas...); and
+   `ONLY_WHEN_REMOVED`: iam:DeleteRolePermissionsBoundary, left out while the role keeps its boundary.
 5. iam:AttachRolePolicy/DetachRolePolicy: once per managed policy the role lists (iam:PolicyARN).
 Types whose schema lists no handler permissions (legacy types such as AWS::CodeBuild::Project)
 take theirs from `LEGACY_HANDLERS` (from the service's API reference); AWS::CDK::Metadata makes
@@ -121,10 +122,13 @@ FEATURE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "AbacStatus": ("s3:PutBucketAbac",),
         "AccessControl": ("s3:PutBucketAcl",),
     },
-    "AWS::IAM::Role": {
-        # Removing a boundary is what the policy must never allow: the app's roles always have one.
-        "NoSuchProperty:RemovePermissionsBoundary": ("iam:DeleteRolePermissionsBoundary",),
-    },
+}
+
+# Calls a handler makes only when the template takes something away: the role update handler
+# removes a boundary only when a template drops PermissionsBoundary from a role that had one.
+# Every role here keeps it (tests/iam/test_guardrails.py) and both policies deny the call.
+ONLY_WHEN_REMOVED: dict[str, dict[str, str]] = {
+    "AWS::IAM::Role": {"iam:deleterolepermissionsboundary": "PermissionsBoundary"},
 }
 
 # Types whose schema lists no handler permissions: the calls CloudFormation makes, from the
@@ -289,7 +293,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
         for prop, actions in FEATURE_ACTIONS.get(resource_type, {}).items()
         if prop not in props
         for action in actions
-    }
+    } | {action for action, prop in ONLY_WHEN_REMOVED.get(resource_type, {}).items() if prop in props}
     targets = _Targets(template, logical_id)
     own_service = service_of(resource_type)
     for handler, actions in handlers.items():
