@@ -21,7 +21,7 @@ from tools.template_resources import REPO_ROOT
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
 EXEC_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_POLICY_NAME}"
-APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadFunctionRoleF587D725-A1B2C3D4E5F6"
+APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadFunctionRoleF587D725-RANDOMSUFFIX"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 APIGW_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 BASE = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": EXEC_ROLE, "aws:SecureTransport": True}
@@ -161,7 +161,7 @@ def test_a_bounded_role_with_an_inline_star_policy_still_cannot(action, resource
 @pytest.mark.parametrize(
     ("action", "resource", "context"),
     [
-        ("s3:PutObject", "arn:aws:s3:::dev-uploadapi-uploadbucketd2c1da78-a1b2c3d4e5f6/uploads/x", {}),
+        ("s3:PutObject", "arn:aws:s3:::dev-uploadapi-uploadbucketd2c1da78-randomsuffix/uploads/x", {}),
         ("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Dev-UploadApi-ProductTable-X", {}),
         ("kms:GenerateDataKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/3333", OURS),
     ],
