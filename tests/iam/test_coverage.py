@@ -62,7 +62,7 @@ def test_a_resource_type_the_policy_does_not_cover_fails_naming_type_and_actions
 def test_a_policy_without_codedeploy_fails_on_the_deployment_group(stacks, execution_policy):
     # GIVEN the execution policy without any codedeploy action
     policy = copy.deepcopy(execution_policy)
-    for statement in policy["Statement"]:
+    for statement in (s for document in policy for s in document["Statement"]):
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
         statement["Action"] = [a for a in actions if not a.lower().startswith("codedeploy:")] or ["none:None"]
@@ -117,6 +117,7 @@ def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
             "coverage",
             str(cdk_out),
             str(BOOTSTRAP / "cfn-execution-policy.json"),
+            str(BOOTSTRAP / "cfn-execution-resources-policy.json"),
             "--boundary",
             str(BOOTSTRAP / "permissions-boundary.json"),
         ]

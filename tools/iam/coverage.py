@@ -37,7 +37,7 @@ judged as the bucket's resource policy (their Deny statements apply to the execu
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -396,7 +396,7 @@ def all_calls(template: Mapping[str, Any], env: Env) -> Iterator[Call | Gap]:
 
 def missing_permissions(
     template: Mapping[str, Any],
-    policy: Mapping[str, Any],
+    policy: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *,
     stack_name: str,
     account: str,
@@ -404,7 +404,9 @@ def missing_permissions(
     partition: str = "aws",
     boundary: Mapping[str, Any] | None = None,
 ) -> list[Gap]:
-    """The calls for `template` that `policy` (within `boundary`, if the role has one) denies."""
+    """The calls for `template` that `policy` (one document or several, as the execution role has
+    them attached; within `boundary`, if the role has one) denies."""
+    policies = [policy] if isinstance(policy, Mapping) else list(policy)
     env = Env(stack_name, account, region, partition)
     principal = CFN_EXEC_ROLE.format(partition=partition, account=account, region=region)
     gaps: dict[Gap, None] = {}
@@ -414,7 +416,7 @@ def missing_permissions(
             continue
         context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": account, **call.context}
         request = Request(call.action, call.resource, context, principal_arn=principal)
-        decision = evaluate(request, [policy], boundary=boundary, resource_policy=call.resource_policy)
+        decision = evaluate(request, policies, boundary=boundary, resource_policy=call.resource_policy)
         if not decision.allowed:
             gap = Gap(call.resource_type, call.logical_id, call.action, call.resource, decision.reason)
             gaps.setdefault(gap, None)
