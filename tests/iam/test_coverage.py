@@ -143,3 +143,19 @@ def test_a_role_without_the_boundary_cannot_be_deployed(stacks, execution_policy
     refused = {(g.logical_id, g.action) for g in gaps}
     assert (role_id, "iam:CreateRole") in refused
     assert any(action == "iam:PutRolePolicy" for _, action in refused)
+
+
+def test_the_codecommit_variant_is_covered_too(tmp_path_factory, execution_policy, boundary):
+    # GIVEN the app with a CodeCommit source (an EventBridge rule starts the pipeline)
+    from tests.infra.conftest import synth_app
+    from tools.review import assembly
+
+    outdir = tmp_path_factory.mktemp("codecommit.cdk.out")
+    source = {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}
+    synth_app(outdir, pipeline={"source": source})
+    (pipeline,) = [s for s in assembly.load(outdir).stacks if s.stack_name == "UploadApiPipeline"]
+    assert any(r["Type"] == "AWS::Events::Rule" for r in pipeline.template["Resources"].values())
+    # WHEN the pipeline stack's coverage is checked
+    gaps = gaps_of(pipeline, execution_policy, boundary=boundary)
+    # THEN it deploys as well
+    assert not gaps, describe_gaps(gaps)

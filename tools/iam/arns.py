@@ -136,6 +136,8 @@ class Template:
                     f"{head}:codedeploy:{region_account}:application:{application}",
                     f"{head}:codedeploy:{region_account}:deploymentconfig:{config}",
                 ]
+            case "AWS::Events::Rule":  # on the default event bus (the template names no other)
+                return [f"{head}:events:{region_account}:rule/{self.name(logical_id)}"]
             case "AWS::CodePipeline::Pipeline":
                 return [f"{head}:codepipeline:{region_account}:{self.name(logical_id)}"]
             case "AWS::CodeBuild::Project":

@@ -152,6 +152,7 @@ _PASSED_TO = {
     "codebuild": "codebuild.amazonaws.com",
     "codepipeline": "codepipeline.amazonaws.com",
     "sns": "sns.amazonaws.com",
+    "events": "events.amazonaws.com",
 }
 
 
