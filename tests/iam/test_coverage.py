@@ -145,17 +145,31 @@ def test_a_role_without_the_boundary_cannot_be_deployed(stacks, execution_policy
     assert any(action == "iam:PutRolePolicy" for _, action in refused)
 
 
-def test_the_codecommit_variant_is_covered_too(tmp_path_factory, execution_policy, boundary):
-    # GIVEN the app with a CodeCommit source (an EventBridge rule starts the pipeline)
+VARIANTS = {
+    # A CodeCommit source: an EventBridge rule starts the pipeline.
+    "codecommit": (
+        {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}},
+        {},
+    ),
+    # E-mail subscriptions on the approval and alarm topics; no API Gateway account role.
+    "subscriptions": (
+        {"approverEmails": ["approver@example.com"]},
+        {"dev": {"alarmEmail": "ops@example.com", "createApiGatewayAccountRole": False}},
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_settings_variants_are_covered_too(tmp_path_factory, execution_policy, boundary, variant):
+    # GIVEN the app synthesized with other settings (cdk.json spelling)
     from tests.infra.conftest import synth_app
     from tools.review import assembly
 
-    outdir = tmp_path_factory.mktemp("codecommit.cdk.out")
-    source = {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}
-    synth_app(outdir, pipeline={"source": source})
-    (pipeline,) = [s for s in assembly.load(outdir).stacks if s.stack_name == "UploadApiPipeline"]
-    assert any(r["Type"] == "AWS::Events::Rule" for r in pipeline.template["Resources"].values())
-    # WHEN the pipeline stack's coverage is checked
-    gaps = gaps_of(pipeline, execution_policy, boundary=boundary)
-    # THEN it deploys as well
-    assert not gaps, describe_gaps(gaps)
+    pipeline, stages = VARIANTS[variant]
+    outdir = tmp_path_factory.mktemp(f"{variant}.cdk.out")
+    synth_app(outdir, pipeline=pipeline, stages=stages)
+    # WHEN each stack's coverage is checked
+    for stack in assembly.load(outdir).stacks:
+        gaps = gaps_of(stack, execution_policy, boundary=boundary)
+        # THEN it deploys as well
+        assert not gaps, f"{variant} {stack.stack_name}:\n{describe_gaps(gaps)}"
