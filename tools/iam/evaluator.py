@@ -128,8 +128,9 @@ def _lookup(context: Mapping[str, ContextValue], key: str) -> ContextValue | Non
     return None
 
 
-def _as_text(value: str | bool) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else value
+def _as_text(value: str | bool | float) -> str:
+    """Policies may spell values as JSON booleans or numbers (`"aws:SecureTransport": false`)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 # -- conditions ---------------------------------------------------------------------------------
