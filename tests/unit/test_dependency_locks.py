@@ -3,7 +3,8 @@
 The requirements*.txt files are what a person edits; `make lock` (uv pip compile
 --generate-hashes) writes a *.lock beside each, and every install (make install's three venvs,
 the verify steps' `make verify-deployed`, the Lambda bundle) runs pip with --require-hashes on a
-lock. These tests read the files only: a pin edited without `make lock` fails here, before any
+lock. These tests read the files only (but the last, marked `bundle`, which runs `make lock`'s
+commands against the package index): a pin edited without `make lock` fails here, before any
 install does (docs/supply-chain.md).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,26 @@ def test_the_lambda_bundle_installs_its_lock_with_hashes(runtime, tmp_path):
     # THEN it installs the runtime's lock, hashes required
     assert "--require-hashes" in command
     assert command[command.index("--requirement") + 1] == str(lock_file(runtime))
+
+
+@pytest.mark.bundle
+def test_make_lock_rewrites_every_lock_unchanged(tmp_path):
+    # GIVEN a copy of the inputs and their locks, and the `make lock` recipe's commands
+    uv_compile = _variable("UV_COMPILE").replace("$(BIN)", str(ROOT / ".venv" / "bin"))
+    commands = [
+        line.strip().replace("$(UV_COMPILE)", uv_compile.replace("$(LOCK_ARGS)", ""))
+        for line in _makefile_lines()
+        if line.strip().startswith("$(UV_COMPILE)")
+    ]
+    (tmp_path / "lambda").mkdir()
+    for lock, source in LOCKS.items():
+        for path in (lock, source, *_included(source)):
+            copy = tmp_path / path.relative_to(ROOT)
+            copy.write_bytes(path.read_bytes())
+    # WHEN `make lock` runs them there (uv, against the package index)
+    for command in commands:
+        subprocess.run(command, shell=True, cwd=tmp_path, check=True)
+    # THEN every lock comes out byte for byte as committed: the committed locks are what the tool writes
+    for lock in LOCKS:
+        relative = lock.relative_to(ROOT)
+        assert (tmp_path / relative).read_text(encoding="utf-8") == lock.read_text(encoding="utf-8"), relative
