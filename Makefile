@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install lock install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed bench clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,7 @@ $(SCAN_INSTALLED): requirements-scan.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
 LOCK_ARGS ?=
 
+.PHONY: lock
 lock: $(INSTALLED) ## Regenerate the hash locks (*.lock) from requirements*.txt; LOCK_ARGS=--upgrade to bump
 	$(UV_COMPILE) --universal --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
 	$(UV_COMPILE) --universal --python-version 3.11 requirements-verify.txt -c requirements-dev.lock -o requirements-verify.lock
