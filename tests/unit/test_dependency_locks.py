@@ -158,19 +158,22 @@ def test_every_pip_install_in_the_makefile_requires_hashes_from_a_lock():
     lines = [line.replace("$(PIP_LOCKED)", locked) for line in _makefile_lines() if line.startswith("\t")]
     installs = [line for line in lines if re.search(r"\bpip install\b", line)]
     # WHEN their options are read
-    # THEN each is --require-hashes -r <a lock>, and the three venvs and the verify steps are among them
-    assert len(installs) == 4, installs
+    # THEN each is --require-hashes -r <a lock>: the three venvs' pip and packages, and the verify steps
+    assert len(installs) == 7, installs
     for line in installs:
         words = shlex.split(line)
         assert "--require-hashes" in words, line
         assert words[words.index("-r") + 1].endswith(".lock"), line
         assert "--upgrade" not in words, line
-    assert {shlex.split(line)[-1] for line in installs} == {
-        "requirements-dev.lock",
+    locks = [shlex.split(line)[-1] for line in installs]
+    assert sorted(set(locks)) == [
         "requirements-checkov.lock",
+        "requirements-dev.lock",
+        "requirements-pip.lock",
         "requirements-scan.lock",
         "requirements-verify.lock",
-    }
+    ]
+    assert locks.count("requirements-pip.lock") == 3
 
 
 def test_the_buildspec_installs_only_through_make():
