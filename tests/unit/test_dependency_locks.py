@@ -10,8 +10,11 @@ install does (docs/supply-chain.md).
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -217,3 +220,36 @@ def test_make_lock_rewrites_every_lock_unchanged(tmp_path):
     for lock in LOCKS:
         relative = lock.relative_to(ROOT)
         assert (tmp_path / relative).read_text(encoding="utf-8") == lock.read_text(encoding="utf-8"), relative
+
+
+def _interpreter(version: str) -> str | None:
+    """A Python `version` on this machine that starts (pyenv's, or on PATH: a pyenv shim may not)."""
+    pyenv = os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")
+    candidates = [*sorted(glob.glob(pyenv)), shutil.which(f"python{version}")]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+CODEBUILD_PYTHON = "3.13"  # buildspec.yml's runtime-versions: make install and the verify steps run on it
+
+
+@pytest.mark.bundle
+@pytest.mark.parametrize(
+    "lock", sorted(p for p in LOCKS if p.parent == ROOT), ids=lambda p: p.relative_to(ROOT).as_posix()
+)
+def test_the_lock_installs_with_hashes_on_codebuilds_python(lock, tmp_path):
+    # GIVEN CodeBuild's Python (3.13; this machine's own is 3.11) in a fresh venv
+    python = _interpreter(CODEBUILD_PYTHON)
+    if python is None:
+        pytest.skip(f"NO PYTHON {CODEBUILD_PYTHON}: the lock was NOT checked on CodeBuild's Python")
+    subprocess.run([python, "-m", "venv", str(tmp_path / "venv")], check=True)
+    # WHEN pip resolves the lock there, hashes required (a dry run: every file is fetched and checked)
+    result = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet", "--dry-run",
+         "--ignore-installed", "--require-hashes", "-r", str(lock)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    # THEN every requirement of that Python is in the lock, with a hash that matches
+    assert result.returncode == 0, result.stderr[-2000:]
