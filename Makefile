@@ -33,25 +33,51 @@ SCAN_INSTALLED := $(SCAN_VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(INSTALLED): requirements.txt requirements-dev.txt requirements-verify.txt lambda/requirements.txt
+# Every pip install below reads a hash lock (docs/supply-chain.md): pip refuses a file whose
+# sha256 is not in it. Each venv first replaces the pip it was created with by the locked one
+# (requirements-pip.lock: a newer pip installs these locks about twice as fast as 3.11's).
+PIP_LOCKED := -m pip install --quiet --require-hashes -r
+
+$(INSTALLED): requirements-pip.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python $(PIP_LOCKED) requirements-pip.lock
+	$(BIN)/python $(PIP_LOCKED) requirements-dev.lock
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(CHECKOV_INSTALLED): requirements-checkov.txt
+$(CHECKOV_INSTALLED): requirements-pip.lock requirements-checkov.lock
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/python $(PIP_LOCKED) requirements-pip.lock
+	$(CHECKOV_VENV)/bin/python $(PIP_LOCKED) requirements-checkov.lock
 	touch $@
 
-$(SCAN_INSTALLED): requirements-scan.txt
+$(SCAN_INSTALLED): requirements-pip.lock requirements-scan.lock
 	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	$(SCAN_VENV)/bin/python $(PIP_LOCKED) requirements-pip.lock
+	$(SCAN_VENV)/bin/python $(PIP_LOCKED) requirements-scan.lock
 	touch $@
+
+# The locks from the requirements*.txt a person edits (docs/supply-chain.md), with uv from
+# requirements-dev.txt. Universal (markers for every Python from 3.11: 3.11 here, 3.13 in
+# CodeBuild); a version already locked stays unless LOCK_ARGS=--upgrade (or
+# --upgrade-package NAME). The verifier's lock is held to the dev lock's versions, so the tests
+# run what the verify steps install. The Lambda's: its pins only (bundled with --no-deps), with
+# the hash of every file of each release, the aarch64 wheels included.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
+LOCK_ARGS ?=
+
+.PHONY: lock
+lock: $(INSTALLED) ## Regenerate the hash locks (*.lock) from requirements*.txt; LOCK_ARGS=--upgrade to bump
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-pip.txt -o requirements-pip.lock
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-verify.txt -c requirements-dev.lock -o requirements-verify.lock
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-checkov.txt -o requirements-checkov.lock
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-scan.txt -o requirements-scan.lock
+	$(UV_COMPILE) --no-deps --python-version 3.13 --python-platform aarch64-manylinux2014 lambda/requirements.txt -o lambda/requirements.lock
+	$(UV_COMPILE) --no-deps --python-version 3.9 --python-platform aarch64-manylinux2014 lambda/requirements-py39.txt -o lambda/requirements-py39.lock
 
 install: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED) $(SCAN_INSTALLED) install-browser ## Install pinned Python deps, the pinned CDK CLI + Node 22, checkov, the security gates' tools, Chromium
 
@@ -128,7 +154,7 @@ verify: $(INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=de
 # when set. No default MODE: prod must never get dev's flood.
 verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
-	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet -r requirements-verify.txt
+	PIP_ROOT_USER_ACTION=ignore $(PYTHON) $(PIP_LOCKED) requirements-verify.lock
 	$(PYTHON) -m tools.verify --mode $(MODE) $(VERIFY_ARGS)
 
 # One upload with the client (tools/upload): the running `make local` (OUTPUTS), or URL= a deployment,

@@ -1,7 +1,9 @@
 """Build the Lambda asset without Docker: the handler package plus pinned wheels.
 
 `pip install --platform manylinux2014_aarch64 --only-binary=:all:` picks wheels
-for Lambda's CPU and Python whatever machine runs `cdk synth`. Docker stays the
+for Lambda's CPU and Python whatever machine runs `cdk synth`; `--require-hashes`
+with the runtime's lock (lambda/requirements.lock, `make lock`) makes pip refuse any
+file whose sha256 the lock does not list, the aarch64 wheels included. Docker stays the
 fallback CDK would use if local bundling ever returned False; it never does here.
 """
 
@@ -33,6 +35,11 @@ def requirements_file(runtime_name: str) -> Path:
     return LAMBDA_DIR / name
 
 
+def lock_file(runtime_name: str) -> Path:
+    """The hash lock `make lock` writes from requirements_file(runtime_name): what pip installs."""
+    return requirements_file(runtime_name).with_suffix(".lock")
+
+
 def pip_install_command(target: Path, runtime_name: str, architecture: lambda_.Architecture) -> list[str]:
     return [
         sys.executable, "-m", "pip", "install",
@@ -42,7 +49,8 @@ def pip_install_command(target: Path, runtime_name: str, architecture: lambda_.A
         "--implementation", "cp",
         "--python-version", runtime_name.removeprefix("python"),
         "--only-binary=:all:",
-        "--requirement", str(requirements_file(runtime_name)),
+        "--require-hashes",
+        "--requirement", str(lock_file(runtime_name)),
     ]  # fmt: skip
 
 
@@ -83,7 +91,7 @@ def lambda_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) ->
             command=[
                 "bash",
                 "-c",
-                f"pip install --no-deps -r {requirements_file(runtime.name).name} -t /asset-output"
+                f"pip install --no-deps --require-hashes -r {lock_file(runtime.name).name} -t /asset-output"
                 f" && cp -r {HANDLER_PACKAGE} /asset-output/",
             ],
         ),

@@ -25,7 +25,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from stages.bundling import build_bundle, pip_install_command, requirements_file
+from stages.bundling import build_bundle, lock_file, pip_install_command, requirements_file
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.upload_stage import UploadApiStage
 from tools.local.aws import cdk_context
@@ -244,7 +244,10 @@ def test_the_pins_resolve_with_their_dependencies_for_the_runtime(runtime, tmp_p
     # GIVEN the runtime's pins, which synth installs with --no-deps
     pins = {_normalized(name): version for name, version in (r.split("==") for r in _requirements(runtime))}
     command = pip_install_command(tmp_path / "target", runtime, lambda_.Architecture.ARM_64)
+    # The lock holds only the pins (with their hashes): resolving their dependencies reads the input.
     command.remove("--no-deps")
+    command.remove("--require-hashes")
+    command[command.index(str(lock_file(runtime)))] = str(requirements_file(runtime))
     report = tmp_path / "report.json"
     # WHEN pip resolves them with their dependencies for that Python on manylinux aarch64 (dry run)
     subprocess.run([*command, "--dry-run", "--ignore-installed", "--report", str(report)], check=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import html
 import re
 import xml.etree.ElementTree as ET
 
+import markupsafe
 import pytest
 
 from tools.review import diff
@@ -17,6 +17,8 @@ def test_the_json_counts_are_the_lengths_of_its_lists(review):
     # GIVEN report.json
     r = review.report
     rows = [row for entity in r["iam"] for row in entity["rows"]]
+    boundary = [row for policy in r["boundary"]["policies"] for row in policy["rows"]]
+    acks = r["acknowledgements"]
     # WHEN its counts are recomputed from its lists, here
     expected = {
         "findings.failed": len([f for f in r["findings"] if f["severity"] == "error"]),
@@ -32,6 +34,12 @@ def test_the_json_counts_are_the_lengths_of_its_lists(review):
         "iam.rows": len(rows),
         "iam.wildcardRows": len([row for row in rows if row["wildcards"]]),
         "iam.wildcardAllowRows": len([row for row in rows if row["wildcards"] and row["effect"] == "Allow"]),
+        "acknowledgements.reasons": len({a["reason"] for a in r["acknowledgements"]}),
+        "acknowledgements.ownClaimsFlagged": len([a for a in acks if a["ownClaimWildcards"]]),
+        "risks.findings": len(r["risks"]),
+        "boundary.policies": len(r["boundary"]["policies"]),
+        "boundary.rows": len(boundary),
+        "boundary.wildcardAllowRows": len([b for b in boundary if b["wildcards"] and b["effect"] == "Allow"]),
         "stacks": len(r["stacks"]),
         "gates.passed": 2,
         "gates.failed": 1,
@@ -40,8 +48,9 @@ def test_the_json_counts_are_the_lengths_of_its_lists(review):
     # THEN they are the counts the report states (the canned gates: 2 passed, 1 failed, 1 not checked)
     assert r["counts"] == expected
     # AND the per-stack counts add up to the whole
-    for key in ("acknowledgements", "checkov.skipped", "iam.rows", "iam.roles"):
+    for key in ("acknowledgements", "acknowledgements.ownClaimsFlagged", "checkov.skipped", "iam.rows"):
         assert sum(s["counts"][key] for s in r["stacks"]) == r["counts"][key]
+    assert sum(s["counts"]["iam.roles"] for s in r["stacks"]) == r["counts"]["iam.roles"]
 
 
 def test_the_html_page_is_self_contained(review):
@@ -63,11 +72,12 @@ def test_every_reason_is_in_the_markdown_and_the_html(review):
     reasons |= {i["reason"] for i in review.report["cfnLint"]["ignores"]}
     markdown, page = review.text("report.md"), review.text("report.html")
     # WHEN the rendered reports are searched
-    # THEN each reason a reviewer must judge is in both (HTML-escaped in the page)
+    # THEN each reason a reviewer must judge is in both (HTML-escaped in the page, as Jinja2's
+    # autoescaping writes it: markupsafe spells quotes &#39; / &#34; where html.escape uses &#x27;)
     assert reasons
     for reason in reasons:
         assert reason.replace("|", "\\|") in markdown, reason
-        assert html.escape(reason) in page, reason
+        assert str(markupsafe.escape(reason)) in page, reason
 
 
 def test_the_junit_file_has_a_case_per_finding_acknowledgement_skip_and_gate(review):

@@ -53,13 +53,15 @@ def test_acknowledgements_are_grouped_by_stage_and_stack(review):
     # GIVEN the report of the app (the pipeline stack, the Dev and Prod stages)
     # WHEN the acknowledgements are counted per stage and stack
     per_stack = {(a["stage"], a["stack"]) for a in review.report["acknowledgements"]}
-    # THEN each sits in its stage's stack, in the pipeline's order
+    # THEN each sits in its stage's stack; the upload stacks come first (in the pipeline's order),
+    # the pipeline after: what is deployed before what deploys it
     assert per_stack == {
         ("Pipeline", PIPELINE_STACK_ID),
         ("Dev", "Dev-UploadApi"),
         ("Prod", "Prod-UploadApi"),
     }
-    assert review.report["stages"] == ["Pipeline", "Dev", "Prod"]
+    assert review.report["stages"] == ["Dev", "Prod", "Pipeline"]
+    assert [s["stage"] for s in review.report["stacks"]] == ["Dev", "Prod", "Pipeline"]
 
 
 def test_an_acknowledgement_covers_the_resources_under_its_construct(review):

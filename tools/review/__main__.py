@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.review import assembly, diff, html_report, junit, markdown_report, model, scanners
+from tools.review import assembly, boundary, diff, html_report, junit, markdown_report, model, scanners
 
 FILES = {"json": "report.json", "html": "report.html", "md": "report.md", "junit": "findings-junit.xml"}
 
@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=Path("reports/gates/summary.json"),
         help="tools.gates' summary (`make scan`); reported as not run when missing",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=Path,
+        default=scanners.REPO_ROOT / "bootstrap",
+        help="the folder of the bootstrap IAM policies (execution policy, permissions boundary)",
     )
     parser.add_argument("--baseline", type=Path, help="a previous report.json: new and removed items first")
     parser.add_argument(
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         checkov=_given(args.checkov_json) or scanners.run_checkov(app),
         cfn_lint=_given(args.cfn_lint_json) or scanners.run_cfn_lint(app),
         gates=json.loads(args.gates.read_text(encoding="utf-8")) if args.gates.is_file() else None,
+        boundary=boundary.load(args.bootstrap),
     )
     if args.baseline:
         try:
@@ -63,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         f"review: {counts['findings.failed']} unacknowledged finding(s), {counts['acknowledgements']} "
         f"acknowledged, checkov {counts['checkov.failed']} failed / {counts['checkov.skipped']} skipped, "
         f"cfn-lint {counts['cfnLint.findings']} / {counts['cfnLint.ignores']} ignored, "
-        f"{counts['iam.wildcardAllowRows']} wildcard Allow rows in {counts['iam.rows']}, gates "
+        f"{counts['iam.wildcardAllowRows']} wildcard Allow rows in {counts['iam.rows']}, "
+        f"{counts['risks.findings']} risky-permission classes, {counts['acknowledgements.ownClaimsFlagged']} "
+        f"'own' reasons over others' resources, gates "
         f"{counts['gates.failed']} failed / {counts['gates.notChecked']} NOT CHECKED"
         + (f"; since baseline: {report['diff']['counts']['diff.new']} new" if "diff" in report else "")
     )

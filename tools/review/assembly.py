@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-# The app's root holds the pipeline stack; stages (Dev, Prod) are nested assemblies.
+# The app's root holds the pipeline stack; stages (Dev, Prod) are nested assemblies, listed first.
 ROOT_STAGE = "Pipeline"
 _STACK = "aws:cloudformation:stack"
 _NESTED = "cdk:cloud-assembly"
@@ -128,7 +128,9 @@ def load(directory: Path) -> Assembly:
 def _stacks(directory: Path, stage: str) -> list[Stack]:
     manifest = _read_json(directory / "manifest.json")
     found: list[Stack] = []
-    nested: list[Stack] = []  # after this level's stacks: Pipeline, then Dev, then Prod
+    # The stages' stacks come first, this level's after: Dev, Prod, then the pipeline. A reviewer
+    # reads what the pipeline deploys (the upload stacks) before the machinery that deploys it.
+    nested: list[Stack] = []
     for artifact_id, artifact in manifest.get("artifacts", {}).items():
         if artifact.get("type") == _STACK:
             found.append(_stack(directory, stage, artifact_id, artifact))
@@ -137,7 +139,7 @@ def _stacks(directory: Path, stage: str) -> list[Stack]:
             # displayName is the Stage's construct path ("UploadApiPipeline/Dev"): its last part names it.
             name = str(properties.get("displayName", artifact_id)).split("/")[-1]
             nested.extend(_stacks(directory / properties["directoryName"], name))
-    return found + nested
+    return nested + found
 
 
 def _stack(directory: Path, stage: str, artifact_id: str, artifact: dict[str, Any]) -> Stack:

@@ -28,7 +28,15 @@ CATEGORIES: dict[str, tuple[str, Callable[[dict[str, Any]], list[dict[str, Any]]
     "cfnLintFindings": ("cfn-lint findings", lambda r: r["cfnLint"]["findings"], None),
     "cfnLintIgnores": ("cfn-lint ignores", lambda r: r["cfnLint"]["ignores"], "reason"),
     "iamRows": ("IAM permissions", lambda r: iam_rows(r), None),
+    "boundaryRows": ("bootstrap policy statements", lambda r: boundary_rows(r), None),
+    "risks": ("risky permissions (cloudsplaining)", lambda r: r.get("risks", []), None),
 }
+
+
+def boundary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bootstrap policies' statements (a report older than them has none)."""
+    policies = report.get("boundary", {}).get("policies", [])
+    return [{**row, "stage": "bootstrap", "stack": p["file"]} for p in policies for row in p["rows"]]
 
 
 def iam_rows(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,15 +5,18 @@ and their managed policy ARNs (listed, not expanded: a reviewer reads those at t
 who may assume them (the trust policy). Resource policies that grant or deny access to a
 resource: S3 bucket policies, KMS key policies, an API's resource policy, SNS/SQS policies and
 Lambda permissions. A `*` in an action or resource is marked, as are NotAction / NotResource,
-which grant everything but what they name.
+which grant everything but what they name (the renderers flag them on Allow rows only: a wildcard
+in a Deny takes away more, it grants nothing). Each role also carries its trust policy as rows
+and the risk classes cloudsplaining finds in its statements (tools/review/risks.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tools.review import risks
 from tools.review.assembly import Stack
-from tools.review.intrinsics import has_wildcard, render, render_list
+from tools.review.intrinsics import NameOf, has_wildcard, render, render_list
 
 # type -> (policy document property, property naming what it is attached to, what a reviewer calls it)
 RESOURCE_POLICIES: dict[str, tuple[str, str | None, str]] = {
@@ -34,6 +37,7 @@ def permissions(stack: Stack) -> list[dict[str, Any]]:
 def _roles(stack: Stack) -> list[dict[str, Any]]:
     name = stack.name_of
     entities: dict[str, dict[str, Any]] = {}
+    statements: dict[str, list[dict[str, Any]]] = {}  # role -> every statement of its own policies
     for resource in stack.resources.values():
         if resource.type != "AWS::IAM::Role":
             continue
@@ -43,10 +47,19 @@ def _roles(stack: Stack) -> list[dict[str, Any]]:
         for policy in properties.get("Policies", []) or []:
             via = f"inline {render(policy.get('PolicyName', ''), name)}"
             rows += _rows(stack, policy.get("PolicyDocument", {}), principal=role, via=via, entity=role)
+            statements.setdefault(resource.logical_id, []).extend(_statements(policy.get("PolicyDocument")))
         for arn in render_list(properties.get("ManagedPolicyArns", []), name):
             rows.append(_managed_row(stack, role, arn))
         entities[resource.logical_id] = _entity(
             stack, "role", role, resource.logical_id, rows, trust=_trust(stack, properties)
+        )
+        # The trust policy as rows too: who may assume the role, with wildcards and conditions.
+        entities[resource.logical_id]["trustRows"] = _rows(
+            stack,
+            properties.get("AssumeRolePolicyDocument", {}),
+            principal=None,
+            via="trust policy",
+            entity=f"trust {role}",
         )
     for resource in stack.resources.values():
         if resource.type not in _ATTACHABLE:
@@ -64,6 +77,12 @@ def _roles(stack: Stack) -> list[dict[str, Any]]:
             role = entities[logical_id]["principal"]
             rows = _rows(stack, document, principal=role, via=name(resource.logical_id), entity=role)
             entities[logical_id]["rows"].extend(rows)
+            statements.setdefault(logical_id, []).extend(_statements(document))
+    for logical_id, entity in entities.items():
+        # All of a role's statements at once: an escalation path may span two policies.
+        entity["risks"] = risks.classify(
+            risks.rendered_statement(s, name) for s in statements.get(logical_id, [])
+        )
     return list(entities.values())
 
 
@@ -116,7 +135,7 @@ def _lambda_permissions(stack: Stack) -> list[dict[str, Any]]:
         )
         for row in rows:
             row["condition"] = "; ".join(conditions)
-            row["key"] = _key(stack, row, entity)
+            row["key"] = _key(f"{stack.stage}/{stack.stack_name}", row, entity)
         found.append(_entity(stack, "Lambda permission", target, resource.logical_id, rows))
     return found
 
@@ -140,9 +159,9 @@ def _entity(
 def _trust(stack: Stack, properties: dict[str, Any]) -> list[str]:
     trust = []
     for statement in _statements(properties.get("AssumeRolePolicyDocument", {})):
-        who = _principal(statement, stack)
+        who = _principal(statement, stack.name_of)
         actions = ", ".join(render_list(statement.get("Action", []), stack.name_of))
-        condition = _condition(statement.get("Condition"), stack)
+        condition = _condition(statement.get("Condition"), stack.name_of)
         effect = "" if statement.get("Effect", "Allow") == "Allow" else f"{statement['Effect']}: "
         trust.append(f"{effect}{who} ({actions})" + (f" if {condition}" if condition else ""))
     return trust
@@ -151,11 +170,25 @@ def _trust(stack: Stack, properties: dict[str, Any]) -> list[str]:
 def _rows(
     stack: Stack, document: Any, *, principal: str | None, via: str, entity: str
 ) -> list[dict[str, Any]]:
+    return document_rows(
+        document,
+        name_of=stack.name_of,
+        where=f"{stack.stage}/{stack.stack_name}",
+        principal=principal,
+        via=via,
+        entity=entity,
+    )
+
+
+def document_rows(
+    document: Any, *, name_of: NameOf, where: str, principal: str | None, via: str, entity: str
+) -> list[dict[str, Any]]:
+    """One row per statement of a policy document; `where` starts each row's key (stage/stack)."""
     rows = []
     for statement in _statements(document):
-        actions, not_action = _field(statement, "Action", stack)
-        resources, not_resource = _field(statement, "Resource", stack)
-        who = principal if principal is not None else _principal(statement, stack)
+        actions, not_action = _field(statement, "Action", name_of)
+        resources, not_resource = _field(statement, "Resource", name_of)
+        who = principal if principal is not None else _principal(statement, name_of)
         wildcards = [f"action {a}" for a in actions if has_wildcard(a)]
         wildcards += [f"resource {r}" for r in resources if has_wildcard(r)]
         if principal is None and has_wildcard(who):
@@ -168,13 +201,13 @@ def _rows(
             "effect": str(statement.get("Effect", "Allow")),
             "actions": [f"NOT {a}" for a in actions] if not_action else actions,
             "resources": [f"NOT {r}" for r in resources] if not_resource else resources,
-            "condition": _condition(statement.get("Condition"), stack),
+            "condition": _condition(statement.get("Condition"), name_of),
             "sid": str(statement.get("Sid", "")),
             "via": via,
             "managed": False,
             "wildcards": wildcards,
         }
-        row["key"] = _key(stack, row, entity)
+        row["key"] = _key(where, row, entity)
         rows.append(row)
     return rows
 
@@ -191,15 +224,15 @@ def _managed_row(stack: Stack, role: str, arn: str) -> dict[str, Any]:
         "managed": True,
         "wildcards": [],
     }
-    row["key"] = _key(stack, row, role)
+    row["key"] = _key(f"{stack.stage}/{stack.stack_name}", row, role)
     return row
 
 
-def _key(stack: Stack, row: dict[str, Any], entity: str) -> str:
+def _key(where: str, row: dict[str, Any], entity: str) -> str:
     """What identifies a permission across two reports: where, who, on what, allowed or denied, if what."""
     return " | ".join(
         [
-            f"{stack.stage}/{stack.stack_name}",
+            where,
             entity,
             row["principal"],
             row["effect"],
@@ -217,33 +250,33 @@ def _statements(document: Any) -> list[dict[str, Any]]:
     return [s for s in (statements if isinstance(statements, list) else [statements]) if isinstance(s, dict)]
 
 
-def _field(statement: dict[str, Any], field: str, stack: Stack) -> tuple[list[str], str]:
+def _field(statement: dict[str, Any], field: str, name_of: NameOf) -> tuple[list[str], str]:
     if f"Not{field}" in statement:
-        return render_list(statement[f"Not{field}"], stack.name_of), f"Not{field}"
-    return render_list(statement.get(field, []), stack.name_of), ""
+        return render_list(statement[f"Not{field}"], name_of), f"Not{field}"
+    return render_list(statement.get(field, []), name_of), ""
 
 
-def _principal(statement: dict[str, Any], stack: Stack) -> str:
+def _principal(statement: dict[str, Any], name_of: NameOf) -> str:
     negated = "NotPrincipal" in statement
     value = statement.get("NotPrincipal" if negated else "Principal", "")
     if isinstance(value, dict):
         parts = [
             f"{kind.lower() if kind != 'AWS' else 'AWS'} {item}"
             for kind, items in value.items()
-            for item in render_list(items, stack.name_of)
+            for item in render_list(items, name_of)
         ]
         text = ", ".join(parts)
     else:
-        text = render(value, stack.name_of)
+        text = render(value, name_of)
     return f"NOT {text}" if negated else text
 
 
-def _condition(condition: Any, stack: Stack) -> str:
+def _condition(condition: Any, name_of: NameOf) -> str:
     if not isinstance(condition, dict):
         return ""
     parts = []
     for operator, tests in condition.items():
         for key, value in (tests or {}).items():
-            values = " | ".join(render_list(value, stack.name_of))
+            values = " | ".join(render_list(value, name_of))
             parts.append(f"{operator} {key} = {values}")
     return "; ".join(parts)

@@ -31,8 +31,8 @@ def render(report: dict[str, Any]) -> str:
     out += [
         "",
         "| stage | stack | failed | warnings | acks | checkov failed | checkov skipped | cfn-lint | "
-        "cfn-lint ignored | wildcard Allow rows |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "cfn-lint ignored | wildcard Allow rows | risky classes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for stack in report["stacks"]:
         numbers = " | ".join(str(stack["counts"][key]) for key in _STACK_COLUMNS)
@@ -40,6 +40,10 @@ def render(report: dict[str, Any]) -> str:
     if "diff" in report:
         out += _changes(report["diff"])
     out += _gates(report["gates"])
+    out += _boundary(report["boundary"])
+    out += _risks(report["risks"])
+    out += _trust(report["iam"])
+    out += _reasons(report)
     for stage in report["stages"]:
         out += ["", f"## Stage {stage}"]
         for stack in [s for s in report["stacks"] if s["stage"] == stage]:
@@ -56,7 +60,87 @@ _STACK_COLUMNS = [
     "cfnLint.findings",
     "cfnLint.ignores",
     "iam.wildcardAllowRows",
+    "risks.findings",
 ]
+_OWN_CLAIM = '**says "own", grants a wildcard over others\' resources:**'
+
+
+def _boundary(boundary: dict[str, Any]) -> list[str]:
+    out = ["", "## Deployment boundary", ""]
+    out.append(
+        f"The IAM policies in `{boundary['directory'] or 'bootstrap/'}` that `cdk bootstrap` installs."
+    )
+    if boundary["status"] != "read":
+        out += ["", f"**bootstrap policies {boundary['status']}**"]
+    for policy in boundary["policies"]:
+        out += ["", f"### {policy['title']}", "", f"`bootstrap/{policy['file']}`", ""]
+        out += _statement_table(policy["rows"])
+        for risk in policy["risks"]:
+            out += [
+                "",
+                f"cloudsplaining: **{risk['title']}** ({len(risk['items'])}): " + _items(risk["items"]),
+            ]
+    out += ["", *[f"**`{u['file']}`: {u['problem']}**" for u in boundary["unreadable"]]]
+    return out
+
+
+def _risks(risks: list[dict[str, Any]]) -> list[str]:
+    out = ["", "## Risky permissions (cloudsplaining)", ""]
+    if not risks:
+        return [*out, "None."]
+    out += ["| where | principal | risk | what allows it |", "|---|---|---|---|"]
+    out += [
+        f"| {r['stage']} / {r['stack']} | {r['kind']} `{_cell(r['principal'])}` | {r['title']} | "
+        f"{_cell(_items(r['items']))} |"
+        for r in risks
+    ]
+    return out
+
+
+def _trust(entities: list[dict[str, Any]]) -> list[str]:
+    out = ["", "## Who may assume each role", "", "| where | role | trust |", "|---|---|---|"]
+    out += [
+        f"| {e['stage']} / {e['stack']} | `{_cell(e['principal'])}` | "
+        f"{_cell('; '.join(e.get('trust', [])) or 'nobody (no trust policy)')} |"
+        for e in entities
+        if e["kind"] == "role"
+    ]
+    return out
+
+
+def _reasons(report: dict[str, Any]) -> list[str]:
+    groups = report["acknowledgementReasons"]
+    out = ["", "## Acknowledgements by reason", ""]
+    out += [f"{len(groups)} distinct reasons for {len(report['acknowledgements'])} acknowledgements.", ""]
+    if not groups:
+        return [*out, "None."]
+    out += ["| count | reason | findings |", "|---:|---|---|"]
+    for group in groups:
+        flag = f"<br>{_OWN_CLAIM} {group['ownClaimsFlagged']}" if group["ownClaimsFlagged"] else ""
+        findings = "<br>".join(
+            f"{a['stage']} `{_cell(a['construct'])}` `{_cell(a['findingId'])}`"
+            for a in group["acknowledgements"]
+        )
+        out.append(f"| {group['count']} | {_cell(group['reason'])}{flag} | {findings} |")
+    return out
+
+
+def _items(items: list[str], shown: int = 12) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(f"`{i}`" for i in items[:shown]) + more
+
+
+def _statement_table(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["| effect | actions | resources | condition | sid |", "|---|---|---|---|---|"]
+    for row in rows:
+        flag = " **WILDCARD**" if row["wildcards"] and row["effect"] == "Allow" else ""
+        actions = "<br>".join(f"`{_cell(a)}`" for a in row["actions"])
+        resources = "<br>".join(f"`{_cell(r)}`" for r in row["resources"])
+        out.append(
+            f"| {row['effect']}{flag} | {actions} | {resources} | {_cell(row['condition']) or '-'} | "
+            f"{_cell(row['sid'])} |"
+        )
+    return out
 
 
 def _changes(diff: dict[str, Any]) -> list[str]:
@@ -128,7 +212,13 @@ def _stack(report: dict[str, Any], stack: dict[str, Any]) -> list[str]:
         out += [
             f"| `{_cell(a['findingId'])}` | `{_cell(a['construct'])}` | "
             + "<br>".join(f"`{_cell(c['path'])}` ({c['type']})" for c in a["covers"])
-            + f" | {_cell(a['reason'])} |"
+            + f" | {_cell(a['reason'])}"
+            + (
+                f"<br>{_OWN_CLAIM} `{_cell(', '.join(a['ownClaimWildcards']))}`"
+                if a["ownClaimWildcards"]
+                else ""
+            )
+            + " |"
             for a in acks
         ]
     else:
@@ -151,6 +241,13 @@ def _stack(report: dict[str, Any], stack: dict[str, Any]) -> list[str]:
     out += [
         f"- ignored `{i['rule']}` on `{i['resource']}`: {i['reason'] or 'NO REASON GIVEN'}" for i in ignores
     ]
+    for entity in mine(report["iam"]):
+        for risk in entity.get("risks", []):
+            out += [
+                "",
+                f"cloudsplaining, role `{entity['principal']}`: **{risk['title']}**: "
+                + _items(risk["items"]),
+            ]
     out += [
         "",
         "#### IAM",
@@ -161,7 +258,8 @@ def _stack(report: dict[str, Any], stack: dict[str, Any]) -> list[str]:
     for entity in mine(report["iam"]):
         on = "" if entity["kind"] == "role" else f"{entity['kind']} {entity['principal']}"
         for row in entity["rows"]:
-            flag = " **WILDCARD**" if row["wildcards"] else ""
+            # A wildcard in a Deny takes more away; it grants nothing, so only Allow rows are flagged.
+            flag = " **WILDCARD**" if row["wildcards"] and row["effect"] == "Allow" else ""
             actions = "<br>".join(f"`{_cell(a)}`" for a in row["actions"])
             resources = "<br>".join(f"`{_cell(r)}`" for r in row["resources"])
             out.append(

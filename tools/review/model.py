@@ -1,7 +1,10 @@
 """The report as data: one JSON document, from which the HTML, Markdown and JUnit files are rendered.
 
 Every list is flat (each item names its stage and stack) so a machine can filter it; `counts`
-sums them for the whole app and `stacks[].counts` per stack. Every item has a `key` that stays
+sums them for the whole app and `stacks[].counts` per stack. Beside the stacks: `boundary`, the
+bootstrap policies every deployment runs inside; `risks`, cloudsplaining's risk classes per
+principal (the boundary's policies' stage is `bootstrap`); `acknowledgementReasons`, the
+acknowledgements grouped by reason. Every item has a `key` that stays
 the same between two builds of the same code, which is what `--baseline` diffs on.
 """
 
@@ -18,6 +21,9 @@ from typing import Any
 from tools.review import iam, nag, scanners
 from tools.review.assembly import Assembly
 
+# `bootstrap` when the review was not given the bootstrap folder's policies (tools.review.boundary).
+NO_BOUNDARY: dict[str, Any] = {"status": "not read", "directory": "", "policies": [], "unreadable": []}
+
 SCHEMA = "secure-upload-api/security-review/1"
 # Which gates results count as what (tools/gates/common.py statuses).
 GATE_STATUSES = {"passed": "passed", "failed": "failed", "not checked": "notChecked"}
@@ -30,8 +36,10 @@ def build(
     cfn_lint: tuple[str, Any],
     gates: dict[str, Any] | None,
     source: dict[str, str] | None = None,
+    boundary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """checkov / cfn_lint: (status, the tool's JSON report or None); gates: tools.gates' summary.json."""
+    """checkov / cfn_lint: (status, the tool's JSON report or None); gates: tools.gates' summary.json;
+    boundary: tools.review.boundary.load(bootstrap/), the policies every deployment runs inside."""
     order = {stage: i for i, stage in enumerate(assembly.stages)}
     stack_order = {s.stack_name: i for i, s in enumerate(assembly.stacks)}
 
@@ -80,12 +88,15 @@ def build(
             "ignores": ordered(i for s in assembly.stacks for i in scanners.cfn_lint_ignores(s)),
         },
         "iam": ordered(e for s in assembly.stacks for e in iam.permissions(s)),
+        "boundary": boundary if boundary is not None else NO_BOUNDARY,
         "gates": {
             "status": "ran" if gates is not None else "not run: no reports/gates/summary.json (`make scan`)",
             "strict": bool((gates or {}).get("strict", False)),
             "results": list((gates or {}).get("gates", [])),
         },
     }
+    report["acknowledgementReasons"] = acknowledgement_reasons(report["acknowledgements"])
+    report["risks"] = risk_items(report)
     report["counts"] = counts(report)
     for stack in report["stacks"]:
         stack["counts"] = counts(report, stack=stack["stack"])
@@ -116,12 +127,68 @@ def counts(report: dict[str, Any], stack: str | None = None) -> dict[str, int]:
         "iam.wildcardRows": sum(1 for r in rows if r["wildcards"]),
         "iam.wildcardAllowRows": sum(1 for r in rows if r["wildcards"] and r["effect"] == "Allow"),
     }
+    result["acknowledgements.reasons"] = len({a["reason"] for a in of(report["acknowledgements"])})
+    result["acknowledgements.ownClaimsFlagged"] = sum(
+        1 for a in of(report["acknowledgements"]) if a["ownClaimWildcards"]
+    )
+    result["risks.findings"] = len(of(report["risks"]))
     if stack is None:
+        boundary_rows = [row for policy in report["boundary"]["policies"] for row in policy["rows"]]
+        result["boundary.policies"] = len(report["boundary"]["policies"])
+        result["boundary.rows"] = len(boundary_rows)
+        result["boundary.wildcardAllowRows"] = sum(
+            1 for r in boundary_rows if r["wildcards"] and r["effect"] == "Allow"
+        )
         result["stacks"] = len(report["stacks"])
         statuses = [GATE_STATUSES.get(g["status"], "failed") for g in report["gates"]["results"]]
         for status in GATE_STATUSES.values():
             result[f"gates.{status}"] = statuses.count(status)
     return result
+
+
+def acknowledgement_reasons(acks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per distinct reason, most used first: a reason given 40 times is one decision to judge."""
+    groups: dict[str, dict[str, Any]] = {}
+    for ack in acks:
+        group = groups.setdefault(
+            ack["reason"],
+            {"reason": ack["reason"], "count": 0, "ownClaimsFlagged": 0, "acknowledgements": []},
+        )
+        group["count"] += 1
+        group["ownClaimsFlagged"] += 1 if ack["ownClaimWildcards"] else 0
+        group["acknowledgements"].append(
+            {
+                "stage": ack["stage"],
+                "stack": ack["stack"],
+                "findingId": ack["findingId"],
+                "construct": ack["construct"],
+                "ownClaimWildcards": ack["ownClaimWildcards"],
+            }
+        )
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["reason"]))
+
+
+def risk_items(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """cloudsplaining's classes, one item per principal and class: the boundary's policies, then each role."""
+    items = []
+    for policy in report["boundary"]["policies"]:
+        for risk in policy["risks"]:
+            items.append(_risk("bootstrap", policy["file"], "bootstrap policy", policy["file"], risk))
+    for entity in report["iam"]:
+        for risk in entity.get("risks", []):
+            items.append(_risk(entity["stage"], entity["stack"], entity["kind"], entity["principal"], risk))
+    return items
+
+
+def _risk(stage: str, stack: str, kind: str, principal: str, risk: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "stack": stack,
+        "kind": kind,
+        "principal": principal,
+        **risk,
+        "key": f"{stage}/{stack} | {principal} | {risk['check']}",
+    }
 
 
 def source_info() -> dict[str, str]:
