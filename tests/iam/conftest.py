@@ -11,7 +11,7 @@ import pytest
 
 from tests.infra.conftest import synth_app
 from tools.review import assembly
-from tools.template_resources import REPO_ROOT
+from tools.local.aws import REPO_ROOT
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 ACCOUNT = "111111111111"

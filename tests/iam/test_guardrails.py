@@ -22,7 +22,7 @@ from stages.guardrails import (
 )
 from tests.iam.conftest import ACCOUNT, BOOTSTRAP, EXECUTION_POLICY_FILES, read_policy
 from tools.iam.evaluator import Request, evaluate
-from tools.template_resources import REPO_ROOT
+from tools.local.aws import REPO_ROOT
 
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"

@@ -147,27 +147,30 @@ def _compatible(a: Token, b: Token) -> bool:
 
 
 def _intersects(left: list[Token], right: list[Token]) -> bool:
-    """Is some string matched by both token lists? (Each step moves at least one side on.)"""
+    """Is some string matched by both token lists? (Each step moves at least one side on.)
 
-    @functools.cache
-    def walk(i: int, j: int) -> bool:
+    A search over (i, j) positions with an explicit stack, not recursion: an ARN of a few hundred
+    characters is a few hundred tokens, deeper than Python's recursion limit."""
+    seen: set[tuple[int, int]] = set()
+    todo = [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
         if i == len(left) and j == len(right):
             return True
-        if i < len(left) and left[i][0].endswith("*") and walk(i + 1, j):
-            return True
-        if j < len(right) and right[j][0].endswith("*") and walk(i, j + 1):
-            return True
+        if i < len(left) and left[i][0].endswith("*"):
+            todo.append((i + 1, j))
+        if j < len(right) and right[j][0].endswith("*"):
+            todo.append((i, j + 1))
         if i == len(left) or j == len(right) or not _compatible(left[i], right[j]):
-            return False
+            continue
         left_star, right_star = left[i][0].endswith("*"), right[j][0].endswith("*")
-        moves = [(i + (not left_star), j + (not right_star))]
-        if left_star and not right_star:
-            moves.append((i + 1, j + 1))
-        if right_star and not left_star:
-            moves.append((i + 1, j + 1))
-        return any(walk(a, b) for a, b in moves if (a, b) != (i, j))
-
-    return walk(0, 0)
+        todo.append((i + (not left_star), j + (not right_star)))
+        if left_star != right_star:
+            todo.append((i + 1, j + 1))
+    return False
 
 
 def pattern_fits_format(pattern: str, arn_format: str) -> bool:
