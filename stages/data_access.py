@@ -21,6 +21,7 @@ its bucket or table, which reference it (a dependency cycle).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -84,7 +85,7 @@ def protect_upload_bucket(
     scanner = [scanner_role.role_arn] if scanner_role else []
     object_principals = [writer_role.role_arn, *break_glass, *scanner]
 
-    def deny(sid: str, actions: Sequence[str], resources: list[str], conditions: dict) -> None:
+    def deny(sid: str, actions: Sequence[str], resources: list[str], conditions: dict[str, Any]) -> None:
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=sid,
@@ -202,7 +203,13 @@ def allow_table_key_use(
         table_context,
     )
     # DescribeKey carries no encryption context: the service alone scopes it.
-    allow_key_use(key, "UploadFunctionDescribesKeyViaDynamoDB", [writer_role.role_arn], ["kms:DescribeKey"], via_dynamodb)
+    allow_key_use(
+        key,
+        "UploadFunctionDescribesKeyViaDynamoDB",
+        [writer_role.role_arn],
+        ["kms:DescribeKey"],
+        via_dynamodb,
+    )
     # CloudFormation's AWS::DynamoDB::Table handlers (create, update) call these with the deploy
     # role: DynamoDB checks the key and makes the grant it uses for the table's lifetime.
     allow_key_use(

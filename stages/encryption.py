@@ -16,8 +16,9 @@ name (a re-bootstrap) would lose access for good; a condition on the ARN keeps m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -113,11 +114,11 @@ def allow_key_use(
     sid: str,
     principal_arns: Sequence[str],
     actions: Sequence[str],
-    conditions: dict[str, dict[str, object]],
+    conditions: Mapping[str, Mapping[str, Any]],
 ) -> None:
     """Let these principals (this account's, matched by ARN) use the key under `conditions`."""
     stack = cdk.Stack.of(key)
-    merged: dict[str, dict[str, object]] = {k: dict(v) for k, v in conditions.items()}
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in conditions.items()}
     merged.setdefault("ArnEquals", {})["aws:PrincipalArn"] = list(principal_arns)
     key.add_to_resource_policy(
         iam.PolicyStatement(
@@ -148,9 +149,7 @@ def _managed_key_policy(scope: Construct, access: KeyAccess) -> iam.PolicyDocume
             actions=list(DESTRUCTIVE_KEY_ACTIONS),
             resources=["*"],
             conditions={
-                "ArnNotEquals": {
-                    "aws:PrincipalArn": [access.deploy_role_arn, *access.break_glass_role_arns]
-                }
+                "ArnNotEquals": {"aws:PrincipalArn": [access.deploy_role_arn, *access.break_glass_role_arns]}
             },
         ),
     ]

@@ -233,7 +233,8 @@ def _check(name: str, where: str, value: Any) -> Any:
     if name == "reserved_concurrency":
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESERVED_CONCURRENCY:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not whole or not 1 <= value <= MAX_RESERVED_CONCURRENCY:
             raise fail(
                 f"must be a whole number from 1 to {MAX_RESERVED_CONCURRENCY} (docs/capacity.md), or null "
                 "for no reservation"

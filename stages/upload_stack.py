@@ -231,6 +231,9 @@ class UploadApiStack(cdk.Stack):
             retention=retention,
             metrics_namespace=METRICS_NAMESPACE,
             service_name=service_name(settings.stage),
+            key_access=self.key_access,
+            watched_keys=(logs_key, bucket_key, table_key),
+            upload_bucket=self.bucket,
         )
         self.deployment = AliasDeployment(
             self,
