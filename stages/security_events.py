@@ -25,6 +25,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stages.nag import acknowledge
+
 CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
 KEY_EVENT_NAMES = (
     "ScheduleKeyDeletion",
@@ -115,6 +117,15 @@ def security_event_rules(
             ),
         )
     )
+    for rule in (key_rule, bucket_rule):
+        acknowledge(
+            rule,
+            "Serverless-EventBusDLQ",
+            "A security event the topic refuses is counted in the rule's FailedInvocations metric, which "
+            "the SecurityEventsUndelivered alarm watches on the dashboard; the event itself stays in "
+            "CloudTrail's trail (the record this rule only forwards), so a dead-letter queue would hold "
+            "a second copy of what the trail already keeps.",
+        )
     # The SnsTopic target lets events.amazonaws.com publish without naming whose rule: only ours may.
     topic.add_to_resource_policy(
         iam.PolicyStatement(
