@@ -7,8 +7,8 @@ from the policies in stages/data_access.py and stages/encryption.py) are events 
 sent: someone tried.
 
 - key changes: ScheduleKeyDeletion, DisableKey, PutKeyPolicy (and DisableKeyRotation,
-  CancelKeyDeletion) on this stack's keys, matched by the key ARN CloudTrail records in
-  `resources` (the request's own keyId may be an id, an ARN or an alias);
+  CancelKeyDeletion) on this stack's keys, matched by `requestParameters.keyId`: these calls
+  take a key id or a key ARN (no alias), so both are listed;
 - bucket changes: policy, lifecycle, versioning, encryption, replication, logging, public
   access, ownership and deletion of the upload bucket, matched by `requestParameters.bucketName`.
 """
@@ -79,11 +79,11 @@ def security_event_rules(
             detail={
                 "eventSource": ["kms.amazonaws.com"],
                 "eventName": list(KEY_EVENT_NAMES),
-                "resources": {"ARN": [key.key_arn for key in keys]},
+                "requestParameters": {"keyId": [v for key in keys for v in (key.key_id, key.key_arn)]},
             },
         ),
     )
-    key_arn = events.EventField.from_path("$.detail.resources[0].ARN")
+    key_arn = events.EventField.from_path("$.detail.requestParameters.keyId")
     key_rule.add_target(
         targets.SnsTopic(
             topic,
