@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import synth_app
+from tools.iam import coverage
 from tools.review import assembly
 from tools.template_resources import REPO_ROOT
 
@@ -43,3 +44,15 @@ def stacks(app: assembly.Assembly) -> dict[str, assembly.Stack]:
 @pytest.fixture
 def execution_policy() -> dict[str, Any]:
     return read_policy("cfn-execution-policy.json")
+
+
+@pytest.fixture(scope="session")
+def kms_handler_actions() -> list[str]:
+    """Every key-level permission CloudFormation's AWS::KMS::Key handlers list (cfn-lint's schema).
+
+    kms:CreateKey and kms:ListKeys are account-level: IAM policies, not key policies, decide them.
+    """
+    handlers = coverage.handler_actions("AWS::KMS::Key", tagged=True)
+    assert handlers
+    actions = {action for permissions in handlers.values() for action in permissions}
+    return sorted(actions - {"kms:CreateKey", "kms:ListKeys"})
