@@ -59,6 +59,8 @@ API_SECURITY_POLICIES = (
 # Lambda refuses a reservation that leaves the account fewer than 100 unreserved executions;
 # the default account quota is 1000.
 MAX_RESERVED_CONCURRENCY = 10_000
+# reservedConcurrency's explicit "no reservation": the function then shares the account's pool.
+UNRESERVED = "unreserved"
 # CodeDeploy's predefined Lambda deployment configurations (stages/deployment.py maps each to CDK's).
 DEPLOYMENT_CONFIGS = (
     "ALL_AT_ONCE",
@@ -231,13 +233,14 @@ def _check(name: str, where: str, value: Any) -> Any:
             )
         return value
     if name == "reserved_concurrency":
-        if value is None:
+        # A word, not null: a null in a stage would not reliably override the default's number.
+        if value == UNRESERVED:
             return None
         whole = isinstance(value, int) and not isinstance(value, bool)
         if not whole or not 1 <= value <= MAX_RESERVED_CONCURRENCY:
             raise fail(
-                f"must be a whole number from 1 to {MAX_RESERVED_CONCURRENCY} (docs/capacity.md), or null "
-                "for no reservation"
+                f"must be a whole number from 1 to {MAX_RESERVED_CONCURRENCY} (docs/capacity.md), or "
+                f'"{UNRESERVED}" for no reservation'
             )
         return value
     if name in ("break_glass_role_arns", "key_administrator_arns"):

@@ -91,7 +91,7 @@ class UploadApiStack(cdk.Stack):
         if settings.reserved_concurrency is None:
             cdk.Annotations.of(self).add_warning_v2(
                 "upload-api:no-reserved-concurrency",
-                f"uploadApi.stages.{settings.stage}.reservedConcurrency is null: the upload function "
+                f'uploadApi.stages.{settings.stage}.reservedConcurrency is "unreserved": the upload function '
                 "shares the account's unreserved concurrency, so another function can starve it and "
                 "it can starve others. Set a number (docs/capacity.md) once the account's quota allows.",
             )
@@ -187,7 +187,7 @@ class UploadApiStack(cdk.Stack):
             role=self.role,
             memory_size=settings.lambda_memory_mb,
             timeout=cdk.Duration.seconds(settings.lambda_timeout_seconds),
-            # docs/capacity.md: rate limit x p99 duration x attempts; None only when cdk.json says null.
+            # docs/capacity.md: rate limit x p99 duration x attempts (None: "unreserved" in cdk.json).
             reserved_concurrent_executions=settings.reserved_concurrency,
             environment={
                 "BUCKET_NAME": self.bucket.bucket_name,
@@ -548,8 +548,8 @@ class UploadApiStack(cdk.Stack):
             skip_checkov(
                 function,
                 "CKV_AWS_115",
-                "cdk.json sets reservedConcurrency to null for this stage explicitly (an account whose "
-                "Lambda concurrency quota is too small to reserve any: Lambda keeps 100 unreserved); "
+                'cdk.json sets reservedConcurrency to "unreserved" for this stage explicitly (an account '
+                "whose Lambda concurrency quota is too small to reserve any: Lambda keeps 100 unreserved); "
                 "synth warns on every run, and docs/capacity.md gives the number to set.",
             )
         skip_checkov(
