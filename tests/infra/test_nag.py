@@ -43,6 +43,9 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "UploadApi/CloudWatchRole",
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
     ),
+    # The security event rules forward CloudTrail records; FailedInvocations is alarmed instead.
+    ("Observability/KeyChangesRule", "Serverless-EventBusDLQ"),
+    ("Observability/BucketChangesRule", "Serverless-EventBusDLQ"),
 }
 _ARTIFACT_READ = {
     "AwsSolutions-IAM5[Action::s3:GetBucket*]",
