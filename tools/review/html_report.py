@@ -333,6 +333,7 @@ def _stack(report: dict[str, Any], stack: dict[str, Any]) -> str:
     return "\n".join(
         [
             f'<section class="stack" id="stack-{_anchor(name)}">{heading}',
+            _controls(mine(report.get("controls", []))),
             _findings(mine(report["findings"])),
             _acknowledgements(mine(report["acknowledgements"])),
             _checkov(checkov["status"], stack, mine(checkov["failed"]), mine(checkov["skipped"])),
@@ -507,3 +508,20 @@ stack (&lt;UploadBucket.Arn&gt;); ${AWS::AccountId} and friends are the deployin
 values.</li>
 <li><b>Build gates</b> ran on the repository (secrets, bandit, pip-audit, SBOMs); NOT CHECKED
 means the result is unknown, never that it passed.</li></ul></section>"""
+
+
+def _controls(items: list[dict[str, Any]]) -> str:
+    """Data-protection controls (tools/review/controls.py); a weaker choice gets a warning badge."""
+    if not items:
+        return ""
+    rows = [
+        _row(
+            "control",
+            escape(c["control"]),
+            _code(c["subject"]),
+            escape(c["value"]),
+            _badge("ok", "ok") if c["ok"] else _badge("warn", "weaker"),
+        )
+        for c in items
+    ]
+    return f"<h4>Data-protection controls ({len(items)})</h4>" + _table(["control", "on", "value", ""], rows)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tools.review import iam, nag, scanners
+from tools.review import controls, iam, nag, scanners
 from tools.review.assembly import Assembly
 
 SCHEMA = "secure-upload-api/security-review/1"
@@ -80,6 +80,7 @@ def build(
             "ignores": ordered(i for s in assembly.stacks for i in scanners.cfn_lint_ignores(s)),
         },
         "iam": ordered(e for s in assembly.stacks for e in iam.permissions(s)),
+        "controls": ordered(c for s in assembly.stacks for c in controls.controls(s)),
         "gates": {
             "status": "ran" if gates is not None else "not run: no reports/gates/summary.json (`make scan`)",
             "strict": bool((gates or {}).get("strict", False)),
