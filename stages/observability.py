@@ -326,7 +326,9 @@ class Observability(Construct):
                 window=CAPACITY,
                 description=(
                     f"{stage}: Lambda refused {s.lambda_throttles_threshold} or more invocations in "
-                    "5 minutes (concurrency limit); clients got 5xx."
+                    "5 minutes (its reserved concurrency, "
+                    f"{s.reserved_concurrency if s.reserved_concurrency is not None else 'none'}, or the "
+                    "account's limit); clients got 500, not 429 (docs/capacity.md)."
                 ),
             ),
             dynamodb_throttles=self._alarm(

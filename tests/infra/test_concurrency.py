@@ -80,3 +80,12 @@ def test_the_concurrency_graph_draws_the_reservation(dev):
     assert {"label": "Reserved concurrency", "value": cdk_json_setting("dev", "reservedConcurrency")} in [
         {k: a[k] for k in ("label", "value")} for a in annotations
     ]
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_the_throttles_alarm_names_the_reservation_and_why_clients_get_500(synth, name):
+    stage = synth(name)
+    (alarm,) = [v for k, v in stage.of_type("AWS::CloudWatch::Alarm").items() if "LambdaThrottles" in k]
+    description = alarm["Properties"]["AlarmDescription"]
+    assert f"reserved concurrency, {cdk_json_setting(name, 'reservedConcurrency')}," in description
+    assert "docs/capacity.md" in description
