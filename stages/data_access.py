@@ -221,6 +221,18 @@ def allow_table_key_use(
     )
 
 
+# S3 names are at most 63 characters; CloudFormation adds `-{logicalId}-{12 characters}` and
+# cuts what does not fit, so a stack name longer than this could lose its own end.
+_LONGEST_SAFE_STACK_NAME = 63 - len("-UploadBucketD2C1DA78-") - 12
+
+
 def bucket_arn_pattern(stack: cdk.Stack) -> str:
     """Every bucket (and object) of this stack: CloudFormation names them `{stack}-...` in lowercase."""
+    if len(stack.stack_name) > _LONGEST_SAFE_STACK_NAME:
+        cdk.Annotations.of(stack).add_warning_v2(
+            "upload-api:long-stack-name",
+            f"Stack name {stack.stack_name!r} is longer than {_LONGEST_SAFE_STACK_NAME} characters: "
+            "CloudFormation may cut it in the upload bucket's generated name, and the bucket key's "
+            "encryption-context condition (stages/data_access.py) would then refuse the function.",
+        )
     return f"arn:{stack.partition}:s3:::{stack.stack_name.lower()}-*"
