@@ -41,9 +41,20 @@ def stacks(app: assembly.Assembly) -> dict[str, assembly.Stack]:
     return {stack.stack_name: stack for stack in app.stacks}
 
 
+EXECUTION_POLICY_FILES = ("cfn-execution-policy.json", "cfn-execution-resources-policy.json")
+
+
 @pytest.fixture
-def execution_policy() -> dict[str, Any]:
-    return read_policy("cfn-execution-policy.json")
+def execution_policy() -> list[dict[str, Any]]:
+    """The execution role's policies (`--cloudformation-execution-policies`, docs/bootstrap.md)."""
+    return [read_policy(name) for name in EXECUTION_POLICY_FILES]
+
+
+@pytest.fixture
+def boundary() -> dict[str, Any]:
+    """The permissions boundary: on every role the app creates, and on the execution role
+    (`cdk bootstrap --custom-permissions-boundary`, docs/bootstrap.md)."""
+    return read_policy("permissions-boundary.json")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from tests.iam.conftest import ACCOUNT, REGION
+from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION
 from tools.iam.__main__ import describe_gaps, main
 from tools.iam.coverage import Gap, missing_permissions
 
@@ -19,18 +19,23 @@ pytestmark = pytest.mark.synth
 NOTHING = {"Version": "2012-10-17", "Statement": []}
 
 
-def gaps_of(stack, policy, template=None):
+def gaps_of(stack, policy, template=None, boundary=None):
     return missing_permissions(
-        template or stack.template, policy, stack_name=stack.stack_name, account=ACCOUNT, region=REGION
+        template or stack.template,
+        policy,
+        stack_name=stack.stack_name,
+        account=ACCOUNT,
+        region=REGION,
+        boundary=boundary,
     )
 
 
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
-def test_the_execution_policy_allows_every_deploy_call(stacks, execution_policy, stack_name):
-    # GIVEN a synthesized stack and the execution policy the bootstrap commands install
+def test_the_execution_policy_allows_every_deploy_call(stacks, execution_policy, boundary, stack_name):
+    # GIVEN a synthesized stack, and the execution policy and boundary the bootstrap commands install
     stack = stacks[stack_name]
-    # WHEN every handler call for its resources is evaluated against the policy
-    gaps = gaps_of(stack, execution_policy)
+    # WHEN every handler call for its resources is evaluated against the policy within the boundary
+    gaps = gaps_of(stack, execution_policy, boundary=boundary)
     # THEN none is denied
     assert not gaps, f"{stack_name}: the execution policy denies\n{describe_gaps(gaps)}"
 
@@ -57,7 +62,7 @@ def test_a_resource_type_the_policy_does_not_cover_fails_naming_type_and_actions
 def test_a_policy_without_codedeploy_fails_on_the_deployment_group(stacks, execution_policy):
     # GIVEN the execution policy without any codedeploy action
     policy = copy.deepcopy(execution_policy)
-    for statement in policy["Statement"]:
+    for statement in (s for document in policy for s in document["Statement"]):
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
         statement["Action"] = [a for a in actions if not a.lower().startswith("codedeploy:")] or ["none:None"]
@@ -104,3 +109,53 @@ def test_the_command_line_exits_non_zero_on_a_gap(cdk_out, tmp_path, capsys):
     assert code == 1
     assert "Dev-UploadApi:" in out
     assert "AWS::DynamoDB::Table: " in out
+
+
+def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
+    code = main(
+        [
+            "coverage",
+            str(cdk_out),
+            str(BOOTSTRAP / "cfn-execution-policy.json"),
+            str(BOOTSTRAP / "cfn-execution-resources-policy.json"),
+            "--boundary",
+            str(BOOTSTRAP / "permissions-boundary.json"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Prod-UploadApi: every handler call allowed" in out
+
+
+def test_a_role_without_the_boundary_cannot_be_deployed(stacks, execution_policy, boundary):
+    # GIVEN the dev stack with the boundary taken off one role
+    stack = stacks["Dev-UploadApi"]
+    template = copy.deepcopy(stack.template)
+    (role_id,) = [
+        k
+        for k, r in template["Resources"].items()
+        if k.startswith("UploadFunctionRole") and r["Type"] == "AWS::IAM::Role"
+    ]
+    del template["Resources"][role_id]["Properties"]["PermissionsBoundary"]
+    # WHEN its coverage is checked
+    gaps = gaps_of(stack, execution_policy, template, boundary=boundary)
+    # THEN creating that role (and putting its inline policies) is what is refused
+    refused = {(g.logical_id, g.action) for g in gaps}
+    assert (role_id, "iam:CreateRole") in refused
+    assert any(action == "iam:PutRolePolicy" for _, action in refused)
+
+
+def test_the_codecommit_variant_is_covered_too(tmp_path_factory, execution_policy, boundary):
+    # GIVEN the app with a CodeCommit source (an EventBridge rule starts the pipeline)
+    from tests.infra.conftest import synth_app
+    from tools.review import assembly
+
+    outdir = tmp_path_factory.mktemp("codecommit.cdk.out")
+    source = {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}
+    synth_app(outdir, pipeline={"source": source})
+    (pipeline,) = [s for s in assembly.load(outdir).stacks if s.stack_name == "UploadApiPipeline"]
+    assert any(r["Type"] == "AWS::Events::Rule" for r in pipeline.template["Resources"].values())
+    # WHEN the pipeline stack's coverage is checked
+    gaps = gaps_of(pipeline, execution_policy, boundary=boundary)
+    # THEN it deploys as well
+    assert not gaps, describe_gaps(gaps)
