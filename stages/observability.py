@@ -12,6 +12,7 @@ Missing data never breaches: no traffic is not an incident.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -19,16 +20,19 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stages.encryption import customer_managed_key
+from stages.encryption import KeyAccess, customer_managed_key
 from stages.nag import acknowledge
+from stages.security_events import security_event_rules
 from stages.settings import StageSettings
 
 ONE_MINUTE = cdk.Duration.minutes(1)
@@ -115,7 +119,12 @@ class Observability(Construct):
         retention: logs.RetentionDays,
         metrics_namespace: str,
         service_name: str,
+        key_access: KeyAccess | None = None,
+        watched_keys: Sequence[kms.IKey] = (),
+        upload_bucket: s3.IBucket | None = None,
     ) -> None:
+        """`watched_keys` and `upload_bucket`: changes to them are sent to the alarm topic
+        (stages/security_events.py); `key_access`: who manages the topic's own key."""
         super().__init__(scope, construct_id)
         self.settings = settings
         self.api = api
@@ -155,12 +164,23 @@ class Observability(Construct):
             log_groups=[function_logs],
         )
 
-        self.topic = self._alarm_topic()
+        self.topic = self._alarm_topic(key_access)
         self.alarms = self._alarms()
         action = cloudwatch_actions.SnsAction(self.topic)
         for alarm in self.alarms.all:
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
+        self.security_rules: tuple[events.Rule, ...] = ()
+        self.security_events_undelivered: cloudwatch.Alarm | None = None
+        if upload_bucket is not None:
+            self.security_rules = security_event_rules(
+                self,
+                stage=settings.stage,
+                keys=[*watched_keys, self.topic_key],
+                bucket=upload_bucket,
+                topic=self.topic,
+            )
+            self.security_events_undelivered = self._security_delivery_alarm()
 
         self.dashboard_name = f"{stack.stack_name}-{stack.region}"
         self.dashboard = cloudwatch.Dashboard(
@@ -308,7 +328,9 @@ class Observability(Construct):
                 window=CAPACITY,
                 description=(
                     f"{stage}: Lambda refused {s.lambda_throttles_threshold} or more invocations in "
-                    "5 minutes (concurrency limit); clients got 5xx."
+                    "5 minutes (its reserved concurrency, "
+                    f"{s.reserved_concurrency if s.reserved_concurrency is not None else 'none'}, or the "
+                    "account's limit); clients got 500, not 429 (docs/capacity.md)."
                 ),
             ),
             dynamodb_throttles=self._alarm(
@@ -321,6 +343,42 @@ class Observability(Construct):
                     f"{stage}: DynamoDB throttled {s.dynamodb_throttles_threshold} or more PutItem "
                     "requests in 5 minutes; each is an orphaned object and a 503 unless the SDK retry won."
                 ),
+            ),
+        )
+
+    def security_rule_metric(self, rule: events.Rule, name: str, label: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/Events",
+            metric_name=name,
+            dimensions_map={"RuleName": rule.rule_name},
+            statistic="Sum",
+            period=FIVE_MINUTES,
+            label=label,
+        )
+
+    def _security_delivery_alarm(self) -> cloudwatch.Alarm:
+        """A security event EventBridge could not hand to the topic (a key or topic policy broke it).
+
+        Not sent to the topic (whose delivery is what failed): it shows on the dashboard.
+        """
+        failed = cloudwatch.MathExpression(
+            expression=" + ".join(f"f{i}" for i in range(len(self.security_rules))),
+            using_metrics={
+                f"f{i}": self.security_rule_metric(rule, "FailedInvocations", "failed")
+                for i, rule in enumerate(self.security_rules)
+            },
+            label="Security events not delivered",
+            period=FIVE_MINUTES,
+        )
+        return self._alarm(
+            "SecurityEventsUndelivered",
+            failed,
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            window=CAPACITY,
+            description=(
+                f"{self.settings.stage}: EventBridge failed to send a key or bucket change event to the "
+                "alarm topic; read the rules' targets and the topic key's policy (events.amazonaws.com)."
             ),
         )
 
@@ -348,14 +406,26 @@ class Observability(Construct):
 
     # -- topic -----------------------------------------------------------------------------------
 
-    def _alarm_topic(self) -> sns.Topic:
+    def _alarm_topic(self, key_access: KeyAccess | None) -> sns.Topic:
         stack = cdk.Stack.of(self)
-        key = customer_managed_key(self, "AlarmTopicKey", "Encrypts the upload API's alarm notifications")
+        key = customer_managed_key(
+            self, "AlarmTopicKey", "Encrypts the upload API's alarm notifications", access=key_access
+        )
+        self.topic_key = key
         # CloudWatch publishes to an encrypted topic only if the key lets it make data keys.
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToPublish",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        # EventBridge (the security event rules) publishes to the encrypted topic the same way.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeRulesToPublish",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
             )
@@ -490,6 +560,16 @@ class Observability(Construct):
             graph(
                 "Lambda concurrent executions",
                 [function.metric("ConcurrentExecutions", statistic="Maximum", period=ONE_MINUTE)],
+                # Above this line Lambda throttles and clients get 500 (docs/capacity.md).
+                left_annotations=(
+                    [
+                        cloudwatch.HorizontalAnnotation(
+                            value=s.reserved_concurrency, label="Reserved concurrency"
+                        )
+                    ]
+                    if s.reserved_concurrency is not None
+                    else None
+                ),
             ),
             graph(
                 "Canary: invocations and errors by version",
@@ -537,4 +617,35 @@ class Observability(Construct):
                 height=6,
             ),
         ]
-        return [[header], [alarm_status], api_row, lambda_row, handler_row, storage_row]
+        rows: list[list[cloudwatch.IWidget]] = [
+            [header],
+            [alarm_status],
+            api_row,
+            lambda_row,
+            handler_row,
+            storage_row,
+        ]
+        if self.security_rules and self.security_events_undelivered:
+            rows.append(self._security_row())
+        return rows
+
+    def _security_row(self) -> list[cloudwatch.IWidget]:
+        key_rule, bucket_rule = self.security_rules
+        assert self.security_events_undelivered is not None
+        return [
+            cloudwatch.GraphWidget(
+                title="Security events: key and bucket changes sent to the alarm topic",
+                left=[
+                    self.security_rule_metric(key_rule, "TriggeredRules", "Key changes"),
+                    self.security_rule_metric(bucket_rule, "TriggeredRules", "Bucket changes"),
+                ],
+                width=16,
+                height=6,
+            ),
+            cloudwatch.AlarmWidget(
+                title="Security events not delivered",
+                alarm=self.security_events_undelivered,
+                width=8,
+                height=6,
+            ),
+        ]

@@ -46,6 +46,21 @@ DEPRECATED_RUNTIMES = {
     ),
 }
 API_AUTH_MODES = ("iam", "none")
+# The TLS security policies API Gateway accepts for a regional REST API's default endpoint
+# (API Gateway Developer Guide, "Supported security policies"), strictest first. TLS_1_0 is
+# left out on purpose: it is the default this setting exists to replace.
+API_SECURITY_POLICIES = (
+    "SecurityPolicy_TLS13_1_3_2025_09",
+    "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
+    "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09",
+    "TLS_1_2",
+)
+# Lambda refuses a reservation that leaves the account fewer than 100 unreserved executions;
+# the default account quota is 1000.
+MAX_RESERVED_CONCURRENCY = 10_000
+# reservedConcurrency's explicit "no reservation": the function then shares the account's pool.
+UNRESERVED = "unreserved"
 # CodeDeploy's predefined Lambda deployment configurations (stages/deployment.py maps each to CDK's).
 DEPLOYMENT_CONFIGS = (
     "ALL_AT_ONCE",
@@ -104,6 +119,11 @@ class StageSettings:
     malware_scanning: bool | None = None
     # Who may call POST /upload besides the stage's verifier role (the API's resource policy).
     allowed_callers: tuple[str, ...] = field(default_factory=tuple)
+    # TLS on the API's default endpoint, and the function's reserved concurrency (docs/capacity.md).
+    api_security_policy: str = "SecurityPolicy_TLS13_1_3_2025_09"
+    reserved_concurrency: int | None = 100
+    # Who may manage (never use) this stage's KMS keys besides the deploy role (stages/encryption.py).
+    key_administrator_arns: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def runtime_deprecation_warning(self) -> str | None:
@@ -139,6 +159,9 @@ _CONTEXT_NAMES = {
     "allowActiveContent": "allow_active_content",
     "malwareScanning": "malware_scanning",
     "allowedCallers": "allowed_callers",
+    "apiSecurityPolicy": "api_security_policy",
+    "reservedConcurrency": "reserved_concurrency",
+    "keyAdministratorArns": "key_administrator_arns",
 }
 assert set(_CONTEXT_NAMES.values()) == {f.name for f in fields(StageSettings)} - {"stage"}
 
@@ -220,7 +243,25 @@ def _check(name: str, where: str, value: Any) -> Any:
         if value not in SUPPORTED_RUNTIMES and value not in DEPRECATED_RUNTIMES:
             raise fail(f"must be one of {', '.join(SUPPORTED_RUNTIMES + tuple(DEPRECATED_RUNTIMES))}")
         return value
-    if name == "break_glass_role_arns":
+    if name == "api_security_policy":
+        if value not in API_SECURITY_POLICIES:
+            raise fail(
+                "must be one of the TLS security policies of a regional REST API: "
+                + ", ".join(API_SECURITY_POLICIES)
+            )
+        return value
+    if name == "reserved_concurrency":
+        # A word, not null: a null in a stage would not reliably override the default's number.
+        if value == UNRESERVED:
+            return None
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not whole or not 1 <= value <= MAX_RESERVED_CONCURRENCY:
+            raise fail(
+                f"must be a whole number from 1 to {MAX_RESERVED_CONCURRENCY} (docs/capacity.md), or "
+                f'"{UNRESERVED}" for no reservation'
+            )
+        return value
+    if name in ("break_glass_role_arns", "key_administrator_arns"):
         if not isinstance(value, list) or not all(isinstance(v, str) and _ROLE_ARN.match(v) for v in value):
             raise fail("must be a list of IAM role ARNs (arn:aws:iam::<account>:role/<name>)")
         return tuple(value)

@@ -18,8 +18,9 @@ from constructs import Construct
 
 from stages.buckets import access_logs_bucket
 from stages.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
+from stages.data_access import allow_table_key_use, protect_upload_bucket
 from stages.deployment import AliasDeployment, live_alias
-from stages.encryption import customer_managed_key, log_group_key
+from stages.encryption import KeyAccess, customer_managed_key, log_group_key
 from stages.gateway_responses import add_gateway_responses
 from stages.malware_scanning import MalwareScanning
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
@@ -110,13 +111,35 @@ class UploadApiStack(cdk.Stack):
             cdk.Annotations.of(self).add_warning_v2(
                 "upload-api:deprecated-runtime", settings.runtime_deprecation_warning
             )
+        if settings.reserved_concurrency is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "upload-api:no-reserved-concurrency",
+                f'uploadApi.stages.{settings.stage}.reservedConcurrency is "unreserved": the upload function '
+                "shares the account's unreserved concurrency, so another function can starve it and "
+                "it can starve others. Set a number (docs/capacity.md) once the account's quota allows.",
+            )
         retention = _RETENTION[settings.log_retention_days]
 
-        logs_key = log_group_key(self, "LogsKey", "Encrypts the upload API's CloudWatch log groups")
-        bucket_key = customer_managed_key(
-            self, "BucketKey", "Encrypts uploaded files (S3 SSE-KMS with S3 Bucket Key)"
+        # Every key of this stack: managed by the deploy role (and named administrators), used
+        # only by whom each key's statements name (stages/encryption.py, stages/data_access.py).
+        self.key_access = KeyAccess(
+            deploy_role_arn=self._deploy_role_arn(),
+            administrator_arns=settings.key_administrator_arns,
+            break_glass_role_arns=settings.break_glass_role_arns,
         )
-        table_key = customer_managed_key(self, "TableKey", "Encrypts the product metadata table")
+        logs_key = log_group_key(
+            self, "LogsKey", "Encrypts the upload API's CloudWatch log groups", access=self.key_access
+        )
+        bucket_key = customer_managed_key(
+            self,
+            "BucketKey",
+            "Encrypts uploaded files (S3 SSE-KMS with S3 Bucket Key)",
+            access=self.key_access,
+        )
+        table_key = customer_managed_key(
+            self, "TableKey", "Encrypts the product metadata table", access=self.key_access
+        )
+        self.bucket_key = bucket_key
 
         access_logs = access_logs_bucket(self, "AccessLogsBucket", retention_days=settings.log_retention_days)
         self.bucket = s3.Bucket(
@@ -170,7 +193,6 @@ class UploadApiStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.role = self._function_role(function_logs, bucket_key, table_key)
-        self._restrict_bucket_to(self.role, settings.break_glass_role_arns)
 
         runtime = _runtime(settings.lambda_runtime)
         # One asset for the upload and scan-result functions.
@@ -186,6 +208,8 @@ class UploadApiStack(cdk.Stack):
             role=self.role,
             memory_size=settings.lambda_memory_mb,
             timeout=cdk.Duration.seconds(settings.lambda_timeout_seconds),
+            # docs/capacity.md: rate limit x p99 duration x attempts (None: "unreserved" in cdk.json).
+            reserved_concurrent_executions=settings.reserved_concurrency,
             environment={
                 "BUCKET_NAME": self.bucket.bucket_name,
                 "TABLE_NAME": self.table.table_name,
@@ -245,6 +269,20 @@ class UploadApiStack(cdk.Stack):
             if settings.scans_uploads
             else None
         )
+        # The data policies, once every role that touches the data exists: GuardDuty's scanner reads
+        # and tags objects; the scan-result function updates items with the table key.
+        scanning = self.malware_scanning
+        self._restrict_bucket_to(
+            self.role,
+            settings.break_glass_role_arns,
+            scanner_role=scanning.scanner_role if scanning is not None else None,
+        )
+        table_writers: list[iam.IRole] = [self.role]
+        if scanning is not None and scanning.function.role is not None:
+            table_writers.append(scanning.function.role)
+        allow_table_key_use(
+            table_key, self.table, writer_roles=table_writers, deploy_role_arn=self._deploy_role_arn()
+        )
 
         # API Gateway calls the alias; CodeDeploy moves it between versions (stages/deployment.py).
         self.alias = live_alias(self, self.function)
@@ -273,6 +311,9 @@ class UploadApiStack(cdk.Stack):
             retention=retention,
             metrics_namespace=METRICS_NAMESPACE,
             service_name=service_name(settings.stage),
+            key_access=self.key_access,
+            watched_keys=(logs_key, bucket_key, table_key),
+            upload_bucket=self.bucket,
         )
         if self.malware_scanning is not None:
             # A scan verdict that never reached its item pages whoever gets the stage's alarms.
@@ -343,30 +384,26 @@ class UploadApiStack(cdk.Stack):
         )
         return role
 
-    def _restrict_bucket_to(self, role: iam.Role, break_glass_role_arns: tuple[str, ...]) -> None:
-        """Deny every object action (and listing) to all principals but the function and break-glass roles."""
-        allowed = [role.role_arn, *break_glass_role_arns]
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyObjectAccessExceptUploadFunction",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:*"],
-                resources=[self.bucket.arn_for_objects("*")],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": allowed}},
-            )
-        )
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyListingExceptUploadFunction",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"],
-                resources=[self.bucket.bucket_arn],
-                # CloudFormation's S3 bucket handlers call s3:ListBucket (read, delete) with the
-                # bootstrap's execution role: listing keys, never reading an object.
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": [*allowed, self._deploy_role_arn()]}},
-            )
+    def _restrict_bucket_to(
+        self,
+        role: iam.Role,
+        break_glass_role_arns: tuple[str, ...],
+        scanner_role: iam.IRole | None = None,
+    ) -> None:
+        """Deny every object action (and listing) to all principals but the function, break-glass
+        roles and the malware scanner; bucket changes to the deploy role (stages/data_access.py).
+
+        `scanner_role`: GuardDuty Malware Protection's role; objects are then unreadable until
+        tagged clean. Give it its permissions with `add_to_policy` (a separate AWS::IAM::Policy):
+        inline policies on the role would reference the key that references the role (a cycle).
+        """
+        protect_upload_bucket(
+            self.bucket,
+            key=self.bucket_key,
+            writer_role=role,
+            deploy_role_arn=self._deploy_role_arn(),
+            break_glass_role_arns=break_glass_role_arns,
+            scanner_role=scanner_role,
         )
 
     def _deploy_role_arn(self) -> str:
@@ -411,6 +448,7 @@ class UploadApiStack(cdk.Stack):
                 access_log_format=_access_log_format(),
             ),
         )
+        self._require_tls_policy(api)
         model = api.add_model(
             "UploadRequestModel",
             content_type="application/json",
@@ -440,6 +478,20 @@ class UploadApiStack(cdk.Stack):
         # a duplicate of ApiUrl, so drop it.
         api.node.try_remove_child("Endpoint")
         return api
+
+    def _require_tls_policy(self, api: apigw.RestApi) -> None:
+        """The stage's TLS security policy on the default endpoint; the L2 RestApi has no property for it.
+
+        Without one a regional REST API accepts TLS 1.0. An enhanced policy (`SecurityPolicy_...`)
+        must come with an endpoint access mode: STRICT also refuses requests that reach the API
+        through another endpoint type or with a mismatched SNI host name.
+        """
+        resource = api.node.default_child
+        assert isinstance(resource, apigw.CfnRestApi)
+        policy = self.settings.api_security_policy
+        resource.security_policy = policy
+        if policy.startswith("SecurityPolicy_"):
+            resource.endpoint_access_mode = "STRICT"
 
     def _verify_codebuild_principal(self) -> iam.IPrincipal:
         """Only the pipeline's verify role for this stage, by ARN (aws:PrincipalArn), not by its unique
@@ -665,14 +717,14 @@ class UploadApiStack(cdk.Stack):
             "every other principal. "
             "A VPC would add NAT or endpoint cost without narrowing that access.",
         )
-        skip_checkov(
-            function,
-            "CKV_AWS_115",
-            "Concurrency is bounded upstream by the API stage throttle (throttlingRateLimit and "
-            "throttlingBurstLimit in cdk.json) and by the account's concurrency quota; reserving "
-            "concurrency would take it from the shared pool and fails to deploy where unreserved "
-            "concurrency would drop below 100.",
-        )
+        if self.settings.reserved_concurrency is None:
+            skip_checkov(
+                function,
+                "CKV_AWS_115",
+                'cdk.json sets reservedConcurrency to "unreserved" for this stage explicitly (an account '
+                "whose Lambda concurrency quota is too small to reserve any: Lambda keeps 100 unreserved); "
+                "synth warns on every run, and docs/capacity.md gives the number to set.",
+            )
         skip_checkov(
             function,
             "CKV_AWS_173",
@@ -727,5 +779,8 @@ def _access_log_format() -> apigw.AccessLogFormat:
         "errorMessage": apigw.AccessLogField.context_error_message(),
         "validationError": apigw.AccessLogField.context_error_validation_error_string(),
         "xrayTraceId": apigw.AccessLogField.context_xray_trace_id(),
+        # What each client negotiated: who would break if the security policy were tightened.
+        "tlsVersion": "$context.tlsVersion",
+        "cipherSuite": "$context.cipherSuite",
     }
     return apigw.AccessLogFormat.custom(json.dumps(fields))

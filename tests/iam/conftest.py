@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import synth_app
+from tools.iam import coverage
 from tools.review import assembly
 from tools.local.aws import REPO_ROOT
 
@@ -54,3 +55,15 @@ def boundary() -> dict[str, Any]:
     """The permissions boundary: on every role the app creates, and on the execution role
     (`cdk bootstrap --custom-permissions-boundary`, docs/bootstrap.md)."""
     return read_policy("permissions-boundary.json")
+
+
+@pytest.fixture(scope="session")
+def kms_handler_actions() -> list[str]:
+    """Every key-level permission CloudFormation's AWS::KMS::Key handlers list (cfn-lint's schema).
+
+    kms:CreateKey and kms:ListKeys are account-level: IAM policies, not key policies, decide them.
+    """
+    handlers = coverage.handler_actions("AWS::KMS::Key", tagged=True)
+    assert handlers
+    actions = {action for permissions in handlers.values() for action in permissions}
+    return sorted(actions - {"kms:CreateKey", "kms:ListKeys"})

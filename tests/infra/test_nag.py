@@ -44,6 +44,9 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "UploadApi/CloudWatchRole",
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
     ),
+    # The security event rules forward CloudTrail records; FailedInvocations is alarmed instead.
+    ("Observability/KeyChangesRule", "Serverless-EventBusDLQ"),
+    ("Observability/BucketChangesRule", "Serverless-EventBusDLQ"),
 }
 # Prod scans uploads (malwareScanning): the GuardDuty plan's role and the scan-result function.
 MALWARE_SCANNING_ACKNOWLEDGEMENTS = {

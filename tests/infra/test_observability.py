@@ -167,7 +167,7 @@ def test_the_dashboard_has_every_widget_in_reading_order(dev):
     # GIVEN the dev stage
     # WHEN its dashboard body is read
     widgets = _dashboard(dev)["widgets"]
-    # THEN a header, the alarm status, then API, Lambda, handler and storage rows, top to bottom
+    # THEN a header, the alarm status, then API, Lambda, handler, storage and security rows, top to bottom
     assert [w["type"] for w in widgets[:2]] == ["text", "alarm"]
     assert "# Upload API (dev)" in widgets[0]["properties"]["markdown"]
     titles = [w["properties"].get("title") for w in widgets[2:]]
@@ -187,6 +187,8 @@ def test_the_dashboard_has_every_widget_in_reading_order(dev):
         "DynamoDB PutItem: throttled requests and system errors",
         "Failed uploads by reason (Logs Insights, function log)",
         "Storage failures by cause (Logs Insights, function log)",
+        "Security events: key and bucket changes sent to the alarm topic",
+        "Security events not delivered",
     ]
     # AND the rows tile the 24-column grid without overlapping
     cells = set()

@@ -33,7 +33,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 # The reviewed checkov skips of the default stack: (construct path under the stack, check id).
 EXPECTED_CHECKOV_SKIPS = {
-    ("UploadFunction/Resource", "CKV_AWS_115"),
     ("UploadFunction/Resource", "CKV_AWS_116"),
     ("UploadFunction/Resource", "CKV_AWS_117"),
     ("UploadFunction/Resource", "CKV_AWS_173"),

@@ -68,6 +68,16 @@ def test_cdk_json_settings_load_typed_for_each_stage(stage):
             "uploadApi.stages.dev.breakGlassRoleArns",
             id="ARN not in a list",
         ),
+        pytest.param(
+            {"keyAdministratorArns": ["arn:aws:iam::123456789012:root"]},
+            "uploadApi.stages.dev.keyAdministratorArns",
+            id="key administrator is the account root",
+        ),
+        pytest.param(
+            {"keyAdministratorArns": "arn:aws:iam::123456789012:role/KeyAdmin"},
+            "uploadApi.stages.dev.keyAdministratorArns",
+            id="key administrator not in a list",
+        ),
         pytest.param({"account": "12345"}, "uploadApi.stages.dev.account", id="short account"),
         pytest.param({"account": 123456789012}, "uploadApi.stages.dev.account", id="account number"),
         pytest.param({"region": "mars-north-1a"}, "uploadApi.stages.dev.region", id="bad region"),

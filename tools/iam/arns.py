@@ -42,6 +42,7 @@ _NAMING: dict[str, tuple[int, bool, str | None, bool]] = {
     "AWS::DynamoDB::Table": (255, False, "TableName", True),
     "AWS::Logs::LogGroup": (512, False, "LogGroupName", True),
     "AWS::SNS::Topic": (256, False, "TopicName", True),
+    "AWS::Events::Rule": (64, False, "Name", True),
     "AWS::CloudWatch::Alarm": (255, False, "AlarmName", True),
     "AWS::CloudWatch::Dashboard": (255, False, "DashboardName", True),
     "AWS::CodeDeploy::Application": (100, False, "ApplicationName", True),

@@ -195,6 +195,7 @@ def _stack(report: dict[str, Any], stack: dict[str, Any]) -> list[str]:
         return [i for i in items if i["stack"] == name]
 
     out = ["", f"### Stack {name}", "", f"`{stack['templateFile']}`, {stack['resources']} resources", ""]
+    out += _controls(mine(report.get("controls", [])))
     findings = mine(report["findings"])
     out.append(f"#### cdk-nag findings ({len(findings)})")
     out += [""] + (
@@ -272,3 +273,19 @@ def _stack(report: dict[str, Any], stack: dict[str, Any]) -> list[str]:
 def _cell(text: str) -> str:
     """Table-safe: a `|` would end the cell, a newline the row."""
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _controls(items: list[dict[str, Any]]) -> list[str]:
+    """Data-protection controls (tools/review/controls.py): what the template holds, weaker choices marked."""
+    if not items:
+        return []
+    out = [
+        f"#### Data-protection controls ({len(items)})",
+        "",
+        "| control | on | value | |",
+        "|---|---|---|---|",
+    ]
+    for c in items:
+        verdict = "ok" if c["ok"] else "**weaker**"
+        out.append(f"| {_cell(c['control'])} | `{_cell(c['subject'])}` | {_cell(c['value'])} | {verdict} |")
+    return [*out, ""]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tools.review import iam, nag, scanners
+from tools.review import controls, iam, nag, scanners
 from tools.review.assembly import Assembly
 
 # `bootstrap` when the review was not given the bootstrap folder's policies (tools.review.boundary).
@@ -89,6 +89,7 @@ def build(
         },
         "iam": ordered(e for s in assembly.stacks for e in iam.permissions(s)),
         "boundary": boundary if boundary is not None else NO_BOUNDARY,
+        "controls": ordered(c for s in assembly.stacks for c in controls.controls(s)),
         "gates": {
             "status": "ran" if gates is not None else "not run: no reports/gates/summary.json (`make scan`)",
             "strict": bool((gates or {}).get("strict", False)),
