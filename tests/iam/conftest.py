@@ -41,7 +41,11 @@ def stacks(app: assembly.Assembly) -> dict[str, assembly.Stack]:
     return {stack.stack_name: stack for stack in app.stacks}
 
 
-EXECUTION_POLICY_FILES = ("cfn-execution-policy.json", "cfn-execution-resources-policy.json")
+EXECUTION_POLICY_FILES = (
+    "cfn-execution-policy.json",
+    "cfn-execution-resources-policy.json",
+    "cfn-execution-scanning-policy.json",
+)
 
 
 @pytest.fixture

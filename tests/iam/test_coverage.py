@@ -118,6 +118,7 @@ def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
             str(cdk_out),
             str(BOOTSTRAP / "cfn-execution-policy.json"),
             str(BOOTSTRAP / "cfn-execution-resources-policy.json"),
+            str(BOOTSTRAP / "cfn-execution-scanning-policy.json"),
             "--boundary",
             str(BOOTSTRAP / "permissions-boundary.json"),
         ]

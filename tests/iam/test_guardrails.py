@@ -18,6 +18,7 @@ from stages.guardrails import (
     APP_TAG_VALUE,
     EXECUTION_POLICY_NAME,
     EXECUTION_RESOURCES_POLICY_NAME,
+    EXECUTION_SCANNING_POLICY_NAME,
     PERMISSIONS_BOUNDARY_NAME,
 )
 from tests.iam.conftest import ACCOUNT, BOOTSTRAP, EXECUTION_POLICY_FILES, read_policy
@@ -229,7 +230,12 @@ def test_cdk_json_attaches_the_boundary_the_policies_name():
     context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
     assert context["@aws-cdk/core:permissionsBoundary"] == {"name": PERMISSIONS_BOUNDARY_NAME}
     for text in (json.dumps(POLICIES[0]), json.dumps(BOUNDARY)):
-        for name in (PERMISSIONS_BOUNDARY_NAME, EXECUTION_POLICY_NAME, EXECUTION_RESOURCES_POLICY_NAME):
+        for name in (
+            PERMISSIONS_BOUNDARY_NAME,
+            EXECUTION_POLICY_NAME,
+            EXECUTION_RESOURCES_POLICY_NAME,
+            EXECUTION_SCANNING_POLICY_NAME,
+        ):
             assert f":policy/{name}" in text
 
 
@@ -241,16 +247,27 @@ def test_the_bootstrap_commands_create_and_name_these_policies():
         PERMISSIONS_BOUNDARY_NAME: "bootstrap/permissions-boundary.json",
         EXECUTION_POLICY_NAME: "bootstrap/cfn-execution-policy.json",
         EXECUTION_RESOURCES_POLICY_NAME: "bootstrap/cfn-execution-resources-policy.json",
+        EXECUTION_SCANNING_POLICY_NAME: "bootstrap/cfn-execution-scanning-policy.json",
     }
     bootstraps = [re.split(r"\n\n|\n#|```", c)[0] for c in doc.split("cdk bootstrap aws://")[1:]]
     assert len(bootstraps) == 3
     for command in bootstraps:
         assert f"--custom-permissions-boundary {PERMISSIONS_BOUNDARY_NAME}" in command
         assert f":policy/{EXECUTION_POLICY_NAME}," in command
-        assert f":policy/{EXECUTION_RESOURCES_POLICY_NAME}" in command
+        assert f":policy/{EXECUTION_RESOURCES_POLICY_NAME}," in command
+        assert f":policy/{EXECUTION_SCANNING_POLICY_NAME}" in command
 
 
-@pytest.mark.parametrize("path", sorted(BOOTSTRAP.glob("*.json")), ids=lambda p: p.name)
+# Every IAM policy document in bootstrap/ (pipeline-iam.reviewed.json is tools/pipeline_iam's
+# reviewed snapshot, not a policy AWS stores).
+POLICY_FILES = sorted(p for p in BOOTSTRAP.glob("*.json") if "Statement" in json.loads(p.read_text(encoding="utf-8")))
+
+
+def test_every_execution_policy_file_is_checked():
+    assert {p.name for p in POLICY_FILES} == {*EXECUTION_POLICY_FILES, "permissions-boundary.json"}
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
 def test_each_bootstrap_policy_fits_iams_managed_policy_size(path):
     # IAM quotas: a managed policy holds at most 6,144 characters, whitespace not counted.
     assert len("".join(path.read_text(encoding="utf-8").split())) <= 6144

@@ -21,6 +21,7 @@ from typing import Any
 SUFFIX = "RANDOMSUFFIX"
 KEY_ID = "00000000-0000-0000-0000-000000000000"
 REST_API_ID = "restapiid0"
+PLAN_ID = "0123456789abcdef0123"  # GuardDuty malware protection plan ids are random
 CHILD_ID = "x1y2z3"
 
 
@@ -52,6 +53,7 @@ _NAMING: dict[str, tuple[int, bool, str | None, bool]] = {
     "AWS::CodeBuild::ReportGroup": (128, False, "Name", False),
     "AWS::ApiGateway::Model": (255, False, "Name", False),
     "AWS::ApiGateway::Stage": (128, False, "StageName", False),
+    "AWS::SQS::Queue": (80, False, "QueueName", True),
 }
 
 # What an unnamed resource's Ref returns when it is not its name (CloudFormation docs, per type).
@@ -109,7 +111,12 @@ class Template:
                 return [f"{head}:kms:{region_account}:key/{KEY_ID}"]
             case "AWS::Lambda::Function":
                 return [f"{head}:lambda:{region_account}:function:{self.name(logical_id)}"]
-            case "AWS::Lambda::Version" | "AWS::Lambda::Alias" | "AWS::Lambda::Permission":
+            case (
+                "AWS::Lambda::Version"
+                | "AWS::Lambda::Alias"
+                | "AWS::Lambda::Permission"
+                | "AWS::Lambda::EventInvokeConfig"
+            ):  # EventInvokeConfig's calls act on the function (the reference lists no qualified form)
                 return [self._function_arn(p["FunctionName"])]
             case "AWS::DynamoDB::Table":
                 return [f"{head}:dynamodb:{region_account}:table/{self.name(logical_id)}"]
@@ -121,6 +128,12 @@ class Template:
                 return ["*"]
             case "AWS::SNS::Topic":
                 return [f"{head}:sns:{region_account}:{self.name(logical_id)}"]
+            case "AWS::SQS::Queue":
+                return [f"{head}:sqs:{region_account}:{self.name(logical_id)}"]
+            case "AWS::SQS::QueuePolicy":  # Queues are queue URLs (a queue's Ref)
+                return [self._queue_arn(self.resolve(queue)) for queue in p.get("Queues", [])]
+            case "AWS::GuardDuty::MalwareProtectionPlan":
+                return [f"{head}:guardduty:{region_account}:malware-protection-plan/{PLAN_ID}"]
             case "AWS::SNS::TopicPolicy":
                 return [self.resolve(topic) for topic in p.get("Topics", [])]
             case "AWS::CloudWatch::Alarm":
@@ -165,6 +178,10 @@ class Template:
             case "AWS::ApiGateway::Model":
                 api = f"{rest_api}/{self.resolve(p['RestApiId'])}"
                 return [f"{api}/models/{self.name(logical_id)}", f"{api}/models", api]
+            case "AWS::ApiGateway::GatewayResponse":
+                api = f"{rest_api}/{self.resolve(p['RestApiId'])}"
+                response = f"{api}/gatewayresponses/{self.resolve(p['ResponseType'])}"
+                return [response, f"{api}/gatewayresponses", api]
             case "AWS::ApiGateway::RequestValidator":
                 api = f"{rest_api}/{self.resolve(p['RestApiId'])}"
                 return [f"{api}/requestvalidators/{CHILD_ID}", f"{api}/requestvalidators", api]
@@ -184,8 +201,18 @@ class Template:
         e = self.env
         return f"arn:{e.partition}:lambda:{e.region}:{e.account}:function:{value}"
 
+    def _queue_arn(self, queue_url: str) -> str:
+        """`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` -> the queue's ARN."""
+        account, name = queue_url.rstrip("/").split("/")[-2:]
+        return f"arn:{self.env.partition}:sqs:{self.env.region}:{account}:{name}"
+
     def ref(self, logical_id: str) -> str:
         resource_type = self.type_of(logical_id)
+        if resource_type == "AWS::SQS::Queue":  # a queue's Ref is its URL
+            e = self.env
+            return f"https://sqs.{e.region}.amazonaws.com/{e.account}/{self.name(logical_id)}"
+        if resource_type == "AWS::GuardDuty::MalwareProtectionPlan":  # Ref: the plan id
+            return PLAN_ID
         if resource_type in _REF_IS_ARN:
             if resource_type == "AWS::Lambda::Alias":
                 props = self.props(logical_id)

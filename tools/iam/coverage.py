@@ -153,6 +153,9 @@ _PASSED_TO = {
     "codepipeline": "codepipeline.amazonaws.com",
     "sns": "sns.amazonaws.com",
     "events": "events.amazonaws.com",
+    # GuardDuty Malware Protection for S3 takes its role as this principal (GuardDuty User Guide,
+    # "Permissions to pass the IAM role": iam:PassedToService).
+    "guardduty": "malware-protection-plan.guardduty.amazonaws.com",
 }
 
 
