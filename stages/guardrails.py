@@ -14,7 +14,7 @@ PERMISSIONS_BOUNDARY_NAME = "UploadApiPermissionsBoundary"
 # The execution role's policies (one would pass IAM's 6,144-character managed policy limit).
 EXECUTION_POLICY_NAME = "UploadApiCfnExecution"
 EXECUTION_RESOURCES_POLICY_NAME = "UploadApiCfnExecutionResources"
-# GuardDuty Malware Protection for S3 and its dead-letter queue (bootstrap/cfn-execution-scanning-policy.json).
+# Malware scanning: GuardDuty's plan, its role, the dead-letter queue (cfn-execution-scanning-policy.json).
 EXECUTION_SCANNING_POLICY_NAME = "UploadApiCfnExecutionScanning"
 APP_TAG_KEY = "upload-api:app"
 APP_TAG_VALUE = "secure-upload-api"

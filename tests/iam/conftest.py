@@ -11,8 +11,8 @@ import pytest
 
 from tests.infra.conftest import synth_app
 from tools.iam import coverage
-from tools.review import assembly
 from tools.local.aws import REPO_ROOT
+from tools.review import assembly
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 ACCOUNT = "111111111111"

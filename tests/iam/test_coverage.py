@@ -47,16 +47,32 @@ def with_resource(stack, logical_id, resource):
 
 
 def test_a_resource_type_the_policy_does_not_cover_fails_naming_type_and_actions(stacks, execution_policy):
-    # GIVEN the dev stack with an SQS queue added (no statement of the policy grants sqs:*)
+    # GIVEN the dev stack with a Secrets Manager secret added (no statement grants secretsmanager:*;
+    # SQS, the example before, is covered since the prod stack's scan-result dead-letter queue)
     stack = stacks["Dev-UploadApi"]
-    template = with_resource(stack, "NewQueue", {"Type": "AWS::SQS::Queue", "Properties": {}})
+    template = with_resource(stack, "NewSecret", {"Type": "AWS::SecretsManager::Secret", "Properties": {}})
     # WHEN its coverage is checked
-    gaps = [g for g in gaps_of(stack, execution_policy, template) if g.logical_id == "NewQueue"]
-    # THEN the queue's create, read and delete calls are reported, named by type and action
+    gaps = [g for g in gaps_of(stack, execution_policy, template) if g.logical_id == "NewSecret"]
+    # THEN the secret's create, read and delete calls are reported, named by type and action
     actions = {g.action for g in gaps}
-    assert {"sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:DeleteQueue"} <= actions
-    assert "AWS::SQS::Queue: " in describe_gaps(gaps)
-    assert "sqs:CreateQueue" in describe_gaps(gaps)
+    assert {
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:DeleteSecret",
+    } <= actions
+    assert "AWS::SecretsManager::Secret: " in describe_gaps(gaps)
+    assert "secretsmanager:CreateSecret" in describe_gaps(gaps)
+
+
+def test_a_queue_outside_the_apps_names_is_not_covered(stacks, execution_policy, boundary):
+    # GIVEN the dev stack with a queue whose template names it outside the app's prefixes
+    stack = stacks["Dev-UploadApi"]
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "payroll-events"}}
+    template = with_resource(stack, "ForeignQueue", queue)
+    # WHEN its coverage is checked
+    gaps = [g for g in gaps_of(stack, execution_policy, template, boundary) if g.logical_id == "ForeignQueue"]
+    # THEN creating, changing and deleting it is denied
+    assert {"sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"} <= {g.action for g in gaps}
 
 
 def test_a_policy_without_codedeploy_fails_on_the_deployment_group(stacks, execution_policy):

@@ -29,13 +29,18 @@ EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
 EXEC_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_POLICY_NAME}"
 EXEC_RESOURCES_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_RESOURCES_POLICY_NAME}"
+EXEC_SCANNING_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_SCANNING_POLICY_NAME}"
 APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadFunctionRoleF587D725-RANDOMSUFFIX"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 APIGW_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+# CDK Pipelines' auto-approve function's role (ConfirmPermissionsBroadening) attaches it.
+LAMBDA_LOGS = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 BASE = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": EXEC_ROLE, "aws:SecureTransport": True}
 OURS = {f"aws:ResourceTag/{APP_TAG_KEY}": APP_TAG_VALUE}
 POLICIES = [read_policy(name) for name in EXECUTION_POLICY_FILES]
 BOUNDARY = read_policy("permissions-boundary.json")
+PLAN = f"arn:aws:guardduty:us-east-1:{ACCOUNT}:malware-protection-plan"
+OTHER_TAG = f"aws:ResourceTag/{APP_TAG_KEY}"
 ALONE_AND_BOUNDED = pytest.mark.parametrize("bounded", [False, True], ids=["policy", "policy+boundary"])
 
 
@@ -75,8 +80,9 @@ def test_attaching_administrator_access_is_denied(bounded):
 
 
 @ALONE_AND_BOUNDED
-def test_attaching_the_allow_listed_managed_policy_is_allowed(bounded):
-    context = {"iam:PermissionsBoundary": BOUNDARY_ARN, "iam:PolicyARN": APIGW_LOGS}
+@pytest.mark.parametrize("policy_arn", [APIGW_LOGS, LAMBDA_LOGS], ids=["apigateway-logs", "lambda-logs"])
+def test_attaching_the_allow_listed_managed_policy_is_allowed(bounded, policy_arn):
+    context = {"iam:PermissionsBoundary": BOUNDARY_ARN, "iam:PolicyARN": policy_arn}
     assert exec_role("iam:AttachRolePolicy", APP_ROLE, bounded, **context)
 
 
@@ -103,8 +109,8 @@ def test_replacing_the_boundary_with_another_is_denied(bounded):
 )
 @pytest.mark.parametrize(
     "policy_arn",
-    [BOUNDARY_ARN, EXEC_POLICY_ARN, EXEC_RESOURCES_POLICY_ARN],
-    ids=["boundary", "execution-policy", "execution-resources-policy"],
+    [BOUNDARY_ARN, EXEC_POLICY_ARN, EXEC_RESOURCES_POLICY_ARN, EXEC_SCANNING_POLICY_ARN],
+    ids=["boundary", "execution-policy", "execution-resources-policy", "execution-scanning-policy"],
 )
 def test_changing_the_guardrail_policies_is_denied(bounded, action, policy_arn):
     decision = exec_role(action, policy_arn, bounded)
@@ -152,6 +158,13 @@ def bounded_role(action, resource, **context):
         ("iam:CreatePolicyVersion", BOUNDARY_ARN, {}),
         ("iam:SetDefaultPolicyVersion", EXEC_POLICY_ARN, {}),
         ("ec2:RunInstances", f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/*", {}),
+        ("guardduty:DeleteDetector", f"arn:aws:guardduty:us-east-1:{ACCOUNT}:detector/d1", {}),
+        ("sqs:ReceiveMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:payroll-events", {}),
+        (
+            "sqs:SendMessage",
+            "arn:aws:sqs:us-east-1:999999999999:Dev-UploadApi-x",
+            {"aws:ResourceAccount": "999999999999"},
+        ),
         ("organizations:LeaveOrganization", "*", {}),
         ("s3:GetObject", "arn:aws:s3:::payroll-exports/2026.csv", {}),
         ("s3:PutBucketPolicy", "arn:aws:s3:::payroll-exports", {}),
@@ -208,6 +221,12 @@ def test_a_bounded_role_keeps_what_the_app_needs(action, resource, context):
             {"iam:PermissionsBoundary": BOUNDARY_ARN},
         ),
         ("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-deploy-role-1-r", {}),
+        ("sqs:SetQueueAttributes", f"arn:aws:sqs:us-east-1:{ACCOUNT}:payroll-events", {}),
+        ("sqs:DeleteQueue", f"arn:aws:sqs:us-east-1:{ACCOUNT}:payroll-events", {}),
+        ("guardduty:DeleteMalwareProtectionPlan", f"{PLAN}/other-teams-plan", {}),
+        ("guardduty:UpdateMalwareProtectionPlan", f"{PLAN}/other-teams-plan", {OTHER_TAG: "other"}),
+        ("guardduty:DeleteDetector", f"arn:aws:guardduty:us-east-1:{ACCOUNT}:detector/d1", {}),
+        ("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:UploadApi-lookalike", {}),
     ],
 )
 def test_touching_what_is_not_this_apps_is_denied(bounded, action, resource, context):
@@ -221,6 +240,47 @@ def test_tagging_a_key_into_the_app_is_not_a_way_in(bounded):
     key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/3333"
     assert not exec_role("kms:UntagResource", key, bounded, **OURS, **{"aws:TagKeys": [APP_TAG_KEY]})
     assert not exec_role("kms:PutKeyPolicy", key, bounded)
+
+
+# -- GuardDuty Malware Protection for S3: plans by the app's tag, only the scanner role passed --------
+
+SCANNER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Prod-UploadApi-MalwareScanningScannerRole50BBBBC4-RANDOMSUFFIX"
+GUARDDUTY_PLANS = "malware-protection-plan.guardduty.amazonaws.com"
+
+
+@ALONE_AND_BOUNDED
+def test_a_malware_protection_plan_is_created_only_with_the_apps_tag(bounded):
+    tagged = {f"aws:RequestTag/{APP_TAG_KEY}": APP_TAG_VALUE, "aws:TagKeys": [APP_TAG_KEY]}
+    assert exec_role("guardduty:CreateMalwareProtectionPlan", "*", bounded, **tagged)
+    assert not exec_role("guardduty:CreateMalwareProtectionPlan", "*", bounded)
+    other = {f"aws:RequestTag/{APP_TAG_KEY}": "other", "aws:TagKeys": [APP_TAG_KEY]}
+    assert not exec_role("guardduty:CreateMalwareProtectionPlan", "*", bounded, **other)
+
+
+@ALONE_AND_BOUNDED
+def test_the_apps_plans_are_changed_by_tag_and_keep_it(bounded):
+    plan = f"{PLAN}/0123456789abcdef0123"
+    assert exec_role("guardduty:UpdateMalwareProtectionPlan", plan, bounded, **OURS)
+    assert exec_role("guardduty:DeleteMalwareProtectionPlan", plan, bounded, **OURS)
+    assert not exec_role("guardduty:UntagResource", plan, bounded, **OURS, **{"aws:TagKeys": [APP_TAG_KEY]})
+
+
+@ALONE_AND_BOUNDED
+def test_only_the_scanner_role_is_passed_to_guardduty(bounded):
+    to_guardduty = {"iam:PassedToService": GUARDDUTY_PLANS}
+    assert exec_role("iam:PassRole", SCANNER_ROLE, bounded, **to_guardduty)
+    assert not exec_role("iam:PassRole", APP_ROLE, bounded, **to_guardduty)
+    assert not exec_role(
+        "iam:PassRole", SCANNER_ROLE, bounded, **{"iam:PassedToService": "ec2.amazonaws.com"}
+    )
+
+
+@ALONE_AND_BOUNDED
+def test_the_apps_queues_and_the_pipelines_function_are_allowed(bounded):
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:Prod-UploadApi-MalwareScanningScanResultDLQ-RANDOMSUFFIX"
+    assert exec_role("sqs:CreateQueue", queue, bounded)
+    function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:UploadApiPipeline-PipelinePipelinesSecurity-X"
+    assert exec_role("lambda:CreateFunction", function, bounded)
 
 
 # -- the boundary on every role, by the name the policies use ---------------------------------------
@@ -260,7 +320,9 @@ def test_the_bootstrap_commands_create_and_name_these_policies():
 
 # Every IAM policy document in bootstrap/ (pipeline-iam.reviewed.json is tools/pipeline_iam's
 # reviewed snapshot, not a policy AWS stores).
-POLICY_FILES = sorted(p for p in BOOTSTRAP.glob("*.json") if "Statement" in json.loads(p.read_text(encoding="utf-8")))
+POLICY_FILES = sorted(
+    p for p in BOOTSTRAP.glob("*.json") if "Statement" in json.loads(p.read_text(encoding="utf-8"))
+)
 
 
 def test_every_execution_policy_file_is_checked():
