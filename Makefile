@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed bench clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report test local verify verify-deployed rehearse bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -83,6 +83,8 @@ unit: $(INSTALLED) $(NODE_INSTALLED) $(SCAN_INSTALLED) ## All pytest layers: uni
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
 	cdk synth --quiet --output $(CDK_OUT)
+	# The locked Node tools self-mutation and asset publishing install (`npm ci`; stages/pipeline_stack.py).
+	mkdir -p $(CDK_OUT)/pipeline-tools && cp package.json package-lock.json $(CDK_OUT)/pipeline-tools/
 	python -m tools.nag_gate $(CDK_OUT)
 
 cfn-lint: ## cfn-lint on the synthesized templates (run after synth)
@@ -122,6 +124,10 @@ verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_U
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet -r requirements-verify.txt
 	$(PYTHON) -m tools.verify --mode $(MODE) $(VERIFY_ARGS)
+
+# The pipeline, action by action, against moto on loopback (docs/rehearsal.md): reports/rehearsal/.
+rehearse: synth ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
+	python -m tools.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal
 
 bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate (see README)
 	python -m tools.bench

@@ -18,7 +18,6 @@ from stages.pipeline_settings import (
     PipelineSettings,
     SourceSettings,
     load_pipeline_settings,
-    pinned_cdk_assets_version,
     pinned_cdk_cli_version,
 )
 from stages.settings import CONTEXT_KEY, SettingsError
@@ -75,7 +74,6 @@ def test_cdk_json_pipeline_settings_load_typed():
         region=None,
         approver_emails=(),
         cdk_cli_version=pinned_cdk_cli_version(),
-        cdk_assets_version=pinned_cdk_assets_version(),
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.account = "123456789012"  # type: ignore[misc]

@@ -1,0 +1,257 @@
+"""The AWS emulator of the rehearsal: moto server on loopback, and every patch of it, here only.
+
+moto (pinned in requirements-dev.txt) runs in this process (ThreadedMotoServer on 127.0.0.1),
+so the rehearsal can teach its CloudFormation the resource types it lacks. Those types are
+modelled in EMULATED_TYPES below, explicitly: a modelled resource is recorded (its properties,
+as CloudFormation resolved them) and given the Ref and attributes the real type has, so the
+templates that use them deploy; it is never called deployed. The deploy action lists each one as
+`emulated, not deployed`. A type that is neither supported by moto nor modelled here is skipped
+by moto without an error; the deploy action's check of every resource catches that.
+
+Other quirks of moto 5.2.5 the rehearsal works around, each where it is used:
+- the CDK CLI must reach S3 as `localhost`: moto reads `127.0.0.1` in a virtual-host style URL as
+  a bucket name (AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION, cli_environment()).
+- DescribeChangeSet/DeleteChangeSet of a name that does not exist are mishandled:
+  existing_change_set() asks ListChangeSets instead.
+- a stack can reach CREATE_COMPLETE after a resource's creation answered 500: the deploy action
+  never trusts the stack status alone, it checks each resource through its service's API.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+HOST = "127.0.0.1"
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass(frozen=True)
+class EmulatedType:
+    """How a type moto lacks answers Ref and Fn::GetAtt, from its resolved properties."""
+
+    name_property: str = ""  # the property that names it, if any (else a generated name)
+    ref: str = "name"  # "name", "arn" or "id": what Ref returns
+    arn: str = ""  # ARN pattern: {partition} {region} {account} {name} and resolved properties
+    attributes: tuple[str, ...] = ()
+
+
+# The types moto 5.2.5's CloudFormation lacks that our templates use. Each entry is a model, not a
+# deployment: the deploy action reports these resources as `emulated, not deployed`.
+EMULATED_TYPES: dict[str, EmulatedType] = {
+    "AWS::CDK::Metadata": EmulatedType(),
+    "AWS::ApiGateway::Account": EmulatedType(ref="id"),
+    "AWS::ApiGateway::Model": EmulatedType(name_property="Name"),
+    "AWS::ApiGateway::RequestValidator": EmulatedType(ref="id", attributes=("RequestValidatorId",)),
+    "AWS::ApiGateway::Stage": EmulatedType(name_property="StageName"),
+    "AWS::CloudWatch::Alarm": EmulatedType(
+        name_property="AlarmName",
+        arn="arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}",
+        attributes=("Arn",),
+    ),
+    "AWS::CodeBuild::Project": EmulatedType(
+        name_property="Name",
+        arn="arn:{partition}:codebuild:{region}:{account}:project/{name}",
+        attributes=("Arn",),
+    ),
+    "AWS::CodeBuild::ReportGroup": EmulatedType(
+        name_property="Name",
+        ref="arn",
+        arn="arn:{partition}:codebuild:{region}:{account}:report-group/{name}",
+        attributes=("Arn",),
+    ),
+    "AWS::CodeDeploy::Application": EmulatedType(name_property="ApplicationName"),
+    "AWS::CodeDeploy::DeploymentGroup": EmulatedType(name_property="DeploymentGroupName"),
+    "AWS::CodePipeline::Pipeline": EmulatedType(name_property="Name", attributes=("Version",)),
+    "AWS::Lambda::Alias": EmulatedType(
+        name_property="Name",
+        ref="arn",
+        arn="arn:{partition}:lambda:{region}:{account}:function:{FunctionName}:{name}",
+        attributes=("AliasArn",),
+    ),
+    "AWS::Logs::MetricFilter": EmulatedType(name_property="FilterName"),
+    "AWS::Logs::QueryDefinition": EmulatedType(ref="id", attributes=("QueryDefinitionId",)),
+    "AWS::S3::BucketPolicy": EmulatedType(ref="id"),
+    "AWS::SNS::TopicPolicy": EmulatedType(ref="id", attributes=("Id",)),
+}
+
+
+@dataclass
+class EmulatedResource:
+    resource_type: str
+    logical_id: str
+    stack_id: str
+    name: str
+    properties: dict[str, Any]
+    region: str
+    account: str
+    deleted: bool = False
+
+    def arn(self) -> str:
+        spec = EMULATED_TYPES[self.resource_type]
+        values = {k: v for k, v in self.properties.items() if isinstance(v, str)}
+        return spec.arn.format(
+            partition="aws", region=self.region, account=self.account, name=self.name, **values
+        )
+
+    @property
+    def ref(self) -> str:
+        spec = EMULATED_TYPES[self.resource_type]
+        return {"name": self.name, "arn": self.arn() if spec.arn else self.name, "id": self.name}[spec.ref]
+
+
+@dataclass
+class Registry:
+    """Every emulated resource created, by (stack id, logical id)."""
+
+    resources: dict[tuple[str, str], EmulatedResource] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, stack_id: str, logical_id: str) -> EmulatedResource | None:
+        with self.lock:
+            found = self.resources.get((stack_id, logical_id))
+        return None if found is None or found.deleted else found
+
+
+REGISTRY = Registry()
+_INSTALLED: set[str] = set()
+
+
+def install_emulated_types(types: Mapping[str, EmulatedType] = EMULATED_TYPES) -> None:
+    """Register a moto CloudFormation model for each type moto lacks (idempotent)."""
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+
+    parsing.get_model_map()  # moto's own models first: never shadow a type moto supports
+    for type_name, spec in types.items():
+        if type_name in _INSTALLED or type_name in parsing.get_model_map():
+            continue
+        _INSTALLED.add(type_name)
+        _make_model(CloudFormationModel, type_name, spec)
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+def _make_model(base: type, type_name: str, spec: EmulatedType) -> type:
+    """A direct CloudFormationModel subclass (moto lists models with __subclasses__)."""
+
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Instance:
+        properties = dict(cloudformation_json.get("Properties") or {})
+        name = str(properties.get(spec.name_property) or "") if spec.name_property else ""
+        if not name:
+            name = resource_name if spec.ref == "name" else uuid.uuid4().hex[:10]
+        resource = EmulatedResource(
+            type_name,
+            kwargs.get("LogicalId", ""),
+            kwargs.get("StackId", ""),
+            name,
+            properties,
+            region_name,
+            account_id,
+        )
+        with REGISTRY.lock:
+            REGISTRY.resources[(resource.stack_id, resource.logical_id)] = resource
+        return _Instance(resource)
+
+    def delete(
+        cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        with REGISTRY.lock:
+            for resource in REGISTRY.resources.values():
+                if resource.name == resource_name and resource.resource_type == type_name:
+                    resource.deleted = True
+
+    namespace = {
+        "cloudformation_type": staticmethod(lambda: type_name),
+        "cloudformation_name_type": staticmethod(lambda: spec.name_property),
+        "has_cfn_attr": classmethod(lambda cls, attr: attr in spec.attributes),
+        "create_from_cloudformation_json": classmethod(create),
+        "delete_from_cloudformation_json": classmethod(delete),
+    }
+    return type(f"Emulated{type_name.replace('::', '')}", (base,), namespace)
+
+
+class _Instance:
+    """What moto's resource map holds for an emulated resource: Ref and Fn::GetAtt answers."""
+
+    def __init__(self, resource: EmulatedResource) -> None:
+        self.resource = resource
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.resource.ref
+
+    def get_cfn_attribute(self, attribute: str) -> str:
+        if attribute in ("Arn", "AliasArn"):
+            return self.resource.arn()
+        return self.resource.name
+
+    def is_created(self) -> bool:
+        return True
+
+
+# -- The server and how clients reach it ----------------------------------------------------------
+
+
+@dataclass
+class Emulator:
+    endpoint: str  # http://localhost:PORT (see the module docstring for why not 127.0.0.1)
+    server: Any
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start() -> Emulator:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-call access log
+    install_emulated_types()
+    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+    server.start()
+    _host, port = server.get_host_and_port()
+    emulator = Emulator(f"http://localhost:{port}", server)
+    os.environ.update(client_environment(emulator.endpoint))
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
+    return emulator
+
+
+def client_environment(endpoint: str) -> dict[str, str]:
+    """Environment for any AWS client (boto3, the CDK CLI) to reach only the emulator."""
+    return {
+        **FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "CDK_DISABLE_VERSION_CHECK": "1",  # the CLI would look for a newer version on the internet
+    }
+
+
+def existing_change_set(client: Any, stack_name: str, change_set_name: str) -> bool:
+    """Whether the stack has that change set; ListChangeSets, as moto mishandles DescribeChangeSet."""
+    try:
+        summaries = client.list_change_sets(StackName=stack_name).get("Summaries", [])
+    except client.exceptions.ClientError:
+        return False  # no such stack yet
+    return any(s.get("ChangeSetName") == change_set_name for s in summaries)
