@@ -101,13 +101,16 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
     if action.inputs and any(v.startswith("#{") for v in _raw_values(action)):
         front, variables = _verify_target(run, action, variables)
     npm_prefix = action_dir / "npm-global"  # the container's global npm prefix: fresh per build
-    base = {
-        "PATH": f"{npm_prefix / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-        "HOME": os.environ.get("HOME", str(action_dir)),
-        "LANG": "C.UTF-8",
-        "NPM_CONFIG_PREFIX": str(npm_prefix),
-        **run.emulator_env,
-    }
+    # The machine's environment (its CA certificates and registry settings reach npm and PyPI
+    # here), less anything that could point a client at real AWS; then the emulator's.
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV"))}
+    base.update(
+        {
+            "PATH": os.pathsep.join([str(npm_prefix / "bin"), *_machine_path()]),
+            "NPM_CONFIG_PREFIX": str(npm_prefix),
+            **run.emulator_env,
+        }
+    )
     env = codebuild.codebuild_environment(
         project_name=project.logical_id,
         source_dir=source_dir,
@@ -159,6 +162,15 @@ class _Failed(ActionFailed):
     def __init__(self, outcome: Outcome, message: str) -> None:
         super().__init__(message)
         self.outcome = outcome
+
+
+def _machine_path() -> list[str]:
+    """PATH without the checkout's node_modules/.bin and venvs: a build gets only what it installs."""
+    return [
+        entry
+        for entry in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if entry and "/node_modules/" not in entry and "/.venv" not in entry
+    ]
 
 
 def _raw_values(action: Action) -> list[str]:

@@ -172,6 +172,9 @@ CHECKERS: dict[str, Checker] = {
     "AWS::Lambda::Function": lambda s, p, _: s.client("lambda").get_function(FunctionName=p),
     "AWS::Lambda::Version": lambda s, p, _: s.client("lambda").get_function_configuration(FunctionName=p),
     "AWS::Lambda::Permission": _lambda_permission,
+    "AWS::Lambda::Alias": lambda s, p, props: s.client("lambda").get_alias(
+        FunctionName=props["FunctionName"], Name=props["Name"]
+    ),
     "AWS::ApiGateway::RestApi": lambda s, p, _: s.client("apigateway").get_rest_api(restApiId=p),
     "AWS::ApiGateway::Resource": lambda s, p, props: s.client("apigateway").get_resource(
         restApiId=props["RestApiId"], resourceId=p
