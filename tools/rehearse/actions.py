@@ -231,16 +231,44 @@ def _check_node_engine(spec: Mapping[str, Any], project: Project) -> None:
 
 
 def _link_warm_environments(source_dir: Path) -> None:
-    """Link the checkout's built environments (a warm cache) and keep `make` seeing them as current."""
+    """The checkout's built environments as a warm cache: what `make install` finds up to date.
+
+    The venvs are linked; node_modules is copied, since `npm ci` empties the directory it installs
+    into. Each requirement file keeps the checkout's mtime, so make sees the environments as
+    current; if it would still rebuild one, the build stops here rather than change them.
+    """
     for name in WARM_ENVIRONMENTS:
-        if (REPO_ROOT / name).exists() and not (source_dir / name).exists():
-            (source_dir / name).symlink_to((REPO_ROOT / name).resolve())
+        original_env = REPO_ROOT / name
+        if not original_env.exists() or (source_dir / name).exists():
+            continue
+        if name == "node_modules":
+            shutil.copytree(original_env.resolve(), source_dir / name, symlinks=True)
+        else:
+            (source_dir / name).symlink_to(original_env.resolve())
     for pattern in ("requirements*.txt", "lambda/requirements.txt", "package.json", "package-lock.json"):
         for copied in source_dir.glob(pattern):
             original = REPO_ROOT / copied.relative_to(source_dir)
             if original.exists():
                 stat = original.stat()
                 os.utime(copied, (stat.st_atime, stat.st_mtime))
+    markers = [
+        f"{name}/.installed" for name in WARM_ENVIRONMENTS if (source_dir / name / ".installed").exists()
+    ]
+    if not markers:
+        return
+    dry_run = subprocess.run(  # noqa: S603
+        ["make", "--dry-run", *markers],
+        cwd=source_dir,
+        capture_output=True,
+        text=True,
+        check=False,  # noqa: S607
+    )
+    rebuilds = [line for line in dry_run.stdout.splitlines() if "install" in line or line.startswith("test ")]
+    if rebuilds:
+        raise ActionFailed(
+            "the linked environments are older than the requirement files (make would reinstall into "
+            f"the checkout's): run `make install` first; make would run: {rebuilds[0]}"
+        )
 
 
 def _collect_outputs(run: Run, action: Action, spec: Mapping[str, Any], source_dir: Path) -> None:

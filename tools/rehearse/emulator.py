@@ -243,12 +243,20 @@ def patch_moto() -> None:
     if getattr(version_class, "_rehearsal_patched", False):
         return
 
-    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-               region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
         backend = models.lambda_backends[account_id][region_name]
         function = backend.publish_version(cloudformation_json["Properties"]["FunctionName"])
         if function is None:
-            raise ValueError(f"cannot publish a version of {cloudformation_json['Properties']['FunctionName']}")
+            raise ValueError(
+                f"cannot publish a version of {cloudformation_json['Properties']['FunctionName']}"
+            )
         version = version_class({"Version": function.version})
         version.version_arn = function.function_arn  # qualified with the version number
         return version
@@ -297,8 +305,14 @@ def _patch_bucket_versioning() -> None:
         return
     original = bucket_class.create_from_cloudformation_json.__func__
 
-    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-               region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
         bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         versioning = (cloudformation_json.get("Properties") or {}).get("VersioningConfiguration") or {}
         if versioning.get("Status"):
@@ -319,8 +333,14 @@ def _patch_kms_key_policy() -> None:
         return
     original = key_class.create_from_cloudformation_json.__func__
 
-    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-               region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
         properties = cloudformation_json["Properties"]
         if isinstance(properties.get("KeyPolicy"), dict):
             properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
@@ -351,12 +371,21 @@ def _add_alias_model(models: Any) -> None:
         def is_created(self) -> bool:
             return True
 
-    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-               region_name: str, **kwargs: Any) -> _Alias:
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Alias:
         properties = cloudformation_json["Properties"]
         alias = models.lambda_backends[account_id][region_name].create_alias(
-            properties["Name"], properties["FunctionName"], str(properties["FunctionVersion"]),
-            properties.get("Description", ""), properties.get("RoutingConfig"),
+            properties["Name"],
+            properties["FunctionName"],
+            str(properties["FunctionVersion"]),
+            properties.get("Description", ""),
+            properties.get("RoutingConfig"),
         )
         return _Alias(alias.arn, alias.name)
 

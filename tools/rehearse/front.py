@@ -53,7 +53,9 @@ def start_front(
     view = UploadTemplate(template)
     function_id, function = view.function
     listed = session.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in listed if "LogicalResourceId" in r}
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in listed if "LogicalResourceId" in r
+    }
     lambda_client = session.client("lambda")
     deployed = lambda_client.get_function(FunctionName=physical[function_id])
     configuration = deployed["Configuration"]
