@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
 from stages.nag import add_nag_packs
 from stages.pipeline_settings import check_stage_environments, load_pipeline_settings
 from stages.pipeline_stack import UploadApiPipelineStack
@@ -36,6 +37,9 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     # and Prod (children of the pipeline stack) never run. cdk-nag walks the App's whole construct
     # tree, so these check the pipeline stack and both upload stacks.
     add_nag_packs(app)
+    # On every taggable resource: the execution policy scopes KMS keys and CodeBuild by it (the
+    # upload stages tag themselves: stages/upload_stage.py).
+    cdk.Tags.of(app).add(APP_TAG_KEY, APP_TAG_VALUE)
     return app
 
 

@@ -73,6 +73,7 @@ class AliasDeployment(Construct):
         # What CodeDeploy does for a Lambda deployment without hooks (the AWS managed policy
         # AWSCodeDeployRoleForLambdaLimited lists the same actions on "*"): read the alarms it
         # watches, read and move this one alias.
+        function_arn = alias.version.lambda_.function_arn
         self.role = iam.Role(
             self,
             "ServiceRole",
@@ -81,16 +82,20 @@ class AliasDeployment(Construct):
             inline_policies={
                 "ShiftLiveAlias": iam.PolicyDocument(
                     statements=[
+                        # Spelled out, not alias.function_arn: the alias's update waits for this
+                        # group, so the group's role must not wait for the alias. GetAlias and
+                        # UpdateAlias act on the function (the alias is the request's Name; the
+                        # service authorization reference lists the function ARN for them), the
+                        # provisioned-concurrency read on the alias ARN (tools/iam validity).
                         iam.PolicyStatement(
                             sid="ShiftTheLiveAlias",
-                            actions=[
-                                "lambda:GetAlias",
-                                "lambda:UpdateAlias",
-                                "lambda:GetProvisionedConcurrencyConfig",
-                            ],
-                            # Spelled out, not alias.function_arn: the alias's update waits for this
-                            # group, so the group's role must not wait for the alias.
-                            resources=[f"{alias.version.lambda_.function_arn}:{alias.alias_name}"],
+                            actions=["lambda:GetAlias", "lambda:UpdateAlias"],
+                            resources=[function_arn],
+                        ),
+                        iam.PolicyStatement(
+                            sid="ReadTheLiveAliasConcurrency",
+                            actions=["lambda:GetProvisionedConcurrencyConfig"],
+                            resources=[f"{function_arn}:{alias.alias_name}"],
                         ),
                         iam.PolicyStatement(
                             sid="WatchTheRollbackAlarms",

@@ -26,6 +26,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from stages.buckets import access_logs_bucket
+from stages.connections import use_the_connections_prefix
 from stages.encryption import customer_managed_key, log_group_key
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
 from stages.pipeline_settings import REPO_ROOT, PipelineSettings
@@ -196,6 +197,13 @@ class UploadApiPipelineStack(cdk.Stack):
                     acknowledge(rule, "Serverless-EventBusDLQ", _SOURCE_RULE_DLQ)
             return
         source_action = self.pipeline.pipeline.stages[0].actions[0]
+        # The source action's role (created when the action was bound): issue 9 finding 4
+        (source_role,) = [
+            r
+            for r in self.pipeline.pipeline.node.find_all()
+            if isinstance(r, iam.Role) and "/Source/" in r.node.path and r.node.id == "CodePipelineActionRole"
+        ]
+        use_the_connections_prefix(source_role)
         self.pipeline.pipeline.add_trigger(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
             git_configuration=codepipeline.GitConfiguration(

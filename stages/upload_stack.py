@@ -289,9 +289,17 @@ class UploadApiStack(cdk.Stack):
                 principals=[iam.AnyPrincipal()],
                 actions=["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"],
                 resources=[self.bucket.bucket_arn],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": allowed}},
+                # CloudFormation's S3 bucket handlers call s3:ListBucket (read, delete) with the
+                # bootstrap's execution role: listing keys, never reading an object.
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [*allowed, self._deploy_role_arn()]}},
             )
         )
+
+    def _deploy_role_arn(self) -> str:
+        """The role CloudFormation deploys this stack with (`cdk bootstrap`'s execution role)."""
+        synthesizer = self.synthesizer
+        assert isinstance(synthesizer, cdk.DefaultStackSynthesizer)
+        return cdk.Fn.sub(synthesizer.cloud_formation_execution_role_arn)
 
     def _rest_api(self, retention: logs.RetentionDays, logs_key: kms.Key) -> apigw.RestApi:
         settings = self.settings

@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
 from stages.nag import add_nag_packs
 from stages.settings import StageSettings
 from stages.upload_stack import UploadApiStack
@@ -37,3 +38,6 @@ class UploadApiStage(cdk.Stage):
         # checked by these. Inside the pipeline stack CDK does not run a nested Stage's plugins;
         # there the packs main.py registers on the App check this stage's stack.
         add_nag_packs(self)
+        # The app's tag (stages/guardrails.py), here: the pipeline synthesizes a Stage when it is
+        # added, and the App's tag aspect does not cross into nested Stages.
+        cdk.Tags.of(self).add(APP_TAG_KEY, APP_TAG_VALUE)

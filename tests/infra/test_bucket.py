@@ -10,6 +10,10 @@ from .conftest import cdk_json_setting
 pytestmark = pytest.mark.synth
 
 BREAK_GLASS = "arn:aws:iam::123456789012:role/UploadBreakGlass"
+CFN_EXECUTION_ROLE = {
+    "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+    "cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}"
+}
 
 
 def _bucket_policy(stage):
@@ -131,14 +135,16 @@ def test_break_glass_roles_are_the_only_other_principals_let_through(synth):
     # GIVEN a stage whose cdk.json names one break-glass role
     stage = synth("dev", breakGlassRoleArns=[BREAK_GLASS])
     # WHEN synthesized
-    exempt = [
-        s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    exempt = {
+        s["Sid"]: s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
         for s in _bucket_policy(stage)
         if "ArnNotEquals" in s.get("Condition", {})
-    ]
-    # THEN the object deny (and the listing deny) exempt exactly the function's role and that ARN
-    assert exempt
-    assert all(arns == [{"Fn::GetAtt": [stage.role_id, "Arn"]}, BREAK_GLASS] for arns in exempt)
+    }
+    # THEN the object deny exempts exactly the function's role and that ARN; the listing deny
+    # also the CloudFormation execution role (the bucket's read and delete handlers list it)
+    function_and_break_glass = [{"Fn::GetAtt": [stage.role_id, "Arn"]}, BREAK_GLASS]
+    assert exempt["DenyObjectAccessExceptUploadFunction"] == function_and_break_glass
+    assert exempt["DenyListingExceptUploadFunction"] == [*function_and_break_glass, CFN_EXECUTION_ROLE]
     objects_deny = [
         s for s in _bucket_policy(stage) if s.get("Sid") == "DenyObjectAccessExceptUploadFunction"
     ]

@@ -193,14 +193,14 @@ def test_the_codedeploy_role_may_only_move_the_live_alias_and_read_its_alarms(de
     # AND its one inline policy allows moving the live alias and describing the rollback alarms only
     (policy,) = role["Policies"]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"ShiftTheLiveAlias", "WatchTheRollbackAlarms"}
+    assert set(statements) == {"ShiftTheLiveAlias", "ReadTheLiveAliasConcurrency", "WatchTheRollbackAlarms"}
+    # GetAlias/UpdateAlias act on the function ARN (issue 9 finding 3: on `...:live` they match nothing)
     shift = statements["ShiftTheLiveAlias"]
-    assert sorted(shift["Action"]) == [
-        "lambda:GetAlias",
-        "lambda:GetProvisionedConcurrencyConfig",
-        "lambda:UpdateAlias",
-    ]
-    assert shift["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [dev.function_id, "Arn"]}, ":live"]]}
+    assert sorted(shift["Action"]) == ["lambda:GetAlias", "lambda:UpdateAlias"]
+    assert shift["Resource"] == {"Fn::GetAtt": [dev.function_id, "Arn"]}
+    concurrency = statements["ReadTheLiveAliasConcurrency"]
+    assert concurrency["Action"] == "lambda:GetProvisionedConcurrencyConfig"
+    assert concurrency["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [dev.function_id, "Arn"]}, ":live"]]}
     watch = statements["WatchTheRollbackAlarms"]
     assert watch["Action"] == "cloudwatch:DescribeAlarms"
     assert {r["Fn::GetAtt"][0] for r in watch["Resource"]} == {alarms[name] for name in ROLLBACK_ALARMS}

@@ -1,0 +1,52 @@
+"""The whole app synthesized once per session (tests/infra's synth_app: cdk.json's context,
+bundling skipped), read back as the cloud assembly `cdk synth` writes, and the bootstrap policies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import synth_app
+from tools.review import assembly
+from tools.template_resources import REPO_ROOT
+
+BOOTSTRAP = REPO_ROOT / "bootstrap"
+ACCOUNT = "111111111111"
+REGION = "us-east-1"
+
+
+def read_policy(name: str) -> dict[str, Any]:
+    return json.loads((BOOTSTRAP / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("iam.cdk.out")
+    synth_app(outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def app(cdk_out: Path) -> assembly.Assembly:
+    return assembly.load(cdk_out)
+
+
+@pytest.fixture(scope="session")
+def stacks(app: assembly.Assembly) -> dict[str, assembly.Stack]:
+    """stack name -> stack: UploadApiPipeline, Dev-UploadApi, Prod-UploadApi."""
+    return {stack.stack_name: stack for stack in app.stacks}
+
+
+@pytest.fixture
+def execution_policy() -> dict[str, Any]:
+    return read_policy("cfn-execution-policy.json")
+
+
+@pytest.fixture
+def boundary() -> dict[str, Any]:
+    """The permissions boundary: on every role the app creates, and on the execution role
+    (`cdk bootstrap --custom-permissions-boundary`, docs/bootstrap.md)."""
+    return read_policy("permissions-boundary.json")

@@ -1,0 +1,126 @@
+"""The execution policy allows every call CloudFormation makes to deploy each synthesized stack.
+
+Judged by tools.iam.coverage: the handler permissions of the CloudFormation resource schemas,
+each evaluated with the ARN it acts on and its request context. A resource type the policy does
+not cover fails here, naming the type and the actions.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION
+from tools.iam.__main__ import describe_gaps, main
+from tools.iam.coverage import Gap, missing_permissions
+
+pytestmark = pytest.mark.synth
+NOTHING = {"Version": "2012-10-17", "Statement": []}
+
+
+def gaps_of(stack, policy, template=None, boundary=None):
+    return missing_permissions(
+        template or stack.template,
+        policy,
+        stack_name=stack.stack_name,
+        account=ACCOUNT,
+        region=REGION,
+        boundary=boundary,
+    )
+
+
+@pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
+def test_the_execution_policy_allows_every_deploy_call(stacks, execution_policy, boundary, stack_name):
+    # GIVEN a synthesized stack, and the execution policy and boundary the bootstrap commands install
+    stack = stacks[stack_name]
+    # WHEN every handler call for its resources is evaluated against the policy within the boundary
+    gaps = gaps_of(stack, execution_policy, boundary=boundary)
+    # THEN none is denied
+    assert not gaps, f"{stack_name}: the execution policy denies\n{describe_gaps(gaps)}"
+
+
+def with_resource(stack, logical_id, resource):
+    template = copy.deepcopy(stack.template)
+    template["Resources"][logical_id] = resource
+    return template
+
+
+def test_a_resource_type_the_policy_does_not_cover_fails_naming_type_and_actions(stacks, execution_policy):
+    # GIVEN the dev stack with an SQS queue added (no statement of the policy grants sqs:*)
+    stack = stacks["Dev-UploadApi"]
+    template = with_resource(stack, "NewQueue", {"Type": "AWS::SQS::Queue", "Properties": {}})
+    # WHEN its coverage is checked
+    gaps = [g for g in gaps_of(stack, execution_policy, template) if g.logical_id == "NewQueue"]
+    # THEN the queue's create, read and delete calls are reported, named by type and action
+    actions = {g.action for g in gaps}
+    assert {"sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:DeleteQueue"} <= actions
+    assert "AWS::SQS::Queue: " in describe_gaps(gaps)
+    assert "sqs:CreateQueue" in describe_gaps(gaps)
+
+
+def test_a_policy_without_codedeploy_fails_on_the_deployment_group(stacks, execution_policy):
+    # GIVEN the execution policy without any codedeploy action
+    policy = copy.deepcopy(execution_policy)
+    for statement in policy["Statement"]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        statement["Action"] = [a for a in actions if not a.lower().startswith("codedeploy:")] or ["none:None"]
+    # WHEN the dev stack's coverage is checked
+    gaps = gaps_of(stacks["Dev-UploadApi"], policy)
+    # THEN the CodeDeploy application, the deployment group and the alias's traffic shift are named
+    assert {g.resource_type for g in gaps} >= {
+        "AWS::CodeDeploy::Application",
+        "AWS::CodeDeploy::DeploymentGroup",
+        "AWS::Lambda::Alias",
+    }
+    assert any(
+        g.action == "codedeploy:CreateDeployment" and g.resource_type == "AWS::Lambda::Alias" for g in gaps
+    )
+
+
+def test_a_type_with_no_known_handler_permissions_is_a_gap_not_a_pass(stacks, execution_policy):
+    stack = stacks["Dev-UploadApi"]
+    template = with_resource(stack, "Odd", {"Type": "AWS::Made::Up", "Properties": {}})
+    gaps = [g for g in gaps_of(stack, execution_policy, template) if g.logical_id == "Odd"]
+    assert gaps == [Gap("AWS::Made::Up", "Odd", "?", "?")]
+
+
+def test_a_custom_resource_needs_its_service_token_invoked(stacks):
+    # GIVEN a custom resource whose provider is a Lambda function, and a policy that allows nothing
+    stack = stacks["Dev-UploadApi"]
+    token = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:SomeoneElsesProvider"
+    resource = {"Type": "Custom::Thing", "Properties": {"ServiceToken": token}}
+    template = with_resource(stack, "Thing", resource)
+    # WHEN its coverage is checked
+    gaps = [g for g in gaps_of(stack, NOTHING, template) if g.logical_id == "Thing"]
+    # THEN the one call is CloudFormation invoking the provider
+    assert {(g.action, g.resource) for g in gaps} == {("lambda:InvokeFunction", token)}
+
+
+def test_the_command_line_exits_non_zero_on_a_gap(cdk_out, tmp_path, capsys):
+    # GIVEN a policy that allows nothing
+    policy = tmp_path / "nothing.json"
+    policy.write_text('{"Version": "2012-10-17", "Statement": []}', encoding="utf-8")
+    # WHEN `python -m tools.iam coverage` runs on the synthesized app
+    code = main(["coverage", str(cdk_out), str(policy)])
+    # THEN it fails and names the stacks and types
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Dev-UploadApi:" in out
+    assert "AWS::DynamoDB::Table: " in out
+
+
+def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
+    code = main(
+        [
+            "coverage",
+            str(cdk_out),
+            str(BOOTSTRAP / "cfn-execution-policy.json"),
+            "--boundary",
+            str(BOOTSTRAP / "permissions-boundary.json"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Prod-UploadApi: every handler call allowed" in out

@@ -1,0 +1,333 @@
+"""tools.iam.evaluator against the cases AWS documents (IAM User Guide).
+
+"Policy evaluation logic", "Condition operators", "Conditions with multiple context keys or
+values", "Permissions boundaries for IAM entities" and "IAM JSON policy elements" (Action,
+NotAction, Resource, NotResource, Principal, policy variables). Each test names its rule.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.iam.evaluator import Request, UnsupportedPolicy, evaluate
+
+ACCOUNT = "111122223333"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/app-role"
+BUCKET = "arn:aws:s3:::app-bucket"
+
+
+def policy(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action, resource="*", **extra):
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def deny(action, resource="*", **extra):
+    return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
+
+
+def decide(action, resource, policies, context=None, **kwargs):
+    return evaluate(Request(action, resource, context or {}, principal_arn=ROLE), policies, **kwargs)
+
+
+# -- the decision: default deny, explicit deny wins ----------------------------------------------
+
+
+def test_nothing_allows_so_the_request_is_implicitly_denied():
+    decision = decide("s3:GetObject", f"{BUCKET}/k", [])
+    assert not decision.allowed
+    assert decision.reason.startswith("implicit deny")
+
+
+def test_an_explicit_deny_beats_an_allow_in_another_policy():
+    decision = decide(
+        "s3:GetObject",
+        f"{BUCKET}/k",
+        [policy(allow("s3:*")), policy({**deny("s3:GetObject"), "Sid": "NoReads"})],
+    )
+    assert not decision.allowed
+    assert decision.reason == "explicit deny: identity policy[1] statement NoReads"
+
+
+def test_the_allowing_statement_is_named():
+    decision = decide("s3:GetObject", f"{BUCKET}/k", [policy({**allow("s3:GetObject"), "Sid": "Reads"})])
+    assert decision.allowed
+    assert decision.reason == "allowed by identity policy[0] statement Reads"
+
+
+# -- Action / NotAction ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "action", "expected"),
+    [
+        ("s3:GetObject", "s3:getobject", True),  # action names are case-insensitive
+        ("S3:Get*", "s3:GetObjectAcl", True),
+        ("s3:Get?bject", "s3:GetObject", True),
+        ("s3:Get?bject", "s3:GetXXbject", False),
+        ("*", "kms:Decrypt", True),
+        ("iam:*Role", "iam:CreateRole", True),
+        ("iam:*Role", "iam:CreateRolePolicy", False),
+        ("s3:Get*", "s3express:GetObject", False),
+    ],
+)
+def test_action_wildcards(pattern, action, expected):
+    assert decide(action, "*", [policy(allow(pattern))]).allowed is expected
+
+
+def test_not_action_with_allow_allows_everything_else():
+    statement = {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+    assert decide("s3:GetObject", BUCKET, [policy(statement)]).allowed
+    assert not decide("iam:CreateRole", ROLE, [policy(statement)]).allowed
+
+
+def test_not_action_with_deny_denies_everything_else():
+    policies = [policy(allow("*"), {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"})]
+    assert decide("s3:PutObject", BUCKET, policies).allowed
+    assert not decide("kms:Decrypt", "*", policies).allowed
+
+
+# -- Resource / NotResource ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "resource", "expected"),
+    [
+        ("arn:aws:s3:::app-*", "arn:aws:s3:::app-bucket", True),
+        ("arn:aws:s3:::App-*", "arn:aws:s3:::app-bucket", False),  # resources are case-sensitive
+        ("arn:aws:s3:::app-bucket/*", "arn:aws:s3:::app-bucket/a/b/c", True),  # * crosses "/"
+        ("arn:aws:s3:::app-bucket/*", "arn:aws:s3:::app-bucket", False),
+        ("arn:aws:lambda:*:*:function:Dev-*", "arn:aws:lambda:eu-west-1:1:function:Dev-Fn:live", True),
+        ("arn:aws:iam::*:role/Dev-*", "arn:aws:iam::1:role/Prod-Dev-x", False),
+        # a wildcard in one of the first five segments stays in its segment
+        ("arn:aws:dynamodb:*:table/x", "arn:aws:dynamodb:us-east-1:1:table/x", False),
+        (
+            "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/Dev-*",
+            "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/Dev-F:*",
+            True,
+        ),
+    ],
+)
+def test_resource_wildcards(pattern, resource, expected):
+    assert decide("s3:GetObject", resource, [policy(allow("s3:GetObject", pattern))]).allowed is expected
+
+
+def test_not_resource():
+    statement = {"Effect": "Deny", "Action": "s3:*", "NotResource": [BUCKET, f"{BUCKET}/*"]}
+    policies = [policy(allow("s3:*"), statement)]
+    assert decide("s3:GetObject", f"{BUCKET}/k", policies).allowed
+    assert not decide("s3:GetObject", "arn:aws:s3:::other/k", policies).allowed
+
+
+# -- conditions -----------------------------------------------------------------------------------
+
+
+def cond(operator, key, values, action="iam:CreateRole"):
+    return policy(allow(action, Condition={operator: {key: values}}))
+
+
+@pytest.mark.parametrize(
+    ("operator", "values", "context", "expected"),
+    [
+        ("StringEquals", "a", {"k": "a"}, True),
+        ("StringEquals", "a", {"k": "A"}, False),  # case-sensitive
+        ("StringEquals", ["a", "b"], {"k": "b"}, True),  # values OR
+        ("StringEquals", "a", {}, False),  # missing key: false
+        ("StringNotEquals", "a", {"k": "b"}, True),
+        ("StringNotEquals", ["a", "b"], {"k": "b"}, False),  # negated values NOR
+        ("StringNotEquals", "a", {}, True),  # missing key with a negated operator: true
+        ("StringEqualsIgnoreCase", "a", {"k": "A"}, True),
+        ("StringLike", "Dev-*", {"k": "Dev-x"}, True),
+        ("StringLike", "Dev-?", {"k": "Dev-xy"}, False),
+        ("StringNotLike", "Dev-*", {"k": "Prod-x"}, True),
+        ("StringNotLike", "Dev-*", {}, True),
+        ("StringEqualsIfExists", "a", {}, True),  # IfExists: missing key is true
+        ("StringEqualsIfExists", "a", {"k": "b"}, False),
+        ("ArnLike", "arn:aws:iam::*:policy/B", {"k": "arn:aws:iam::1:policy/B"}, True),
+        ("ArnEquals", "arn:aws:iam::1:policy/B", {"k": "arn:aws:iam::1:policy/C"}, False),
+        ("ArnNotLike", "arn:aws:iam::*:policy/B", {"k": "arn:aws:iam::1:policy/C"}, True),
+        ("ArnNotLike", "arn:aws:iam::*:policy/B", {}, True),
+        ("Bool", "true", {"k": True}, True),
+        ("Bool", "true", {"k": "false"}, False),
+        ("Bool", "false", {}, False),
+        ("BoolIfExists", "false", {}, True),
+        ("NumericLessThan", "10", {"k": "9"}, True),
+        ("NumericGreaterThanEquals", "10", {"k": "9"}, False),
+        ("IpAddress", "10.0.0.0/8", {"k": "10.1.2.3"}, True),
+        ("NotIpAddress", "10.0.0.0/8", {"k": "10.1.2.3"}, False),
+    ],
+)
+def test_condition_operators(operator, values, context, expected):
+    assert decide("iam:CreateRole", ROLE, [cond(operator, "k", values)], context).allowed is expected
+
+
+def test_condition_key_names_are_case_insensitive():
+    policies = [cond("StringEquals", "aws:RequestTag/App", "upload")]
+    assert decide("iam:CreateRole", ROLE, policies, {"aws:requesttag/app": "upload"}).allowed
+
+
+@pytest.mark.parametrize(
+    ("null", "context", "expected"),
+    [("true", {}, True), ("true", {"k": "v"}, False), ("false", {"k": "v"}, True), ("false", {}, False)],
+)
+def test_null_tests_whether_the_key_is_absent(null, context, expected):
+    assert decide("iam:CreateRole", ROLE, [cond("Null", "k", null)], context).allowed is expected
+
+
+@pytest.mark.parametrize(
+    ("operator", "context", "expected"),
+    [
+        ("ForAllValues:StringEquals", {"aws:TagKeys": ["App", "Stage"]}, True),
+        ("ForAllValues:StringEquals", {"aws:TagKeys": ["App", "Owner"]}, False),
+        ("ForAllValues:StringEquals", {}, True),  # no key: ForAllValues is true
+        ("ForAllValues:StringEquals", {"aws:TagKeys": []}, True),
+        ("ForAnyValue:StringEquals", {"aws:TagKeys": ["Owner", "Stage"]}, True),
+        ("ForAnyValue:StringEquals", {"aws:TagKeys": ["Owner"]}, False),
+        ("ForAnyValue:StringEquals", {}, False),  # no key: ForAnyValue is false
+        ("ForAllValues:StringNotEquals", {"aws:TagKeys": ["Owner"]}, True),
+        ("ForAllValues:StringNotEquals", {"aws:TagKeys": ["Owner", "App"]}, False),
+        ("ForAnyValue:StringNotEquals", {"aws:TagKeys": ["Owner", "App"]}, True),
+    ],
+)
+def test_set_operators_on_multivalued_keys(operator, context, expected):
+    policies = [cond(operator, "aws:TagKeys", ["App", "Stage"])]
+    assert decide("iam:CreateRole", ROLE, policies, context).allowed is expected
+
+
+def test_operators_and_keys_are_anded():
+    policies = [
+        policy(
+            allow(
+                "iam:CreateRole",
+                Condition={"StringEquals": {"a": "1", "b": "2"}, "StringLike": {"c": "x*"}},
+            )
+        )
+    ]
+    assert decide("iam:CreateRole", ROLE, policies, {"a": "1", "b": "2", "c": "xy"}).allowed
+    assert not decide("iam:CreateRole", ROLE, policies, {"a": "1", "b": "3", "c": "xy"}).allowed
+    assert not decide("iam:CreateRole", ROLE, policies, {"a": "1", "b": "2", "c": "y"}).allowed
+
+
+def test_a_deny_with_a_negated_condition_applies_when_the_key_is_missing():
+    # "Deny unless the boundary is X": a request without the key is denied, as AWS documents.
+    boundary_arn = f"arn:aws:iam::{ACCOUNT}:policy/B"
+    policies = [
+        policy(
+            allow("iam:CreateRole"),
+            deny("iam:CreateRole", Condition={"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}),
+        )
+    ]
+    assert decide("iam:CreateRole", ROLE, policies, {"iam:PermissionsBoundary": boundary_arn}).allowed
+    assert not decide("iam:CreateRole", ROLE, policies, {}).allowed
+
+
+def test_unknown_operators_are_refused_not_guessed():
+    with pytest.raises(UnsupportedPolicy):
+        decide("iam:CreateRole", ROLE, [cond("DateLessThan", "aws:CurrentTime", "2030-01-01T00:00:00Z")], {})
+
+
+# -- policy variables ------------------------------------------------------------------------------
+
+
+def test_policy_variables_are_replaced_from_the_context():
+    policies = [policy(allow("s3:GetObject", "arn:aws:s3:::home/${aws:username}/*"))]
+    assert decide("s3:GetObject", "arn:aws:s3:::home/ana/f", policies, {"aws:username": "ana"}).allowed
+    assert not decide("s3:GetObject", "arn:aws:s3:::home/bob/f", policies, {"aws:username": "ana"}).allowed
+    # without a value for the variable, the element does not match
+    assert not decide("s3:GetObject", "arn:aws:s3:::home/ana/f", policies, {}).allowed
+
+
+def test_variable_escapes():
+    policies = [policy(allow("s3:GetObject", "arn:aws:s3:::b/${*}"))]
+    assert decide("s3:GetObject", "arn:aws:s3:::b/*", policies).allowed
+    assert not decide("s3:GetObject", "arn:aws:s3:::b/x", policies).allowed
+
+
+# -- permissions boundary: the intersection ---------------------------------------------------------
+
+
+def test_the_boundary_limits_what_the_identity_policy_allows():
+    identity = [policy(allow("*"))]
+    boundary = policy(allow(["s3:*", "kms:Decrypt"]))
+    assert decide("s3:PutObject", BUCKET, identity, boundary=boundary).allowed
+    decision = decide("iam:CreateUser", "*", identity, boundary=boundary)
+    assert not decision.allowed
+    assert "permissions boundary does not allow" in decision.reason
+
+
+def test_the_boundary_grants_nothing_on_its_own():
+    assert not decide("s3:PutObject", BUCKET, [], boundary=policy(allow("s3:*"))).allowed
+
+
+def test_a_deny_in_the_boundary_wins():
+    boundary = policy(allow("*"), {**deny("iam:*"), "Sid": "NoIam"})
+    decision = decide("iam:CreateRole", ROLE, [policy(allow("*"))], boundary=boundary)
+    assert not decision.allowed
+    assert decision.reason == "explicit deny: permissions boundary statement NoIam"
+
+
+# -- resource policies (same account) ---------------------------------------------------------------
+
+
+def bucket_policy(*statements):
+    return policy(*statements)
+
+
+def test_a_resource_policy_naming_the_principal_grants_on_its_own():
+    resource_policy = bucket_policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": ROLE}})
+    assert decide("s3:GetObject", f"{BUCKET}/k", [], resource_policy=resource_policy).allowed
+
+
+def test_a_resource_policy_for_another_principal_grants_nothing():
+    other = f"arn:aws:iam::{ACCOUNT}:role/other"
+    resource_policy = bucket_policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": other}})
+    assert not decide("s3:GetObject", f"{BUCKET}/k", [], resource_policy=resource_policy).allowed
+
+
+def test_an_account_principal_matches_its_roles():
+    for principal in (ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", "*"):
+        resource_policy = bucket_policy({**allow("kms:Decrypt"), "Principal": {"AWS": principal}})
+        assert decide("kms:Decrypt", "*", [], resource_policy=resource_policy).allowed, principal
+
+
+def test_a_deny_in_the_resource_policy_beats_the_identity_allow():
+    resource_policy = bucket_policy(
+        {
+            **deny("s3:*", [BUCKET, f"{BUCKET}/*"]),
+            "Principal": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+    identity = [policy(allow("s3:*"))]
+    assert decide(
+        "s3:GetObject",
+        f"{BUCKET}/k",
+        identity,
+        {"aws:SecureTransport": True},
+        resource_policy=resource_policy,
+    ).allowed
+    assert not decide(
+        "s3:GetObject",
+        f"{BUCKET}/k",
+        identity,
+        {"aws:SecureTransport": False},
+        resource_policy=resource_policy,
+    ).allowed
+
+
+def test_not_principal_deny_applies_to_everyone_else():
+    resource_policy = bucket_policy({**deny("s3:*"), "NotPrincipal": {"AWS": ROLE}})
+    identity = [policy(allow("s3:*"))]
+    assert decide("s3:GetObject", BUCKET, identity, resource_policy=resource_policy).allowed
+    other = Request("s3:GetObject", BUCKET, principal_arn=f"arn:aws:iam::{ACCOUNT}:role/x")
+    assert not evaluate(other, identity, resource_policy=resource_policy).allowed
+
+
+def test_a_role_granted_by_a_resource_policy_is_still_limited_by_its_boundary():
+    resource_policy = bucket_policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": ROLE}})
+    boundary = policy(allow("kms:*"))
+    assert not decide(
+        "s3:GetObject", f"{BUCKET}/k", [], boundary=boundary, resource_policy=resource_policy
+    ).allowed

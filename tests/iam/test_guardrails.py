@@ -1,0 +1,324 @@
+"""Issue 10 finding 1, proven offline: what the execution policy and the permissions boundary deny.
+
+Every decision is tools.iam.evaluator's over the real files in bootstrap/. The execution role
+carries the boundary too (`cdk bootstrap --custom-permissions-boundary`), so each denial is
+checked for the policy on its own and for the policy within the boundary; what each stage's
+deploy needs is allowed (tests/iam/test_coverage.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE, EXECUTION_POLICY_NAME, PERMISSIONS_BOUNDARY_NAME
+from tests.iam.conftest import ACCOUNT, read_policy
+from tools.iam.evaluator import Request, evaluate
+from tools.template_resources import REPO_ROOT
+
+EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
+BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
+EXEC_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_POLICY_NAME}"
+APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadFunctionRoleF587D725-A1B2C3D4E5F6"
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+APIGW_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+BASE = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": EXEC_ROLE, "aws:SecureTransport": True}
+OURS = {f"aws:ResourceTag/{APP_TAG_KEY}": APP_TAG_VALUE}
+POLICY = read_policy("cfn-execution-policy.json")
+BOUNDARY = read_policy("permissions-boundary.json")
+ALONE_AND_BOUNDED = pytest.mark.parametrize("bounded", [False, True], ids=["policy", "policy+boundary"])
+
+
+def exec_role(action, resource, bounded, **context):
+    """The decision for the CloudFormation execution role (the policy, within the boundary if bounded)."""
+    request = Request(
+        action, resource, {**BASE, "aws:ResourceAccount": ACCOUNT, **context}, principal_arn=EXEC_ROLE
+    )
+    return evaluate(request, [POLICY], boundary=BOUNDARY if bounded else None)
+
+
+# -- roles: only with the boundary, only allow-listed managed policies, never unbounded ----------
+
+
+@ALONE_AND_BOUNDED
+def test_creating_a_role_without_the_boundary_is_denied(bounded):
+    assert not exec_role("iam:CreateRole", APP_ROLE, bounded)
+    other = f"arn:aws:iam::{ACCOUNT}:policy/SomethingLooser"
+    assert not exec_role("iam:CreateRole", APP_ROLE, bounded, **{"iam:PermissionsBoundary": other})
+
+
+@ALONE_AND_BOUNDED
+def test_creating_an_app_role_with_the_boundary_is_allowed(bounded):
+    assert exec_role("iam:CreateRole", APP_ROLE, bounded, **{"iam:PermissionsBoundary": BOUNDARY_ARN})
+
+
+@ALONE_AND_BOUNDED
+def test_creating_a_role_outside_the_apps_names_is_denied(bounded):
+    admin_role = f"arn:aws:iam::{ACCOUNT}:role/BreakGlassAdmin"
+    assert not exec_role("iam:CreateRole", admin_role, bounded, **{"iam:PermissionsBoundary": BOUNDARY_ARN})
+
+
+@ALONE_AND_BOUNDED
+def test_attaching_administrator_access_is_denied(bounded):
+    context = {"iam:PermissionsBoundary": BOUNDARY_ARN, "iam:PolicyARN": ADMIN}
+    assert not exec_role("iam:AttachRolePolicy", APP_ROLE, bounded, **context)
+
+
+@ALONE_AND_BOUNDED
+def test_attaching_the_allow_listed_managed_policy_is_allowed(bounded):
+    context = {"iam:PermissionsBoundary": BOUNDARY_ARN, "iam:PolicyARN": APIGW_LOGS}
+    assert exec_role("iam:AttachRolePolicy", APP_ROLE, bounded, **context)
+
+
+@ALONE_AND_BOUNDED
+@pytest.mark.parametrize("action", ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"])
+def test_removing_a_boundary_is_denied(bounded, action):
+    decision = exec_role(action, APP_ROLE, bounded, **{"iam:PermissionsBoundary": BOUNDARY_ARN})
+    assert not decision
+    assert decision.reason.startswith("explicit deny")
+
+
+@ALONE_AND_BOUNDED
+def test_replacing_the_boundary_with_another_is_denied(bounded):
+    other = f"arn:aws:iam::{ACCOUNT}:policy/SomethingLooser"
+    assert not exec_role(
+        "iam:PutRolePermissionsBoundary", APP_ROLE, bounded, **{"iam:PermissionsBoundary": other}
+    )
+
+
+@ALONE_AND_BOUNDED
+@pytest.mark.parametrize(
+    "action",
+    ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion"],
+)
+@pytest.mark.parametrize("policy_arn", [BOUNDARY_ARN, EXEC_POLICY_ARN], ids=["boundary", "execution-policy"])
+def test_changing_the_guardrail_policies_is_denied(bounded, action, policy_arn):
+    decision = exec_role(action, policy_arn, bounded)
+    assert not decision
+    assert decision.reason.startswith("explicit deny")
+
+
+@ALONE_AND_BOUNDED
+@pytest.mark.parametrize(
+    "action", ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreatePolicy", "iam:PutUserPolicy"]
+)
+def test_no_other_iam_is_allowed(bounded, action):
+    assert not exec_role(action, f"arn:aws:iam::{ACCOUNT}:user/someone", bounded)
+
+
+# -- an inline *:* policy: PutRolePolicy cannot see the document, the boundary caps it ----------
+
+
+@ALONE_AND_BOUNDED
+def test_an_inline_star_policy_on_an_app_role_can_be_written(bounded):
+    # IAM has no condition key for a policy document's content: what PutRolePolicy writes cannot be
+    # constrained by the execution policy. The boundary on the role is what limits it (below).
+    context = {"iam:PermissionsBoundary": BOUNDARY_ARN}
+    assert exec_role("iam:PutRolePolicy", APP_ROLE, bounded, **context)
+
+
+STAR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def bounded_role(action, resource, **context):
+    """A role the app created, carrying the boundary, with an inline `*:*` policy."""
+    base = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": APP_ROLE, "aws:ResourceAccount": ACCOUNT}
+    request = Request(action, resource, {**base, **context}, principal_arn=APP_ROLE)
+    return evaluate(request, [STAR], boundary=BOUNDARY)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context"),
+    [
+        ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/backdoor", {}),
+        ("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/admin", {}),
+        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-Escalate", {}),
+        ("iam:AttachRolePolicy", APP_ROLE, {"iam:PermissionsBoundary": BOUNDARY_ARN, "iam:PolicyARN": ADMIN}),
+        ("iam:DeleteRolePermissionsBoundary", APP_ROLE, {"iam:PermissionsBoundary": BOUNDARY_ARN}),
+        ("iam:CreatePolicyVersion", BOUNDARY_ARN, {}),
+        ("iam:SetDefaultPolicyVersion", EXEC_POLICY_ARN, {}),
+        ("ec2:RunInstances", f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/*", {}),
+        ("organizations:LeaveOrganization", "*", {}),
+        ("s3:GetObject", "arn:aws:s3:::payroll-exports/2026.csv", {}),
+        ("s3:PutBucketPolicy", "arn:aws:s3:::payroll-exports", {}),
+        ("s3:GetObject", "arn:aws:s3:::dev-uploadapi-lookalike/x", {"aws:ResourceAccount": "999999999999"}),
+        ("dynamodb:Scan", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Customers", {}),
+        ("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:billing", {}),
+        ("kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-untagged", {}),
+        (
+            "kms:PutKeyPolicy",
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/2222",
+            {f"aws:ResourceTag/{APP_TAG_KEY}": "other"},
+        ),
+    ],
+)
+def test_a_bounded_role_with_an_inline_star_policy_still_cannot(action, resource, context):
+    assert not bounded_role(action, resource, **context)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context"),
+    [
+        ("s3:PutObject", "arn:aws:s3:::dev-uploadapi-uploadbucketd2c1da78-a1b2c3d4e5f6/uploads/x", {}),
+        ("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Dev-UploadApi-ProductTable-X", {}),
+        ("kms:GenerateDataKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/3333", OURS),
+    ],
+)
+def test_a_bounded_role_keeps_what_the_app_needs(action, resource, context):
+    assert bounded_role(action, resource, **context)
+
+
+# -- other people's buckets, tables, keys and functions --------------------------------------------
+
+
+@ALONE_AND_BOUNDED
+@pytest.mark.parametrize(
+    ("action", "resource", "context"),
+    [
+        ("s3:PutBucketPolicy", "arn:aws:s3:::payroll-exports", {}),
+        ("s3:DeleteBucket", "arn:aws:s3:::payroll-exports", {}),
+        ("s3:PutBucketPublicAccessBlock", "arn:aws:s3:::cdk-hnb659fds-assets-111111111111-us-east-1", {}),
+        ("dynamodb:DeleteTable", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Customers", {}),
+        ("dynamodb:Scan", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Customers", {}),
+        ("kms:PutKeyPolicy", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-untagged", {}),
+        ("kms:ScheduleKeyDeletion", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-untagged", {}),
+        ("kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-untagged", {}),
+        ("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:billing", {}),
+        ("lambda:AddPermission", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:billing", {}),
+        ("logs:DeleteLogGroup", f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/billing", {}),
+        ("sns:SetTopicAttributes", f"arn:aws:sns:us-east-1:{ACCOUNT}:security-alerts", {}),
+        ("codebuild:UpdateProject", f"arn:aws:codebuild:us-east-1:{ACCOUNT}:project/release", {}),
+        (
+            "iam:PutRolePolicy",
+            f"arn:aws:iam::{ACCOUNT}:role/OrgAdmin",
+            {"iam:PermissionsBoundary": BOUNDARY_ARN},
+        ),
+        ("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-deploy-role-1-r", {}),
+    ],
+)
+def test_touching_what_is_not_this_apps_is_denied(bounded, action, resource, context):
+    assert not exec_role(action, resource, bounded, **context)
+
+
+@ALONE_AND_BOUNDED
+def test_tagging_a_key_into_the_app_is_not_a_way_in(bounded):
+    # Keys are scoped by the app's tag; removing it from one of ours is denied, and a key that is
+    # not ours (no tag) cannot be changed, tags included, except at creation by this template.
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/3333"
+    assert not exec_role("kms:UntagResource", key, bounded, **OURS, **{"aws:TagKeys": [APP_TAG_KEY]})
+    assert not exec_role("kms:PutKeyPolicy", key, bounded)
+
+
+# -- the boundary on every role, by the name the policies use ---------------------------------------
+
+
+def test_cdk_json_attaches_the_boundary_the_policies_name():
+    context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    assert context["@aws-cdk/core:permissionsBoundary"] == {"name": PERMISSIONS_BOUNDARY_NAME}
+    for text in (json.dumps(POLICY), json.dumps(BOUNDARY)):
+        assert f":policy/{PERMISSIONS_BOUNDARY_NAME}" in text
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
+def test_every_role_in_every_template_has_the_boundary(stacks, stack_name):
+    roles = {
+        k: r for k, r in stacks[stack_name].template["Resources"].items() if r["Type"] == "AWS::IAM::Role"
+    }
+    assert roles
+    expected = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":iam::",
+                {"Ref": "AWS::AccountId"},
+                f":policy/{PERMISSIONS_BOUNDARY_NAME}",
+            ],
+        ]
+    }
+    missing = [k for k, r in roles.items() if r["Properties"].get("PermissionsBoundary") != expected]
+    assert not missing, f"roles without the permissions boundary: {missing}"
+
+
+# -- the boundary leaves every role the app creates what its policies grant ------------------------
+
+# AWS managed policy the API Gateway CloudWatch role attaches (the one allow-listed), as AWS
+# publishes it (AWS Managed Policy Reference: AmazonAPIGatewayPushToCloudWatchLogs).
+APIGW_PUSH_TO_LOGS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def _role_grants(stack):
+    """(role, action, resource) for every Allow in the policies of the stack's roles."""
+    from tools.iam.arns import Env, Template
+    from tools.iam.validity import resolve_document
+
+    model = Template(stack.template, Env(stack.stack_name, ACCOUNT, "us-east-1"))
+    roles = {lid for lid, r in model.resources.items() if r["Type"] == "AWS::IAM::Role"}
+    documents = []
+    for lid, resource in model.resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Policy":
+            for role in props.get("Roles", []):
+                documents.append((role["Ref"], props["PolicyDocument"]))
+        if lid in roles:
+            documents += [(lid, p["PolicyDocument"]) for p in props.get("Policies", [])]
+            if props.get("ManagedPolicyArns"):
+                documents.append((lid, APIGW_PUSH_TO_LOGS))
+    for role, document in documents:
+        for statement in resolve_document(model, document)["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for action in actions:
+                for resource in resources:
+                    yield role, action, resource
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
+def test_the_boundary_allows_everything_the_apps_roles_are_granted(stacks, stack_name):
+    # GIVEN every grant of every role the stack creates (each role carries the boundary)
+    # WHEN each is evaluated against the boundary (keys: the app's tag, this account)
+    denied = []
+    for role, action, resource in _role_grants(stacks[stack_name]):
+        context = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **OURS}
+        decision = evaluate(Request(action, resource, context), [STAR], boundary=BOUNDARY)
+        if not decision:
+            denied.append(f"{role}: {action} on {resource} ({decision.reason})")
+    # THEN the boundary takes nothing away that the app uses, but for the grants it narrows on purpose
+    narrowed = {
+        d for d in denied if any(d.startswith(role) and f": {grant} (" in d for role, grant in NARROWED)
+    }
+    assert not set(denied) - narrowed, "\n".join(sorted(set(denied) - narrowed))
+
+
+# Grants on "*" that the boundary narrows to this app's resources, each with why that is enough.
+NARROWED = {
+    # CDK Pipelines gives the self-mutation role s3:ListBucket on every bucket for the CDK CLI's
+    # bootstrap lookups; with the bootstrap's roles the CLI lists through the roles it assumes, and
+    # the boundary leaves this role the app's and this account's bootstrap asset buckets.
+    ("PipelineUpdatePipelineSelfMutationRole", "s3:ListBucket on *"),
+}
