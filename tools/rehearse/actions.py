@@ -263,7 +263,7 @@ def _link_warm_environments(source_dir: Path) -> None:
         text=True,
         check=False,  # noqa: S607
     )
-    rebuilds = [line for line in dry_run.stdout.splitlines() if "install" in line or line.startswith("test ")]
+    rebuilds = [line for line in dry_run.stdout.splitlines() if line.strip() and not line.startswith("make:")]
     if rebuilds:
         raise ActionFailed(
             "the linked environments are older than the requirement files (make would reinstall into "

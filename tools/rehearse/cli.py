@@ -27,7 +27,7 @@ from tools.rehearse.pipeline import Environment, Pipeline
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MEASURED = Path(__file__).with_name("measured.json")
 EXECUTION_POLICY = REPO_ROOT / "bootstrap" / "cfn-execution-policy.json"
-EXECUTION_POLICY_NAME = "UploadApiCfnExecution"
+BOUNDARY_POLICY = REPO_ROOT / "bootstrap" / "permissions-boundary.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,10 +76,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bootstrap(env: dict[str, str], work: Path) -> None:
-    """`cdk bootstrap` (the pinned CLI) with the project's execution policy, as the README says."""
+    """The account set-up the docs give: the boundary and execution policies, then `cdk bootstrap`."""
     import boto3
 
+    from stages.guardrails import EXECUTION_POLICY_NAME, PERMISSIONS_BOUNDARY_NAME
+
     iam = boto3.client("iam")
+    iam.create_policy(
+        PolicyName=PERMISSIONS_BOUNDARY_NAME, PolicyDocument=BOUNDARY_POLICY.read_text(encoding="utf-8")
+    )
     policy_arn = iam.create_policy(
         PolicyName=EXECUTION_POLICY_NAME, PolicyDocument=EXECUTION_POLICY.read_text(encoding="utf-8")
     )["Policy"]["Arn"]
@@ -157,10 +162,8 @@ def _reused_synth(cdk_out: Path) -> Any:
 
 
 def _coverage_function() -> Any:
-    try:
-        from tools.iam.coverage import missing_permissions  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
+    from tools.iam.coverage import missing_permissions
+
     return missing_permissions
 
 

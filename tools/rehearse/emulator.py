@@ -30,6 +30,13 @@ Other quirks of moto 5.2.5 the rehearsal works around, each where it is used:
 - AWS::S3::Bucket applies only encryption and tags from the template; versioning is ignored (and
   the verifier checks that an upload gets a version id): patch_moto() applies VersioningConfiguration.
   The other bucket properties moto ignores are held on the template by tests/infra.
+- IAM rejects a policy with a policy variable in an ARN's account field
+  (`arn:*:iam::${aws:PrincipalAccount}:role/...`, which AWS accepts): it splits the ARN on the
+  variable's colon. patch_moto() validates a copy with the variables replaced by sample values.
+- AWS::IAM::Role ignores ManagedPolicyArns (the CDK bootstrap's execution role gets no policy):
+  patch_moto() attaches them, failing as IAM would for a policy that does not exist.
+- AWS::KMS::Key passes the template's Tags (Key/Value) where its API expects TagKey/TagValue
+  (500): patch_moto() converts them.
 - AWS::Lambda::Version has no Ref (CloudFormation's is the version ARN) and no Fn::GetAtt
   (`Version`, used by the alias): a GetAtt answers 500. patch_moto() gives it both.
 """
@@ -273,6 +280,8 @@ def patch_moto() -> None:
     _patch_kms_key_policy()
     _patch_change_set_outputs()
     _patch_bucket_versioning()
+    _patch_policy_variables_in_arns()
+    _patch_role_managed_policies()
     from moto.apigateway import models as apigateway
 
     apigateway.Deployment.physical_resource_id = property(lambda self: self.id)  # type: ignore[attr-defined]
@@ -295,6 +304,45 @@ def _patch_change_set_outputs() -> None:
 
     change_set_class.apply = apply
     change_set_class._rehearsal_patched = True
+
+
+def _patch_policy_variables_in_arns() -> None:
+    import re
+
+    from moto.iam import policy_validation
+
+    validator: Any = policy_validation.IAMPolicyDocumentValidator
+    if getattr(validator, "_rehearsal_patched", False):
+        return
+    original_init = validator.__init__
+
+    def init(self: Any, policy_document: str, *args: Any, **kwargs: Any) -> None:
+        sample = re.sub(r"\$\{aws:PrincipalAccount\}", ACCOUNT, policy_document)
+        sample = re.sub(r"\$\{aws:[A-Za-z]+\}", "sample", sample)
+        original_init(self, sample, *args, **kwargs)
+
+    validator.__init__ = init
+    validator._rehearsal_patched = True
+
+
+def _patch_role_managed_policies() -> None:
+    from moto.iam import models as iam
+
+    role_class: Any = iam.Role
+    if getattr(role_class, "_rehearsal_patched", False):
+        return
+    original = role_class.create_from_cloudformation_json.__func__
+
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+               region_name: str, **kwargs: Any) -> Any:
+        role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam.iam_backends[account_id]["aws"]
+        for policy_arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns", []):
+            backend.attach_role_policy(policy_arn, role.name)
+        return role
+
+    role_class.create_from_cloudformation_json = classmethod(create)
+    role_class._rehearsal_patched = True
 
 
 def _patch_bucket_versioning() -> None:
@@ -344,6 +392,10 @@ def _patch_kms_key_policy() -> None:
         properties = cloudformation_json["Properties"]
         if isinstance(properties.get("KeyPolicy"), dict):
             properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        properties["Tags"] = [
+            {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag
+            for tag in properties.get("Tags", [])
+        ]
         return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
     key_class.create_from_cloudformation_json = classmethod(create)
@@ -421,6 +473,8 @@ def start() -> Emulator:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-call access log
+    # AWS managed policies exist (the bootstrap's lookup role attaches ReadOnlyAccess).
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     install_emulated_types()
     patch_moto()
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
