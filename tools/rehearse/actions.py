@@ -28,6 +28,10 @@ WARM_ENVIRONMENTS = (".venv", ".venv-checkov", ".venv-scan", "node_modules")
 VERIFY_THROTTLE = (20.0, 40)  # a Python front on loopback cannot serve the stage's 1000 req/s
 
 
+# What `make rehearse` passes down to its children; a CodeBuild container has none of it.
+_MAKE_VARIABLES = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR")
+
+
 class ActionFailed(Exception):
     pass
 
@@ -103,7 +107,11 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
     npm_prefix = action_dir / "npm-global"  # the container's global npm prefix: fresh per build
     # The machine's environment (its CA certificates and registry settings reach npm and PyPI
     # here), less anything that could point a client at real AWS; then the emulator's.
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV")) and k not in _MAKE_VARIABLES
+    }
     base.update(
         {
             "PATH": os.pathsep.join([str(npm_prefix / "bin"), *_machine_path()]),
@@ -263,7 +271,7 @@ def _link_warm_environments(source_dir: Path) -> None:
         text=True,
         check=False,  # noqa: S607
     )
-    rebuilds = [line for line in dry_run.stdout.splitlines() if line.strip() and not line.startswith("make:")]
+    rebuilds = [line for line in dry_run.stdout.splitlines() if line.strip() and not line.startswith("make")]
     if rebuilds:
         raise ActionFailed(
             "the linked environments are older than the requirement files (make would reinstall into "

@@ -125,16 +125,23 @@ def rehearse(
         coverage=_coverage_function(),
         session=boto3.Session(region_name=emulator.REGION),
     )
+    return run_actions(run, reused_synth=cdk_out if reuse_synth else None, keep_going=keep_going)
+
+
+def run_actions(
+    run: actions.Run, *, reused_synth: Path | None = None, keep_going: bool = False
+) -> list[dict[str, Any]]:
+    """Each action in pipeline order; after a failure the rest are `not run`, as in CodePipeline."""
     rows: list[dict[str, Any]] = []
     stopped: str | None = None
-    for action in pipeline.actions:
+    for action in run.pipeline.actions:
         start = time.monotonic()
         if stopped:
             outcome = actions.Outcome("not run", f"after {stopped} failed")
         else:
             handler = actions.PROVIDERS.get(action.provider)
-            if reuse_synth and action.provider == "CodeBuild" and run.pipeline.is_synth(action):
-                handler = _reused_synth(cdk_out)
+            if reused_synth and action.provider == "CodeBuild" and run.pipeline.is_synth(action):
+                handler = _reused_synth(reused_synth)
             try:
                 if handler is None:
                     raise actions.ActionFailed(f"provider {action.provider} is not rehearsed")

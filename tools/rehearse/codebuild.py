@@ -124,9 +124,12 @@ def run_buildspec(
     log_path: Path,
 ) -> BuildResult:
     selected = check_runtime_versions(spec, image)
+    named = ((spec.get("phases") or {}).get("install") or {}).get("runtime-versions") or {}
     path_dirs = []
     for runtime, version in selected.items():
         directory = runtimes.bin_dirs.get((runtime, version))
+        if directory is None and runtime not in named:
+            continue  # the image's default Node, which this build does not ask for (see _check_node_engine)
         if directory is None:
             raise BuildFailed(
                 f"{runtime} {version}: the image provides it, but the rehearsal has no such runtime here"
