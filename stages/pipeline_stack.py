@@ -254,8 +254,10 @@ class UploadApiPipelineStack(cdk.Stack):
                 "phases": {"install": install, "build": {"commands": builds[suffix]}},
                 "cache": {"paths": ["/root/.npm/**/*"]},
             }
-            _cfn(project).add_property_override("Source.BuildSpec", json.dumps(spec, indent=2))
-            _cfn(project).add_property_override("Cache", {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]})
+            cfn_project = project.node.default_child
+            assert isinstance(cfn_project, codebuild.CfnProject)
+            cfn_project.add_property_override("Source.BuildSpec", json.dumps(spec, indent=2))
+            cfn_project.add_property_override("Cache", {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]})
 
     def _synth_partial_build_spec(self) -> dict[str, Any]:
         """buildspec.yml minus the commands CodeBuildStep owns; each named report bound to its group."""

@@ -21,7 +21,10 @@ def codebuild_pipeline(spec: dict[str, Any], *, stage: str = "Build", name: str 
             "Project": {
                 "Type": "AWS::CodeBuild::Project",
                 "Properties": {
-                    "Environment": {"ComputeType": "BUILD_GENERAL1_SMALL", "Image": "aws/codebuild/standard:7.0"},
+                    "Environment": {
+                        "ComputeType": "BUILD_GENERAL1_SMALL",
+                        "Image": "aws/codebuild/standard:7.0",
+                    },
                     "Source": {"BuildSpec": json.dumps(spec), "Type": "CODEPIPELINE"},
                 },
             },

@@ -53,7 +53,10 @@ def test_a_runtime_version_the_image_lacks_fails_before_any_command(make_run):
     # THEN the action fails naming the runtime and what the image has; nothing ran
     row = _row(rows, "Build")
     assert row["result"] == "fail"
-    assert "runtime-versions python: 3.9 is not in aws/codebuild/standard:7.0 (it has python 3.13)" in row["note"]
+    assert (
+        "runtime-versions python: 3.9 is not in aws/codebuild/standard:7.0 (it has python 3.13)"
+        in row["note"]
+    )
     assert "commands" not in row
 
 
@@ -69,7 +72,9 @@ def test_a_node_tool_on_the_images_default_node_fails(make_run):
     assert "runs on Node 18 (the image's default: no runtime-versions nodejs)" in row["note"]
 
 
-@pytest.mark.skipif(shutil.which("npm") is None, reason="NO NPM: cannot install cdk-assets to prove the mismatch")
+@pytest.mark.skipif(
+    shutil.which("npm") is None, reason="NO NPM: cannot install cdk-assets to prove the mismatch"
+)
 def test_cdk_assets_that_cannot_read_the_assembly_schema_fails_the_assets_action(make_run):
     # GIVEN the asset publishing buildspec CDK Pipelines generated before the fix (cdk-assets 4.7.3,
     # the newest on npm, installed globally) and an asset manifest of schema 55 (aws-cdk-lib 2.275)
@@ -77,8 +82,13 @@ def test_cdk_assets_that_cannot_read_the_assembly_schema_fails_the_assets_action
     spec = {
         "version": "0.2",
         "phases": {
-            "install": {"runtime-versions": {"nodejs": "22"}, "commands": ["npm install -g cdk-assets@4.7.3"]},
-            "build": {"commands": ['cdk-assets --path "Stack.assets.json" --verbose publish "x:current_account"']},
+            "install": {
+                "runtime-versions": {"nodejs": "22"},
+                "commands": ["npm install -g cdk-assets@4.7.3"],
+            },
+            "build": {
+                "commands": ['cdk-assets --path "Stack.assets.json" --verbose publish "x:current_account"']
+            },
         },
     }
     run = make_run(
@@ -159,14 +169,18 @@ def emulated_account(monkeypatch):
         session.client("s3").create_bucket(Bucket="cdk-hnb659fds-assets-123456789012-us-east-1")
 
         def attach_execution_policy(document: dict[str, Any]) -> None:
-            arn = iam.create_policy(PolicyName="Execution", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+            arn = iam.create_policy(PolicyName="Execution", PolicyDocument=json.dumps(document))["Policy"][
+                "Arn"
+            ]
             iam.attach_role_policy(RoleName=EXEC_ROLE, PolicyArn=arn)
 
         yield session, attach_execution_policy
 
 
 CODEDEPLOY_TEMPLATE = {
-    "Resources": {"App": {"Type": "AWS::CodeDeploy::Application", "Properties": {"ComputePlatform": "Lambda"}}}
+    "Resources": {
+        "App": {"Type": "AWS::CodeDeploy::Application", "Properties": {"ComputePlatform": "Lambda"}}
+    }
 }
 
 
@@ -180,7 +194,11 @@ def test_an_execution_policy_without_codedeploy_fails_the_prepare_action(make_ru
     for statement in policy["Statement"]:
         if statement["Effect"] == "Allow":
             listed = statement.get("Action", [])
-            statement["Action"] = [a for a in ([listed] if isinstance(listed, str) else listed) if not a.startswith("codedeploy:")] or ["s3:GetObject"]
+            statement["Action"] = [
+                a
+                for a in ([listed] if isinstance(listed, str) else listed)
+                if not a.startswith("codedeploy:")
+            ] or ["s3:GetObject"]
     attach(policy)
     run = make_run(
         deploy_pipeline("stage.template.json"),
@@ -222,7 +240,10 @@ def test_a_resource_the_emulator_skips_fails_the_deploy_action(make_run, emulate
     # THEN the stack "completes" in moto, but Deploy fails naming the skipped resource
     _, deploy_row = (r for r in rows if r["stage"] == "Dev")
     assert (deploy_row["action"], deploy_row["result"]) == ("UploadApi.Deploy", "fail")
-    assert f"{skipped_type} Nightly: not in the stack's resources (skipped by the emulator)" in deploy_row["note"]
+    assert (
+        f"{skipped_type} Nightly: not in the stack's resources (skipped by the emulator)"
+        in deploy_row["note"]
+    )
 
 
 def test_a_type_without_a_read_back_check_is_never_counted_deployed(emulated_account):
@@ -235,7 +256,9 @@ def test_a_type_without_a_read_back_check_is_never_counted_deployed(emulated_acc
     check = deploy.check_stack(session, "S", template)
     # THEN it is missing, not deployed
     assert check.deployed == []
-    assert check.missing == ["AWS::SQS::Queue Queue: no read-back check for this type in tools/rehearse/deploy.py"]
+    assert check.missing == [
+        "AWS::SQS::Queue Queue: no read-back check for this type in tools/rehearse/deploy.py"
+    ]
 
 
 def test_emulated_types_are_listed_as_emulated_not_deployed(emulated_account):
@@ -246,4 +269,5 @@ def test_emulated_types_are_listed_as_emulated_not_deployed(emulated_account):
     check = deploy.check_stack(session, "S", CODEDEPLOY_TEMPLATE)
     # THEN it is reported as emulated, never as deployed
     assert check.emulated == ["AWS::CodeDeploy::Application App"]
-    assert check.deployed == [] and check.missing == []
+    assert check.deployed == []
+    assert check.missing == []

@@ -265,11 +265,11 @@ def _link_warm_environments(source_dir: Path) -> None:
     if not markers:
         return
     dry_run = subprocess.run(  # noqa: S603
-        ["make", "--dry-run", *markers],
+        ["make", "--dry-run", *markers],  # noqa: S607 - make from PATH, as CodeBuild runs it
         cwd=source_dir,
         capture_output=True,
         text=True,
-        check=False,  # noqa: S607
+        check=False,
     )
     rebuilds = [line for line in dry_run.stdout.splitlines() if line.strip() and not line.startswith("make")]
     if rebuilds:
@@ -295,9 +295,17 @@ def _collect_outputs(run: Run, action: Action, spec: Mapping[str, Any], source_d
         run.artifacts[name] = path
 
 
-def _log_tail(log: Path, lines: int = 6) -> str:
-    text = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    return " | ".join(line.strip() for line in text[-lines:] if line.strip())[-900:]
+def _log_tail(log: Path, lines: int = 4) -> str:
+    """The build log's first error lines near the end, then its last lines: what a person reads first."""
+    text = [
+        line.strip()
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+        if line.strip()
+    ]
+    recent = text[-80:]
+    errors = [line for line in recent if re.search(r"\berror\b|\bfailed\b", line, re.IGNORECASE)][:2]
+    shown = errors + [line for line in recent[-lines:] if line not in errors]
+    return " | ".join(line[:300] for line in shown)
 
 
 def runtimes(work: Path) -> codebuild.Runtimes:

@@ -333,8 +333,14 @@ def _patch_role_managed_policies() -> None:
         return
     original = role_class.create_from_cloudformation_json.__func__
 
-    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-               region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
         role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         backend = iam.iam_backends[account_id]["aws"]
         for policy_arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns", []):
@@ -410,7 +416,7 @@ def _add_alias_model(models: Any) -> None:
         return
 
     class _Alias:
-        def __init__(self, arn: str, name: str):
+        def __init__(self, arn: str, name: str) -> None:
             self.arn, self.name = arn, name
 
         @property
