@@ -76,7 +76,7 @@ def source_action(run: Run, action: Action) -> Outcome:
         subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=REPO_ROOT, stdout=archive, check=True)  # noqa: S607
         archive.seek(0)
         with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(out, filter="tar")
+            tar.extractall(out, filter="data")
     run.artifacts[action.outputs[0]] = out
     dirty = _git("status", "--porcelain", "--untracked-files=no").strip()
     count = sum(1 for p in out.rglob("*") if p.is_file())
@@ -112,11 +112,16 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         for k, v in os.environ.items()
         if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV")) and k not in _MAKE_VARIABLES
     }
+    aws = dict(run.emulator_env)
+    if run.pipeline.is_synth(action):
+        # The synth role may write only its reports and artifacts, which are not emulated; its tests
+        # mock AWS in-process (moto), and an endpoint override would send them to the shared server.
+        aws = {k: v for k, v in aws.items() if not k.startswith("AWS_ENDPOINT_URL")}
     base.update(
         {
             "PATH": os.pathsep.join([str(npm_prefix / "bin"), *_machine_path()]),
             "NPM_CONFIG_PREFIX": str(npm_prefix),
-            **run.emulator_env,
+            **aws,
         }
     )
     env = codebuild.codebuild_environment(
