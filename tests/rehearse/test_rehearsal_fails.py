@@ -105,8 +105,8 @@ def test_cdk_assets_that_cannot_read_the_assembly_schema_fails_the_assets_action
 
 # -- deploy actions -------------------------------------------------------------------------------
 
-EXEC_ROLE = "cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1"
-DEPLOY_ROLE = "cdk-hnb659fds-deploy-role-123456789012-us-east-1"
+EXEC_ROLE = "cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1"  # pragma: allowlist secret - a role name
+DEPLOY_ROLE = "cdk-hnb659fds-deploy-role-123456789012-us-east-1"  # pragma: allowlist secret - a role name
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],

@@ -55,7 +55,7 @@ ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret - moto's fake credentials
     "AWS_SESSION_TOKEN": "testing",
 }
 
