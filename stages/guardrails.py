@@ -11,6 +11,8 @@ report groups) by this tag, which main.py puts on every taggable resource.
 from __future__ import annotations
 
 PERMISSIONS_BOUNDARY_NAME = "UploadApiPermissionsBoundary"
+# The execution role's two policies (one would pass IAM's 6,144-character managed policy limit).
 EXECUTION_POLICY_NAME = "UploadApiCfnExecution"
+EXECUTION_RESOURCES_POLICY_NAME = "UploadApiCfnExecutionResources"
 APP_TAG_KEY = "upload-api:app"
 APP_TAG_VALUE = "secure-upload-api"

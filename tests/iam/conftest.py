@@ -40,9 +40,13 @@ def stacks(app: assembly.Assembly) -> dict[str, assembly.Stack]:
     return {stack.stack_name: stack for stack in app.stacks}
 
 
+EXECUTION_POLICY_FILES = ("cfn-execution-policy.json", "cfn-execution-resources-policy.json")
+
+
 @pytest.fixture
-def execution_policy() -> dict[str, Any]:
-    return read_policy("cfn-execution-policy.json")
+def execution_policy() -> list[dict[str, Any]]:
+    """The execution role's policies (`--cloudformation-execution-policies`, docs/bootstrap.md)."""
+    return [read_policy(name) for name in EXECUTION_POLICY_FILES]
 
 
 @pytest.fixture

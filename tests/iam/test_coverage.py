@@ -62,7 +62,7 @@ def test_a_resource_type_the_policy_does_not_cover_fails_naming_type_and_actions
 def test_a_policy_without_codedeploy_fails_on_the_deployment_group(stacks, execution_policy):
     # GIVEN the execution policy without any codedeploy action
     policy = copy.deepcopy(execution_policy)
-    for statement in policy["Statement"]:
+    for statement in (s for document in policy for s in document["Statement"]):
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
         statement["Action"] = [a for a in actions if not a.lower().startswith("codedeploy:")] or ["none:None"]
@@ -117,6 +117,7 @@ def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
             "coverage",
             str(cdk_out),
             str(BOOTSTRAP / "cfn-execution-policy.json"),
+            str(BOOTSTRAP / "cfn-execution-resources-policy.json"),
             "--boundary",
             str(BOOTSTRAP / "permissions-boundary.json"),
         ]
@@ -124,3 +125,51 @@ def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Prod-UploadApi: every handler call allowed" in out
+
+
+def test_a_role_without_the_boundary_cannot_be_deployed(stacks, execution_policy, boundary):
+    # GIVEN the dev stack with the boundary taken off one role
+    stack = stacks["Dev-UploadApi"]
+    template = copy.deepcopy(stack.template)
+    (role_id,) = [
+        k
+        for k, r in template["Resources"].items()
+        if k.startswith("UploadFunctionRole") and r["Type"] == "AWS::IAM::Role"
+    ]
+    del template["Resources"][role_id]["Properties"]["PermissionsBoundary"]
+    # WHEN its coverage is checked
+    gaps = gaps_of(stack, execution_policy, template, boundary=boundary)
+    # THEN creating that role (and putting its inline policies) is what is refused
+    refused = {(g.logical_id, g.action) for g in gaps}
+    assert (role_id, "iam:CreateRole") in refused
+    assert any(action == "iam:PutRolePolicy" for _, action in refused)
+
+
+VARIANTS = {
+    # A CodeCommit source: an EventBridge rule starts the pipeline.
+    "codecommit": (
+        {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}},
+        {},
+    ),
+    # E-mail subscriptions on the approval and alarm topics; no API Gateway account role.
+    "subscriptions": (
+        {"approverEmails": ["approver@example.com"]},
+        {"dev": {"alarmEmail": "ops@example.com", "createApiGatewayAccountRole": False}},
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_settings_variants_are_covered_too(tmp_path_factory, execution_policy, boundary, variant):
+    # GIVEN the app synthesized with other settings (cdk.json spelling)
+    from tests.infra.conftest import synth_app
+    from tools.review import assembly
+
+    pipeline, stages = VARIANTS[variant]
+    outdir = tmp_path_factory.mktemp(f"{variant}.cdk.out")
+    synth_app(outdir, pipeline=pipeline, stages=stages)
+    # WHEN each stack's coverage is checked
+    for stack in assembly.load(outdir).stacks:
+        gaps = gaps_of(stack, execution_policy, boundary=boundary)
+        # THEN it deploys as well
+        assert not gaps, f"{variant} {stack.stack_name}:\n{describe_gaps(gaps)}"

@@ -9,23 +9,31 @@ deploy needs is allowed (tests/iam/test_coverage.py).
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE, EXECUTION_POLICY_NAME, PERMISSIONS_BOUNDARY_NAME
-from tests.iam.conftest import ACCOUNT, read_policy
+from stages.guardrails import (
+    APP_TAG_KEY,
+    APP_TAG_VALUE,
+    EXECUTION_POLICY_NAME,
+    EXECUTION_RESOURCES_POLICY_NAME,
+    PERMISSIONS_BOUNDARY_NAME,
+)
+from tests.iam.conftest import ACCOUNT, BOOTSTRAP, EXECUTION_POLICY_FILES, read_policy
 from tools.iam.evaluator import Request, evaluate
 from tools.template_resources import REPO_ROOT
 
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
 EXEC_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_POLICY_NAME}"
-APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadFunctionRoleF587D725-A1B2C3D4E5F6"
+EXEC_RESOURCES_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_RESOURCES_POLICY_NAME}"
+APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadFunctionRoleF587D725-RANDOMSUFFIX"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 APIGW_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 BASE = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": EXEC_ROLE, "aws:SecureTransport": True}
 OURS = {f"aws:ResourceTag/{APP_TAG_KEY}": APP_TAG_VALUE}
-POLICY = read_policy("cfn-execution-policy.json")
+POLICIES = [read_policy(name) for name in EXECUTION_POLICY_FILES]
 BOUNDARY = read_policy("permissions-boundary.json")
 ALONE_AND_BOUNDED = pytest.mark.parametrize("bounded", [False, True], ids=["policy", "policy+boundary"])
 
@@ -35,7 +43,7 @@ def exec_role(action, resource, bounded, **context):
     request = Request(
         action, resource, {**BASE, "aws:ResourceAccount": ACCOUNT, **context}, principal_arn=EXEC_ROLE
     )
-    return evaluate(request, [POLICY], boundary=BOUNDARY if bounded else None)
+    return evaluate(request, POLICIES, boundary=BOUNDARY if bounded else None)
 
 
 # -- roles: only with the boundary, only allow-listed managed policies, never unbounded ----------
@@ -92,7 +100,11 @@ def test_replacing_the_boundary_with_another_is_denied(bounded):
     "action",
     ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion"],
 )
-@pytest.mark.parametrize("policy_arn", [BOUNDARY_ARN, EXEC_POLICY_ARN], ids=["boundary", "execution-policy"])
+@pytest.mark.parametrize(
+    "policy_arn",
+    [BOUNDARY_ARN, EXEC_POLICY_ARN, EXEC_RESOURCES_POLICY_ARN],
+    ids=["boundary", "execution-policy", "execution-resources-policy"],
+)
 def test_changing_the_guardrail_policies_is_denied(bounded, action, policy_arn):
     decision = exec_role(action, policy_arn, bounded)
     assert not decision
@@ -160,7 +172,7 @@ def test_a_bounded_role_with_an_inline_star_policy_still_cannot(action, resource
 @pytest.mark.parametrize(
     ("action", "resource", "context"),
     [
-        ("s3:PutObject", "arn:aws:s3:::dev-uploadapi-uploadbucketd2c1da78-a1b2c3d4e5f6/uploads/x", {}),
+        ("s3:PutObject", "arn:aws:s3:::dev-uploadapi-uploadbucketd2c1da78-randomsuffix/uploads/x", {}),
         ("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Dev-UploadApi-ProductTable-X", {}),
         ("kms:GenerateDataKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/3333", OURS),
     ],
@@ -216,8 +228,38 @@ def test_tagging_a_key_into_the_app_is_not_a_way_in(bounded):
 def test_cdk_json_attaches_the_boundary_the_policies_name():
     context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
     assert context["@aws-cdk/core:permissionsBoundary"] == {"name": PERMISSIONS_BOUNDARY_NAME}
-    for text in (json.dumps(POLICY), json.dumps(BOUNDARY)):
-        assert f":policy/{PERMISSIONS_BOUNDARY_NAME}" in text
+    for text in (json.dumps(POLICIES[0]), json.dumps(BOUNDARY)):
+        for name in (PERMISSIONS_BOUNDARY_NAME, EXECUTION_POLICY_NAME, EXECUTION_RESOURCES_POLICY_NAME):
+            assert f":policy/{name}" in text
+
+
+def test_the_bootstrap_commands_create_and_name_these_policies():
+    # docs/bootstrap.md's commands (they need AWS; what they name is checked here)
+    doc = (REPO_ROOT / "docs" / "bootstrap.md").read_text(encoding="utf-8")
+    created = dict(re.findall(r"--policy-name (\S+) \\\n\s+--policy-document file://(\S+)", doc))
+    assert created == {
+        PERMISSIONS_BOUNDARY_NAME: "bootstrap/permissions-boundary.json",
+        EXECUTION_POLICY_NAME: "bootstrap/cfn-execution-policy.json",
+        EXECUTION_RESOURCES_POLICY_NAME: "bootstrap/cfn-execution-resources-policy.json",
+    }
+    bootstraps = [re.split(r"\n\n|\n#|```", c)[0] for c in doc.split("cdk bootstrap aws://")[1:]]
+    assert len(bootstraps) == 3
+    for command in bootstraps:
+        assert f"--custom-permissions-boundary {PERMISSIONS_BOUNDARY_NAME}" in command
+        assert f":policy/{EXECUTION_POLICY_NAME}," in command
+        assert f":policy/{EXECUTION_RESOURCES_POLICY_NAME}" in command
+
+
+@pytest.mark.parametrize("path", sorted(BOOTSTRAP.glob("*.json")), ids=lambda p: p.name)
+def test_each_bootstrap_policy_fits_iams_managed_policy_size(path):
+    # IAM quotas: a managed policy holds at most 6,144 characters, whitespace not counted.
+    assert len("".join(path.read_text(encoding="utf-8").split())) <= 6144
+
+
+@ALONE_AND_BOUNDED
+def test_app_roles_are_passed_only_to_the_services_that_take_them(bounded):
+    assert exec_role("iam:PassRole", APP_ROLE, bounded, **{"iam:PassedToService": "lambda.amazonaws.com"})
+    assert not exec_role("iam:PassRole", APP_ROLE, bounded, **{"iam:PassedToService": "ec2.amazonaws.com"})
 
 
 @pytest.mark.synth

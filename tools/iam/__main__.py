@@ -1,6 +1,6 @@
 """IAM checks of a synthesized app against AWS's own data, offline.
 
-    python -m tools.iam coverage cdk.out bootstrap/cfn-execution-policy.json [--boundary FILE]
+    python -m tools.iam coverage cdk.out POLICY.json [POLICY.json ...] [--boundary FILE]
     python -m tools.iam validity cdk.out [bootstrap/*.json ...]
 
 coverage: every call CloudFormation makes for every stack's resources is allowed by the
@@ -48,7 +48,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 def coverage(args: argparse.Namespace) -> int:
     app = assembly.load(args.assembly)
-    policy, boundary = _read(args.policy), _read(args.boundary) if args.boundary else None
+    policy, boundary = [_read(p) for p in args.policy], _read(args.boundary) if args.boundary else None
     failed = False
     for stack in app.stacks:
         gaps = missing_permissions(
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     cover = commands.add_parser("coverage", help="does the execution policy allow every deploy call?")
     cover.add_argument("assembly", type=Path)
-    cover.add_argument("policy", type=Path)
+    cover.add_argument("policy", type=Path, nargs="+", help="the execution role's policies")
     cover.add_argument("--boundary", type=Path, help="the execution role's permissions boundary policy")
     valid = commands.add_parser("validity", help="do the policies' actions exist and fit their resources?")
     valid.add_argument("assembly", type=Path)

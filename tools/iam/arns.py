@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SUFFIX = "A1B2C3D4E5F6"
-KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
-REST_API_ID = "a1b2c3d4e5"
+SUFFIX = "RANDOMSUFFIX"
+KEY_ID = "00000000-0000-0000-0000-000000000000"
+REST_API_ID = "restapiid0"
 CHILD_ID = "x1y2z3"
 
 
@@ -136,6 +136,8 @@ class Template:
                     f"{head}:codedeploy:{region_account}:application:{application}",
                     f"{head}:codedeploy:{region_account}:deploymentconfig:{config}",
                 ]
+            case "AWS::Events::Rule":  # on the default event bus (the template names no other)
+                return [f"{head}:events:{region_account}:rule/{self.name(logical_id)}"]
             case "AWS::CodePipeline::Pipeline":
                 return [f"{head}:codepipeline:{region_account}:{self.name(logical_id)}"]
             case "AWS::CodeBuild::Project":

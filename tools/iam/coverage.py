@@ -16,7 +16,8 @@ Which handler permissions apply (the rules, in order):
    left out; an action with no resource-level permissions needs `*` when its service is the
    resource's own or one the resource refers to.
 4. `FEATURE_ACTIONS`: the own-service actions that serve one property, left out while the
-   template does not set it (DynamoDB import, Kinesis streaming, replicas...).
+   template does not set it (DynamoDB import, Kinesis streaming, replicas...); and
+   `ONLY_WHEN_REMOVED`: iam:DeleteRolePermissionsBoundary, left out while the role keeps its boundary.
 5. iam:AttachRolePolicy/DetachRolePolicy: once per managed policy the role lists (iam:PolicyARN).
 Types whose schema lists no handler permissions (legacy types such as AWS::CodeBuild::Project)
 take theirs from `LEGACY_HANDLERS` (from the service's API reference); AWS::CDK::Metadata makes
@@ -36,7 +37,7 @@ judged as the bucket's resource policy (their Deny statements apply to the execu
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,10 +122,13 @@ FEATURE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "AbacStatus": ("s3:PutBucketAbac",),
         "AccessControl": ("s3:PutBucketAcl",),
     },
-    "AWS::IAM::Role": {
-        # Removing a boundary is what the policy must never allow: the app's roles always have one.
-        "NoSuchProperty:RemovePermissionsBoundary": ("iam:DeleteRolePermissionsBoundary",),
-    },
+}
+
+# Calls a handler makes only when the template takes something away: the role update handler
+# removes a boundary only when a template drops PermissionsBoundary from a role that had one.
+# Every role here keeps it (tests/iam/test_guardrails.py) and both policies deny the call.
+ONLY_WHEN_REMOVED: dict[str, dict[str, str]] = {
+    "AWS::IAM::Role": {"iam:deleterolepermissionsboundary": "PermissionsBoundary"},
 }
 
 # Types whose schema lists no handler permissions: the calls CloudFormation makes, from the
@@ -148,6 +152,7 @@ _PASSED_TO = {
     "codebuild": "codebuild.amazonaws.com",
     "codepipeline": "codepipeline.amazonaws.com",
     "sns": "sns.amazonaws.com",
+    "events": "events.amazonaws.com",
 }
 
 
@@ -289,7 +294,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
         for prop, actions in FEATURE_ACTIONS.get(resource_type, {}).items()
         if prop not in props
         for action in actions
-    }
+    } | {action for action, prop in ONLY_WHEN_REMOVED.get(resource_type, {}).items() if prop in props}
     targets = _Targets(template, logical_id)
     own_service = service_of(resource_type)
     for handler, actions in handlers.items():
@@ -392,7 +397,7 @@ def all_calls(template: Mapping[str, Any], env: Env) -> Iterator[Call | Gap]:
 
 def missing_permissions(
     template: Mapping[str, Any],
-    policy: Mapping[str, Any],
+    policy: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *,
     stack_name: str,
     account: str,
@@ -400,7 +405,9 @@ def missing_permissions(
     partition: str = "aws",
     boundary: Mapping[str, Any] | None = None,
 ) -> list[Gap]:
-    """The calls for `template` that `policy` (within `boundary`, if the role has one) denies."""
+    """The calls for `template` that `policy` (one document or several, as the execution role has
+    them attached; within `boundary`, if the role has one) denies."""
+    policies = [policy] if isinstance(policy, Mapping) else list(policy)
     env = Env(stack_name, account, region, partition)
     principal = CFN_EXEC_ROLE.format(partition=partition, account=account, region=region)
     gaps: dict[Gap, None] = {}
@@ -410,7 +417,7 @@ def missing_permissions(
             continue
         context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": account, **call.context}
         request = Request(call.action, call.resource, context, principal_arn=principal)
-        decision = evaluate(request, [policy], boundary=boundary, resource_policy=call.resource_policy)
+        decision = evaluate(request, policies, boundary=boundary, resource_policy=call.resource_policy)
         if not decision.allowed:
             gap = Gap(call.resource_type, call.logical_id, call.action, call.resource, decision.reason)
             gaps.setdefault(gap, None)
