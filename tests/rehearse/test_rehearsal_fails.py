@@ -190,7 +190,12 @@ def test_an_execution_policy_without_codedeploy_fails_the_prepare_action(make_ru
     from tools.iam.coverage import missing_permissions
 
     session, attach = emulated_account
-    policy = json.loads((REPO_ROOT / "bootstrap" / "cfn-execution-policy.json").read_text(encoding="utf-8"))
+    statements = [
+        statement
+        for name in ("cfn-execution-policy.json", "cfn-execution-resources-policy.json")
+        for statement in json.loads((REPO_ROOT / "bootstrap" / name).read_text(encoding="utf-8"))["Statement"]
+    ]
+    policy = {"Version": "2012-10-17", "Statement": statements}
     for statement in policy["Statement"]:
         if statement["Effect"] == "Allow":
             listed = statement.get("Action", [])

@@ -392,28 +392,35 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
     raise ActionFailed(f"ActionMode {mode} is not rehearsed")
 
 
+def _managed_policy_document(iam: Any, policy_arn: str) -> dict[str, Any]:
+    policy = iam.get_policy(PolicyArn=policy_arn)["Policy"]
+    version = iam.get_policy_version(PolicyArn=policy_arn, VersionId=policy["DefaultVersionId"])
+    document = version["PolicyVersion"]["Document"]
+    return dict(json.loads(document) if isinstance(document, str) else document)
+
+
 def _check_execution_policy(run: Run, role_arn: str, template: dict[str, Any], stack_name: str) -> str:
-    """The execution role's policies must allow what the template's resources need."""
+    """The execution role's policies and boundary, read back from the account, must allow what the
+    template's resources need (tools/iam/coverage.py: the resource schemas' handler permissions)."""
     if run.coverage is None:
-        raise ActionFailed(
-            "execution-policy coverage NOT CHECKED: tools/iam/coverage.py (missing_permissions) is not here"
-        )
+        raise ActionFailed("execution-policy coverage NOT CHECKED: no coverage function")
     iam = run.session.client("iam")
     role_name = role_arn.split("/")[-1]
-    statements: list[Any] = []
-    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
-        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-        version = iam.get_policy_version(
-            PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
-        )
-        document = version["PolicyVersion"]["Document"]
-        document = json.loads(document) if isinstance(document, str) else document
-        statements.extend(
-            document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
-        )
-    policy_document = {"Version": "2012-10-17", "Statement": statements}
+    attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    if not attached:
+        raise ActionFailed(f"execution role {role_name} has no policy attached")
+    policies = [_managed_policy_document(iam, a["PolicyArn"]) for a in attached]
+    boundary_arn = (iam.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary") or {}).get(
+        "PermissionsBoundaryArn"
+    )
+    boundary = _managed_policy_document(iam, boundary_arn) if boundary_arn else None
     gaps = run.coverage(
-        template, policy_document, stack_name=stack_name, account=emulator.ACCOUNT, region=emulator.REGION
+        template,
+        policies,
+        stack_name=stack_name,
+        account=emulator.ACCOUNT,
+        region=emulator.REGION,
+        boundary=boundary,
     )
     if gaps:
         by_type: dict[str, set[str]] = {}
@@ -421,7 +428,9 @@ def _check_execution_policy(run: Run, role_arn: str, template: dict[str, Any], s
             by_type.setdefault(gap.resource_type, set()).add(gap.action)
         listed = "; ".join(f"{t}: {', '.join(sorted(a))}" for t, a in sorted(by_type.items()))
         raise ActionFailed(f"execution policy of {role_name} does not allow: {listed}")
-    return "execution policy covers every resource type"
+    names = ", ".join(a["PolicyName"] for a in attached)
+    within = f" within boundary {boundary_arn.split('/')[-1]}" if boundary_arn else " (no boundary)"
+    return f"execution policies {names}{within} allow every resource's handler permissions"
 
 
 # -- Approval -------------------------------------------------------------------------------------

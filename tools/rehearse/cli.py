@@ -26,8 +26,7 @@ from tools.rehearse.pipeline import Environment, Pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MEASURED = Path(__file__).with_name("measured.json")
-EXECUTION_POLICY = REPO_ROOT / "bootstrap" / "cfn-execution-policy.json"
-BOUNDARY_POLICY = REPO_ROOT / "bootstrap" / "permissions-boundary.json"
+BOOTSTRAP = REPO_ROOT / "bootstrap"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,18 +75,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bootstrap(env: dict[str, str], work: Path) -> None:
-    """The account set-up the docs give: the boundary and execution policies, then `cdk bootstrap`."""
+    """The account set-up of docs/bootstrap.md: boundary and execution policies, then `cdk bootstrap`."""
     import boto3
 
-    from stages.guardrails import EXECUTION_POLICY_NAME, PERMISSIONS_BOUNDARY_NAME
+    from stages.guardrails import (
+        EXECUTION_POLICY_NAME,
+        EXECUTION_RESOURCES_POLICY_NAME,
+        PERMISSIONS_BOUNDARY_NAME,
+    )
 
     iam = boto3.client("iam")
-    iam.create_policy(
-        PolicyName=PERMISSIONS_BOUNDARY_NAME, PolicyDocument=BOUNDARY_POLICY.read_text(encoding="utf-8")
-    )
-    policy_arn = iam.create_policy(
-        PolicyName=EXECUTION_POLICY_NAME, PolicyDocument=EXECUTION_POLICY.read_text(encoding="utf-8")
-    )["Policy"]["Arn"]
+    created = {
+        name: iam.create_policy(
+            PolicyName=name, PolicyDocument=(BOOTSTRAP / file).read_text(encoding="utf-8")
+        )["Policy"]["Arn"]
+        for name, file in (
+            (PERMISSIONS_BOUNDARY_NAME, "permissions-boundary.json"),
+            (EXECUTION_POLICY_NAME, "cfn-execution-policy.json"),
+            (EXECUTION_RESOURCES_POLICY_NAME, "cfn-execution-resources-policy.json"),
+        )
+    }
+    policy_arn = ",".join(created[n] for n in (EXECUTION_POLICY_NAME, EXECUTION_RESOURCES_POLICY_NAME))
     cwd = work / "bootstrap"
     cwd.mkdir()
     completed = subprocess.run(  # noqa: S603 - the pinned CLI, against the emulator only
@@ -95,6 +103,8 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
             str(REPO_ROOT / "node_modules" / ".bin" / "cdk"),
             "bootstrap",
             f"aws://{emulator.ACCOUNT}/{emulator.REGION}",
+            "--custom-permissions-boundary",
+            PERMISSIONS_BOUNDARY_NAME,
             "--cloudformation-execution-policies",
             policy_arn,
             "--no-notices",
