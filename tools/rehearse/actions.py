@@ -113,6 +113,10 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV")) and k not in _MAKE_VARIABLES
     }
     aws = dict(run.emulator_env)
+    if run.pipeline.is_synth(action) and "SCAN_STRICT" in os.environ:
+        # A gate that needs a service this machine cannot reach (PyPI's vulnerability data) is NOT
+        # CHECKED here; `make test`'s strictness applies, and the row says so (never "pass").
+        variables["SCAN_STRICT"] = os.environ["SCAN_STRICT"]
     if run.pipeline.is_synth(action):
         # The synth role may write only its reports and artifacts, which are not emulated; its tests
         # mock AWS in-process (moto), and an endpoint override would send them to the shared server.
@@ -152,6 +156,7 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         if front is not None:
             front.stop()
     outcome = Outcome("pass", "", result.commands, project=project)
+    not_checked = _not_checked_gates(source_dir)
     if result.failed:
         tail = _log_tail(log)
         raise _Failed(outcome, f"{result.failed}; log {log}: {tail}")
@@ -162,6 +167,12 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         f"{project.compute_type} ({vcpus} vCPU, {memory_gib:g} GiB): peak {peak:.0f} MiB = "
         f"{100 * peak / (memory_gib * 1024):.0f}% of memory" + (f"; {front.note}" if front else "")
     )
+    if not_checked:
+        outcome.result = "not checked"
+        outcome.note = (
+            f"NOT CHECKED here: {'; '.join(not_checked)} (the pipeline, SCAN_STRICT=1, fails on it); "
+            + outcome.note
+        )
     if peak > memory_gib * 1024:
         raise _Failed(
             outcome, f"{outcome.note}: more than the compute type's memory (CodeBuild would kill it)"
@@ -175,6 +186,15 @@ class _Failed(ActionFailed):
     def __init__(self, outcome: Outcome, message: str) -> None:
         super().__init__(message)
         self.outcome = outcome
+
+
+def _not_checked_gates(source_dir: Path) -> list[str]:
+    """The security gates `make scan` reported NOT CHECKED in this build, if it ran."""
+    summary = source_dir / "reports" / "gates" / "summary.json"
+    if not summary.is_file():
+        return []
+    gates = json.loads(summary.read_text(encoding="utf-8")).get("gates", [])
+    return [f"{g['gate']}: {g['summary']}" for g in gates if g.get("status") == "not checked"]
 
 
 def _machine_path() -> list[str]:
