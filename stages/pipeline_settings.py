@@ -58,7 +58,6 @@ class PipelineSettings:
     region: str | None
     approver_emails: tuple[str, ...]
     cdk_cli_version: str
-    cdk_assets_version: str
     # Why dev and prod may share one account (None: they must not).
     shared_account_reason: str | None = None
 
@@ -74,16 +73,6 @@ def pinned_cdk_cli_version(package_json: Path = REPO_ROOT / "package.json") -> s
         raise SettingsError(
             f"package.json devDependencies.aws-cdk must pin an exact 2.x version (got {version!r}): "
             "aws-cdk@3 cannot read aws-cdk-lib 2 assemblies"
-        )
-    return version
-
-
-def pinned_cdk_assets_version(package_json: Path = REPO_ROOT / "package.json") -> str:
-    """The cdk-assets version the pipeline's asset publishing installs (else npm's latest)."""
-    version = _dev_dependency(package_json, "cdk-assets")
-    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
-        raise SettingsError(
-            f"package.json devDependencies.cdk-assets must pin an exact version (got {version!r})"
         )
     return version
 
@@ -105,7 +94,6 @@ def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
         region=_optional_match(pipeline, "region", _REGION, "an AWS region such as eu-west-1, or null"),
         approver_emails=_emails(pipeline.get("approverEmails", [])),
         cdk_cli_version=pinned_cdk_cli_version(),
-        cdk_assets_version=pinned_cdk_assets_version(),
         shared_account_reason=_reason(pipeline.get("sharedAccountReason")),
     )
 

@@ -7,6 +7,7 @@ make targets `make test` runs locally and in CI.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,18 @@ BUILDSPEC_PATH = REPO_ROOT / "buildspec.yml"
 # not includes: a V2 trigger takes at most 8 include paths, and a new code folder should deploy.
 NON_DEPLOY_PATHS = ["*.md", "**/*.md", "docs/**", "LICENSE", ".gitignore", ".ci/**"]
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+# The synth build's peak is mypy's cold run, ~3.5 GB (tools/rehearse/measured.json): more than
+# SMALL's 3 GB. MEDIUM (4 vCPU, 7 GB) leaves the 30% headroom tests/infra/test_build_budget.py holds.
+SYNTH_COMPUTE_TYPE = codebuild.ComputeType.MEDIUM
+# Local cache of the paths each buildspec's `cache` lists (pip, npm, mypy): best effort, so the
+# compute type is sized for a cold run.
+BUILD_CACHE = codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM)
+# The Node tools of the projects CDK Pipelines generates (self-mutation, asset publishing): the CLI
+# package.json pins, from package-lock.json with `npm ci` (integrity hashes, no floating transitive
+# dependencies), on the Node the project pins. `make synth` copies both files into the cloud
+# assembly, which is these projects' input.
+PIPELINE_TOOLS = "pipeline-tools"
+PIPELINE_CDK = f"{PIPELINE_TOOLS}/node_modules/.bin/cdk"
 VERIFY_COMMAND = "make verify-deployed MODE={mode}"
 # The synth step's outputs: the cloud assembly the pipeline deploys, then the build's reports
 # (security review, gate results, SBOMs, JUnit) kept as an artifact of every run for reviewers.
@@ -122,6 +135,8 @@ class UploadApiPipelineStack(cdk.Stack):
                 _report_statement(group, sid=f"Write{group.node.id}")  # WriteUnitTestReports, ...
                 for group in self.synth_report_groups.values()
             ],
+            build_environment=codebuild.BuildEnvironment(compute_type=SYNTH_COMPUTE_TYPE),
+            cache=BUILD_CACHE,
             timeout=cdk.Duration.minutes(60),
         )
         # A second output artifact: nothing consumes it, CodePipeline keeps it with the run.
@@ -136,10 +151,9 @@ class UploadApiPipelineStack(cdk.Stack):
             enable_key_rotation=True,
             artifact_bucket=self.artifact_bucket,
             pipeline_type=codepipeline.PipelineType.V2,
-            # Self-mutation installs this CLI (npm's `latest`, 3.x, cannot read aws-cdk-lib 2
-            # assemblies) and asset publishing this cdk-assets: both pinned in package.json.
+            # The CLI package.json pins (npm's `latest`, 3.x, cannot read aws-cdk-lib 2 assemblies);
+            # self-mutation and asset publishing install it from package-lock.json (see below).
             cli_version=pipeline_settings.cdk_cli_version,
-            cdk_assets_cli_version=pipeline_settings.cdk_assets_version,
             docker_enabled_for_synth=False,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
@@ -173,6 +187,7 @@ class UploadApiPipelineStack(cdk.Stack):
             post=[self._verify_step("prod", self.prod_stage, source)],
         )
         self.pipeline.build_pipeline()
+        self._run_generated_projects_on_pinned_node_tools()
         self._add_push_trigger()
         self._harden_permissions_check()
         self._narrow_generated_grants()
@@ -224,6 +239,49 @@ class UploadApiPipelineStack(cdk.Stack):
                 ],
             ),
         )
+
+    def _run_generated_projects_on_pinned_node_tools(self) -> None:
+        """Self-mutation and asset publishing on Node 22 with the locked CLI (their buildspecs replaced).
+
+        CDK Pipelines generates `npm install -g aws-cdk@V` / `cdk-assets@V` (floating transitive
+        dependencies, on the image's default Node 18) and publishes with `cdk-assets`, whose newest
+        release (4.7.3) reads cloud assembly schema 54 at most; aws-cdk-lib 2.275 writes 55. The
+        pinned CLI reads it: `cdk publish-assets` publishes the same assets of the stage stacks to
+        the same bootstrap destinations, through the same file-publishing roles.
+        """
+        install = {
+            "runtime-versions": {"nodejs": self._runtime_versions()["nodejs"]},
+            "commands": [f"npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"],
+        }
+        stage_stacks = " ".join(stage.stack.node.path for stage in (self.dev_stage, self.prod_stage))
+        builds = {
+            "/UpdatePipeline/SelfMutation": [
+                f"{PIPELINE_CDK} -a . deploy {self.node.path} --require-approval=never --verbose"
+            ],
+            "/Assets/FileAsset": [
+                f"{PIPELINE_CDK} publish-assets --unstable=publish-assets -a . --exclusively {stage_stacks}"
+            ],
+        }
+        generated = [
+            p
+            for p in _codebuild_projects(self)
+            if "/UpdatePipeline/" in p.node.path or "/Assets/" in p.node.path
+        ]
+        for project in generated:
+            suffix = next((s for s in builds if project.node.path.endswith(s)), None)
+            if suffix is None:
+                raise ValueError(
+                    f"{project.node.path}: a generated project with no pinned-tools buildspec here"
+                )
+            spec = {
+                "version": "0.2",
+                "phases": {"install": install, "build": {"commands": builds[suffix]}},
+                "cache": {"paths": ["/root/.npm/**/*"]},
+            }
+            cfn_project = project.node.default_child
+            assert isinstance(cfn_project, codebuild.CfnProject)
+            cfn_project.add_property_override("Source.BuildSpec", json.dumps(spec, indent=2))
+            cfn_project.add_property_override("Cache", {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]})
 
     def _synth_partial_build_spec(self) -> dict[str, Any]:
         """buildspec.yml minus the commands CodeBuildStep owns; each named report bound to its group."""

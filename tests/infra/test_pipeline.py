@@ -16,8 +16,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk.assertions import Match
 
 import stages.pipeline_stack
-from stages.pipeline_settings import pinned_cdk_assets_version, pinned_cdk_cli_version
-from stages.pipeline_stack import NON_DEPLOY_PATHS, load_buildspec
+from stages.pipeline_settings import pinned_cdk_cli_version
+from stages.pipeline_stack import NON_DEPLOY_PATHS, PIPELINE_CDK, PIPELINE_TOOLS, load_buildspec
 from stages.upload_stage import UploadApiStage
 from tools.local.aws import REPO_ROOT
 
@@ -684,44 +684,63 @@ def test_self_mutation_is_on(pipeline_app):
     assert action["Name"] == "SelfMutate"
     assert action["InputArtifacts"] == [{"Name": "Synth_Output"}]
     assert pipeline_app.actions("Build")[0]["OutputArtifacts"][0] == {"Name": "Synth_Output"}
-    assert commands == [f"cdk -a . deploy {pipeline_app.stack.stack_name} --require-approval=never --verbose"]
+    assert commands == [
+        f"{PIPELINE_CDK} -a . deploy {pipeline_app.stack.stack_name} --require-approval=never --verbose"
+    ]
 
 
 def test_self_mutation_installs_the_cli_version_package_json_pins(pipeline_app):
-    # GIVEN package.json's exact aws-cdk pin
+    # GIVEN package.json's exact aws-cdk pin and its lockfile entry
     version = json.loads((REPO_ROOT / "package.json").read_text(encoding="utf-8"))["devDependencies"][
         "aws-cdk"
     ]
+    locked = json.loads((REPO_ROOT / "package-lock.json").read_text(encoding="utf-8"))["packages"]
     (action,) = pipeline_app.actions("UpdatePipeline")
     # WHEN the self-mutation project's install commands are read
     install = pipeline_app.buildspec(pipeline_app.project_id(action))["phases"]["install"]["commands"]
-    # THEN it installs exactly that CLI, not npm's latest
-    assert install == [f"npm install -g aws-cdk@{version}"]
-    assert version == pinned_cdk_cli_version()
+    # THEN it installs the lockfile's tools (that CLI, integrity-checked), not npm's latest
+    assert install == [f"npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"]
+    assert locked["node_modules/aws-cdk"]["version"] == version == pinned_cdk_cli_version()
+    assert all(entry.get("integrity", "").startswith("sha512-") for key, entry in locked.items() if key)
 
 
-def test_no_buildspec_in_the_pipeline_installs_another_cdk_cli(pipeline_app):
-    # GIVEN every CodeBuild project's buildspec (inline or the file CDK writes for asset publishing)
-    specs = [pipeline_app.buildspec(p) for p in pipeline_app.of_type("AWS::CodeBuild::Project")]
-    # WHEN every `aws-cdk@...` install is collected
-    installs = {
-        match
-        for spec in specs
-        for phase in spec["phases"].values()
-        for command in phase.get("commands", [])
-        for match in re.findall(r"\baws-cdk@(\S+)", command)
+@pytest.mark.parametrize("stage", ["UpdatePipeline", "Assets"])
+def test_generated_projects_run_on_the_pinned_node_with_locked_tools(pipeline_app, stage):
+    # GIVEN a project CDK Pipelines generates (self-mutation, asset publishing)
+    (action,) = pipeline_app.actions(stage)
+    project_id = pipeline_app.project_id(action)
+    spec = pipeline_app.buildspec(project_id)
+    commands = [c for phase in spec["phases"].values() for c in phase.get("commands", [])]
+    # WHEN its runtime, its npm installs and its cache are read
+    # THEN it runs on buildspec.yml's Node (22; the image's default is 18), installs nothing outside
+    # the lockfile, and keeps npm's cache
+    assert spec["phases"]["install"]["runtime-versions"] == {"nodejs": "22"}
+    assert not [c for c in commands if "npm install" in c or " -g " in c]
+    assert pipeline_app.resources[project_id]["Properties"]["Cache"]["Modes"] == ["LOCAL_CUSTOM_CACHE"]
+
+
+def test_every_codebuild_project_selects_node_22(pipeline_app):
+    # GIVEN every CodeBuild project of the pipeline (synth, verify, self-mutation, assets)
+    projects = pipeline_app.of_type("AWS::CodeBuild::Project")
+    # WHEN each one's install runtime-versions are read
+    nodes = {
+        p: pipeline_app.buildspec(p)["phases"]["install"].get("runtime-versions", {}).get("nodejs")
+        for p in projects
     }
-    # THEN the only CLI installed anywhere is package.json's pin
-    assert installs == {pinned_cdk_cli_version()}
+    # THEN none runs on the image's default Node 18
+    assert set(nodes.values()) == {"22"}, nodes
 
 
-def test_asset_publishing_installs_the_pinned_cdk_assets(pipeline_app):
+def test_asset_publishing_uses_the_pinned_cli_that_reads_the_assembly(pipeline_app):
     # GIVEN the asset publishing project
     (action,) = pipeline_app.actions("Assets")
-    # WHEN its install commands are read
-    install = pipeline_app.buildspec(pipeline_app.project_id(action))["phases"]["install"]["commands"]
-    # THEN cdk-assets is installed at package.json's exact version, not npm's latest
-    assert install == [f"npm install -g cdk-assets@{pinned_cdk_assets_version()}"]
+    # WHEN its build commands are read
+    build = pipeline_app.buildspec(pipeline_app.project_id(action))["phases"]["build"]["commands"]
+    # THEN the locked CLI publishes both stage stacks' assets (cdk-assets 4.7.3 cannot read schema 55)
+    assert build == [
+        f"{PIPELINE_CDK} publish-assets --unstable=publish-assets -a . --exclusively "
+        "UploadApiPipeline/Dev/UploadApi UploadApiPipeline/Prod/UploadApi"
+    ]
 
 
 def test_assets_are_published_by_one_project(pipeline_app):
@@ -753,10 +772,10 @@ def test_two_file_assets_still_share_one_publishing_project(tmp_path, monkeypatc
     # WHEN the Assets stage and its buildspec are read
     (action,) = app.actions("Assets")
     commands = app.buildspec(app.project_id(action))["phases"]["build"]["commands"]
-    # THEN one project publishes both assets, serially (publish_assets_in_parallel=False)
+    # THEN one project publishes both (every asset of the stage stacks, with the locked CLI)
     assert action["Name"] == "FileAssets"
-    assert len(commands) == 2
-    assert all(c.startswith("cdk-assets ") and " publish " in c for c in commands)
+    assert len(commands) == 1
+    assert commands[0].startswith(f"{PIPELINE_CDK} publish-assets ")
 
 
 # -- the post-deploy verifier's permissions ------------------------------------------------------

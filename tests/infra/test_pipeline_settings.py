@@ -19,7 +19,6 @@ from stages.pipeline_settings import (
     PipelineSettings,
     SourceSettings,
     load_pipeline_settings,
-    pinned_cdk_assets_version,
     pinned_cdk_cli_version,
 )
 from stages.settings import CONTEXT_KEY, SettingsError
@@ -76,7 +75,6 @@ def test_cdk_json_pipeline_settings_load_typed():
         region=None,
         approver_emails=(),
         cdk_cli_version=pinned_cdk_cli_version(),
-        cdk_assets_version=pinned_cdk_assets_version(),
         shared_account_reason=PLACEHOLDER_SHARED_ACCOUNT_REASON,
     )
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -1,0 +1,82 @@
+"""Small synthetic pipelines for the rehearsal's own tests: one action under test, fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.rehearse import actions
+from tools.rehearse.pipeline import Environment, Pipeline
+
+ENV = Environment("123456789012", "us-east-1")
+
+
+def codebuild_pipeline(spec: dict[str, Any], *, stage: str = "Build", name: str = "Synth") -> dict[str, Any]:
+    """A pipeline template: a source action, then one CodeBuild action running `spec`."""
+    return {
+        "Resources": {
+            "Project": {
+                "Type": "AWS::CodeBuild::Project",
+                "Properties": {
+                    "Environment": {
+                        "ComputeType": "BUILD_GENERAL1_SMALL",
+                        "Image": "aws/codebuild/standard:7.0",
+                    },
+                    "Source": {"BuildSpec": json.dumps(spec), "Type": "CODEPIPELINE"},
+                },
+            },
+            "Pipeline": {
+                "Type": "AWS::CodePipeline::Pipeline",
+                "Properties": {
+                    "Stages": [
+                        {
+                            "Name": "Source",
+                            "Actions": [
+                                {
+                                    "Name": "Checkout",
+                                    "ActionTypeId": {"Provider": "CodeCommit"},
+                                    "OutputArtifacts": [{"Name": "Source"}],
+                                }
+                            ],
+                        },
+                        {
+                            "Name": stage,
+                            "Actions": [
+                                {
+                                    "Name": name,
+                                    "ActionTypeId": {"Provider": "CodeBuild"},
+                                    "Configuration": {"ProjectName": {"Ref": "Project"}},
+                                    "InputArtifacts": [{"Name": "Source"}],
+                                }
+                            ],
+                        },
+                    ]
+                },
+            },
+        }
+    }
+
+
+@pytest.fixture
+def make_run(tmp_path: Path):
+    """A Run over a synthetic template whose Source artifact is `files` (no git, no emulator)."""
+
+    def make(template: dict[str, Any], files: dict[str, str] | None = None, **fields: Any) -> actions.Run:
+        source = tmp_path / "source"
+        source.mkdir()
+        for relative, text in (files or {}).items():
+            (source / relative).parent.mkdir(parents=True, exist_ok=True)
+            (source / relative).write_text(text, encoding="utf-8")
+        run = actions.Run(
+            pipeline=Pipeline.from_template(template, ENV, {}),
+            work=tmp_path / "work",
+            emulator_env={},
+            **fields,
+        )
+        run.artifacts["Source"] = source
+        return run
+
+    return make

@@ -1,0 +1,1 @@
+"""The pipeline rehearsed: each action of the synthesized pipeline, in order, on moto (docs/rehearsal.md)."""

@@ -1,0 +1,5 @@
+import sys
+
+from tools.rehearse.cli import main
+
+sys.exit(main())

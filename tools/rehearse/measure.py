@@ -1,0 +1,84 @@
+"""Wall time and peak memory of one shell command's whole process tree.
+
+The peak is the largest sum of the resident set sizes of every process in the command's session,
+sampled from /proc (CodeBuild and this machine are Linux), and never below the largest single
+child getrusage reports (a process too short-lived to be sampled still counts).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE_SECONDS = 0.2
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@dataclass(frozen=True)
+class Measured:
+    command: str
+    returncode: int
+    seconds: float
+    peak_mib: float
+
+
+def session_rss_kib(session_id: int) -> int:
+    """Sum of the RSS of every live process whose session is `session_id`."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            statm = Path(entry.path, "statm").read_text().split()
+        except (OSError, IndexError):
+            continue  # the process ended between listing and reading
+        # stat after the command name: state ppid pgrp session ...
+        if int(stat[3]) == session_id:
+            total += int(statm[1]) * _PAGE_KIB
+    return total
+
+
+def run_measured(
+    command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path, shell: str = "/bin/bash"
+) -> Measured:
+    """Run `command` with `shell -c` in its own session, output to `log_path`, sampling memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.monotonic()
+    with log_path.open("ab") as log:
+        log.write(f"\n$ {command}\n".encode())
+        log.flush()
+        process = subprocess.Popen(  # noqa: S603 - the buildspec's own command, as CodeBuild runs it
+            [shell, "-c", command],
+            cwd=cwd,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        peak = 0
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, session_rss_kib(process.pid))
+                stop.wait(SAMPLE_SECONDS)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            returncode = process.wait()
+        finally:
+            stop.set()
+            sampler.join()
+    seconds = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    largest_child = after if after > before else 0
+    return Measured(command, returncode, seconds, max(peak, largest_child) / 1024)
