@@ -468,8 +468,8 @@ class UploadApiPipelineStack(cdk.Stack):
     def _harden_permissions_check(self) -> None:
         """ConfirmPermissionsBroadening's shared pieces (CodeBuild `cdk diff` + an auto-approve Lambda).
 
-        - The check installs `aws-cdk` unpinned (npm's latest, 3.x, cannot read these assemblies):
-          it installs package.json's pin like every other step.
+        - The check installs `aws-cdk` unpinned (npm's latest, 3.x, cannot read these assemblies) on
+          the image's default Node 18: it runs Node 22 and package-lock.json's CLI like every step.
         - The auto-approver may approve only the permission-check actions (`*.Confirm`), never
           PromoteToProd: CDK grants codepipeline:PutApprovalResult on every tagged pipeline's actions.
         """
@@ -479,11 +479,21 @@ class UploadApiPipelineStack(cdk.Stack):
         cfn_project = _cfn(project)
         assert isinstance(cfn_project, codebuild.CfnProject)
         build_spec = self.resolve(cfn_project.source)["buildSpec"]
-        unpinned = '"npm install -g aws-cdk",'
-        pinned = f'"npm install -g aws-cdk@{self.pipeline_settings.cdk_cli_version}",'
+        # The buildspec is JSON text joined around the auto-approver's name: edited as text, each edit
+        # asserted so a CDK upgrade that changes it fails synth instead of running unpinned.
         first = build_spec["Fn::Join"][1][0]
-        assert unpinned in first, "CDK Pipelines' permission check no longer installs aws-cdk as expected"
-        build_spec["Fn::Join"][1][0] = first.replace(unpinned, pinned)
+        edits = {
+            # Node 22 and package-lock.json's CLI, as self-mutation and asset publishing install it.
+            '"phases": {\n    "build": {': '"phases": {\n    "install": {"runtime-versions": {"nodejs": "'
+            + self._runtime_versions()["nodejs"]
+            + f'"}}, "commands": ["npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"]}},\n    "build": {{',
+            '        "npm install -g aws-cdk",\n': "",
+            "if cdk diff ": f"if {PIPELINE_CDK} diff ",
+        }
+        for before, after in edits.items():
+            assert first.count(before) == 1, f"CDK Pipelines' permission check changed: {before!r}"
+            first = first.replace(before, after)
+        build_spec["Fn::Join"][1][0] = first
         cfn_project.add_property_override("Source.BuildSpec", build_spec)
         # Its logs go where every other step's go (CDK leaves it on CodeBuild's default log group).
         cfn_project.logs_config = codebuild.CfnProject.LogsConfigProperty(
