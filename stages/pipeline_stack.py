@@ -52,6 +52,7 @@ BUILD_CACHE = codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM)
 # assembly, which is these projects' input.
 PIPELINE_TOOLS = "pipeline-tools"
 PIPELINE_CDK = f"{PIPELINE_TOOLS}/node_modules/.bin/cdk"
+PIPELINE_NPM_CI = f"npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"
 VERIFY_COMMAND = "make verify-deployed MODE={mode}"
 # The synth step's outputs: the cloud assembly the pipeline deploys, then the build's reports
 # (security review, gate results, SBOMs, JUnit) kept as an artifact of every run for reviewers.
@@ -251,7 +252,7 @@ class UploadApiPipelineStack(cdk.Stack):
         """
         install = {
             "runtime-versions": {"nodejs": self._runtime_versions()["nodejs"]},
-            "commands": [f"npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"],
+            "commands": [PIPELINE_NPM_CI],
         }
         stage_stacks = " ".join(stage.stack.node.path for stage in (self.dev_stage, self.prod_stage))
         builds = {
@@ -482,11 +483,13 @@ class UploadApiPipelineStack(cdk.Stack):
         # The buildspec is JSON text joined around the auto-approver's name: edited as text, each edit
         # asserted so a CDK upgrade that changes it fails synth instead of running unpinned.
         first = build_spec["Fn::Join"][1][0]
+        node = self._runtime_versions()["nodejs"]
+        install = (
+            f'"install": {{"runtime-versions": {{"nodejs": "{node}"}}, "commands": ["{PIPELINE_NPM_CI}"]}}'
+        )
         edits = {
             # Node 22 and package-lock.json's CLI, as self-mutation and asset publishing install it.
-            '"phases": {\n    "build": {': '"phases": {\n    "install": {"runtime-versions": {"nodejs": "'
-            + self._runtime_versions()["nodejs"]
-            + f'"}}, "commands": ["npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"]}},\n    "build": {{',
+            '"phases": {\n    "build": {': f'"phases": {{\n    {install},\n    "build": {{',
             '        "npm install -g aws-cdk",\n': "",
             "if cdk diff ": f"if {PIPELINE_CDK} diff ",
         }

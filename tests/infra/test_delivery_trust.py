@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from stages.pipeline_settings import check_stage_environments, load_pipeline_settings
+from stages.pipeline_stack import PIPELINE_CDK, PIPELINE_NPM_CI
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
 from tools.iam.evaluator import Request, evaluate
 from tools.local.aws import REPO_ROOT
@@ -351,8 +352,16 @@ def test_the_permission_check_installs_the_pinned_cdk_cli(pipeline_app):
 
     (check,) = [a for a in pipeline_app.actions("Dev") if a["Name"] == "DevPermissionsCheck.Check"]
     spec = pipeline_app.buildspec(pipeline_app.project_id(check))
-    # WHEN its install commands are read THEN it installs package.json's pin
-    assert spec["phases"]["build"]["commands"][0] == f"npm install -g aws-cdk@{pinned_cdk_cli_version()}"
+    # WHEN its install and build commands are read
+    # THEN it installs package-lock.json's CLI (package.json's pin) on Node 22, as every step does,
+    # and the diff runs that CLI, never a global `npm install -g`
+    assert spec["phases"]["install"] == {"runtime-versions": {"nodejs": "22"}, "commands": [PIPELINE_NPM_CI]}
+    build = spec["phases"]["build"]["commands"]
+    assert not [c for c in build if "npm install" in c]
+    assert any(c.startswith(f"if {PIPELINE_CDK} diff ") for c in build)
+    assert json.loads((REPO_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"] == (
+        pinned_cdk_cli_version()
+    )
 
 
 def test_with_approvers_a_broadening_notifies_the_approval_topic(synth_pipeline):

@@ -254,15 +254,22 @@ def test_a_resource_the_emulator_skips_fails_the_deploy_action(make_run, emulate
 def test_a_type_without_a_read_back_check_is_never_counted_deployed(emulated_account):
     # GIVEN a stack whose one resource moto creates but the rehearsal has no read-back for
     session, _ = emulated_account
-    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}}
-    assert "AWS::SQS::Queue" not in deploy.CHECKERS
+    template = {
+        "Resources": {
+            "Param": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": "p", "Type": "String", "Value": "x"},
+            }
+        }
+    }
+    assert "AWS::SSM::Parameter" not in deploy.CHECKERS
     session.client("cloudformation").create_stack(StackName="S", TemplateBody=json.dumps(template))
     # WHEN the stack's resources are checked
     check = deploy.check_stack(session, "S", template)
     # THEN it is missing, not deployed
     assert check.deployed == []
     assert check.missing == [
-        "AWS::SQS::Queue Queue: no read-back check for this type in tools/rehearse/deploy.py"
+        "AWS::SSM::Parameter Param: no read-back check for this type in tools/rehearse/deploy.py"
     ]
 
 
@@ -276,3 +283,18 @@ def test_emulated_types_are_listed_as_emulated_not_deployed(emulated_account):
     assert check.emulated == ["AWS::CodeDeploy::Application App"]
     assert check.deployed == []
     assert check.missing == []
+
+
+def test_a_variable_one_command_assigns_reaches_the_programs_of_the_next(make_run):
+    # GIVEN a build that assigns a shell variable, then reads it from a child process, as CDK
+    # Pipelines' permission check does (`ARN=$CODEBUILD_BUILD_ARN`, then `node -pe process.env.ARN`);
+    # the first rehearsal kept only exported variables between commands and failed that check
+    spec = {
+        "version": "0.2",
+        "phases": {"build": {"commands": ["ARN=$CODEBUILD_BUILD_ARN", "sh -c 'test -n \"$ARN\"'"]}},
+    }
+    run = make_run(codebuild_pipeline(spec))
+    # WHEN the pipeline is rehearsed
+    rows = cli.run_actions(run)
+    # THEN the build passes: buildspec 0.2 runs a phase in one shell, and the variable is the child's
+    assert _row(rows, "Build")["result"] == "pass"

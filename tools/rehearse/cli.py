@@ -81,6 +81,7 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
     from stages.guardrails import (
         EXECUTION_POLICY_NAME,
         EXECUTION_RESOURCES_POLICY_NAME,
+        EXECUTION_SCANNING_POLICY_NAME,
         PERMISSIONS_BOUNDARY_NAME,
     )
 
@@ -93,9 +94,15 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
             (PERMISSIONS_BOUNDARY_NAME, "permissions-boundary.json"),
             (EXECUTION_POLICY_NAME, "cfn-execution-policy.json"),
             (EXECUTION_RESOURCES_POLICY_NAME, "cfn-execution-resources-policy.json"),
+            (EXECUTION_SCANNING_POLICY_NAME, "cfn-execution-scanning-policy.json"),
         )
     }
-    policy_arn = ",".join(created[n] for n in (EXECUTION_POLICY_NAME, EXECUTION_RESOURCES_POLICY_NAME))
+    execution_policies = (
+        EXECUTION_POLICY_NAME,
+        EXECUTION_RESOURCES_POLICY_NAME,
+        EXECUTION_SCANNING_POLICY_NAME,
+    )
+    policy_arn = ",".join(created[n] for n in execution_policies)
     cwd = work / "bootstrap"
     cwd.mkdir()
     completed = subprocess.run(  # noqa: S603 - the pinned CLI, against the emulator only

@@ -166,10 +166,16 @@ def run_buildspec(
 
 
 def _run_one(command: str, state: Path, source_dir: Path, env: Mapping[str, str], log: Path) -> Measured:
-    """One command in /bin/sh, starting from the exported variables and directory the last one left."""
+    """One command in /bin/sh, starting from the variables and directory the last one left.
+
+    Buildspec 0.2 runs a phase's commands in one shell instance, and a variable one command assigns
+    reaches the programs later commands start (CDK Pipelines' permission check assigns `ARN=...`
+    and reads `process.env.ARN` in node): `set -a` exports every assignment, and the state file
+    carries them to the next command.
+    """
     env_file, cwd_file = shlex.quote(str(state / "env")), shlex.quote(str(state / "cwd"))
     script = (
-        f'. {env_file}; cd "$(cat {cwd_file})" || exit 1\n'
+        f'set -a; . {env_file}; cd "$(cat {cwd_file})" || exit 1\n'
         f"{command}\n"
         "__rc=$?; export -p > " + env_file + "; pwd > " + cwd_file + "; exit $__rc\n"
     )

@@ -149,7 +149,11 @@ def _log_group(s: Any, physical: str, props: Mapping[str, Any]) -> None:
 
 
 def _lambda_permission(s: Any, physical: str, props: Mapping[str, Any]) -> None:
-    policy = json.loads(s.client("lambda").get_policy(FunctionName=props["FunctionName"])["Policy"])
+    function = str(props["FunctionName"])
+    # moto routes GetPolicy by name (an unqualified function ARN answers 404): ask by name then.
+    if ":function:" in function and function.count(":") == 6:
+        function = function.split(":function:")[1]
+    policy = json.loads(s.client("lambda").get_policy(FunctionName=function)["Policy"])
     if not any(st.get("Action") == props["Action"] for st in policy.get("Statement", [])):
         raise LookupError(f"no {props['Action']} statement in {props['FunctionName']}'s policy")
 
@@ -185,6 +189,8 @@ CHECKERS: dict[str, Checker] = {
     ),
     "AWS::CloudWatch::Dashboard": lambda s, p, _: s.client("cloudwatch").get_dashboard(DashboardName=p),
     "AWS::SNS::Topic": lambda s, p, _: s.client("sns").get_topic_attributes(TopicArn=p),
+    "AWS::Events::Rule": lambda s, p, _: s.client("events").describe_rule(Name=p),
+    "AWS::SQS::Queue": lambda s, p, _: s.client("sqs").get_queue_attributes(QueueUrl=p),
 }
 
 

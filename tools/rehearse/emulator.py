@@ -75,6 +75,7 @@ class EmulatedType:
 EMULATED_TYPES: dict[str, EmulatedType] = {
     "AWS::CDK::Metadata": EmulatedType(),
     "AWS::ApiGateway::Account": EmulatedType(ref="id"),
+    "AWS::ApiGateway::GatewayResponse": EmulatedType(ref="id"),
     "AWS::ApiGateway::Model": EmulatedType(name_property="Name"),
     "AWS::ApiGateway::RequestValidator": EmulatedType(ref="id", attributes=("RequestValidatorId",)),
     "AWS::ApiGateway::Stage": EmulatedType(name_property="StageName"),
@@ -97,10 +98,17 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
     "AWS::CodeDeploy::Application": EmulatedType(name_property="ApplicationName"),
     "AWS::CodeDeploy::DeploymentGroup": EmulatedType(name_property="DeploymentGroupName"),
     "AWS::CodePipeline::Pipeline": EmulatedType(name_property="Name", attributes=("Version",)),
+    "AWS::GuardDuty::MalwareProtectionPlan": EmulatedType(
+        ref="id",
+        arn="arn:{partition}:guardduty:{region}:{account}:malware-protection-plan/{name}",
+        attributes=("Arn", "MalwareProtectionPlanId"),
+    ),
+    "AWS::Lambda::EventInvokeConfig": EmulatedType(ref="id"),
     "AWS::Logs::MetricFilter": EmulatedType(name_property="FilterName"),
     "AWS::Logs::QueryDefinition": EmulatedType(ref="id", attributes=("QueryDefinitionId",)),
     "AWS::S3::BucketPolicy": EmulatedType(ref="id"),
     "AWS::SNS::TopicPolicy": EmulatedType(ref="id", attributes=("Id",)),
+    "AWS::SQS::QueuePolicy": EmulatedType(ref="id", attributes=("Id",)),
 }
 
 

@@ -93,6 +93,8 @@ class Resolver:
         name = self.ref(logical_id)
         if attribute == "Arn" and resource_type == "AWS::IAM::Role":
             return f"arn:{self.env.partition}:iam::{self.env.account}:role/{name}"
+        if attribute == "Arn" and resource_type == "AWS::Lambda::Function":
+            return f"arn:{self.env.partition}:lambda:{self.env.region}:{self.env.account}:function:{name}"
         if attribute == "Arn" and resource_type == "AWS::CodeBuild::ReportGroup":
             return (
                 f"arn:{self.env.partition}:codebuild:{self.env.region}:{self.env.account}:report-group/{name}"
