@@ -46,7 +46,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,13 +333,17 @@ def _patch_policy_variables_in_arns() -> None:
     validator._rehearsal_patched = True
 
 
-def _patch_role_managed_policies() -> None:
-    from moto.iam import models as iam
-
-    role_class: Any = iam.Role
-    if getattr(role_class, "_rehearsal_patched", False):
+def _wrap_cloudformation_create(
+    model_class: Any,
+    *,
+    before: Callable[[dict[str, Any]], None] | None = None,
+    after: Callable[[Any, dict[str, Any], str], None] | None = None,
+) -> None:
+    """Wrap a moto model's CloudFormation create, once: `before` mends the resource's JSON as moto
+    reads it, `after` (created model, resource JSON, account id) sets what moto left out."""
+    if getattr(model_class, "_rehearsal_patched", False):
         return
-    original = role_class.create_from_cloudformation_json.__func__
+    original = model_class.create_from_cloudformation_json.__func__
 
     def create(
         cls: type,
@@ -349,40 +353,37 @@ def _patch_role_managed_policies() -> None:
         region_name: str,
         **kwargs: Any,
     ) -> Any:
-        role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        if before is not None:
+            before(cloudformation_json)
+        created = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        if after is not None:
+            after(created, cloudformation_json, account_id)
+        return created
+
+    model_class.create_from_cloudformation_json = classmethod(create)
+    model_class._rehearsal_patched = True
+
+
+def _patch_role_managed_policies() -> None:
+    from moto.iam import models as iam
+
+    def attach(role: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
         backend = iam.iam_backends[account_id]["aws"]
         for policy_arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns", []):
             backend.attach_role_policy(policy_arn, role.name)
-        return role
 
-    role_class.create_from_cloudformation_json = classmethod(create)
-    role_class._rehearsal_patched = True
+    _wrap_cloudformation_create(iam.Role, after=attach)
 
 
 def _patch_bucket_versioning() -> None:
     from moto.s3 import models as s3
 
-    bucket_class: Any = s3.FakeBucket
-    if getattr(bucket_class, "_rehearsal_patched", False):
-        return
-    original = bucket_class.create_from_cloudformation_json.__func__
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    def version(bucket: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
         versioning = (cloudformation_json.get("Properties") or {}).get("VersioningConfiguration") or {}
         if versioning.get("Status"):
             bucket.versioning_status = versioning["Status"]
-        return bucket
 
-    bucket_class.create_from_cloudformation_json = classmethod(create)
-    bucket_class._rehearsal_patched = True
+    _wrap_cloudformation_create(s3.FakeBucket, after=version)
 
 
 def _patch_kms_key_policy() -> None:
@@ -390,19 +391,7 @@ def _patch_kms_key_policy() -> None:
 
     from moto.kms import models as kms
 
-    key_class: Any = kms.Key
-    if getattr(key_class, "_rehearsal_patched", False):
-        return
-    original = key_class.create_from_cloudformation_json.__func__
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
+    def as_kms_reads_them(cloudformation_json: dict[str, Any]) -> None:
         properties = cloudformation_json["Properties"]
         if isinstance(properties.get("KeyPolicy"), dict):
             properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
@@ -410,10 +399,8 @@ def _patch_kms_key_policy() -> None:
             {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag
             for tag in properties.get("Tags", [])
         ]
-        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
-    key_class.create_from_cloudformation_json = classmethod(create)
-    key_class._rehearsal_patched = True
+    _wrap_cloudformation_create(kms.Key, before=as_kms_reads_them)
 
 
 def _add_alias_model(models: Any) -> None:
