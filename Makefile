@@ -85,8 +85,8 @@ install: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED) $(SCAN_INSTALLED) i
 # elsewhere (Ubuntu's is a snap, which does not run in a container) say so: the test then
 # reports itself SKIPPED with the reason, it never passes without a browser.
 install-browser: ## Chromium for the review report's browser test (Debian: apt-get install chromium, as root)
-	@if $(PYTHON) -m tools.review.browser >/dev/null 2>&1; then \
-		echo "install-browser: $$($(PYTHON) -m tools.review.browser)"; \
+	@if $(PYTHON) -m tools.pipeline_checks.review.browser >/dev/null 2>&1; then \
+		echo "install-browser: $$($(PYTHON) -m tools.pipeline_checks.review.browser)"; \
 	elif [ "$$(id -u)" = 0 ] && grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
 			&& echo "install-browser: installed Debian's chromium"; } \
@@ -109,16 +109,16 @@ unit: $(INSTALLED) $(NODE_INSTALLED) $(SCAN_INSTALLED) ## All pytest layers: uni
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
 	cdk synth --quiet --output $(CDK_OUT)
-	# The locked Node tools self-mutation and asset publishing install (`npm ci`; stages/pipeline_stack.py).
+	# The locked Node tools self-mutation and asset publishing install (`npm ci`; stages/pipeline/stack.py).
 	mkdir -p $(CDK_OUT)/pipeline-tools && cp package.json package-lock.json $(CDK_OUT)/pipeline-tools/
-	python -m tools.nag_gate $(CDK_OUT)
-	python -m tools.pipeline_iam check $(CDK_OUT)
+	python -m tools.pipeline_checks.nag_gate $(CDK_OUT)
+	python -m tools.pipeline_checks.pipeline_iam check $(CDK_OUT)
 
 # Self-mutation applies the pipeline stack's IAM unapproved: `make synth` fails on any permission of it
 # not in bootstrap/pipeline-iam.reviewed.json. After reviewing a change, rewrite the file and commit it.
 pipeline-iam: $(INSTALLED) $(NODE_INSTALLED) ## Rewrite bootstrap/pipeline-iam.reviewed.json from a fresh synth (review its diff)
 	cdk synth --quiet --output $(CDK_OUT)
-	python -m tools.pipeline_iam update $(CDK_OUT)
+	python -m tools.pipeline_checks.pipeline_iam update $(CDK_OUT)
 
 cfn-lint: ## cfn-lint on the synthesized templates (run after synth)
 	cfn-lint $(CDK_OUT)/*.template.json $(CDK_OUT)/assembly-*/*.template.json
@@ -130,26 +130,26 @@ checkov: $(CHECKOV_INSTALLED) ## checkov on the synthesized templates (run after
 scan-templates: cfn-lint checkov ## Both template scanners
 
 scan: $(INSTALLED) $(SCAN_INSTALLED) ## Security gates: secrets, bandit, pip-audit, SBOMs (reports/gates, reports/sbom)
-	python -m tools.gates --out $(REPORTS)/gates
+	python -m tools.pipeline_checks.gates --out $(REPORTS)/gates
 
 secrets-baseline: $(INSTALLED) $(SCAN_INSTALLED) ## Refresh .secrets.baseline (keeps audit labels); then audit new entries
-	python -m tools.gates.secrets_scan --update-baseline
+	python -m tools.pipeline_checks.gates.secrets_scan --update-baseline
 
 report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after synth): reports/review/report.{html,md,json}
-	python -m tools.review $(CDK_OUT) --out $(REPORTS)/review --gates $(REPORTS)/gates/summary.json \
+	python -m tools.pipeline_checks.review $(CDK_OUT) --out $(REPORTS)/review --gates $(REPORTS)/gates/summary.json \
 		$(if $(BASELINE),--baseline $(BASELINE))
 
 # The same targets as buildspec.yml's install + build commands, then its `finally` (tests/infra/test_pipeline.py).
 test: install lint unit synth scan-templates scan report ## Everything CI runs: lint, tests, synth + cdk-nag, cfn-lint, checkov, gates, review
 
 local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
-	python -m tools.local --port $(PORT) --outputs $(OUTPUTS)
+	python -m tools.dev.local --port $(PORT) --outputs $(OUTPUTS)
 
-# The post-deploy verifier (tools/verify). MODE=dev uploads one file and floods above the stage
+# The post-deploy verifier (tools/pipeline_checks/verify). MODE=dev uploads one file and floods above the stage
 # limit; MODE=prod does neither unless VERIFY_ARGS says --write / --load. THROTTLE_RATE and
 # THROTTLE_BURST, when set, are the limits to expect (start `make local` with the same ones).
 verify: $(INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=dev|prod VERIFY_ARGS=...
-	python -m tools.verify --mode $(or $(MODE),dev) --outputs $(OUTPUTS) $(VERIFY_ARGS)
+	python -m tools.pipeline_checks.verify --mode $(or $(MODE),dev) --outputs $(OUTPUTS) $(VERIFY_ARGS)
 
 # The pipeline's verify steps run this in CodeBuild: system python3, only the verifier's pins,
 # the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME, run as VERIFIER_ROLE_ARN (the stage's VerifierRole)
@@ -157,26 +157,26 @@ verify: $(INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=de
 verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) $(PIP_LOCKED) requirements-verify.lock
-	$(PYTHON) -m tools.verify --mode $(MODE) $(VERIFY_ARGS)
+	$(PYTHON) -m tools.pipeline_checks.verify --mode $(MODE) $(VERIFY_ARGS)
 
-# One upload with the client (tools/upload): the running `make local` (OUTPUTS), or URL= a deployment,
+# One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
 # signed with your default AWS credentials. Prints the 201 body, or the error with its fields.
 upload: $(INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... PRICE=... [CONTENT_TYPE=...] [URL=...]
 	@test -n "$(FILE)" -a -n "$(PRODUCT_ID)" -a -n "$(PRODUCT_NAME)" -a -n "$(PRICE)" || \
 		{ echo "make upload: set FILE, PRODUCT_ID, PRODUCT_NAME and PRICE (CONTENT_TYPE, URL optional)" >&2; exit 2; }
-	python -m tools.upload "$(FILE)" --product-id "$(PRODUCT_ID)" --product-name "$(PRODUCT_NAME)" \
+	python -m tools.dev.upload "$(FILE)" --product-id "$(PRODUCT_ID)" --product-name "$(PRODUCT_NAME)" \
 		--price "$(PRICE)" $(if $(CONTENT_TYPE),--content-type "$(CONTENT_TYPE)") \
 		$(if $(URL),--url "$(URL)",--outputs "$(OUTPUTS)")
 
 # The pipeline, action by action, against moto on loopback (docs/rehearsal.md): reports/rehearsal/.
 rehearse: synth ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
-	python -m tools.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal
+	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal
 
 bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate; the local gateway's answered rate
-	python -m tools.bench
+	python -m tools.dev.bench
 
 openapi: $(INSTALLED) ## Regenerate docs/openapi.json from the request schema and validate it (OpenAPI 3)
-	python -m tools.openapi
+	python -m tools.dev.openapi
 
 clean: ## Remove build output (keeps the venvs)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUTPUTS)

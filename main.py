@@ -12,8 +12,8 @@ import aws_cdk as cdk
 
 from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
 from stages.nag import add_nag_packs
-from stages.pipeline_settings import check_stage_environments, load_pipeline_settings
-from stages.pipeline_stack import UploadApiPipelineStack
+from stages.pipeline.settings import check_stage_environments, load_pipeline_settings
+from stages.pipeline.stack import UploadApiPipelineStack
 from stages.settings import CONTEXT_KEY, SettingsError, load_stage_settings
 
 PIPELINE_STACK_ID = "UploadApiPipeline"

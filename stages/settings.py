@@ -61,7 +61,7 @@ API_SECURITY_POLICIES = (
 MAX_RESERVED_CONCURRENCY = 10_000
 # reservedConcurrency's explicit "no reservation": the function then shares the account's pool.
 UNRESERVED = "unreserved"
-# CodeDeploy's predefined Lambda deployment configurations (stages/deployment.py maps each to CDK's).
+# CodeDeploy's predefined Lambda deployment configurations (stages/upload/deployment.py maps each to CDK's).
 DEPLOYMENT_CONFIGS = (
     "ALL_AT_ONCE",
     "CANARY_10PERCENT_5MINUTES",
@@ -104,7 +104,8 @@ class StageSettings:
     noncurrent_version_expiration_days: int = 90
     break_glass_role_arns: tuple[str, ...] = field(default_factory=tuple)
     create_api_gateway_account_role: bool = True
-    # Alarms (stages/observability.py) and how a new Lambda version takes traffic (stages/deployment.py).
+    # Alarms (stages/upload/observability.py) and how a new Lambda version takes traffic
+    # (stages/upload/deployment.py).
     alarm_email: str | None = None
     api_5xx_rate_threshold_percent: float = 1.0
     lambda_errors_threshold: int = 1
@@ -114,7 +115,7 @@ class StageSettings:
     deployment_config: str = "CANARY_10PERCENT_5MINUTES"
     # Stored content (contract v2): HTML, SVG, script... refused unless this is true.
     allow_active_content: bool = False
-    # GuardDuty Malware Protection for S3 (stages/malware_scanning.py). None: the stage's default,
+    # GuardDuty Malware Protection for S3 (stages/upload/malware_scanning.py). None: the stage's default,
     # on in prod and off in dev; cdk.json malwareScanning true/false decides otherwise.
     malware_scanning: bool | None = None
     # Who may call POST /upload besides the stage's verifier role (the API's resource policy).
@@ -122,7 +123,7 @@ class StageSettings:
     # TLS on the API's default endpoint, and the function's reserved concurrency (docs/capacity.md).
     api_security_policy: str = "SecurityPolicy_TLS13_1_3_2025_09"
     reserved_concurrency: int | None = 100
-    # Who may manage (never use) this stage's KMS keys besides the deploy role (stages/encryption.py).
+    # Who may manage (never use) this stage's KMS keys besides the deploy role (stages/upload/encryption.py).
     key_administrator_arns: tuple[str, ...] = field(default_factory=tuple)
 
     @property

@@ -10,7 +10,7 @@ from constructs import Construct
 from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
 from stages.nag import add_nag_packs
 from stages.settings import StageSettings
-from stages.upload_stack import UploadApiStack
+from stages.upload.stack import UploadApiStack
 
 UPLOAD_STACK_ID = "UploadApi"
 

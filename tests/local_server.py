@@ -1,4 +1,4 @@
-"""A local server (`python -m tools.local`) as a test's subprocess, and the outputs file it writes.
+"""A local server (`python -m tools.dev.local`) as a test's subprocess, and the outputs file it writes.
 
 Shared by the e2e suite (tests/e2e) and the verifier's tests (tests/verify). A server is
 ready once it has written its outputs file; several can start at once (wait=False, then
@@ -63,7 +63,7 @@ def read_outputs(path: Path) -> Deployment:
 
 
 class LocalServer:
-    """`python -m tools.local` as a subprocess, ready once it has written its outputs file."""
+    """`python -m tools.dev.local` as a subprocess, ready once it has written its outputs file."""
 
     def __init__(self, workdir: Path, env_overrides: dict[str, str], *, wait: bool = True) -> None:
         self.outputs_path = workdir / "outputs.json"
@@ -75,7 +75,7 @@ class LocalServer:
         env.update(env_overrides)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tools.local", "--port", "0", "--outputs", str(self.outputs_path)],
+                [sys.executable, "-m", "tools.dev.local", "--port", "0", "--outputs", str(self.outputs_path)],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,

@@ -73,7 +73,7 @@ def test_headings_get_githubs_anchors(tmp_path):
 
 def test_the_runbook_the_alarms_name_exists():
     # The alarm descriptions and the dashboard point operators at this page and section.
-    from stages.observability import RUNBOOK_PAGE, RUNBOOK_SECTION
+    from stages.upload.observability import RUNBOOK_PAGE, RUNBOOK_SECTION
 
     page = REPO_ROOT / RUNBOOK_PAGE
     assert page.exists()

@@ -1,6 +1,6 @@
 """End-to-end fixtures: the API over HTTP, served locally or by a real deployment.
 
-By default a local server (`python -m tools.local`) runs as a subprocess for the
+By default a local server (`python -m tools.dev.local`) runs as a subprocess for the
 session. With UPLOAD_API_OUTPUTS=<file written by `cdk deploy --outputs-file`> the same
 tests run against that deployment instead, with SigV4-signed requests; the assertions
 that read S3 or DynamoDB directly are skipped there (the bucket denies all but the
@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.local_server import OUTPUTS_ENV, Deployment, LocalServer, read_outputs
-from tools.sigv4 import SigV4, region_of
+from tools.common.sigv4 import SigV4, region_of
 
 FAKE_SECRET = "testing"  # the local moto account's credentials; never a real one
 

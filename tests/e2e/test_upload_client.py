@@ -1,4 +1,4 @@
-"""The upload client (`python -m tools.upload`, `make upload`) against the API: local server or deployment."""
+"""The upload client (`make upload`) against the API: local server or deployment."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def lamp(tmp_path) -> Path:
 
 def run_client(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tools.upload", *argv],
+        [sys.executable, "-m", "tools.dev.upload", *argv],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -1,6 +1,6 @@
 """The handler against moto, with the bucket, keys and table built from the synthesized template.
 
-The template is synthesized once per session (tools.local.aws caches
+The template is synthesized once per session (tools.dev.local.aws caches
 it); each test gets a fresh moto account with the resources created from it,
 and the handler's module-level `store` swapped for one over that account.
 Requests are API Gateway REST proxy events built from tests/events/.
@@ -20,7 +20,7 @@ from moto import mock_aws
 from upload_api import handler
 from upload_api.storage import UploadStore
 
-from tools.local.aws import (
+from tools.dev.local.aws import (
     EmulatedResources,
     UploadTemplate,
     create_emulated_resources,

@@ -11,7 +11,7 @@ from typing import Any
 
 from upload_api import handler
 
-from tools.local.gateway import FunctionInfo, LocalLambdaContext
+from tools.dev.local.gateway import FunctionInfo, LocalLambdaContext
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 BASE_EVENT: dict[str, Any] = json.loads(

@@ -1,4 +1,4 @@
-"""The saved Logs Insights queries (stages/observability.py) find what the handler really writes.
+"""The saved Logs Insights queries (stages/upload/observability.py) find what the handler really writes.
 
 Each query's filter is applied here, in Python, to the handler's stdout (its JSON log
 lines and EMF metric lines, which is what Lambda ships to the function's log group).
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from stages.observability import FAILED_UPLOADS_BY_REASON, STORAGE_FAILURES_BY_CAUSE
+from stages.upload.observability import FAILED_UPLOADS_BY_REASON, STORAGE_FAILURES_BY_CAUSE
 from tests.bodies import valid_document
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import synth_app
-from tools.iam import coverage
-from tools.local.aws import REPO_ROOT
-from tools.review import assembly
+from tools.dev.local.aws import REPO_ROOT
+from tools.pipeline_checks.review import assembly
+from tools.review_kit.iam import coverage
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 ACCOUNT = "111111111111"

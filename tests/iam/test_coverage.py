@@ -1,6 +1,6 @@
 """The execution policy allows every call CloudFormation makes to deploy each synthesized stack.
 
-Judged by tools.iam.coverage: the handler permissions of the CloudFormation resource schemas,
+Judged by tools.review_kit.iam.coverage: the handler permissions of the CloudFormation resource schemas,
 each evaluated with the ARN it acts on and its request context. A resource type the policy does
 not cover fails here, naming the type and the actions.
 """
@@ -12,8 +12,8 @@ import copy
 import pytest
 
 from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION
-from tools.iam.__main__ import describe_gaps, main
-from tools.iam.coverage import Gap, missing_permissions
+from tools.review_kit.iam.__main__ import describe_gaps, main
+from tools.review_kit.iam.coverage import Gap, missing_permissions
 
 pytestmark = pytest.mark.synth
 NOTHING = {"Version": "2012-10-17", "Statement": []}
@@ -118,7 +118,7 @@ def test_the_command_line_exits_non_zero_on_a_gap(cdk_out, tmp_path, capsys):
     # GIVEN a policy that allows nothing
     policy = tmp_path / "nothing.json"
     policy.write_text('{"Version": "2012-10-17", "Statement": []}', encoding="utf-8")
-    # WHEN `python -m tools.iam coverage` runs on the synthesized app
+    # WHEN `python -m tools.review_kit.iam coverage` runs on the synthesized app
     code = main(["coverage", str(cdk_out), str(policy)])
     # THEN it fails and names the stacks and types
     out = capsys.readouterr().out
@@ -180,7 +180,7 @@ VARIANTS = {
 def test_the_settings_variants_are_covered_too(tmp_path_factory, execution_policy, boundary, variant):
     # GIVEN the app synthesized with other settings (cdk.json spelling)
     from tests.infra.conftest import synth_app
-    from tools.review import assembly
+    from tools.pipeline_checks.review import assembly
 
     pipeline, stages = VARIANTS[variant]
     outdir = tmp_path_factory.mktemp(f"{variant}.cdk.out")

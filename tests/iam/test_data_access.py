@@ -3,7 +3,7 @@
 Each test asks one question a reviewer would: can an account administrator read the files?
 can break-glass delete a version? is PutObject with another key refused? The templates are the
 synthesized upload stack (break-glass, key administrator and, where named, a malware scanner
-role given), their intrinsics resolved to the names CloudFormation will give (tools/iam/arns.py).
+role given), their intrinsics resolved to the names CloudFormation will give (tools/review_kit/iam/arns.py).
 
 S3: a same-account request is allowed when the caller's policy (or the bucket policy) allows it
 and no statement denies it; the evaluator does exactly that.
@@ -26,11 +26,11 @@ from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 
 from stages.settings import CONTEXT_KEY, load_stage_settings
-from stages.upload_stack import UploadApiStack
+from stages.upload.stack import UploadApiStack
 from tests.infra.conftest import context_with
-from tools.iam.arns import Env, Template
-from tools.iam.evaluator import Request, evaluate
-from tools.iam.validity import resolve_document
+from tools.review_kit.iam.arns import Env, Template
+from tools.review_kit.iam.evaluator import Request, evaluate
+from tools.review_kit.iam.validity import resolve_document
 
 pytestmark = pytest.mark.synth
 

@@ -1,4 +1,4 @@
-"""tools.iam.evaluator against the cases AWS documents (IAM User Guide).
+"""tools.review_kit.iam.evaluator against the cases AWS documents (IAM User Guide).
 
 "Policy evaluation logic", "Condition operators", "Conditions with multiple context keys or
 values", "Permissions boundaries for IAM entities" and "IAM JSON policy elements" (Action,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.iam.evaluator import Request, UnsupportedPolicy, evaluate
+from tools.review_kit.iam.evaluator import Request, UnsupportedPolicy, evaluate
 
 ACCOUNT = "111122223333"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/app-role"

@@ -1,6 +1,6 @@
 """Issue 10 finding 1, proven offline: what the execution policy and the permissions boundary deny.
 
-Every decision is tools.iam.evaluator's over the real files in bootstrap/. The execution role
+Every decision is tools.review_kit.iam.evaluator's over the real files in bootstrap/. The execution role
 carries the boundary too (`cdk bootstrap --custom-permissions-boundary`), so each denial is
 checked for the policy on its own and for the policy within the boundary; what each stage's
 deploy needs is allowed (tests/iam/test_coverage.py).
@@ -22,8 +22,8 @@ from stages.guardrails import (
     PERMISSIONS_BOUNDARY_NAME,
 )
 from tests.iam.conftest import ACCOUNT, BOOTSTRAP, EXECUTION_POLICY_FILES, read_policy
-from tools.iam.evaluator import Request, evaluate
-from tools.local.aws import REPO_ROOT
+from tools.dev.local.aws import REPO_ROOT
+from tools.review_kit.iam.evaluator import Request, evaluate
 
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
@@ -318,7 +318,7 @@ def test_the_bootstrap_commands_create_and_name_these_policies():
         assert f":policy/{EXECUTION_SCANNING_POLICY_NAME}" in command
 
 
-# Every IAM policy document in bootstrap/ (pipeline-iam.reviewed.json is tools/pipeline_iam's
+# Every IAM policy document in bootstrap/ (pipeline-iam.reviewed.json is tools/pipeline_checks/pipeline_iam's
 # reviewed snapshot, not a policy AWS stores).
 POLICY_FILES = sorted(
     p for p in BOOTSTRAP.glob("*.json") if "Statement" in json.loads(p.read_text(encoding="utf-8"))
@@ -390,8 +390,8 @@ APIGW_PUSH_TO_LOGS = {
 
 def _role_grants(stack):
     """(role, action, resource) for every Allow in the policies of the stack's roles."""
-    from tools.iam.arns import Env, Template
-    from tools.iam.validity import resolve_document
+    from tools.review_kit.iam.arns import Env, Template
+    from tools.review_kit.iam.validity import resolve_document
 
     model = Template(stack.template, Env(stack.stack_name, ACCOUNT, "us-east-1"))
     roles = {lid for lid, r in model.resources.items() if r["Type"] == "AWS::IAM::Role"}

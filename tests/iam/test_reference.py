@@ -1,8 +1,8 @@
-"""tools/iam/reference.py: matching ARNs against the service authorization reference's formats."""
+"""tools/review_kit/iam/reference.py: matching ARNs against the service authorization reference's formats."""
 
 from __future__ import annotations
 
-from tools.iam.reference import arn_fits_format, pattern_fits_format
+from tools.review_kit.iam.reference import arn_fits_format, pattern_fits_format
 
 S3_OBJECT = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
 

@@ -1,14 +1,14 @@
 """Every action in every synthesized policy and bootstrap/*.json exists and acts on the resources
-the statement names, per the service authorization reference (tools.iam.validity)."""
+the statement names, per the service authorization reference (tools.review_kit.iam.validity)."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION, read_policy
-from tools.iam.__main__ import describe_findings, main
-from tools.iam.arns import Env
-from tools.iam.validity import check_policy, check_statement, check_template
+from tools.review_kit.iam.__main__ import describe_findings, main
+from tools.review_kit.iam.arns import Env
+from tools.review_kit.iam.validity import check_policy, check_statement, check_template
 
 pytestmark = pytest.mark.synth
 

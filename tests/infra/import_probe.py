@@ -17,7 +17,7 @@ sys.path[0:0] = [bundle, runtime]
 stdlib_prefix = str(Path(sys.base_prefix).resolve()) + "/"
 
 
-# Not tools.local.gateway.LocalLambdaContext: this interpreter sees only the bundle and the runtime.
+# Not tools.dev.local.gateway.LocalLambdaContext: this interpreter sees only the bundle and the runtime.
 class LambdaContext:
     function_name = "upload-api-probe"
     function_version = "$LATEST"
@@ -66,7 +66,7 @@ unknown_route = handler.lambda_handler(
     {**request, "resource": "/nope", "path": "/nope", "body": None}, LambdaContext()
 )
 
-# The scan-result function runs from the same bundle (stages/malware_scanning.py).
+# The scan-result function runs from the same bundle (stages/upload/malware_scanning.py).
 import upload_api.scan_result as scan_result  # noqa: E402
 
 try:

@@ -7,7 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from stages.upload_stack import REQUEST_SCHEMA_PATH
+from stages.upload.stack import REQUEST_SCHEMA_PATH
 
 from .conftest import cdk_json_setting
 

@@ -1,7 +1,7 @@
 """Each CodeBuild project's compute type must leave 30% memory headroom over what its build peaked at.
 
-The peaks are measured by `make rehearse` (every command's process tree, tools/rehearse/measure.py)
-and committed in tools/rehearse/measured.json, which a passing rehearsal regenerates.
+The peaks are measured by `make rehearse` (every command's process tree, tools/review_kit/rehearse/measure.py)
+and committed in tools/review_kit/rehearse/measured.json, which a passing rehearsal regenerates.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.rehearse.codebuild import COMPUTE_TYPES
+from tools.review_kit.rehearse.codebuild import COMPUTE_TYPES
 
 MEASURED = Path(__file__).resolve().parents[2] / "tools" / "rehearse" / "measured.json"
 HEADROOM = 0.30

@@ -25,10 +25,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from stages.bundling import build_bundle, lock_file, pip_install_command, requirements_file
 from stages.settings import CONTEXT_KEY, load_stage_settings
+from stages.upload.bundling import build_bundle, lock_file, pip_install_command, requirements_file
 from stages.upload_stage import UploadApiStage
-from tools.local.aws import cdk_context
+from tools.dev.local.aws import cdk_context
 
 from .conftest import LAMBDA_DIR, synth_stage
 

@@ -16,8 +16,8 @@ import aws_cdk as cdk
 import pytest
 
 from main import build_app
-from stages.deployment import LIVE_ALIAS_NAME, deployment_config
 from stages.settings import CONTEXT_KEY, DEPLOYMENT_CONFIGS, SettingsError, load_stage_settings
+from stages.upload.deployment import LIVE_ALIAS_NAME, deployment_config
 from tools import nag_gate
 
 from .conftest import Synthesized, cdk_json_setting, context_with
@@ -50,7 +50,7 @@ def _alarm_ids(stage: Synthesized) -> dict[str, str]:
     found = {}
     for logical_id, alarm in stage.of_type("AWS::CloudWatch::Alarm").items():
         if "/Observability/" not in alarm["Metadata"]["aws:cdk:path"]:
-            continue  # the scan-result DLQ alarm (stages/malware_scanning.py) rolls nothing back
+            continue  # the scan-result DLQ alarm (stages/upload/malware_scanning.py) rolls nothing back
         name = alarm["Metadata"]["aws:cdk:path"].split("/Observability/")[1].split("/")[0]
         found[name] = logical_id
     return found

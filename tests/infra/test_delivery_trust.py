@@ -1,5 +1,6 @@
 """The delivery path's trust boundary (issue 10 #2, #3, #4, #6, #7; issue 11 #2), read in the templates
-`cdk synth` writes and, where a template can say "denied", proven with the IAM evaluator (tools/iam).
+`cdk synth` writes and, where a template can say "denied", proven with the IAM
+evaluator (tools/review_kit/iam).
 
 The evaluator answers for one account: exactly the shared-account case (cdk.json's default) where
 a grant written for one stage could reach the other. Template values are made concrete the way
@@ -14,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from stages.pipeline_settings import check_stage_environments, load_pipeline_settings
-from stages.pipeline_stack import PIPELINE_CDK, PIPELINE_NPM_CI
+from stages.pipeline.settings import check_stage_environments, load_pipeline_settings
+from stages.pipeline.stack import PIPELINE_CDK, PIPELINE_NPM_CI
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
-from tools.iam.evaluator import Request, evaluate
-from tools.local.aws import REPO_ROOT
+from tools.dev.local.aws import REPO_ROOT
+from tools.review_kit.iam.evaluator import Request, evaluate
 
 from .conftest import SynthesizedApp, app_context, as_text, synth_stage
 
@@ -348,7 +349,7 @@ def test_a_permission_broadening_check_runs_before_each_stage_deploys(pipeline_a
 
 def test_the_permission_check_installs_the_pinned_cdk_cli(pipeline_app):
     # GIVEN the permission check's project (CDK writes `npm install -g aws-cdk`, npm's latest)
-    from stages.pipeline_settings import pinned_cdk_cli_version
+    from stages.pipeline.settings import pinned_cdk_cli_version
 
     (check,) = [a for a in pipeline_app.actions("Dev") if a["Name"] == "DevPermissionsCheck.Check"]
     spec = pipeline_app.buildspec(pipeline_app.project_id(check))
@@ -555,7 +556,7 @@ def test_a_fresh_clone_synthesizes_with_the_placeholder_reason_and_a_warning(pip
     # GIVEN cdk.json as committed (every account null, the placeholder reason)
     from aws_cdk.assertions import Annotations, Match
 
-    from stages.pipeline_settings import PLACEHOLDER_SHARED_ACCOUNT_REASON
+    from stages.pipeline.settings import PLACEHOLDER_SHARED_ACCOUNT_REASON
 
     assert pipeline_app.stack.pipeline_settings.shared_account_reason == PLACEHOLDER_SHARED_ACCOUNT_REASON
     # WHEN synthesized (the fixture did) THEN the pipeline stack warns that dev and prod share one account

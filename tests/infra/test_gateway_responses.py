@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from stages.gateway_responses import SECURITY_HEADERS, bad_request_body_template
-from stages.upload_stack import request_schema
-from tools.local.aws import UploadTemplate
-from tools.local.vtl import render
+from stages.upload.gateway_responses import SECURITY_HEADERS, bad_request_body_template
+from stages.upload.stack import request_schema
+from tools.dev.local.aws import UploadTemplate
+from tools.dev.local.vtl import render
 
 pytestmark = pytest.mark.synth
 
@@ -55,7 +55,7 @@ def test_bad_request_body_template_is_generated_from_the_one_schema(dev):
 
 
 def test_local_mode_reads_the_same_gateway_responses(dev):
-    # GIVEN the template as local mode reads it (tools/local/aws.py)
+    # GIVEN the template as local mode reads it (tools/dev/local/aws.py)
     responses = UploadTemplate(dev.template.to_json()).gateway_responses
     # WHEN the THROTTLED and BAD_REQUEST_BODY answers are rendered
     throttled = render(

@@ -9,9 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match
 
-from stages.encryption import ADMIN_ACTIONS, DESTRUCTIVE_KEY_ACTIONS
 from stages.settings import CONTEXT_KEY, load_stage_settings
-from stages.upload_stack import UploadApiStack
+from stages.upload.encryption import ADMIN_ACTIONS, DESTRUCTIVE_KEY_ACTIONS
+from stages.upload.stack import UploadApiStack
 
 from .conftest import context_with
 

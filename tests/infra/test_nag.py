@@ -18,7 +18,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-import stages.pipeline_stack
+import stages.pipeline.stack
 from main import PIPELINE_STACK_ID, build_app
 from stages.nag import add_nag_packs
 from stages.settings import CONTEXT_KEY, load_stage_settings
@@ -412,7 +412,7 @@ def test_the_packs_really_run_on_the_upload_stacks_inside_the_pipeline(tmp_path,
     # GIVEN the real app (main.build_app) whose stage builds a non-compliant bucket and function
     # (added while the stage is built: the pipeline synthesizes each stage when it adds it)
     monkeypatch.setattr(_StageWithNonCompliantConstructs, "stage_id", stage_id)
-    monkeypatch.setattr(stages.pipeline_stack, "UploadApiStage", _StageWithNonCompliantConstructs)
+    monkeypatch.setattr(stages.pipeline.stack, "UploadApiStage", _StageWithNonCompliantConstructs)
     app = cdk.App(context=app_context(), outdir=str(tmp_path))
     build_app(app)
     # WHEN it is synthesized in-process

@@ -15,11 +15,11 @@ import pytest
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk.assertions import Match
 
-import stages.pipeline_stack
-from stages.pipeline_settings import pinned_cdk_cli_version
-from stages.pipeline_stack import NON_DEPLOY_PATHS, PIPELINE_CDK, PIPELINE_TOOLS, load_buildspec
+import stages.pipeline.stack
+from stages.pipeline.settings import pinned_cdk_cli_version
+from stages.pipeline.stack import NON_DEPLOY_PATHS, PIPELINE_CDK, PIPELINE_TOOLS, load_buildspec
 from stages.upload_stage import UploadApiStage
-from tools.local.aws import REPO_ROOT
+from tools.dev.local.aws import REPO_ROOT
 
 from .conftest import SynthesizedApp, as_text, cdk_context, synth_app
 
@@ -44,7 +44,7 @@ REPORT_ACTIONS = {
     "codebuild:CreateReportGroup",
     "codebuild:UpdateReport",
 }
-# What the pipeline grants a verifier on its own report group (stages/pipeline_stack.py).
+# What the pipeline grants a verifier on its own report group (stages/pipeline/stack.py).
 VERIFIER_REPORT_ACTIONS = {
     "codebuild:BatchPutCodeCoverages",
     "codebuild:BatchPutTestCases",
@@ -309,7 +309,7 @@ def test_a_documentation_only_push_starts_nothing(pipeline_app, changed):
     "changed",
     [
         pytest.param(["lambda/upload_api/handler.py"], id="handler"),
-        pytest.param(["README.md", "stages/upload_stack.py"], id="README and infra"),
+        pytest.param(["README.md", "stages/upload/stack.py"], id="README and infra"),
         pytest.param(["cdk.json"], id="settings"),
         pytest.param(["buildspec.yml"], id="buildspec"),
         pytest.param(["newdir/module.py"], id="a new code folder"),
@@ -571,7 +571,7 @@ def test_the_security_findings_report_is_the_reviews_junit_file(pipeline_app):
     # GIVEN buildspec.yml's SecurityFindings report
     report = load_buildspec()["reports"]["SecurityFindings"]
     # WHEN its files are read
-    # THEN it is the JUnit file `make report` writes (tools/review: one test case per finding)
+    # THEN it is the JUnit file `make report` writes (tools/pipeline_checks/review: one test case per finding)
     assert report == {"files": ["reports/review/findings-junit.xml"], "file-format": "JUNITXML"}
 
 
@@ -665,7 +665,7 @@ def test_a_buildspec_report_without_a_report_group_fails_synth(tmp_path, monkeyp
     # GIVEN a buildspec.yml that names a third report the pipeline has no group for
     spec = load_buildspec()
     spec["reports"]["Coverage"] = {"files": ["coverage.xml"], "file-format": "COBERTURAXML"}
-    monkeypatch.setattr(stages.pipeline_stack, "load_buildspec", lambda: spec)
+    monkeypatch.setattr(stages.pipeline.stack, "load_buildspec", lambda: spec)
     # WHEN the app is synthesized
     # THEN it fails and says where to bind it, rather than letting CodeBuild create an unmanaged group
     with pytest.raises(ValueError, match=r"must be exactly \['SecurityFindings', 'UnitTests'\]"):
@@ -767,7 +767,7 @@ def test_two_file_assets_still_share_one_publishing_project(tmp_path, monkeypatc
                     self.stack, "SecondAsset", path=str(Path(__file__).with_name("import_probe.py"))
                 )
 
-    monkeypatch.setattr(stages.pipeline_stack, "UploadApiStage", StageWithSecondAsset)
+    monkeypatch.setattr(stages.pipeline.stack, "UploadApiStage", StageWithSecondAsset)
     app = synth_app(tmp_path)
     # WHEN the Assets stage and its buildspec are read
     (action,) = app.actions("Assets")

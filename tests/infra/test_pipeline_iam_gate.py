@@ -1,4 +1,5 @@
-"""The gate on the pipeline stack's own IAM (tools/pipeline_iam): self-mutation applies it unapproved,
+"""The gate on the pipeline stack's own IAM (tools/pipeline_checks/pipeline_iam):
+self-mutation applies it unapproved,
 so `make synth` fails on any permission not in the committed, reviewed file."""
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ import re
 import pytest
 from aws_cdk import aws_iam as iam
 
-from tools.local.aws import REPO_ROOT
-from tools.pipeline_iam.__main__ import main
-from tools.pipeline_iam.gate import REVIEWED_FILE, compare, pipeline_permissions, read_reviewed
+from tools.dev.local.aws import REPO_ROOT
+from tools.pipeline_checks.pipeline_iam.__main__ import main
+from tools.pipeline_checks.pipeline_iam.gate import (
+    REVIEWED_FILE,
+    compare,
+    pipeline_permissions,
+    read_reviewed,
+)
 
 from .conftest import synth_app
 
@@ -35,7 +41,7 @@ def test_the_gate_passes_the_reviewed_app(pipeline_app, capsys):
 
 def _broadened_app(tmp_path, monkeypatch):
     """The real app with one more statement on the self-mutation role (a commit widening it)."""
-    import stages.pipeline_stack as pipeline_stack
+    import stages.pipeline.stack as pipeline_stack
 
     original = pipeline_stack.UploadApiPipelineStack._narrow_generated_grants
 
@@ -93,5 +99,8 @@ def test_make_synth_runs_the_gate_before_self_mutation_could():
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     synth = makefile.split("\nsynth:", 1)[1].split("\n\n", 1)[0]
     # THEN the synth target checks the pipeline's IAM, and `make pipeline-iam` rewrites the file
-    assert "python -m tools.pipeline_iam check $(CDK_OUT)" in synth
-    assert "python -m tools.pipeline_iam update $(CDK_OUT)" in makefile.split("\npipeline-iam:", 1)[1]
+    assert "python -m tools.pipeline_checks.pipeline_iam check $(CDK_OUT)" in synth
+    assert (
+        "python -m tools.pipeline_checks.pipeline_iam update $(CDK_OUT)"
+        in makefile.split("\npipeline-iam:", 1)[1]
+    )

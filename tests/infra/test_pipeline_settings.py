@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from main import PIPELINE_STACK_ID, build_app
-from stages.pipeline_settings import (
+from stages.pipeline.settings import (
     PLACEHOLDER_CONNECTION_ARN,
     PLACEHOLDER_SHARED_ACCOUNT_REASON,
     PipelineSettings,
@@ -22,7 +22,7 @@ from stages.pipeline_settings import (
     pinned_cdk_cli_version,
 )
 from stages.settings import CONTEXT_KEY, SettingsError
-from tools.local.aws import REPO_ROOT
+from tools.dev.local.aws import REPO_ROOT
 
 from .conftest import app_context
 
@@ -334,7 +334,7 @@ def test_stage_environments_the_pipeline_cannot_deploy_to_are_refused(
     pipeline_region, stage_region, expected
 ):
     # GIVEN a pipeline region and a dev stage in another (or an explicit) region
-    from stages.pipeline_settings import check_stage_environments
+    from stages.pipeline.settings import check_stage_environments
     from stages.settings import StageSettings
 
     pipeline = dataclasses.replace(load_pipeline_settings(_upload_api()), region=pipeline_region)
@@ -348,7 +348,7 @@ def test_stage_environments_the_pipeline_cannot_deploy_to_are_refused(
 
 def test_stages_in_the_pipelines_region_are_accepted():
     # GIVEN a pipeline and a stage in the same explicit region
-    from stages.pipeline_settings import check_stage_environments
+    from stages.pipeline.settings import check_stage_environments
     from stages.settings import StageSettings
 
     pipeline = dataclasses.replace(load_pipeline_settings(_upload_api()), region="eu-west-1")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tools.local.aws import REPO_ROOT
+from tools.dev.local.aws import REPO_ROOT
 
 from .conftest import SynthesizedApp, synth_stage
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from stages.security_events import BUCKET_EVENT_NAMES, KEY_EVENT_NAMES
-from tools.iam.arns import KEY_ID, Env, Template
-from tools.iam.validity import resolve_document
+from stages.upload.security_events import BUCKET_EVENT_NAMES, KEY_EVENT_NAMES
+from tools.review_kit.iam.arns import KEY_ID, Env, Template
+from tools.review_kit.iam.validity import resolve_document
 
 from .conftest import Synthesized
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tools.rehearse import actions
-from tools.rehearse.pipeline import Environment, Pipeline
+from tools.review_kit.rehearse import actions
+from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 ENV = Environment("123456789012", "us-east-1")
 

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from tests.rehearse.conftest import codebuild_pipeline
-from tools.rehearse import actions, cli, deploy, emulator
+from tools.review_kit.rehearse import actions, cli, deploy, emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,7 +187,7 @@ CODEDEPLOY_TEMPLATE = {
 def test_an_execution_policy_without_codedeploy_fails_the_prepare_action(make_run, emulated_account):
     # GIVEN a stage template with a CodeDeploy application and an execution policy that grants
     # everything the project's does except CodeDeploy
-    from tools.iam.coverage import missing_permissions
+    from tools.review_kit.iam.coverage import missing_permissions
 
     session, attach = emulated_account
     statements = [
@@ -269,7 +269,7 @@ def test_a_type_without_a_read_back_check_is_never_counted_deployed(emulated_acc
     # THEN it is missing, not deployed
     assert check.deployed == []
     assert check.missing == [
-        "AWS::SSM::Parameter Param: no read-back check for this type in tools/rehearse/deploy.py"
+        "AWS::SSM::Parameter Param: no read-back check for this type in tools/review_kit/rehearse/deploy.py"
     ]
 
 

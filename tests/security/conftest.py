@@ -2,7 +2,8 @@
 
 `review` synthesizes main.build_app in-process as `cdk synth` does (tests/infra's synth_app:
 cdk.json's context, bundling skipped), runs the real checkov and cfn-lint on it through
-`python -m tools.review`'s main, and keeps every file it wrote. The gates' results are a canned
+`python -m tools.pipeline_checks.review`'s main,
+and keeps every file it wrote. The gates' results are a canned
 summary (their own tests run the gates): the report only shows them.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import synth_app
-from tools.review import __main__ as review_cli
+from tools.pipeline_checks.review import __main__ as review_cli
 
 GATES_SUMMARY: dict[str, Any] = {
     "strict": False,
@@ -71,7 +72,7 @@ def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def review(app_assembly: Path, gates_summary: Path, tmp_path_factory: pytest.TempPathFactory) -> Review:
-    """`python -m tools.review` on the real app, with the real checkov and cfn-lint."""
+    """`python -m tools.pipeline_checks.review` on the real app, with the real checkov and cfn-lint."""
     return write_review(app_assembly, tmp_path_factory.mktemp("review"), gates_summary)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.gates import dependency_audit
-from tools.gates.common import FAILED, NOT_CHECKED, PASSED, REPO_ROOT
+from tools.pipeline_checks.gates import dependency_audit
+from tools.pipeline_checks.gates.common import FAILED, NOT_CHECKED, PASSED, REPO_ROOT
 
 VULNERABLE_PIN = "requests==2.19.0"  # CVE-2018-18074 and later advisories; fixed long ago
 

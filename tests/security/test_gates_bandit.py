@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.gates import code_scan
-from tools.gates.common import FAILED, PASSED, REPO_ROOT
+from tools.pipeline_checks.gates import code_scan
+from tools.pipeline_checks.gates.common import FAILED, PASSED, REPO_ROOT
 
 
 @pytest.fixture

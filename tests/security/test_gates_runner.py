@@ -1,4 +1,4 @@
-"""`make scan` (python -m tools.gates): every gate runs, one summary, and the exit code a build needs."""
+"""`make scan` (tools/pipeline_checks/gates): every gate runs, one summary, the exit code a build needs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tools.gates import __main__ as runner
-from tools.gates.common import FAILED, NOT_CHECKED, PASSED, GateResult
+from tools.pipeline_checks.gates import __main__ as runner
+from tools.pipeline_checks.gates.common import FAILED, NOT_CHECKED, PASSED, GateResult
 
 
 def _gates(*statuses: str) -> dict[str, object]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.gates import sbom
-from tools.gates.common import FAILED, PASSED, REPO_ROOT
+from tools.pipeline_checks.gates import sbom
+from tools.pipeline_checks.gates.common import FAILED, PASSED, REPO_ROOT
 
 POWERTOOLS = "aws-lambda-powertools"
 

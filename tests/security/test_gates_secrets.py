@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.gates import secrets_scan
-from tools.gates.common import FAILED, PASSED, REPO_ROOT
+from tools.pipeline_checks.gates import secrets_scan
+from tools.pipeline_checks.gates.common import FAILED, PASSED, REPO_ROOT
 
 # Built at run time so this file itself holds no key-shaped string for the gate to find.
 FAKE_AWS_KEY_ID = "AKIA" + "Z7XQ3VNR5TLW2YKB"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.review.browser import HEADLESS_FLAGS, find_browser
+from tools.pipeline_checks.review.browser import HEADLESS_FLAGS, find_browser
 
 from .conftest import write_review
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from cloudsplaining.scan.policy_document import PolicyDocument
 
-from tools.review import __main__ as review_cli
-from tools.review import assembly, boundary, html_report, iam, nag
+from tools.pipeline_checks.review import __main__ as review_cli
+from tools.pipeline_checks.review import assembly, boundary, html_report, iam, nag
 
 from .conftest import resource
 
@@ -26,7 +26,7 @@ def _ack(path: str, finding_id: str, reason: str) -> dict[str, Any]:
 
 
 def _review(root: Path, tmp_path: Path, bootstrap: Path | None = None) -> tuple[dict[str, Any], str, str]:
-    """`python -m tools.review` on a hand-made assembly; the scanners' output is given (own tests)."""
+    """The review on a hand-made assembly; the scanners' output is given (own tests)."""
     (tmp_path / "checkov.json").write_text("{}", encoding="utf-8")
     (tmp_path / "cfn-lint.json").write_text("[]", encoding="utf-8")
     out = tmp_path / "out"
@@ -308,7 +308,8 @@ def test_what_the_repository_puts_in_the_page_comes_out_escaped(make_assembly, t
 
 
 def test_every_template_is_rendered_with_autoescaping():
-    # GIVEN the report's Jinja2 environment and its templates (package data in tools/review/templates)
+    # GIVEN the report's Jinja2 environment and its templates (package data in
+    # tools/pipeline_checks/review/templates)
     environment = html_report.ENVIRONMENT
     names = environment.list_templates()
     # WHEN each is asked whether it escapes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.review import assembly, controls
+from tools.pipeline_checks.review import assembly, controls
 
 from .conftest import resource
 

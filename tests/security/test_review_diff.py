@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tools.review import __main__ as review_cli
-from tools.review import diff
+from tools.pipeline_checks.review import __main__ as review_cli
+from tools.pipeline_checks.review import diff
 
 from .conftest import write_review
 

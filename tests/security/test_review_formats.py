@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import markupsafe
 import pytest
 
-from tools.review import diff
+from tools.pipeline_checks.review import diff
 
 pytestmark = pytest.mark.synth
 

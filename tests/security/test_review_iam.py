@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tools.review import assembly, iam
-from tools.review.intrinsics import render
+from tools.pipeline_checks.review import assembly, iam
+from tools.pipeline_checks.review.intrinsics import render
 
 from .conftest import resource, templates
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from tools.review import assembly, junit, model, scanners
+from tools.pipeline_checks.review import assembly, junit, model, scanners
 
 from .conftest import resource, templates
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from stages.gateway_responses import SECURITY_HEADERS
-from tools.openapi.document import DOCUMENT_PATH, REPO_ROOT, SCHEMA_PATH
+from stages.upload.gateway_responses import SECURITY_HEADERS
+from tools.dev.openapi.document import DOCUMENT_PATH, REPO_ROOT, SCHEMA_PATH
 
 API_DOC = (REPO_ROOT / "docs" / "api.md").read_text(encoding="utf-8")
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

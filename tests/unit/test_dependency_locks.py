@@ -24,7 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from stages.bundling import lock_file, pip_install_command, requirements_file
+from stages.upload.bundling import lock_file, pip_install_command, requirements_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKEFILE = ROOT / "Makefile"

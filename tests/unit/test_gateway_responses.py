@@ -1,7 +1,7 @@
 """API Gateway's own answers: the BAD_REQUEST_BODY mapping template emits valid JSON naming the field.
 
-The template (stages/gateway_responses.py) is rendered here by a Velocity engine with API
-Gateway's `$util.escapeJavaScript` emulated (tools/local/vtl.py), for validator messages full of
+The template (stages/upload/gateway_responses.py) is rendered here by a Velocity engine with API
+Gateway's `$util.escapeJavaScript` emulated (tools/dev/local/vtl.py), for validator messages full of
 what breaks hand-written JSON: quotes, backslashes, control characters, non-ASCII, astral
 characters, VTL and JSON syntax.
 """
@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from upload_api.errors import ApiError
 from upload_api.request import parse_upload
 
-from stages.gateway_responses import SECURITY_HEADERS, bad_request_body_template, field_marks
-from stages.upload_stack import request_schema
-from tools.local.vtl import escape_javascript, render
-from tools.verify.probes import GATEWAY_VALIDATOR_BODY, LOAD_BODY, is_gateway_validator_answer
+from stages.upload.gateway_responses import SECURITY_HEADERS, bad_request_body_template, field_marks
+from stages.upload.stack import request_schema
+from tools.dev.local.vtl import escape_javascript, render
+from tools.pipeline_checks.verify.probes import GATEWAY_VALIDATOR_BODY, LOAD_BODY, is_gateway_validator_answer
 
 SCHEMA = request_schema()
 TEMPLATE = bad_request_body_template(SCHEMA)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from tools.local.__main__ import banner
+from tools.dev.local.__main__ import banner
 
 
 def test_the_banner_says_iam_and_the_resource_policy_are_not_enforced():

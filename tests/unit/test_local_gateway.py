@@ -1,7 +1,7 @@
 """The local gateway: every rule the request model enforces is refused before the handler, naming the field.
 
 The gateway here is built as `make local` builds it, with the stack's BAD_REQUEST_BODY template
-and headers (stages/gateway_responses.py) but without a synth, and a handler that fails the test
+and headers (stages/upload/gateway_responses.py) but without a synth, and a handler that fails the test
 if it is ever called: a refusal must never reach the function.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from stages.gateway_responses import JSON_MEDIA_TYPE, SECURITY_HEADERS, bad_request_body_template
-from stages.upload_stack import request_schema
+from stages.upload.gateway_responses import JSON_MEDIA_TYPE, SECURITY_HEADERS, bad_request_body_template
+from stages.upload.stack import request_schema
 from tests.bodies import valid_document
-from tools.local.gateway import (
+from tools.dev.local.gateway import (
     MAX_PAYLOAD_BYTES,
     FunctionInfo,
     GatewayRequest,

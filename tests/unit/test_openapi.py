@@ -8,10 +8,10 @@ import pytest
 from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
 
-from stages.gateway_responses import SECURITY_HEADERS
+from stages.upload.gateway_responses import SECURITY_HEADERS
 from tests.bodies import valid_document
-from tools.openapi.__main__ import main
-from tools.openapi.document import DOCUMENT_PATH, SCHEMA_PATH, build_document, render
+from tools.dev.openapi.__main__ import main
+from tools.dev.openapi.document import DOCUMENT_PATH, SCHEMA_PATH, build_document, render
 
 CHECKED_IN = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
 
@@ -46,7 +46,7 @@ def test_check_mode_fails_on_drift(tmp_path, capsys):
     # GIVEN a document that no longer matches the schema
     stale = tmp_path / "openapi.json"
     stale.write_text(DOCUMENT_PATH.read_text(encoding="utf-8").replace('"maxLength": 128', '"maxLength": 64'))
-    # WHEN `python -m tools.openapi --check` compares it THEN it exits 1, saying what to run
+    # WHEN `python -m tools.dev.openapi --check` compares it THEN it exits 1, saying what to run
     assert main(["--out", str(stale), "--check"]) == 1
     assert "run `make openapi`" in capsys.readouterr().err
     # AND once regenerated it passes

@@ -1,4 +1,4 @@
-"""The upload client (tools/upload): the body it builds, when and how it signs, what it prints and exits.
+"""The upload client (tools/dev/upload): the body it builds, when and how it signs, what it prints and exits.
 
 HTTP is captured with httpx.MockTransport; no network. The e2e suite runs it against a local server.
 """
@@ -18,8 +18,8 @@ import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tools.upload import cli
-from tools.upload.request import RequestError, Upload, body, check_price
+from tools.dev.upload import cli
+from tools.dev.upload.request import RequestError, Upload, body, check_price
 
 CONTENT = bytes(range(256))
 AWS_URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/dev/upload"

@@ -60,7 +60,7 @@ class VerifierRun:
 
 
 class Verifier:
-    """`python -m tools.verify` as `make verify` runs it: no limits given, it reads them from the outputs
+    """The verifier as `make verify` runs it: no limits given, it reads them from the outputs
     file the local server wrote; `env` adds variables (THROTTLE_RATE/THROTTLE_BURST for a server
     that enforces none and so writes none)."""
 
@@ -69,7 +69,15 @@ class Verifier:
         self.json_path = workdir / f"{mode}-report.json"
         environment = {k: v for k, v in os.environ.items() if k not in (*LOCAL_KNOBS, OUTPUTS_ENV)}
         environment.update(env)
-        command = [sys.executable, "-m", "tools.verify", "--mode", mode, "--outputs", str(outputs)]
+        command = [
+            sys.executable,
+            "-m",
+            "tools.pipeline_checks.verify",
+            "--mode",
+            mode,
+            "--outputs",
+            str(outputs),
+        ]
         command += ["--junit", str(self.junit_path), "--json", str(self.json_path), *args]
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

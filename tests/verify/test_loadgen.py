@@ -14,8 +14,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tools.sigv4 import CachedSigner, SigV4
-from tools.verify import loadgen
+from tools.common.sigv4 import CachedSigner, SigV4
+from tools.pipeline_checks.verify import loadgen
 
 SLOW_ANSWER_S = 0.3
 

@@ -15,10 +15,10 @@ from botocore.credentials import Credentials
 from botocore.stub import Stubber
 
 from tests.local_server import REPO_ROOT
-from tools.sigv4 import CachedSigner, SigV4, region_of
-from tools.verify.model import CheckResult, Status
-from tools.verify.report import Run, json_report, junit_xml, table
-from tools.verify.target import (
+from tools.common.sigv4 import CachedSigner, SigV4, region_of
+from tools.pipeline_checks.verify.model import CheckResult, Status
+from tools.pipeline_checks.verify.report import Run, json_report, junit_xml, table
+from tools.pipeline_checks.verify.target import (
     SetupError,
     Target,
     cdk_json_limits,
@@ -280,7 +280,7 @@ def run_verifier(tmp_path, *args: str, **env: str) -> subprocess.CompletedProces
     command = [
         sys.executable,
         "-m",
-        "tools.verify",
+        "tools.pipeline_checks.verify",
         "--junit",
         str(tmp_path / "j.xml"),
         "--json",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tools.verify import loadgen
-from tools.verify.model import Status
-from tools.verify.target import Limits, SetupError
-from tools.verify.throttling import (
+from tools.pipeline_checks.verify import loadgen
+from tools.pipeline_checks.verify.model import Status
+from tools.pipeline_checks.verify.target import Limits, SetupError
+from tools.pipeline_checks.verify.throttling import (
     GATEWAY_400,
     OFFERED_CHECK,
     OTHER_400,

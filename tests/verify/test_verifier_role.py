@@ -1,6 +1,6 @@
 """The pipeline's verify step runs the whole verifier under the stage's VerifierRole (VERIFIER_ROLE_ARN).
 
-That role (stages/upload_stack.py) may call only this stage's POST /upload and read only this API
+That role (stages/upload/stack.py) may call only this stage's POST /upload and read only this API
 stage; the CodeBuild role that starts the verifier may do nothing but assume it. So signing and
 apigateway:GetStage must both use the assumed role's credentials, never the CodeBuild role's.
 STS runs on moto (in-process, no network).
@@ -13,8 +13,14 @@ import os
 import pytest
 from moto import mock_aws
 
-from tools.verify.cli import signing_identity
-from tools.verify.target import VERIFIER_ROLE_ENV, SetupError, Target, aws_session, read_stage_throttling
+from tools.pipeline_checks.verify.cli import signing_identity
+from tools.pipeline_checks.verify.target import (
+    VERIFIER_ROLE_ENV,
+    SetupError,
+    Target,
+    aws_session,
+    read_stage_throttling,
+)
 
 API_URL = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev/"
 TARGET = Target("Dev-UploadApi", API_URL, f"{API_URL}upload", {"ApiUrl": API_URL})

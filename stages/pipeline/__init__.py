@@ -1,0 +1,1 @@
+"""The self-mutating CDK pipeline stack: source, synth, Dev, approval, Prod."""

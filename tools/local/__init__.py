@@ -1,9 +1,0 @@
-"""Local mode: the upload API served on loopback, API Gateway and AWS emulated.
-
-    python -m tools.local --port 3000 --outputs local-outputs.json    (what `make local` runs)
-
-gateway.py   what API Gateway does in front of the handler (routes, throttle, model, proxy event)
-server.py    the HTTP front (aiohttp): answers what the gateway refuses without the handler
-aws.py       the stack's bucket, table and keys, created in moto from the synthesized template
-__main__.py  start-up: moto, the resources, the handler, the outputs file
-"""

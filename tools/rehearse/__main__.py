@@ -1,5 +1,0 @@
-import sys
-
-from tools.rehearse.cli import main
-
-sys.exit(main())

@@ -1,0 +1,2 @@
+"""The offline review kit: the IAM evaluator and its checks, and the pipeline
+rehearsal against emulated AWS."""

@@ -1,0 +1,292 @@
+"""`make rehearse`: the synthesized pipeline's actions, in order, against moto on loopback.
+
+    python -m tools.review_kit.rehearse [--cdk-out cdk.out] [--out reports/rehearsal]
+
+Prints a table (stage, action, result, seconds, peak MiB, note), writes summary.json (one entry
+per pipeline action) and, after a run where every build passed, tools/review_kit/rehearse/measured.json
+(the builds' peak memory, which tests/infra/test_build_budget.py holds against compute types).
+Exit 1 if any action failed; actions after a failure are `not run`, as in CodePipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tools.common.paths import REPO_ROOT
+from tools.review_kit.rehearse import actions, emulator
+from tools.review_kit.rehearse.pipeline import Environment, Pipeline
+
+MEASURED = Path(__file__).with_name("measured.json")
+BOOTSTRAP = REPO_ROOT / "bootstrap"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.review_kit.rehearse", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--cdk-out", type=Path, default=REPO_ROOT / "cdk.out")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "reports" / "rehearsal")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (build logs)")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="run the actions after a failed one too (CodePipeline stops)",
+    )
+    parser.add_argument(
+        "--reuse-synth",
+        action="store_true",
+        help="for working on later actions: do not run the Synth build, hand on --cdk-out as its "
+        "output; the Synth row then reads `reused`, and the run exits 1",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (args.cdk_out / "UploadApiPipeline.template.json").is_file():
+        print(
+            f"rehearse: no {args.cdk_out}/UploadApiPipeline.template.json: run `make synth` first",
+            file=sys.stderr,
+        )
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="rehearse-"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    emu = emulator.start()
+    try:
+        rows = rehearse(args.cdk_out, work, emu, reuse_synth=args.reuse_synth, keep_going=args.keep_going)
+    finally:
+        emu.stop()
+    if not args.keep and all(r["result"] in ("pass", "person", "not checked") for r in rows):
+        shutil.rmtree(work, ignore_errors=True)
+    write_reports(rows, args.out)
+    print(table(rows))
+    print(f"\nsummary: {args.out / 'summary.json'}; build logs under {work}")
+    failed = [r for r in rows if r["result"] not in ("pass", "person", "not checked")]
+    if not failed:
+        write_measured(rows)
+    return 1 if failed else 0
+
+
+def bootstrap(env: dict[str, str], work: Path) -> None:
+    """The account set-up of docs/bootstrap.md: boundary and execution policies, then `cdk bootstrap`."""
+    import boto3
+
+    from stages.guardrails import (
+        EXECUTION_POLICY_NAME,
+        EXECUTION_RESOURCES_POLICY_NAME,
+        EXECUTION_SCANNING_POLICY_NAME,
+        PERMISSIONS_BOUNDARY_NAME,
+    )
+
+    iam = boto3.client("iam")
+    created = {
+        name: iam.create_policy(
+            PolicyName=name, PolicyDocument=(BOOTSTRAP / file).read_text(encoding="utf-8")
+        )["Policy"]["Arn"]
+        for name, file in (
+            (PERMISSIONS_BOUNDARY_NAME, "permissions-boundary.json"),
+            (EXECUTION_POLICY_NAME, "cfn-execution-policy.json"),
+            (EXECUTION_RESOURCES_POLICY_NAME, "cfn-execution-resources-policy.json"),
+            (EXECUTION_SCANNING_POLICY_NAME, "cfn-execution-scanning-policy.json"),
+        )
+    }
+    execution_policies = (
+        EXECUTION_POLICY_NAME,
+        EXECUTION_RESOURCES_POLICY_NAME,
+        EXECUTION_SCANNING_POLICY_NAME,
+    )
+    policy_arn = ",".join(created[n] for n in execution_policies)
+    cwd = work / "bootstrap"
+    cwd.mkdir()
+    completed = subprocess.run(  # noqa: S603 - the pinned CLI, against the emulator only
+        [
+            str(REPO_ROOT / "node_modules" / ".bin" / "cdk"),
+            "bootstrap",
+            f"aws://{emulator.ACCOUNT}/{emulator.REGION}",
+            "--custom-permissions-boundary",
+            PERMISSIONS_BOUNDARY_NAME,
+            "--cloudformation-execution-policies",
+            policy_arn,
+            "--no-notices",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"cdk bootstrap on the emulator failed: {completed.stderr[-2000:]}")
+
+
+def rehearse(
+    cdk_out: Path, work: Path, emu: emulator.Emulator, *, reuse_synth: bool = False, keep_going: bool = False
+) -> list[dict[str, Any]]:
+    import boto3
+
+    env = {**os.environ, **emulator.client_environment(emu.endpoint)}
+    env["PATH"] = f"{REPO_ROOT / 'node_modules' / '.bin'}{os.pathsep}{env.get('PATH', '')}"
+    bootstrap(env, work)
+    pipeline = Pipeline.load(cdk_out, Environment(emulator.ACCOUNT, emulator.REGION))
+    run = actions.Run(
+        pipeline=pipeline,
+        work=work,
+        emulator_env=emulator.client_environment(emu.endpoint),
+        coverage=_coverage_function(),
+        session=boto3.Session(region_name=emulator.REGION),
+    )
+    return run_actions(run, reused_synth=cdk_out if reuse_synth else None, keep_going=keep_going)
+
+
+def run_actions(
+    run: actions.Run, *, reused_synth: Path | None = None, keep_going: bool = False
+) -> list[dict[str, Any]]:
+    """Each action in pipeline order; after a failure the rest are `not run`, as in CodePipeline."""
+    rows: list[dict[str, Any]] = []
+    stopped: str | None = None
+    for action in run.pipeline.actions:
+        start = time.monotonic()
+        if stopped:
+            outcome = actions.Outcome("not run", f"after {stopped} failed")
+        else:
+            handler = actions.PROVIDERS.get(action.provider)
+            if reused_synth and action.provider == "CodeBuild" and run.pipeline.is_synth(action):
+                handler = _reused_synth(reused_synth)
+            try:
+                if handler is None:
+                    raise actions.ActionFailed(f"provider {action.provider} is not rehearsed")
+                outcome = handler(run, action)
+            except actions.ActionFailed as error:
+                outcome = getattr(error, "outcome", None) or actions.Outcome("fail")
+                outcome.result, outcome.note = "fail", str(error)
+            except Exception as error:
+                outcome = actions.Outcome("fail", f"{type(error).__name__}: {error}")
+            if outcome.result == "fail" and not keep_going:
+                stopped = action.label
+        run.history.append((action, outcome))
+        rows.append(_row(action, outcome, time.monotonic() - start))
+        print(f"rehearse: {action.label}: {outcome.result} ({rows[-1]['seconds']:.0f}s)", flush=True)
+    return rows
+
+
+def _reused_synth(cdk_out: Path) -> Any:
+    def reused(run: actions.Run, action: actions.Action) -> actions.Outcome:
+        for name in action.outputs:
+            run.artifacts[name] = cdk_out if name.endswith("_Output") else cdk_out.parent / "reports"
+        return actions.Outcome("reused", f"not run: --reuse-synth handed on {cdk_out}")
+
+    return reused
+
+
+def _coverage_function() -> Any:
+    from tools.review_kit.iam.coverage import missing_permissions
+
+    return missing_permissions
+
+
+def _row(action: actions.Action, outcome: actions.Outcome, seconds: float) -> dict[str, Any]:
+    from tools.review_kit.rehearse.codebuild import COMPUTE_TYPES
+
+    project = outcome.project
+    row: dict[str, Any] = {
+        "stage": action.stage,
+        "action": action.name,
+        "provider": action.provider,
+        "result": outcome.result,
+        "seconds": round(seconds, 1),
+        "peak_mib": None if outcome.peak_mib is None else round(outcome.peak_mib),
+        "note": outcome.note,
+    }
+    if project is not None:
+        vcpus, memory = COMPUTE_TYPES[project.compute_type]
+        row["project"] = {
+            "logical_id": project.logical_id,
+            "compute_type": project.compute_type,
+            "vcpus": vcpus,
+            "memory_gib": memory,
+            "image": project.image,
+        }
+    if outcome.commands:
+        row["commands"] = [
+            {
+                "command": c.command,
+                "exit": c.returncode,
+                "seconds": round(c.seconds, 1),
+                "peak_mib": round(c.peak_mib),
+            }
+            for c in outcome.commands
+        ]
+    if outcome.emulated:
+        row["emulated_not_deployed"] = outcome.emulated
+    return row
+
+
+def write_reports(rows: list[dict[str, Any]], out: Path) -> None:
+    summary = {"emulator": "moto (requirements-dev.txt pin), in-process server on 127.0.0.1", "actions": rows}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def write_measured(rows: list[dict[str, Any]]) -> None:
+    """Peak memory of each build, for the build-budget test (regenerated by a passing rehearsal)."""
+    measured = {
+        f"{r['stage']}/{r['action']}": {
+            "peak_mib": r["peak_mib"],
+            "seconds": r["seconds"],
+            "commands": {
+                c["command"]: {"peak_mib": c["peak_mib"], "seconds": c["seconds"]}
+                for c in r.get("commands", [])
+            },
+        }
+        for r in rows
+        if r["provider"] == "CodeBuild"
+    }
+    document = {
+        "measured_on": f"{os.cpu_count()} CPUs (shared), {_memory_gib():.0f} GiB; see docs/rehearsal.md",
+        "builds": measured,
+    }
+    MEASURED.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def _memory_gib() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    header = ("stage", "action", "result", "seconds", "peak MiB", "note")
+    lines = [header] + [
+        (
+            r["stage"],
+            r["action"],
+            r["result"],
+            f"{r['seconds']:.0f}",
+            "-" if r["peak_mib"] is None else str(r["peak_mib"]),
+            r["note"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(5)]
+    out = []
+    for line in lines:
+        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:5])) + "  " + line[5])
+        for name in (
+            []
+            if line is lines[0]
+            else next(r for r in rows if r["stage"] == line[0] and r["action"] == line[1]).get(
+                "emulated_not_deployed", []
+            )
+        ):
+            out.append(" " * (sum(widths) + 10) + f"  emulated, not deployed: {name}")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

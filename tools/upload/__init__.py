@@ -1,1 +1,0 @@
-"""Upload one file to the API and print the answer (`python -m tools.upload --help`)."""

@@ -1,7 +1,0 @@
-"""`python -m tools.upload`: see tools/upload/cli.py."""
-
-import sys
-
-from tools.upload.cli import main
-
-sys.exit(main())
