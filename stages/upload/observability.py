@@ -30,7 +30,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stages.nag import acknowledge
+from stages import compliance
+from stages.compliance import acknowledge
 from stages.settings import StageSettings
 from stages.upload.encryption import KeyAccess, customer_managed_key
 from stages.upload.security_events import security_event_rules
@@ -453,14 +454,7 @@ class Observability(Construct):
         )
         if self.settings.alarm_email:
             subscription = topic.add_subscription(subscriptions.EmailSubscription(self.settings.alarm_email))
-            acknowledge(
-                subscription,
-                "Serverless-SNSRedrivePolicy",
-                "An e-mail notification that cannot be delivered has nobody to redrive it to: the alarm "
-                "itself stays in ALARM in CloudWatch, on the stage dashboard's alarm status widget and in "
-                "its history, so a lost e-mail loses no information; a dead-letter queue nobody reads "
-                "would add a queue and a key without adding an alert.",
-            )
+            acknowledge(subscription, compliance.ALARM_EMAIL_NO_REDRIVE)
         return topic
 
     # -- logs ------------------------------------------------------------------------------------

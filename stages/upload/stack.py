@@ -16,7 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
+from stages import compliance
+from stages.compliance import acknowledge
 from stages.settings import SettingsError, StageSettings
 from stages.upload.buckets import access_logs_bucket
 from stages.upload.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
@@ -229,13 +230,7 @@ class UploadApiStack(cdk.Stack):
         self.function.node.add_dependency(self.function_policy)
         self._skip_function_scanner_checks()
         # Active tracing adds xray:PutTraceSegments/PutTelemetryRecords to the role's default policy.
-        acknowledge(
-            self.role.node.find_child("DefaultPolicy"),
-            "AwsSolutions-IAM5[Resource::*]",
-            "Added by Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
-            "support no resource-level permissions, so '*' is the only possible resource; the "
-            "statement grants nothing else.",
-        )
+        acknowledge(self.role.node.find_child("DefaultPolicy"), compliance.ACTIVE_TRACING_WILDCARD)
 
         if settings.allow_active_content:
             cdk.Annotations.of(self).add_warning_v2(
@@ -377,10 +372,8 @@ class UploadApiStack(cdk.Stack):
         assert isinstance(bucket_resource, s3.CfnBucket)
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(bucket_resource)}.Arn>/{UPLOAD_PREFIX}*]",
-            "The function writes new objects under uploads/ with server-chosen keys "
-            "(uploads/{productId}/{uuid4}/{fileName}); the wildcard is the key space it creates, "
-            "PutObject is the only action and the bucket policy denies everyone else.",
+            compliance.UPLOAD_KEY_SPACE,
+            objects=f"<{self.get_logical_id(bucket_resource)}.Arn>/{UPLOAD_PREFIX}*",
         )
         return role
 
@@ -616,137 +609,46 @@ class UploadApiStack(cdk.Stack):
     def _acknowledge_findings(self) -> None:
         stage = self.api.deployment_stage
         public = self.settings.api_auth == "none"
-        if public:
-            auth_note = (
-                "the method is public only because cdk.json sets apiAuth=none for this stage (the default is "
-                "AWS_IAM); the stage throttles to the configured rate and burst"
-            )
-        else:
-            auth_note = (
-                "the method requires SigV4 (IAM) auth, the stage throttles to the configured rate and burst"
-            )
         acknowledge(
-            stage,
-            "AwsSolutions-APIG3",
-            f"No WAF web ACL by default (it costs per request and per rule): {auth_note}, and the request "
-            "validator rejects malformed bodies before Lambda runs. Stages that set apiAuth=none should "
-            "associate a WAFv2 web ACL with the stage.",
+            stage, compliance.NO_WAF_BY_DEFAULT, auth_note=compliance.API_AUTH_NOTES[self.settings.api_auth]
         )
         if public:
-            acknowledge(
-                self.upload_method,
-                "AwsSolutions-APIG4",
-                "Public on purpose: cdk.json sets apiAuth=none explicitly for this stage (AWS_IAM is the "
-                "default). The function can only put new objects under uploads/ and put items; throttling "
-                "and the request validator bound and filter what callers can send.",
-            )
-            skip_checkov(
-                self.upload_method,
-                "CKV_AWS_59",
-                "Public on purpose: cdk.json sets apiAuth=none explicitly for this stage (AWS_IAM is the "
-                "default). The function can only put new objects under uploads/ and put items; throttling "
-                "and the request validator bound and filter what callers can send.",
-            )
+            acknowledge(self.upload_method, compliance.PUBLIC_API_CHOSEN)
         acknowledge(
             self.upload_method,
-            "AwsSolutions-COG4",
-            "Callers are IAM principals signing with SigV4 (AWS_IAM, the default), not Cognito users, so a "
-            "Cognito authorizer would add nothing."
-            if not public
-            else "apiAuth=none was chosen explicitly in cdk.json for this stage, so no authorizer of any "
-            "kind is attached; throttling and the request validator bound and filter the public traffic.",
+            compliance.PUBLIC_API_NO_AUTHORIZER if public else compliance.IAM_CALLERS_NOT_COGNITO,
         )
         if self.settings.create_api_gateway_account_role:
-            acknowledge(
-                self.api.node.find_child("CloudWatchRole"),
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]",
-                "The account-level API Gateway logging role; AWS documents this managed policy as the "
-                "one to attach, it only lets API Gateway write to CloudWatch Logs, and only API "
-                "Gateway can assume the role.",
-            )
-        acknowledge(
-            self.function,
-            "Serverless-LambdaDLQ",
-            "API Gateway invokes the function synchronously; a DLQ only ever receives failed "
-            "asynchronous events. Failures reach the client as 5xx and are counted in the Errors metric.",
-        )
+            acknowledge(self.api.node.find_child("CloudWatchRole"), compliance.API_GATEWAY_LOGGING_ROLE)
         latest = "python3.14"
         runtime = self.settings.lambda_runtime
-        if runtime != latest:
-            if self.settings.runtime_deprecation_warning:
-                reason = (
-                    f"{runtime} is chosen explicitly in cdk.json (lambdaRuntime); synth warns with AWS's "
-                    "deprecation dates on every run, and the default python3.13 is one setting away."
-                )
-            else:
-                reason = (
-                    f"{runtime} is the runtime chosen in cdk.json (lambdaRuntime) and is supported by AWS "
-                    f"Lambda; {latest} is one setting away once the team has tested on it."
-                )
+        if runtime != latest and not self.settings.runtime_deprecation_warning:
             functions = [self.function]
             if self.malware_scanning is not None:
                 functions.append(self.malware_scanning.function)
             for function in functions:
-                acknowledge(function, "AwsSolutions-L1", reason)
-                acknowledge(function, "Serverless-LambdaLatestVersion", reason)
-
-        # checkov: the same topics, in checkov's words, on the resources themselves.
-        skip_checkov(
-            stage,
-            "CKV_AWS_120",
-            "The stage's only method is POST /upload, a write whose result differs per request; API Gateway "
-            "caches only GET methods by default and caching a write would be wrong, so a cache cluster "
-            "would cost per hour and serve nothing.",
-        )
+                acknowledge(function, compliance.OLDER_RUNTIME_CHOSEN, runtime=runtime, latest=latest)
+        elif self.settings.runtime_deprecation_warning and self.malware_scanning is not None:
+            # The upload function's acknowledgement covers every scanner (_skip_function_scanner_checks).
+            acknowledge(
+                self.malware_scanning.function,
+                compliance.DEPRECATED_RUNTIME_CHOSEN,
+                only=("nag",),
+                runtime=runtime,
+            )
+        acknowledge(stage, compliance.WRITE_ONLY_API_NOT_CACHED)
 
     def _skip_function_scanner_checks(self) -> None:
         function = self.function
-        skip_checkov(
-            function,
-            "CKV_AWS_116",
-            "API Gateway invokes the function synchronously; a DLQ only ever receives failed asynchronous "
-            "events. Failures reach the client as 5xx and are counted in the function's Errors metric.",
-        )
-        skip_checkov(
-            function,
-            "CKV_AWS_117",
-            "The function reaches only AWS public service endpoints (S3, DynamoDB, KMS, CloudWatch Logs, "
-            "X-Ray) over TLS with SigV4 and no private network resource; its role allows only PutObject "
-            "under uploads/, PutItem on one table, its own logs and traces, and the bucket policy denies "
-            "every other principal. "
-            "A VPC would add NAT or endpoint cost without narrowing that access.",
-        )
+        acknowledge(function, compliance.SYNCHRONOUS_INVOKE_NO_DLQ)
+        acknowledge(function, compliance.UPLOAD_FUNCTION_OUTSIDE_VPC)
         if self.settings.reserved_concurrency is None:
-            skip_checkov(
-                function,
-                "CKV_AWS_115",
-                'cdk.json sets reservedConcurrency to "unreserved" for this stage explicitly (an account '
-                "whose Lambda concurrency quota is too small to reserve any: Lambda keeps 100 unreserved); "
-                "synth warns on every run, and docs/capacity.md gives the number to set.",
-            )
-        skip_checkov(
-            function,
-            "CKV_AWS_173",
-            "The environment holds only non-secret names: the bucket and table names, which the stack "
-            "also publishes as outputs, and the Powertools service name and metrics namespace; Lambda "
-            "encrypts it at rest with its AWS managed key. Secrets do not belong in these variables.",
-        )
+            acknowledge(function, compliance.UNRESERVED_CONCURRENCY_CHOSEN)
+        acknowledge(function, compliance.FUNCTION_ENVIRONMENT_NOT_SECRET)
         if self.settings.runtime_deprecation_warning:
-            reason = (
-                f"{self.settings.lambda_runtime} is chosen explicitly in cdk.json (lambdaRuntime); synth "
-                "warns with AWS's deprecation dates on every run, and the default python3.13 is one "
-                "setting away."
-            )
-            skip_checkov(function, "CKV_AWS_363", reason)
-            ignore_cfn_lint(function, "W2531", reason)
+            acknowledge(function, compliance.DEPRECATED_RUNTIME_CHOSEN, runtime=self.settings.lambda_runtime)
         # CDK adds DependsOn the role to every Function although Role: GetAtt already orders it.
-        ignore_cfn_lint(
-            function,
-            "W3005",
-            "aws-cdk-lib's Function always adds DependsOn on its role next to the Role GetAtt; the "
-            "duplicate ordering is harmless and not ours to remove.",
-        )
+        acknowledge(function, compliance.FUNCTION_DEPENDS_ON_ITS_ROLE)
 
 
 def _flag(value: bool) -> str:
