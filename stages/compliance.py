@@ -28,6 +28,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
 Scanner = Literal["nag", "checkov", "cfn-lint"]
+ALL_SCANNERS: tuple[Scanner, ...] = ("nag", "checkov", "cfn-lint")
 MIN_REASON_WORDS = 8
 _CHECKOV_ID = re.compile(r"CKV2?_[A-Z0-9]+_\d+")
 _CFN_LINT_ID = re.compile(r"[EWI]\d{4}")
@@ -87,7 +88,7 @@ def acknowledge(
     construct: IConstruct,
     reason: Reason,
     *,
-    only: tuple[Scanner, ...] = ("nag", "checkov", "cfn-lint"),
+    only: tuple[Scanner, ...] = ALL_SCANNERS,
     **values: str,
 ) -> None:
     """Record `reason` on `construct` for every scanner it names (`only`: a subset of them)."""
@@ -337,4 +338,4 @@ SCAN_RESULT_CONCURRENCY_BOUNDED = Reason(
 )
 
 # == The pipeline stack (stages/pipeline/stack.py) ================================================
-# Its acknowledgements move here from the stack's module constants; entries above may be reused.
+# Its entries go here; the shared entries above apply there too.

@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stages import compliance
-from stages.compliance import Scanner, acknowledge
+from stages.compliance import ALL_SCANNERS, Scanner, acknowledge
 from stages.settings import StageSettings
 from stages.upload.bundling import HANDLER_PACKAGE, lambda_code
 from stages.upload.storage import UploadStorage
@@ -20,7 +20,6 @@ METRICS_NAMESPACE = "UploadApi"
 SERVICE_NAME = "upload-api"
 LATEST_RUNTIME = "python3.14"
 ARCHITECTURE = lambda_.Architecture.ARM_64
-ALL_SCANNERS: tuple[Scanner, ...] = ("nag", "checkov", "cfn-lint")
 
 
 def service_name(stage: str) -> str:
