@@ -26,7 +26,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import pipelines
 from constructs import Construct
 
-from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
+from stages.compliance import acknowledge_nag as acknowledge
+from stages.compliance import ignore_cfn_lint, skip_checkov
 from stages.pipeline.connections import use_the_connections_prefix
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings
 from stages.settings import StageSettings
