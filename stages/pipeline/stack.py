@@ -24,7 +24,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import pipelines
 from constructs import Construct
 
-from stages.nag import acknowledge
+from stages.compliance import acknowledge_nag as acknowledge
 from stages.pipeline.patches.acknowledgements import (
     acknowledge_codecommit_source_rule,
     acknowledge_generated_grants,

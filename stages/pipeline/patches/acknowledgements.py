@@ -17,7 +17,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
+from stages.compliance import acknowledge_nag as acknowledge
+from stages.compliance import ignore_cfn_lint, skip_checkov
 from stages.pipeline.patches.generated import (
     arn_prefix,
     auto_approve_function,
