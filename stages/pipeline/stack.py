@@ -24,7 +24,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import pipelines
 from constructs import Construct
 
-from stages.compliance import acknowledge_nag as acknowledge
+from stages import compliance
 from stages.pipeline.patches.acknowledgements import (
     acknowledge_codecommit_source_rule,
     acknowledge_generated_grants,
@@ -45,7 +45,6 @@ from stages.pipeline.patches.permissions_check import (
     log_permissions_check_to_build_logs,
     size_auto_approver,
 )
-from stages.pipeline.patches.reasons import EMAIL_REDRIVE
 from stages.pipeline.patches.source import use_the_connections_prefix
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings
 from stages.pipeline.steps import broadening_check, prod_approval, runtime_versions, synth_step, verify_step
@@ -228,7 +227,7 @@ class UploadApiPipelineStack(cdk.Stack):
         )
         for email in emails:
             subscription = topic.add_subscription(subscriptions.EmailSubscription(email))
-            acknowledge(subscription, "Serverless-SNSRedrivePolicy", EMAIL_REDRIVE)
+            compliance.acknowledge(subscription, compliance.APPROVAL_EMAIL_NO_REDRIVE)
         return topic
 
     # -- what CDK Pipelines generated, patched ---------------------------------------------------

@@ -6,6 +6,6 @@ node_tools.py         the locked CLI on the pinned Node for self-mutation, asset
 permissions_check.py  the permission check's logs, the auto-approver's size and log encryption
 grants.py             generated grants cut to what each step does
 source.py             the connection source role's action prefix
-acknowledgements.py   scanner acknowledgements of what remains, with exact finding ids
-reasons.py            the reasons those acknowledgements give
+acknowledgements.py   scanner acknowledgements of what remains, with exact finding ids (the reasons
+                      are the pipeline section of stages/compliance.py's table)
 """

@@ -131,13 +131,13 @@ def arn_prefix(stack: cdk.Stack, service: str) -> str:
     return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}"
 
 
-def nag_finding(stack: cdk.Stack, resource: str) -> str:
-    """The AwsSolutions-IAM5 finding id cdk-nag prints for `resource` in `stack`'s template.
+def nag_resource(stack: cdk.Stack, resource: str) -> str:
+    """`Resource::<resource>`, as an AwsSolutions-IAM5 finding id names it in `stack`'s template.
 
     Literal where the stack's env is (an explicit account or region), `<AWS::AccountId>`,
     `<LogicalId>` or `<LogicalId.Attr>` where the template has a Ref or GetAtt.
     """
-    return f"AwsSolutions-IAM5[Resource::{as_nag_text(stack.resolve(resource))}]"
+    return f"Resource::{as_nag_text(stack.resolve(resource))}"
 
 
 def only(found: Iterable[C], where: IConstruct | str, expected: str) -> C:
