@@ -337,5 +337,122 @@ SCAN_RESULT_CONCURRENCY_BOUNDED = Reason(
     checkov=("CKV_AWS_115",),
 )
 
-# == The pipeline stack (stages/pipeline/stack.py) ================================================
 # Its entries go here; the shared entries above apply there too.
+=======
+# == The pipeline stack (stages/pipeline/, applied in stages/pipeline/patches/acknowledgements.py) ==
+# Most are AwsSolutions-IAM5 findings on grants CDK Pipelines generates, on several roles each.
+# `{grant}`: the part of the finding id in brackets as cdk-nag prints it, `Action::s3:GetObject*`
+# or `Resource::<ArtifactBucket7410C9EF.Arn>/*`; the call site names which grants each role has.
+_PIPELINE_GRANT = ("AwsSolutions-IAM5[{grant}]",)
+
+PIPELINE_ARTIFACTS = Reason(
+    "CDK Pipelines grants pipeline roles access to this pipeline's own artifact bucket; object keys "
+    "are generated per execution, so the object wildcard is the bucket's content, which only pipeline "
+    "artifacts occupy (KMS-encrypted, TLS-only, public access blocked).",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
+PIPELINE_ARTIFACT_KEY = Reason(
+    "KMS data-key and re-encrypt operations on the pipeline's own artifact key only (the resource is "
+    "that key's ARN); S3 needs them to read and write SSE-KMS artifacts.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
+CODEBUILD_OWN_LOGS = Reason(
+    "CodeBuild's default grant to a project: its own /aws/codebuild/<project> log streams and report "
+    "groups named after the project; the wildcard covers stream and report names CodeBuild generates.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
+APPROVAL_TOPIC_KEY = Reason(
+    "Publishing to the approval topic, which is encrypted with its own customer managed key, needs "
+    "kms:GenerateDataKey* on that key only (the resource is that key's ARN, not a wildcard).",
+    nag=("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",),
+)
+SELF_MUTATION_BOOTSTRAP_ROLES = Reason(
+    "Self-mutation may only assume roles tagged as CDK bootstrap roles (condition "
+    "iam:ResourceTag/aws-cdk:bootstrap-role: deploy, file-publishing, image-publishing) in this account.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
+SELF_MUTATION_LOOKUPS = Reason(
+    "cloudformation:DescribeStacks and s3:ListBucket, read-only calls the CDK CLI makes before "
+    "assuming the bootstrap deploy role; DescribeStacks supports no narrower resource for a lookup "
+    "by name.",
+    nag=("AwsSolutions-IAM5[Resource::*]",),
+)
+PERMISSIONS_CHECK_DIFF = Reason(
+    "cdk diff --security-only assumes only roles tagged aws-cdk:bootstrap-role=deploy (CDK's condition on "
+    "this statement), which trust only accounts bootstrapped with --trust for this pipeline; it reads the "
+    "deployed template through them, in whichever stage account that is.",
+    nag=("AwsSolutions-IAM5[Resource::*]",),
+)
+PERMISSIONS_CHECK_INVOKE = Reason(
+    "The permission check may invoke only CDK Pipelines' auto-approve function of this pipeline (the "
+    "function and its versions); that function may approve only the permission-check actions.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
+AUTO_APPROVE_ACTIONS = Reason(
+    "CDK Pipelines' auto-approver may approve only the permission-check actions (<Stage>PermissionsCheck."
+    "Confirm), never PromoteToProd; the pipeline name is a wildcard because the pipeline already depends on "
+    "this function (a reference back is circular), and CDK's aws:ResourceTag/SECURITY_CHECK condition limits "
+    "it to pipelines tagged for the check.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
+AUTO_APPROVE_STATE = Reason(
+    "codepipeline:GetPipelineState, read-only, for the auto-approver to find the approval's token; the "
+    "pipeline name is a wildcard (a reference to this pipeline would be circular) and CDK's "
+    "aws:ResourceTag/SECURITY_CHECK condition limits it to pipelines tagged for the check.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
+AUTO_APPROVE_BASIC_EXECUTION = Reason(
+    "AWSLambdaBasicExecutionRole lets CDK Pipelines' auto-approve function write CloudWatch Logs only "
+    "(CreateLogGroup, CreateLogStream, PutLogEvents); it grants no data or control-plane access.",
+    nag=(
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSLambdaBasicExecutionRole]",
+    ),
+)
+AUTO_APPROVE_NO_DLQ = Reason(
+    "The permission check invokes the auto-approver asynchronously; a failed invocation leaves the "
+    "Confirm approval waiting for a person, which is the safe outcome, so a dead-letter queue adds nothing.",
+    nag=("Serverless-LambdaDLQ",),
+    checkov=("CKV_AWS_116",),
+)
+AUTO_APPROVE_OUTSIDE_VPC = Reason(
+    "CDK Pipelines' auto-approve function calls only the CodePipeline API (PutApprovalResult, "
+    "GetPipelineState) over TLS with SigV4 and reaches no private resource; a VPC would add NAT or "
+    "endpoint cost without narrowing that access.",
+    checkov=("CKV_AWS_117",),
+)
+AUTO_APPROVE_UNRESERVED_CONCURRENCY = Reason(
+    "Invoked only by this pipeline's permission check, once per stage per pipeline run; reserving "
+    "concurrency would take it from the account's shared pool for a function that runs seconds "
+    "a day.",
+    checkov=("CKV_AWS_115",),
+)
+AUTO_APPROVE_NOT_TRACED = Reason(
+    "CDK Pipelines' auto-approve function makes one PutApprovalResult call per check; its CloudWatch log "
+    "and the pipeline's execution history record it, so X-Ray tracing would add cost without insight.",
+    nag=("Serverless-LambdaTracing",),
+)
+PIPELINE_DEPENDS_ON_ITS_ROLE = Reason(
+    "CDK's Pipeline construct adds DependsOn its role next to the GetAtt of the role's ARN; the "
+    "duplicate ordering is harmless and not ours to remove.",
+    cfn_lint=("W3005",),
+)
+CODECOMMIT_SOURCE_RULE_NO_DLQ = Reason(
+    "The CodeCommit source's EventBridge rule CDK Pipelines creates: its one target is this pipeline, "
+    "EventBridge retries starting it for 24 hours, and a start that still fails is recovered by the next "
+    "push or a manual release, so a dead-letter queue would hold nothing actionable.",
+    nag=("Serverless-EventBusDLQ",),
+)
+APPROVAL_EMAIL_NO_REDRIVE = Reason(
+    "An e-mail subscription of the approval topic: SNS retries delivery to the approvers' mailboxes, "
+    "and the approval itself waits in CodePipeline whether or not the e-mail arrives, so a dead-letter "
+    "queue would only keep a notice nobody reads.",
+    nag=("Serverless-SNSRedrivePolicy",),
+)
