@@ -337,8 +337,6 @@ SCAN_RESULT_CONCURRENCY_BOUNDED = Reason(
     checkov=("CKV_AWS_115",),
 )
 
-# Its entries go here; the shared entries above apply there too.
-=======
 # == The pipeline stack (stages/pipeline/, applied in stages/pipeline/patches/acknowledgements.py) ==
 # Most are AwsSolutions-IAM5 findings on grants CDK Pipelines generates, on several roles each.
 # `{grant}`: the part of the finding id in brackets as cdk-nag prints it, `Action::s3:GetObject*`
