@@ -229,11 +229,12 @@ def verify(
 
 
 def calibrate(plan: Plan) -> dict[str, Any]:
-    """One second of the flood, before anything else: refuse now if this machine cannot offer it."""
+    """A sample of the flood, before anything else: refuse now if this machine cannot offer it."""
     options, target = plan.options, plan.target
-    say(f"calibration: {options.load_rate:g} req/s for {calibration.SAMPLE_SECONDS:g} s, the flood's rate")
+    seconds = min(calibration.SAMPLE_MAX_SECONDS, options.load_seconds)
+    say(f"calibration: {options.load_rate:g} req/s for {seconds:g} s, the flood's rate")
     headers = load_headers(plan.credentials, plan.region, target.upload_endpoint)
-    sample = options.plan(options.load_rate, calibration.SAMPLE_SECONDS)
+    sample = options.plan(options.load_rate, seconds)
     capacity = calibration.Capacity.measure(
         throttling.run_load(sample, target.upload_endpoint, target.api_url, headers)
     )
