@@ -46,7 +46,7 @@ def _synth_template_text(stage: str) -> str:
         return json.dumps({"stackName": stack.stack_name, "template": stack.template})
 
 
-def synth_upload_template(stage: str = "dev") -> tuple[str, Mapping[str, Any]]:
+def synth_upload_template(stage: str = "dev") -> tuple[str, dict[str, Any]]:
     """(stack name, template) of the stage's upload stack, synthesized in-process."""
     data = json.loads(_synth_template_text(stage))
     return data["stackName"], data["template"]
