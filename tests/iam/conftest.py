@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import synth_app
-from tools.dev.local.aws import REPO_ROOT
-from tools.pipeline_checks.review import assembly
+from tests.repo import REPO_ROOT
+from tools.common import assembly
 from tools.review_kit.iam import coverage
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"

@@ -180,7 +180,7 @@ VARIANTS = {
 def test_the_settings_variants_are_covered_too(tmp_path_factory, execution_policy, boundary, variant):
     # GIVEN the app synthesized with other settings (cdk.json spelling)
     from tests.infra.conftest import synth_app
-    from tools.pipeline_checks.review import assembly
+    from tools.common import assembly
 
     pipeline, stages = VARIANTS[variant]
     outdir = tmp_path_factory.mktemp(f"{variant}.cdk.out")

@@ -22,7 +22,7 @@ from stages.guardrails import (
     PERMISSIONS_BOUNDARY_NAME,
 )
 from tests.iam.conftest import ACCOUNT, BOOTSTRAP, EXECUTION_POLICY_FILES, read_policy
-from tools.dev.local.aws import REPO_ROOT
+from tests.repo import REPO_ROOT
 from tools.review_kit.iam.evaluator import Request, evaluate
 
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"

@@ -30,7 +30,7 @@ from stages.pipeline.stack import UploadApiPipelineStack
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.template_text import as_nag_text as as_text
 from stages.upload_stage import UploadApiStage
-from tools.dev.local.aws import REPO_ROOT, cdk_context
+from tests.repo import REPO_ROOT, cdk_context
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 # What the CDK CLI adds to the context of `cdk synth`, so in-process templates match cdk.out's.

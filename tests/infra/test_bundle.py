@@ -28,7 +28,7 @@ from aws_cdk import aws_lambda as lambda_
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.upload.bundling import build_bundle, lock_file, pip_install_command, requirements_file
 from stages.upload_stage import UploadApiStage
-from tools.dev.local.aws import cdk_context
+from tests.repo import cdk_context
 
 from .conftest import LAMBDA_DIR, synth_stage
 

@@ -19,7 +19,7 @@ from aws_cdk.assertions import Match
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
 from stages.upload.observability import FAILED_UPLOADS_BY_REASON, STORAGE_FAILURES_BY_CAUSE
 from stages.upload.stack import METRICS_NAMESPACE, api_stage_name, service_name
-from tools.dev.local.aws import REPO_ROOT
+from tests.repo import REPO_ROOT
 
 from .conftest import Synthesized, cdk_json_setting, context_with, synth_stage
 

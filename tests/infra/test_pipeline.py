@@ -20,7 +20,7 @@ from stages.pipeline.patches.node_tools import PIPELINE_CDK, PIPELINE_TOOLS
 from stages.pipeline.settings import pinned_cdk_cli_version
 from stages.pipeline.stack import NON_DEPLOY_PATHS, load_buildspec
 from stages.upload_stage import UploadApiStage
-from tools.dev.local.aws import REPO_ROOT
+from tests.repo import REPO_ROOT
 
 from .conftest import SynthesizedApp, as_text, cdk_context, synth_app
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from aws_cdk import aws_iam as iam
 
-from tools.dev.local.aws import REPO_ROOT
+from tests.repo import REPO_ROOT
 from tools.pipeline_checks.pipeline_iam.__main__ import main
 from tools.pipeline_checks.pipeline_iam.gate import (
     REVIEWED_FILE,

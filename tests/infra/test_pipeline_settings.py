@@ -22,7 +22,7 @@ from stages.pipeline.settings import (
     pinned_cdk_cli_version,
 )
 from stages.settings import CONTEXT_KEY, SettingsError
-from tools.dev.local.aws import REPO_ROOT
+from tests.repo import REPO_ROOT
 
 from .conftest import app_context
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tools.dev.local.aws import REPO_ROOT
+from tests.repo import REPO_ROOT
 
 from .conftest import SynthesizedApp, synth_stage
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from cloudsplaining.scan.policy_document import PolicyDocument
 
+from tools.common import assembly
 from tools.pipeline_checks.review import __main__ as review_cli
-from tools.pipeline_checks.review import assembly, boundary, html_report, iam, nag
+from tools.pipeline_checks.review import boundary, html_report, iam, nag
 
 from .conftest import resource
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools.pipeline_checks.review import assembly, controls
+from tools.common import assembly
+from tools.pipeline_checks.review import controls
 
 from .conftest import resource
 

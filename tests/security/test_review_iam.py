@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from tools.pipeline_checks.review import assembly, iam
-from tools.pipeline_checks.review.intrinsics import render
+from tools.common import assembly
+from tools.common.intrinsics import render
+from tools.pipeline_checks.review import iam
 
 from .conftest import resource, templates
 

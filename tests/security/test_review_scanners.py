@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from tools.pipeline_checks.review import assembly, junit, model, scanners
+from tools.common import assembly
+from tools.pipeline_checks.review import junit, model, scanners
 
 from .conftest import resource, templates
 

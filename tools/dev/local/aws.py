@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from tools.common.paths import REPO_ROOT
+from tools.common import assembly, intrinsics
+from tools.common.intrinsics import TemplateValue
+from tools.common.paths import cdk_context
 
 STACK_ID = "UploadApi"
+ACCOUNT = "123456789012"  # moto's default account: what its ARNs say
 STAGE_IDS = {"dev": "Dev", "prod": "Prod"}
-
-
-def cdk_context(**overrides: Any) -> dict[str, Any]:
-    """cdk.json's context (feature flags and our settings), as `cdk synth` would pass it."""
-    context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    context.update(overrides)
-    return context
 
 
 @lru_cache(maxsize=4)
@@ -55,46 +52,24 @@ def synth_upload_template(stage: str = "dev") -> tuple[str, dict[str, Any]]:
     return data["stackName"], data["template"]
 
 
-@dataclass
-class UploadTemplate:
-    """Typed look-ups into the upload stack's template."""
-
-    template: dict[str, Any]
-
-    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in self.template["Resources"].items()
-            if resource["Type"] == resource_type
-        }
-
-    def one(self, resource_type: str, **property_filter: Any) -> tuple[str, dict[str, Any]]:
-        matches = [
-            (logical_id, resource)
-            for logical_id, resource in self.resources(resource_type).items()
-            if all(resource.get("Properties", {}).get(k) == v for k, v in property_filter.items())
-        ]
-        if len(matches) != 1:
-            raise LookupError(
-                f"expected one {resource_type} matching {property_filter}, found {len(matches)}"
-            )
-        return matches[0]
+class UploadTemplate(assembly.Template):
+    """The upload stack's template, looked up by what local mode builds from it."""
 
     @property
-    def upload_bucket(self) -> tuple[str, dict[str, Any]]:
+    def upload_bucket(self) -> tuple[str, Mapping[str, Any]]:
         # The upload bucket is the KMS-encrypted one; the access-log bucket is SSE-S3.
-        for logical_id, resource in self.resources("AWS::S3::Bucket").items():
+        for logical_id, resource in self.of_type("AWS::S3::Bucket").items():
             rules = resource["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
             if rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms":
                 return logical_id, resource
         raise LookupError("no KMS-encrypted bucket in the template")
 
     @property
-    def table(self) -> tuple[str, dict[str, Any]]:
+    def table(self) -> tuple[str, Mapping[str, Any]]:
         return self.one("AWS::DynamoDB::Table")
 
     @property
-    def function(self) -> tuple[str, dict[str, Any]]:
+    def function(self) -> tuple[str, Mapping[str, Any]]:
         return self.one("AWS::Lambda::Function", Handler="upload_api.handler.lambda_handler")
 
     @property
@@ -116,7 +91,7 @@ class UploadTemplate:
         Header values are the static ones (quoted in the template: `'no-store'`).
         """
         responses = {}
-        for _, resource in self.resources("AWS::ApiGateway::GatewayResponse").items():
+        for resource in self.of_type("AWS::ApiGateway::GatewayResponse").values():
             props = resource["Properties"]
             prefix = "gatewayresponse.header."
             headers = {
@@ -153,31 +128,23 @@ def create_emulated_resources(template: dict[str, Any], session: Any) -> Emulate
     dynamodb = session.client("dynamodb")
 
     key_arns: dict[str, str] = {}
-    for logical_id, key in view.resources("AWS::KMS::Key").items():
+    for logical_id, key in view.of_type("AWS::KMS::Key").items():
         props = key["Properties"]
         created = kms.create_key(Description=props.get("Description", logical_id))["KeyMetadata"]
         if props.get("EnableKeyRotation"):
             kms.enable_key_rotation(KeyId=created["KeyId"])
         key_arns[logical_id] = created["Arn"]
 
-    def resolve(value: Any) -> Any:
-        """Resolve the few intrinsics the data resources use (GetAtt Key.Arn, Ref)."""
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            logical_id, attribute = value["Fn::GetAtt"]
-            if attribute == "Arn" and logical_id in key_arns:
-                return key_arns[logical_id]
-        if isinstance(value, dict) and "Ref" in value:
-            return names.get(value["Ref"], value["Ref"])
-        if isinstance(value, dict):
-            return {k: resolve(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [resolve(v) for v in value]
-        return value
-
     bucket_id, bucket = view.upload_bucket
     table_id, table = view.table
     # No physical names in the stack: CloudFormation would generate them; so do we.
     names = {bucket_id: f"local-{bucket_id.lower()}", table_id: f"local-{table_id}"}
+    where = intrinsics.Account(ACCOUNT, session.region_name or "us-east-1")
+    key_attributes = {(logical_id, "Arn"): arn for logical_id, arn in key_arns.items()}
+    policy = intrinsics.Deployed(where, names, view.types(), key_attributes)
+
+    def resolve(value: TemplateValue) -> TemplateValue:
+        return intrinsics.resolve_tree(value, policy)
 
     bucket_props = resolve(bucket["Properties"])
     s3.create_bucket(Bucket=names[bucket_id])

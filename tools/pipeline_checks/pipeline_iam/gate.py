@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tools.common.assembly import ROOT_STAGE, load
 from tools.common.paths import REPO_ROOT
-from tools.pipeline_checks.review.assembly import ROOT_STAGE, load
 from tools.pipeline_checks.review.iam import permissions
 
 REVIEWED_FILE = REPO_ROOT / "bootstrap" / "pipeline-iam.reviewed.json"

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tools.common import assembly
 from tools.pipeline_checks.review import (
-    assembly,
     boundary,
     diff,
     html_report,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tools.pipeline_checks.review.assembly import Stack
+from tools.common.assembly import Resource, Stack
 
 CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
 
@@ -34,55 +34,9 @@ def controls(stack: Stack) -> list[dict[str, Any]]:
 
     resources = stack.resources
     for resource in resources.values():
-        props = resource.properties
         name = stack.relative_path(resource.path) or resource.logical_id
-        if resource.type == "AWS::ApiGateway::RestApi":
-            policy = props.get("SecurityPolicy")
-            add(
-                "TLS security policy",
-                name,
-                policy or "none (regional default: TLS_1_0)",
-                bool(policy) and policy != "TLS_1_0",
-            )
-            if str(policy or "").startswith("SecurityPolicy_"):
-                mode = props.get("EndpointAccessMode")
-                add("endpoint access mode", name, mode or "none", mode == "STRICT")
-        elif resource.type == "AWS::ApiGateway::Stage" and "AccessLogSetting" in props:
-            text = json.dumps(props["AccessLogSetting"].get("Format", ""))
-            records = "$context.tlsVersion" in text and "$context.cipherSuite" in text
-            add("access log records TLS version and cipher", name, "yes" if records else "no", records)
-        elif resource.type == "AWS::Lambda::Function":
-            reserved = props.get("ReservedConcurrentExecutions")
-            add(
-                "reserved concurrency",
-                name,
-                str(reserved) if reserved is not None else "none",
-                reserved is not None,
-            )
-        elif resource.type == "AWS::KMS::Key":
-            root_all = [s for s in _statements(props.get("KeyPolicy")) if _root_with_everything(s)]
-            add(
-                "key policy without account-root kms:*",
-                name,
-                "account root has kms:* (IAM policies decide)"
-                if root_all
-                else "split: administrators and users",
-                not root_all,
-            )
-        elif resource.type == "AWS::S3::BucketPolicy":
-            denies = [s for s in _statements(props.get("PolicyDocument")) if s.get("Effect") == "Deny"]
-            protected = any("s3:DeleteBucketPolicy" in _as_list(s.get("Action")) for s in denies)
-            pinned = any(
-                "s3:x-amz-server-side-encryption-aws-kms-key-id" in json.dumps(s.get("Condition", {}))
-                for s in denies
-            )
-            if protected or pinned:
-                add(
-                    "bucket policy",
-                    name,
-                    f"bucket changes denied: {_yes(protected)}; PutObject key pinned: {_yes(pinned)}",
-                    protected and pinned,
-                )
+        for control, value, ok in _resource_controls(resource):
+            add(control, name, value, ok)
     rules = [
         r
         for r in resources.values()
@@ -99,6 +53,52 @@ def controls(stack: Stack) -> list[dict[str, Any]]:
             len(rules) >= 2,
         )
     return found
+
+
+Control = tuple[str, str, bool]  # (control, value, ok)
+
+
+def _resource_controls(resource: Resource) -> list[Control]:
+    """The controls one resource shows, by its type."""
+    props = resource.properties
+    if resource.type == "AWS::ApiGateway::RestApi":
+        policy = props.get("SecurityPolicy")
+        found = [
+            (
+                "TLS security policy",
+                policy or "none (regional default: TLS_1_0)",
+                bool(policy) and policy != "TLS_1_0",
+            )
+        ]
+        if str(policy or "").startswith("SecurityPolicy_"):
+            mode = props.get("EndpointAccessMode")
+            found.append(("endpoint access mode", mode or "none", mode == "STRICT"))
+        return found
+    if resource.type == "AWS::ApiGateway::Stage" and "AccessLogSetting" in props:
+        text = json.dumps(props["AccessLogSetting"].get("Format", ""))
+        records = "$context.tlsVersion" in text and "$context.cipherSuite" in text
+        return [("access log records TLS version and cipher", "yes" if records else "no", records)]
+    if resource.type == "AWS::Lambda::Function":
+        reserved = props.get("ReservedConcurrentExecutions")
+        value = str(reserved) if reserved is not None else "none"
+        return [("reserved concurrency", value, reserved is not None)]
+    if resource.type == "AWS::KMS::Key":
+        root_all = [s for s in _statements(props.get("KeyPolicy")) if _root_with_everything(s)]
+        value = (
+            "account root has kms:* (IAM policies decide)" if root_all else "split: administrators and users"
+        )
+        return [("key policy without account-root kms:*", value, not root_all)]
+    if resource.type == "AWS::S3::BucketPolicy":
+        denies = [s for s in _statements(props.get("PolicyDocument")) if s.get("Effect") == "Deny"]
+        protected = any("s3:DeleteBucketPolicy" in _as_list(s.get("Action")) for s in denies)
+        pinned = any(
+            "s3:x-amz-server-side-encryption-aws-kms-key-id" in json.dumps(s.get("Condition", {}))
+            for s in denies
+        )
+        if protected or pinned:
+            value = f"bucket changes denied: {_yes(protected)}; PutObject key pinned: {_yes(pinned)}"
+            return [("bucket policy", value, protected and pinned)]
+    return []
 
 
 def _statements(document: Any) -> list[dict[str, Any]]:

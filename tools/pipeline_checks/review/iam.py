@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tools.common.assembly import Stack
+from tools.common.intrinsics import NameOf, render, render_list
 from tools.pipeline_checks.review import risks
-from tools.pipeline_checks.review.assembly import Stack
-from tools.pipeline_checks.review.intrinsics import NameOf, has_wildcard, render, render_list
 
 # type -> (policy document property, property naming what it is attached to, what a reviewer calls it)
 RESOURCE_POLICIES: dict[str, tuple[str, str | None, str]] = {
@@ -280,3 +280,8 @@ def _condition(condition: Any, name_of: NameOf) -> str:
             values = " | ".join(render_list(value, name_of))
             parts.append(f"{operator} {key} = {values}")
     return "; ".join(parts)
+
+
+def has_wildcard(text: str) -> bool:
+    """`*` anywhere: `*`, `s3:Get*`, `arn:...:table/*`."""
+    return "*" in text

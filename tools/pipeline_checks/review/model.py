@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tools.common.assembly import Assembly
 from tools.pipeline_checks.review import controls, iam, nag, scanners
-from tools.pipeline_checks.review.assembly import Assembly
 
 # `bootstrap` when the review was not given the bootstrap folder's policies
 # (tools.pipeline_checks.review.boundary).

@@ -13,8 +13,8 @@ import json
 import re
 from typing import Any
 
-from tools.pipeline_checks.review.assembly import Assembly, Resource, Stack
-from tools.pipeline_checks.review.intrinsics import render_list
+from tools.common.assembly import Assembly, Resource, Stack
+from tools.common.intrinsics import render_list
 
 ACK_TYPE = "aws:cdk:acknowledged-rules"
 REPORT_FILE = "validation-report.json"

@@ -18,7 +18,7 @@ from typing import Any
 
 from cloudsplaining.scan.policy_document import PolicyDocument
 
-from tools.pipeline_checks.review.intrinsics import NameOf, render_list
+from tools.common.intrinsics import NameOf, render_list
 
 # check -> (title a reviewer reads, PolicyDocument property that answers it)
 CHECKS: dict[str, tuple[str, str]] = {

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tools.common.assembly import Assembly, Stack
 from tools.common.paths import REPO_ROOT
-from tools.pipeline_checks.review.assembly import Assembly, Stack
 
 RAN = "ran"
 

@@ -11,13 +11,13 @@ import json
 import math
 import os
 import tempfile
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.common import junit
 from tools.pipeline_checks.verify.model import CheckResult, Status
 
 _LABEL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.SKIPPED: "SKIP"}
@@ -57,35 +57,26 @@ def table(run: Run) -> str:
 
 
 def junit_xml(run: Run) -> bytes:
-    tally = run.tally
-    suites = ET.Element("testsuites")
-    suite = ET.SubElement(
-        suites,
-        "testsuite",
-        name=f"upload-api-verify-{run.mode}",
-        tests=str(len(run.checks)),
-        failures=str(tally[Status.FAILED]),
-        errors="0",
-        skipped=str(tally[Status.SKIPPED]),
-        time=f"{run.seconds:.3f}",
+    cases = [_junit_case(run.mode, check) for check in run.checks]
+    suite = junit.Suite(
+        f"upload-api-verify-{run.mode}",
+        cases,
+        seconds=run.seconds,
         timestamp=run.started_at,
+        properties=_flat(run.context),
     )
-    properties = ET.SubElement(suite, "properties")
-    for name, value in _flat(run.context).items():
-        ET.SubElement(properties, "property", name=name, value=str(value))
-    for check in run.checks:
-        case = ET.SubElement(
-            suite, "testcase", classname=f"verify.{run.mode}", name=check.name, time=f"{check.seconds:.3f}"
+    return junit.render([suite])
+
+
+def _junit_case(mode: str, check: CheckResult) -> junit.Case:
+    classname, seconds = f"verify.{mode}", check.seconds
+    if check.status is Status.FAILED:
+        evidence = json.dumps(_brief(check.details), indent=2, default=str)
+        return junit.Case(
+            classname, check.name, "failure", check.summary, evidence, seconds, "VerificationFailed"
         )
-        if check.status is Status.FAILED:
-            failure = ET.SubElement(case, "failure", message=check.summary, type="VerificationFailed")
-            failure.text = json.dumps(_brief(check.details), indent=2, default=str)
-        elif check.status is Status.SKIPPED:
-            ET.SubElement(case, "skipped", message=check.summary)
-        else:
-            ET.SubElement(case, "system-out").text = check.summary
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    outcome: junit.Outcome = "skipped" if check.status is Status.SKIPPED else "pass"
+    return junit.Case(classname, check.name, outcome, check.summary, seconds=seconds)
 
 
 def json_report(run: Run) -> dict[str, Any]:

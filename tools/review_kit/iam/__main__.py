@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.pipeline_checks.review import assembly
+from tools.common import assembly
 from tools.review_kit.iam.arns import Env
 from tools.review_kit.iam.coverage import Gap, missing_permissions
 from tools.review_kit.iam.validity import Finding, check_policy, check_template

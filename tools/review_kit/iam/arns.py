@@ -18,6 +18,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tools.common import assembly, intrinsics
+from tools.common.intrinsics import TemplateValue
+
 SUFFIX = "RANDOMSUFFIX"
 KEY_ID = "00000000-0000-0000-0000-000000000000"
 REST_API_ID = "restapiid0"
@@ -69,18 +72,14 @@ def generated_name(env: Env, logical_id: str, resource_type: str) -> str:
     return name.lower() if lowercase else name
 
 
-class Template:
-    """One synthesized template, its resources' names and ARNs, and its intrinsics resolved."""
+class Template(assembly.Template, intrinsics.Policy):
+    """One synthesized template, its resources' names and ARNs, and its intrinsics resolved: the
+    resolution policy of the IAM checks (the values CloudFormation will give, before they exist)."""
 
     def __init__(self, template: Mapping[str, Any], env: Env) -> None:
-        self.resources: Mapping[str, Mapping[str, Any]] = template.get("Resources", {})
+        super().__init__(template)
         self.env = env
-
-    def type_of(self, logical_id: str) -> str:
-        return str(self.resources[logical_id]["Type"])
-
-    def props(self, logical_id: str) -> Mapping[str, Any]:
-        return self.resources[logical_id].get("Properties", {})
+        self._account = intrinsics.Account(env.account, env.region, env.partition, env.stack_name)
 
     # -- names and ARNs ------------------------------------------------------------------------
 
@@ -97,7 +96,8 @@ class Template:
         e, t, p = self.env, self.type_of(logical_id), self.props(logical_id)
         head = f"arn:{e.partition}"
         region_account = f"{e.region}:{e.account}"
-        rest_api = f"{head}:apigateway:{e.region}::/restapis"
+        if t.startswith("AWS::ApiGateway::"):
+            return self._api_gateway_arns(logical_id)
         match t:
             case "AWS::S3::Bucket":
                 return [f"{head}:s3:::{self.name(logical_id)}"]
@@ -158,10 +158,17 @@ class Template:
                 return [f"{head}:codebuild:{region_account}:project/{self.name(logical_id)}"]
             case "AWS::CodeBuild::ReportGroup":
                 return [f"{head}:codebuild:{region_account}:report-group/{self.name(logical_id)}"]
+        raise KeyError(f"no ARN rule for {t} ({logical_id}): add one to tools/review_kit/iam/arns.py")
+
+    def _api_gateway_arns(self, logical_id: str) -> list[str]:
+        """API Gateway's resources are paths under the REST API's (`/restapis/{id}/...`)."""
+        e, t, p = self.env, self.type_of(logical_id), self.props(logical_id)
+        rest_api = f"arn:{e.partition}:apigateway:{e.region}::/restapis"
+        match t:
             case "AWS::ApiGateway::RestApi":
                 return [f"{rest_api}/{REST_API_ID}", rest_api]
             case "AWS::ApiGateway::Account":
-                return [f"{head}:apigateway:{e.region}::/account"]
+                return [f"arn:{e.partition}:apigateway:{e.region}::/account"]
             case "AWS::ApiGateway::Stage":
                 api = f"{rest_api}/{self.resolve(p['RestApiId'])}"
                 return [f"{api}/stages/{self.name(logical_id)}", f"{api}/stages", api]
@@ -194,7 +201,7 @@ class Template:
         name = self.name(logical_id)
         return re.sub(r"\$\{([^}]+)\}", lambda m: known.get(m.group(1), name), arn_format)
 
-    def _function_arn(self, function_name: Any) -> str:
+    def _function_arn(self, function_name: TemplateValue) -> str:
         value = self.resolve(function_name)
         if value.startswith("arn:"):
             return value
@@ -245,86 +252,17 @@ class Template:
     # -- intrinsic functions ---------------------------------------------------------------------
 
     def pseudo(self, name: str) -> str | None:
-        e = self.env
-        return {
-            "AWS::Partition": e.partition,
-            "AWS::AccountId": e.account,
-            "AWS::Region": e.region,
-            "AWS::StackName": e.stack_name,
-            "AWS::URLSuffix": "amazonaws.com",
-        }.get(name)
+        return self._account.pseudo(name)
 
-    def resolve(self, value: Any) -> str:
+    def resolve(self, value: TemplateValue) -> str:
         """A template value as the string it will be at deploy time (intrinsics evaluated)."""
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool | int | float):
-            return str(value).lower() if isinstance(value, bool) else str(value)
-        if isinstance(value, Mapping) and len(value) == 1:
-            ((function, argument),) = value.items()
-            if function == "Ref":
-                pseudo = self.pseudo(argument)
-                return pseudo if pseudo is not None else self.ref(argument)
-            if function == "Fn::GetAtt":
-                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-                return self.get_att(logical_id, attribute)
-            if function == "Fn::Join":
-                separator, parts = argument
-                return separator.join(self.resolve(part) for part in parts)
-            if function == "Fn::Sub":
-                text, variables = (argument, {}) if isinstance(argument, str) else argument
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(m.group(1), variables), text)
-            if function == "Fn::Select":
-                index, items = argument
-                return self.resolve(self._list(items)[int(self.resolve(index))])
-            if function == "Fn::Split":
-                separator, text = argument
-                return self.resolve(text)  # only ever under Fn::Select (see _list)
-        raise ValueError(f"cannot resolve {value!r}")
+        return intrinsics.resolve(value, self)
 
-    def _list(self, value: Any) -> list[Any]:
-        if isinstance(value, Mapping) and "Fn::Split" in value:
-            separator, text = value["Fn::Split"]
-            return self.resolve(text).split(separator)
-        if isinstance(value, list):
-            return value
-        raise ValueError(f"not a list: {value!r}")
-
-    def _sub(self, name: str, variables: Mapping[str, Any]) -> str:
-        if name in variables:
-            return self.resolve(variables[name])
-        pseudo = self.pseudo(name)
-        if pseudo is not None:
-            return pseudo
-        if "." in name:
-            logical_id, attribute = name.split(".", 1)
-            return self.get_att(logical_id, attribute)
-        return self.ref(name)
-
-    def references(self, value: Any) -> Iterator[str]:
+    def references(self, value: TemplateValue) -> Iterator[str]:
         """Logical ids a template value refers to (Ref, Fn::GetAtt, ${Id} in Fn::Sub)."""
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if key == "Ref" and isinstance(item, str) and item in self.resources:
-                    yield item
-                elif key == "Fn::GetAtt":
-                    logical_id = item[0] if isinstance(item, list) else item.split(".", 1)[0]
-                    if logical_id in self.resources:
-                        yield logical_id
-                elif key == "Fn::Sub":
-                    text = item if isinstance(item, str) else item[0]
-                    for name in re.findall(r"\$\{([^}!]+)\}", text):
-                        if name.split(".", 1)[0] in self.resources:
-                            yield name.split(".", 1)[0]
-                    if not isinstance(item, str):
-                        yield from self.references(item[1])
-                else:
-                    yield from self.references(item)
-        elif isinstance(value, list):
-            for item in value:
-                yield from self.references(item)
+        return intrinsics.references(value, self.resources)
 
-    def literal_arns(self, value: Any) -> Iterator[str]:
+    def literal_arns(self, value: TemplateValue) -> Iterator[str]:
         """ARN strings in a template value (after resolving joins) that name no template resource."""
         if isinstance(value, Mapping):
             if len(value) == 1 and next(iter(value)) in ("Fn::Join", "Fn::Sub"):

@@ -105,29 +105,11 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
     if action.inputs and any(v.startswith("#{") for v in _raw_values(action)):
         front, variables = _verify_target(run, action, variables)
     npm_prefix = action_dir / "npm-global"  # the container's global npm prefix: fresh per build
-    # The machine's environment (its CA certificates and registry settings reach npm and PyPI
-    # here), less anything that could point a client at real AWS; then the emulator's.
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV")) and k not in _MAKE_VARIABLES
-    }
-    aws = dict(run.emulator_env)
     if run.pipeline.is_synth(action) and "SCAN_STRICT" in os.environ:
         # A gate that needs a service this machine cannot reach (PyPI's vulnerability data) is NOT
         # CHECKED here; `make test`'s strictness applies, and the row says so (never "pass").
         variables["SCAN_STRICT"] = os.environ["SCAN_STRICT"]
-    if run.pipeline.is_synth(action):
-        # The synth role may write only its reports and artifacts, which are not emulated; its tests
-        # mock AWS in-process (moto), and an endpoint override would send them to the shared server.
-        aws = {k: v for k, v in aws.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    base.update(
-        {
-            "PATH": os.pathsep.join([str(npm_prefix / "bin"), *_machine_path()]),
-            "NPM_CONFIG_PREFIX": str(npm_prefix),
-            **aws,
-        }
-    )
+    base = _machine_environment(run, action, npm_prefix)
     env = codebuild.codebuild_environment(
         project_name=project.logical_id,
         source_dir=source_dir,
@@ -178,6 +160,29 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
             outcome, f"{outcome.note}: more than the compute type's memory (CodeBuild would kill it)"
         )
     return outcome
+
+
+def _machine_environment(run: Run, action: Action, npm_prefix: Path) -> dict[str, str]:
+    """The machine's environment (its CA certificates and registry settings reach npm and PyPI
+    here), less anything that could point a client at real AWS; then the emulator's."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV")) and k not in _MAKE_VARIABLES
+    }
+    aws = dict(run.emulator_env)
+    if run.pipeline.is_synth(action):
+        # The synth role may write only its reports and artifacts, which are not emulated; its tests
+        # mock AWS in-process (moto), and an endpoint override would send them to the shared server.
+        aws = {k: v for k, v in aws.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    base.update(
+        {
+            "PATH": os.pathsep.join([str(npm_prefix / "bin"), *_machine_path()]),
+            "NPM_CONFIG_PREFIX": str(npm_prefix),
+            **aws,
+        }
+    )
+    return base
 
 
 class _Failed(ActionFailed):

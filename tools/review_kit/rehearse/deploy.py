@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.common import assembly, intrinsics
 from tools.review_kit.rehearse import emulator
 
 WAIT_SECONDS = 120
@@ -196,8 +197,6 @@ CHECKERS: dict[str, Checker] = {
 
 def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> StackCheck:
     """Each template resource: deployed (read back), emulated (modelled), or missing (and why)."""
-    from tools.review_kit.rehearse.pipeline import Environment, Resolver
-
     cloudformation = session.client("cloudformation")
     stack_id = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
     listed = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
@@ -205,7 +204,8 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
     physical = {
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in listed if "LogicalResourceId" in r
     }
-    resolver = Resolver(template, Environment(emulator.ACCOUNT, emulator.REGION), physical)
+    where = intrinsics.Account(emulator.ACCOUNT, emulator.REGION)
+    policy = intrinsics.Deployed(where, physical, assembly.Template(template).types())
     check = StackCheck()
     for logical_id, resource in template.get("Resources", {}).items():
         resource_type = resource["Type"]
@@ -226,7 +226,9 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
             )
             continue
         try:
-            checker(session, physical[logical_id], resolver.resolve(resource.get("Properties", {})))
+            checker(
+                session, physical[logical_id], intrinsics.resolve_tree(resource.get("Properties", {}), policy)
+            )
         except Exception as error:  # any failure to read it back: it does not exist as declared
             check.missing.append(f"{label}: {type(error).__name__}: {error}")
         else:

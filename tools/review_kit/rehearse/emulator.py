@@ -1,4 +1,4 @@
-"""The AWS emulator of the rehearsal: moto server on loopback, and every patch of it, here only.
+"""The AWS emulator of the rehearsal: moto server on loopback, and the types its CloudFormation lacks.
 
 moto (pinned in requirements-dev.txt) runs in this process (ThreadedMotoServer on 127.0.0.1),
 so the rehearsal can teach its CloudFormation the resource types it lacks. Those types are
@@ -8,37 +8,8 @@ templates that use them deploy; it is never called deployed. The deploy action l
 `emulated, not deployed`. A type that is neither supported by moto nor modelled here is skipped
 by moto without an error; the deploy action's check of every resource catches that.
 
-Other quirks of moto 5.2.5 the rehearsal works around, each where it is used:
-- the CDK CLI must reach S3 as `localhost`: moto reads `127.0.0.1` in a virtual-host style URL as
-  a bucket name (AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION, cli_environment()).
-- DescribeChangeSet/DeleteChangeSet of a name that does not exist are mishandled:
-  existing_change_set() asks ListChangeSets instead.
-- a stack can reach CREATE_COMPLETE after a resource's creation answered 500: the deploy action
-  never trusts the stack status alone, it checks each resource through its service's API.
-- a resource another one Refs is created when first referenced, before its own DependsOn (an
-  API Gateway Deployment before its Method: "The REST API doesn't contain any methods").
-  patch_moto() creates a resource's DependsOn first.
-- AWS::Lambda::Alias has no CloudFormation model, though moto's Lambda API has aliases (and the
-  alias-qualified Lambda permission needs one): patch_moto() adds a model that creates it through
-  that API, so it is deployed and read back like any other resource.
-- AWS::KMS::Key keeps the template's KeyPolicy as an object where its API keeps a JSON string:
-  every later call on the key (DescribeKey, Encrypt) answers 500. patch_moto() stores the string.
-- AWS::ApiGateway::Deployment has no physical id (Ref): patch_moto() makes it the deployment id.
-- executing a change set never recomputes the stack's outputs (a CREATE change set's stack keeps
-  the empty outputs of the template it was reviewed with): patch_moto() rebuilds them from the
-  change set's template, as CloudFormation reports them after an execution.
-- AWS::S3::Bucket applies only encryption and tags from the template; versioning is ignored (and
-  the verifier checks that an upload gets a version id): patch_moto() applies VersioningConfiguration.
-  The other bucket properties moto ignores are held on the template by tests/infra.
-- IAM rejects a policy with a policy variable in an ARN's account field
-  (`arn:*:iam::${aws:PrincipalAccount}:role/...`, which AWS accepts): it splits the ARN on the
-  variable's colon. patch_moto() validates a copy with the variables replaced by sample values.
-- AWS::IAM::Role ignores ManagedPolicyArns (the CDK bootstrap's execution role gets no policy):
-  patch_moto() attaches them, failing as IAM would for a policy that does not exist.
-- AWS::KMS::Key passes the template's Tags (Key/Value) where its API expects TagKey/TagValue
-  (500): patch_moto() converts them.
-- AWS::Lambda::Version has no Ref (CloudFormation's is the version ARN) and no Fn::GetAtt
-  (`Version`, used by the alias): a GetAtt answers 500. patch_moto() gives it both.
+moto's other quirks, and the patches that work around them (every patch of moto, there only):
+tools/review_kit/rehearse/moto_patches.py.
 """
 
 from __future__ import annotations
@@ -46,9 +17,11 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from tools.review_kit.rehearse.moto_patches import patch_moto
 
 HOST = "127.0.0.1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -231,229 +204,6 @@ class _Instance:
 
     def is_created(self) -> bool:
         return True
-
-
-def patch_moto() -> None:
-    """DependsOn before a lazily created resource; AWS::Lambda::Version's Ref and Fn::GetAtt."""
-    from moto.awslambda import models
-    from moto.cloudformation import parsing
-
-    resource_map: Any = parsing.ResourceMap
-    if not getattr(resource_map, "_rehearsal_patched", False):
-        original_getitem = resource_map.__getitem__
-
-        def getitem(self: Any, key: str) -> Any:
-            resource_json = getattr(self, "_resource_json_map", {}).get(key)
-            if key not in self._parsed_resources and isinstance(resource_json, dict):
-                depends_on = resource_json.get("DependsOn", [])
-                for dependency in [depends_on] if isinstance(depends_on, str) else depends_on:
-                    if dependency not in self._parsed_resources:
-                        getitem(self, dependency)
-            return original_getitem(self, key)
-
-        resource_map.__getitem__ = getitem
-        resource_map._rehearsal_patched = True
-
-    version_class: Any = models.LambdaVersion
-    if getattr(version_class, "_rehearsal_patched", False):
-        return
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        backend = models.lambda_backends[account_id][region_name]
-        function = backend.publish_version(cloudformation_json["Properties"]["FunctionName"])
-        if function is None:
-            raise ValueError(
-                f"cannot publish a version of {cloudformation_json['Properties']['FunctionName']}"
-            )
-        version = version_class({"Version": function.version})
-        version.version_arn = function.function_arn  # qualified with the version number
-        return version
-
-    def attribute(self: Any, name: str) -> str:
-        return {"Version": str(self.version), "FunctionArn": self.version_arn.rsplit(":", 1)[0]}[name]
-
-    version_class.create_from_cloudformation_json = classmethod(create)
-    version_class.physical_resource_id = property(lambda self: self.version_arn)
-    version_class.has_cfn_attr = classmethod(lambda cls, name: name in ("Version", "FunctionArn"))
-    version_class.get_cfn_attribute = attribute
-    version_class._rehearsal_patched = True
-    _add_alias_model(models)
-    _patch_kms_key_policy()
-    _patch_change_set_outputs()
-    _patch_bucket_versioning()
-    _patch_policy_variables_in_arns()
-    _patch_role_managed_policies()
-    from moto.apigateway import models as apigateway
-
-    apigateway.Deployment.physical_resource_id = property(lambda self: self.id)  # type: ignore[attr-defined]
-
-
-def _patch_change_set_outputs() -> None:
-    from moto.cloudformation import models as cloudformation
-    from moto.cloudformation.parsing import OutputMap
-
-    change_set_class: Any = cloudformation.ChangeSet
-    if getattr(change_set_class, "_rehearsal_patched", False):
-        return
-    original_apply = change_set_class.apply
-
-    def apply(self: Any) -> None:
-        original_apply(self)
-        self.stack.template_dict = self.template_dict
-        self.stack.template = self.template
-        self.stack.output_map = OutputMap(self.stack.resource_map, self.template_dict, self.stack.stack_id)
-
-    change_set_class.apply = apply
-    change_set_class._rehearsal_patched = True
-
-
-def _patch_policy_variables_in_arns() -> None:
-    import re
-
-    from moto.iam import policy_validation
-
-    validator: Any = policy_validation.IAMPolicyDocumentValidator
-    if getattr(validator, "_rehearsal_patched", False):
-        return
-    original_init = validator.__init__
-
-    def init(self: Any, policy_document: str, *args: Any, **kwargs: Any) -> None:
-        sample = re.sub(r"\$\{aws:PrincipalAccount\}", ACCOUNT, policy_document)
-        sample = re.sub(r"\$\{aws:[A-Za-z]+\}", "sample", sample)
-        original_init(self, sample, *args, **kwargs)
-
-    validator.__init__ = init
-    validator._rehearsal_patched = True
-
-
-def _wrap_cloudformation_create(
-    model_class: Any,
-    *,
-    before: Callable[[dict[str, Any]], None] | None = None,
-    after: Callable[[Any, dict[str, Any], str], None] | None = None,
-) -> None:
-    """Wrap a moto model's CloudFormation create, once: `before` mends the resource's JSON as moto
-    reads it, `after` (created model, resource JSON, account id) sets what moto left out."""
-    if getattr(model_class, "_rehearsal_patched", False):
-        return
-    original = model_class.create_from_cloudformation_json.__func__
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        if before is not None:
-            before(cloudformation_json)
-        created = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        if after is not None:
-            after(created, cloudformation_json, account_id)
-        return created
-
-    model_class.create_from_cloudformation_json = classmethod(create)
-    model_class._rehearsal_patched = True
-
-
-def _patch_role_managed_policies() -> None:
-    from moto.iam import models as iam
-
-    def attach(role: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
-        backend = iam.iam_backends[account_id]["aws"]
-        for policy_arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns", []):
-            backend.attach_role_policy(policy_arn, role.name)
-
-    _wrap_cloudformation_create(iam.Role, after=attach)
-
-
-def _patch_bucket_versioning() -> None:
-    from moto.s3 import models as s3
-
-    def version(bucket: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
-        versioning = (cloudformation_json.get("Properties") or {}).get("VersioningConfiguration") or {}
-        if versioning.get("Status"):
-            bucket.versioning_status = versioning["Status"]
-
-    _wrap_cloudformation_create(s3.FakeBucket, after=version)
-
-
-def _patch_kms_key_policy() -> None:
-    import json
-
-    from moto.kms import models as kms
-
-    def as_kms_reads_them(cloudformation_json: dict[str, Any]) -> None:
-        properties = cloudformation_json["Properties"]
-        if isinstance(properties.get("KeyPolicy"), dict):
-            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
-        properties["Tags"] = [
-            {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag
-            for tag in properties.get("Tags", [])
-        ]
-
-    _wrap_cloudformation_create(kms.Key, before=as_kms_reads_them)
-
-
-def _add_alias_model(models: Any) -> None:
-    from moto.cloudformation import parsing
-    from moto.core.common_models import CloudFormationModel
-
-    if "AWS::Lambda::Alias" in parsing.get_model_map():
-        return
-
-    class _Alias:
-        def __init__(self, arn: str, name: str) -> None:
-            self.arn, self.name = arn, name
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.arn
-
-        def get_cfn_attribute(self, attribute: str) -> str:
-            return self.arn
-
-        def is_created(self) -> bool:
-            return True
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> _Alias:
-        properties = cloudformation_json["Properties"]
-        alias = models.lambda_backends[account_id][region_name].create_alias(
-            properties["Name"],
-            properties["FunctionName"],
-            str(properties["FunctionVersion"]),
-            properties.get("Description", ""),
-            properties.get("RoutingConfig"),
-        )
-        return _Alias(alias.arn, alias.name)
-
-    type(
-        "RehearsalLambdaAlias",
-        (CloudFormationModel,),
-        {
-            "cloudformation_type": staticmethod(lambda: "AWS::Lambda::Alias"),
-            "cloudformation_name_type": staticmethod(lambda: "Name"),
-            "has_cfn_attr": classmethod(lambda cls, name: name == "AliasArn"),
-            "create_from_cloudformation_json": classmethod(create),
-        },
-    )
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
 
 
 # -- The server and how clients reach it ----------------------------------------------------------

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.common import intrinsics
 from tools.dev.local.aws import UploadTemplate
 from tools.dev.local.gateway import FunctionInfo, LocalGateway, ResponseSpec, TokenBucket
 from tools.dev.local.server import GatewayHTTPServer
@@ -97,10 +98,9 @@ def start_front(
 def _resolved_code_location(session: Any, code: dict[str, Any], stack_name: str) -> tuple[str, str]:
     """The S3 bucket and key of the function's code, as the template names them (Fn::Sub)."""
     from tools.review_kit.rehearse.emulator import ACCOUNT, REGION
-    from tools.review_kit.rehearse.pipeline import Environment, Resolver
 
-    resolver = Resolver({}, Environment(ACCOUNT, REGION), {})
-    return str(resolver.resolve(code["S3Bucket"])), str(resolver.resolve(code["S3Key"]))
+    policy = intrinsics.Deployed(intrinsics.Account(ACCOUNT, REGION))
+    return intrinsics.resolve(code["S3Bucket"], policy), intrinsics.resolve(code["S3Key"], policy)
 
 
 def _import_handler(code_dir: Path, environment: dict[str, str]) -> Any:

@@ -2,14 +2,12 @@
 
 Nothing here is re-typed from stages/pipeline/stack.py: every command, buildspec, role, template
 path and environment variable comes from cdk.out/UploadApiPipeline.template.json, with the few
-intrinsic functions CDK writes there (Ref, Fn::GetAtt, Fn::Join, Fn::Sub) resolved for one
-account and region.
+intrinsic functions CDK writes there resolved for one account and region (tools/common/intrinsics.py).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +15,11 @@ from typing import Any
 
 import yaml
 
-PIPELINE_TEMPLATE = "UploadApiPipeline.template.json"
+from tools.common import assembly, intrinsics
+from tools.common.intrinsics import TemplateValue
 
-
-@dataclass(frozen=True)
-class Environment:
-    account: str
-    region: str
-    partition: str = "aws"
+# Where the rehearsal deploys: account, region, partition (the pseudo parameters' values).
+Environment = intrinsics.Account
 
 
 @dataclass(frozen=True)
@@ -69,85 +64,25 @@ class Project:
         return spec
 
 
-class Resolver:
-    """Ref / Fn::GetAtt / Fn::Join / Fn::Sub for one environment; unknown refs keep their logical id."""
-
-    def __init__(self, template: Mapping[str, Any], env: Environment, physical: Mapping[str, str]) -> None:
-        self.resources: Mapping[str, Any] = template.get("Resources", {})
-        self.env = env
-        self.physical = physical
-
-    def pseudo(self, name: str) -> str | None:
-        return {
-            "AWS::AccountId": self.env.account,
-            "AWS::Region": self.env.region,
-            "AWS::Partition": self.env.partition,
-            "AWS::URLSuffix": "amazonaws.com",
-        }.get(name)
-
-    def ref(self, name: str) -> str:
-        return self.pseudo(name) or self.physical.get(name, name)
-
-    def get_att(self, logical_id: str, attribute: str) -> str:
-        resource_type = self.resources.get(logical_id, {}).get("Type", "")
-        name = self.ref(logical_id)
-        if attribute == "Arn" and resource_type == "AWS::IAM::Role":
-            return f"arn:{self.env.partition}:iam::{self.env.account}:role/{name}"
-        if attribute == "Arn" and resource_type == "AWS::Lambda::Function":
-            return f"arn:{self.env.partition}:lambda:{self.env.region}:{self.env.account}:function:{name}"
-        if attribute == "Arn" and resource_type == "AWS::CodeBuild::ReportGroup":
-            return (
-                f"arn:{self.env.partition}:codebuild:{self.env.region}:{self.env.account}:report-group/{name}"
-            )
-        return f"{name}.{attribute}"
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((function, argument),) = value.items()
-            if function == "Ref":
-                return self.ref(argument)
-            if function == "Fn::GetAtt":
-                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-                return self.get_att(logical_id, attribute)
-            if function == "Fn::Join":
-                separator, parts = argument
-                return separator.join(str(self.resolve(part)) for part in parts)
-            if function == "Fn::Sub":
-                text, variables = (argument, {}) if isinstance(argument, str) else argument
-                resolved = {key: str(self.resolve(item)) for key, item in variables.items()}
-
-                def substitute(match: re.Match[str]) -> str:
-                    name = match.group(1)
-                    if name in resolved:
-                        return resolved[name]
-                    if "." in name:
-                        return self.get_att(*name.split(".", 1))
-                    return self.ref(name)
-
-                return re.sub(r"\$\{([^}!]+)\}", substitute, text)
-        return {key: self.resolve(item) for key, item in value.items()}
-
-
 @dataclass
 class Pipeline:
     template: dict[str, Any]
-    resolver: Resolver
+    policy: intrinsics.Deployed  # names from the emulator's physical ids
     actions: list[Action]
+
+    def resolve(self, value: TemplateValue) -> TemplateValue:
+        return intrinsics.resolve_tree(value, self.policy)
 
     @classmethod
     def load(cls, cdk_out: Path, env: Environment, physical: Mapping[str, str] | None = None) -> Pipeline:
-        template = json.loads((cdk_out / PIPELINE_TEMPLATE).read_text(encoding="utf-8"))
-        return cls.from_template(template, env, physical or {})
+        """The app's root stack (the pipeline) in the cloud assembly `cdk synth` wrote."""
+        return cls.from_template(assembly.load(cdk_out).root_stack().template, env, physical or {})
 
     @classmethod
     def from_template(
         cls, template: dict[str, Any], env: Environment, physical: Mapping[str, str]
     ) -> Pipeline:
-        resolver = Resolver(template, env, physical)
+        policy = intrinsics.Deployed(env, physical, assembly.Template(template).types())
         pipelines = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
         if len(pipelines) != 1:
             raise ValueError(f"expected one AWS::CodePipeline::Pipeline, found {len(pipelines)}")
@@ -161,14 +96,14 @@ class Pipeline:
                         name=raw["Name"],
                         provider=raw["ActionTypeId"]["Provider"],
                         run_order=int(raw.get("RunOrder", 1)),
-                        configuration=resolver.resolve(raw.get("Configuration", {})),
+                        configuration=intrinsics.resolve_tree(raw.get("Configuration", {}), policy),
                         inputs=tuple(a["Name"] for a in raw.get("InputArtifacts", [])),
                         outputs=tuple(a["Name"] for a in raw.get("OutputArtifacts", [])),
-                        role_arn=resolver.resolve(raw["RoleArn"]) if "RoleArn" in raw else None,
+                        role_arn=intrinsics.resolve(raw["RoleArn"], policy) if "RoleArn" in raw else None,
                         namespace=raw.get("Namespace"),
                     )
                 )
-        return cls(template, resolver, actions)
+        return cls(template, policy, actions)
 
     def project(self, action: Action) -> Project:
         """The CodeBuild project a CodeBuild action names (by Ref to its logical id)."""
@@ -179,16 +114,16 @@ class Pipeline:
         properties = self.template["Resources"][logical_id]["Properties"]
         environment = properties["Environment"]
         variables = {
-            item["Name"]: str(self.resolver.resolve(item["Value"]))
+            item["Name"]: str(self.resolve(item["Value"]))
             for item in environment.get("EnvironmentVariables", [])
         }
         return Project(
             logical_id=logical_id,
             compute_type=environment["ComputeType"],
             image=environment["Image"],
-            buildspec=str(self.resolver.resolve(properties["Source"]["BuildSpec"])),
+            buildspec=str(self.resolve(properties["Source"]["BuildSpec"])),
             environment=variables,
-            cache=self.resolver.resolve(properties.get("Cache", {})),
+            cache=self.resolve(properties.get("Cache", {})),
         )
 
     def is_synth(self, action: Action) -> bool:

@@ -1,4 +1,5 @@
-"""A cloud assembly's stacks, grouped by stage, with their templates and metadata.
+"""A cloud assembly's stacks, grouped by stage, with their templates and metadata: the one reader
+of what `cdk synth` writes, for the review, the IAM checks, the rehearsal and local mode.
 
 `cdk synth` writes the app's root stacks into cdk.out/manifest.json and each Stage into a nested
 assembly (an artifact of type cdk:cloud-assembly, e.g. assembly-UploadApiPipeline-Dev). Every
@@ -10,6 +11,7 @@ to the CloudFormation resources they are about.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +38,52 @@ class Resource:
     metadata: dict[str, Any]
 
 
+class Template:
+    """One template's resources, looked up by logical id or by type (what every reader asks)."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.body = body
+        self.resources: Mapping[str, Mapping[str, Any]] = body.get("Resources") or {}
+
+    def type_of(self, logical_id: str) -> str:
+        return str(self.resources[logical_id]["Type"])
+
+    def props(self, logical_id: str) -> Mapping[str, Any]:
+        return self.resources[logical_id].get("Properties") or {}
+
+    def types(self) -> dict[str, str]:
+        """logical id -> resource type."""
+        return {logical_id: str(body.get("Type", "")) for logical_id, body in self.resources.items()}
+
+    def of_type(self, resource_type: str) -> dict[str, Mapping[str, Any]]:
+        return {lid: body for lid, body in self.resources.items() if body.get("Type") == resource_type}
+
+    def one(self, resource_type: str, **property_filter: Any) -> tuple[str, Mapping[str, Any]]:
+        """The one resource of a type whose properties have these values (LookupError otherwise)."""
+        matches = [
+            (logical_id, body)
+            for logical_id, body in self.of_type(resource_type).items()
+            if all((body.get("Properties") or {}).get(k) == v for k, v in property_filter.items())
+        ]
+        if len(matches) != 1:
+            raise LookupError(
+                f"expected one {resource_type} matching {property_filter}, found {len(matches)}"
+            )
+        return matches[0]
+
+    def typed(self) -> dict[str, Resource]:
+        return {
+            logical_id: Resource(
+                logical_id=logical_id,
+                type=str(body.get("Type", "")),
+                path=str((body.get("Metadata") or {}).get("aws:cdk:path", "")),
+                properties=body.get("Properties") or {},
+                metadata=body.get("Metadata") or {},
+            )
+            for logical_id, body in self.resources.items()
+        }
+
+
 @dataclass(frozen=True)
 class Stack:
     stage: str
@@ -47,17 +95,12 @@ class Stack:
     template: dict[str, Any] = field(repr=False)
 
     @cached_property
+    def view(self) -> Template:
+        return Template(self.template)
+
+    @cached_property
     def resources(self) -> dict[str, Resource]:
-        return {
-            logical_id: Resource(
-                logical_id=logical_id,
-                type=str(body.get("Type", "")),
-                path=str(body.get("Metadata", {}).get("aws:cdk:path", "")),
-                properties=body.get("Properties", {}) or {},
-                metadata=body.get("Metadata", {}) or {},
-            )
-            for logical_id, body in (self.template.get("Resources") or {}).items()
-        }
+        return self.view.typed()
 
     @cached_property
     def _names(self) -> dict[str, str]:
@@ -116,6 +159,13 @@ class Assembly:
         """The stack that owns a construct path (the deepest one, as stacks may nest in stages)."""
         owners = [s for s in self.stacks if s.owns(construct_path)]
         return max(owners, key=lambda s: len(s.construct_path), default=None)
+
+    def root_stack(self) -> Stack:
+        """The app's own stack (the pipeline), not one a stage holds."""
+        roots = [s for s in self.stacks if s.stage == ROOT_STAGE]
+        if len(roots) != 1:
+            raise AssemblyError(f"{self.directory}: expected one root stack, found {len(roots)}")
+        return roots[0]
 
 
 def load(directory: Path) -> Assembly:
