@@ -7,7 +7,7 @@ keyword-only arguments; no construct reads context itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -211,10 +211,23 @@ def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
+_NOT_MINE = object()  # a checker's answer for a setting it does not check
+
+
 def _check(name: str, where: str, value: Any) -> Any:
+    """The setting's value, checked (and normalized), or a SettingsError naming it in one line."""
+
     def fail(why: str) -> SettingsError:
         return SettingsError(f"cdk.json context {where} {why} (got {value!r})")
 
+    for checker in (_check_place_and_api, _check_capacity_and_alarms):
+        checked = checker(name, value, fail)
+        if checked is not _NOT_MINE:
+            return checked
+    raise AssertionError(f"no check for setting {name}")
+
+
+def _check_place_and_api(name: str, value: Any, fail: Callable[[str], SettingsError]) -> Any:
     if name == "account":
         if value is not None and not (isinstance(value, str) and _ACCOUNT.match(value)):
             raise fail("must be a 12-digit AWS account id or null")
@@ -251,6 +264,10 @@ def _check(name: str, where: str, value: Any) -> Any:
                 + ", ".join(API_SECURITY_POLICIES)
             )
         return value
+    return _NOT_MINE
+
+
+def _check_capacity_and_alarms(name: str, value: Any, fail: Callable[[str], SettingsError]) -> Any:
     if name == "reserved_concurrency":
         # A word, not null: a null in a stage would not reliably override the default's number.
         if value == UNRESERVED:
@@ -304,7 +321,7 @@ def _check(name: str, where: str, value: Any) -> Any:
                 "root (arn:aws:iam::<account>:root) to admit a whole account; no wildcards"
             )
         return tuple(value)
-    raise AssertionError(f"no check for setting {name}")
+    return _NOT_MINE
 
 
 def _int_in(value: Any, low: int, high: int, fail: Any) -> int:
