@@ -41,7 +41,8 @@ def locked_requirement(uv: dict[str, Any]) -> str:
 
 def wheel_links(uv: dict[str, Any]) -> str:
     """A find-links page of the locked wheels, for pip to choose this platform's from."""
-    links = (f'<a href="{html.escape(w["url"])}">{html.escape(w["url"].rsplit("/", 1)[1])}</a>' for w in uv["wheels"])
+    urls = [html.escape(wheel["url"]) for wheel in uv["wheels"]]
+    links = (f'<a href="{url}">{url.rsplit("/", 1)[1]}</a>' for url in urls)
     return "<html><body>\n" + "\n".join(links) + "\n</body></html>\n"
 
 

@@ -3,10 +3,10 @@
     python -m tools.dev.local --port 3000 --outputs local-outputs.json    (what `make local` runs)
 
 The bucket, table and keys come from the upload stack's own synthesized template
-(tools/dev/local/template.json, written by a synth: template.py; read by aws.py); so do the stage name, the throttling numbers, the
-request model, the gateway responses and the function's environment. The outputs file names
-the limits enforced (ThrottlingRateLimit, ThrottlingBurstLimit), so `make verify` needs no
-flags. Knobs for tests, all read at start:
+(tools/dev/local/template.json, written by a synth: template.py; read by aws.py); so do the
+stage name, the throttling numbers, the request model, the gateway responses and the function's
+environment. The outputs file names the limits enforced (ThrottlingRateLimit,
+ThrottlingBurstLimit), so `make verify` needs no flags. Knobs for tests, all read at start:
 
     THROTTLE=off                    no stage throttling (and no limits in the outputs file)
     THROTTLE_RATE, THROTTLE_BURST   override the stack's rate (per second) and burst
