@@ -59,7 +59,7 @@ $(INSTALLED): uv.lock pyproject.toml $(UV_INSTALLED)
 	touch $@ $(LOCAL_INSTALLED) $(VERIFY_INSTALLED)
 
 $(LOCAL_INSTALLED): uv.lock pyproject.toml $(UV_INSTALLED)
-	@echo "== .venv: the local group from uv.lock (the handler, moto, the gateway's server; about 230 MB on a first install)"
+	@echo "== .venv: the local group from uv.lock (the handler, moto, the gateway's server; about 120 MB on a first install)"
 	$(UV_SYNC) --inexact --only-group local
 	touch $@
 
@@ -161,9 +161,10 @@ test: install lint unit synth scan-templates scan report ## Everything CI runs: 
 # tools/dev/local/template.json, no CDK and no Node. After a change to what synthesizes that stack
 # (stages/, cdk.json, requirements.txt) the file is stale, and the first `make local` rewrites it
 # (which installs the rest: `make local-template`).
-# Byte code goes to .venv/pycache (never beside lambda/'s sources, the asset): the next start skips compiling.
+# Byte code goes to .venv-tools/pycache (never beside lambda/'s sources, the asset; not in .venv,
+# which uv must find empty to create): the next start skips compiling.
 local: export PYTHONDONTWRITEBYTECODE :=
-local: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+local: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(TOOLS)/pycache
 local: $(LOCAL_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
 	@$(PYTHON) -m tools.dev.local.template --check || $(MAKE) --no-print-directory local-template
 	python -m tools.dev.local --port $(PORT) --outputs $(OUTPUTS)
