@@ -5,13 +5,20 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
-CHECKOV_VENV := .venv-checkov
-SCAN_VENV := .venv-scan
+# What uv installs outside the project venv: uv itself, and checkov (whose pins conflict with .venv's).
+TOOLS := .venv-tools
 BIN := $(CURDIR)/$(VENV)/bin
+UV := $(CURDIR)/$(TOOLS)/uv/bin/uv
+CHECKOV := $(CURDIR)/$(TOOLS)/checkov/bin/checkov
 # The pinned Node 22 and CDK CLI from package.json come first, then the venv.
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_ROOT_USER_ACTION := ignore
+# uv makes .venv with this interpreter and never downloads one of its own.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PORT ?= 3000
 OUTPUTS ?= local-outputs.json
 CDK_OUT ?= cdk.out
@@ -23,63 +30,71 @@ export SCAN_STRICT
 # `make report BASELINE=old/report.json`: the review lists what is new since that report first.
 BASELINE ?=
 
+# Each stamp says a part of uv.lock is installed (docs/supply-chain.md). uv.lock is the one
+# Python lock: every group's packages with the sha256 of each file, checked by uv on install.
+UV_INSTALLED := $(TOOLS)/uv/.installed
 INSTALLED := $(VENV)/.installed
+LOCAL_INSTALLED := $(VENV)/.installed-local
+VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
-CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
-SCAN_INSTALLED := $(SCAN_VENV)/.installed
+CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show verify verify-deployed upload rehearse bench openapi clean
+.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-# Every pip install below reads a hash lock (docs/supply-chain.md): pip refuses a file whose
-# sha256 is not in it. Each venv first replaces the pip it was created with by the locked one
-# (requirements-pip.lock: a newer pip installs these locks about twice as fast as 3.11's).
-PIP_LOCKED := -m pip install --quiet --require-hashes -r
+# uv first: pip installs the uv that uv.lock pins, --require-hashes with uv.lock's hashes for it.
+$(UV_INSTALLED): uv.lock
+	$(PYTHON) -m tools.common.locked_uv $(TOOLS)/uv
+	touch $@
 
-$(INSTALLED): requirements-pip.lock requirements-dev.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python $(PIP_LOCKED) requirements-pip.lock
-	$(BIN)/python $(PIP_LOCKED) requirements-dev.lock
+# `uv sync --locked` installs from uv.lock (and fails if pyproject.toml changed since `make lock`),
+# checking every file against the lock's sha256. A part (--inexact) leaves the rest installed;
+# the whole (`make install`: every group but checkov) also removes what the lock no longer has.
+UV_SYNC = $(UV) sync --locked --no-install-project
+$(INSTALLED): uv.lock pyproject.toml $(UV_INSTALLED)
+	@echo "== .venv: every group but checkov from uv.lock (dev, scan; about 1 GB on a first install)"
+	$(UV_SYNC) --only-group dev --only-group scan
+	touch $@ $(LOCAL_INSTALLED) $(VERIFY_INSTALLED)
+
+$(LOCAL_INSTALLED): uv.lock pyproject.toml $(UV_INSTALLED)
+	@echo "== .venv: the local group from uv.lock (the handler, moto, the gateway's server; about 120 MB on a first install)"
+	$(UV_SYNC) --inexact --only-group local
+	touch $@
+
+$(VERIFY_INSTALLED): uv.lock pyproject.toml $(UV_INSTALLED)
+	@echo "== .venv: the verify group from uv.lock (boto3, httpx, aiohttp)"
+	$(UV_SYNC) --inexact --only-group verify
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(CHECKOV_INSTALLED): requirements-pip.lock requirements-checkov.lock
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python $(PIP_LOCKED) requirements-pip.lock
-	$(CHECKOV_VENV)/bin/python $(PIP_LOCKED) requirements-checkov.lock
+# checkov's own environment, made by uv from the lock's checkov group (its boto3 1.35 conflicts with .venv's).
+$(CHECKOV_INSTALLED): uv.lock pyproject.toml $(UV_INSTALLED)
+	@echo "== $(TOOLS)/checkov: the checkov group from uv.lock"
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(TOOLS)/checkov $(UV_SYNC) --only-group checkov
 	touch $@
 
-$(SCAN_INSTALLED): requirements-pip.lock requirements-scan.lock
-	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python $(PIP_LOCKED) requirements-pip.lock
-	$(SCAN_VENV)/bin/python $(PIP_LOCKED) requirements-scan.lock
-	touch $@
-
-# The locks from the requirements*.txt a person edits (docs/supply-chain.md), with uv from
-# requirements-dev.txt. Universal (markers for every Python from 3.11: 3.11 here, 3.13 in
-# CodeBuild); a version already locked stays unless LOCK_ARGS=--upgrade (or
-# --upgrade-package NAME). The verifier's lock is held to the dev lock's versions, so the tests
-# run what the verify steps install. The Lambda's: its pins only (bundled with --no-deps), with
-# the hash of every file of each release, the aarch64 wheels included.
-UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
+# uv.lock from pyproject.toml, whose cdk and lambda groups are first rewritten from requirements.txt
+# and lambda/requirements.txt (the files a person edits; docs/supply-chain.md). Universal: one
+# resolution for every Python from 3.11 (3.11 here, 3.13 in CodeBuild) and every platform; a
+# version already locked stays unless LOCK_ARGS=--upgrade (or --upgrade-package NAME). The
+# Lambda's own locks: its pins only (bundled with --no-deps), with the hash of every file of each
+# release, the aarch64 wheels included (stages/upload/bundling.py installs them).
+UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
 LOCK_ARGS ?=
 
 .PHONY: lock
-lock: $(INSTALLED) ## Regenerate the hash locks (*.lock) from requirements*.txt; LOCK_ARGS=--upgrade to bump
-	$(UV_COMPILE) --universal --python-version 3.11 requirements-pip.txt -o requirements-pip.lock
-	$(UV_COMPILE) --universal --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
-	$(UV_COMPILE) --universal --python-version 3.11 requirements-verify.txt -c requirements-dev.lock -o requirements-verify.lock
-	$(UV_COMPILE) --universal --python-version 3.11 requirements-checkov.txt -o requirements-checkov.lock
-	$(UV_COMPILE) --universal --python-version 3.11 requirements-scan.txt -o requirements-scan.lock
+lock: $(UV_INSTALLED) ## Regenerate uv.lock and the Lambda's locks from the pins; LOCK_ARGS=--upgrade to bump
+	$(PYTHON) -m tools.dev.dependency_groups
+	$(UV) lock $(LOCK_ARGS)
 	$(UV_COMPILE) --no-deps --python-version 3.13 --python-platform aarch64-manylinux2014 lambda/requirements.txt -o lambda/requirements.lock
 	$(UV_COMPILE) --no-deps --python-version 3.9 --python-platform aarch64-manylinux2014 lambda/requirements-py39.txt -o lambda/requirements-py39.lock
 
-install: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED) $(SCAN_INSTALLED) install-browser ## Install pinned Python deps, the pinned CDK CLI + Node 22, checkov, the security gates' tools, Chromium
+install: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED) install-browser ## Install every locked Python group, the pinned CDK CLI + Node 22, checkov, Chromium
 
 # Chromium renders the review report in a test. Debian's package, as root, only when none works;
 # elsewhere (Ubuntu's is a snap, which does not run in a container) say so: the test then
@@ -104,7 +119,7 @@ format: $(INSTALLED) ## Apply ruff fixes and formatting
 	ruff check --fix .
 	ruff format .
 
-unit: $(INSTALLED) $(NODE_INSTALLED) $(SCAN_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
+unit: $(INSTALLED) $(NODE_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
 	pytest --junitxml=$(REPORTS)/junit/pytest.xml
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
@@ -124,15 +139,15 @@ cfn-lint: ## cfn-lint on the synthesized templates (run after synth)
 	cfn-lint $(CDK_OUT)/*.template.json $(CDK_OUT)/assembly-*/*.template.json
 
 checkov: $(CHECKOV_INSTALLED) ## checkov on the synthesized templates (run after synth)
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--directory $(CDK_OUT) --skip-path 'asset\.'
 
 scan-templates: cfn-lint checkov ## Both template scanners
 
-scan: $(INSTALLED) $(SCAN_INSTALLED) ## Security gates: secrets, bandit, pip-audit, SBOMs (reports/gates, reports/sbom)
+scan: $(INSTALLED) ## Security gates: secrets, bandit, pip-audit, SBOMs (reports/gates, reports/sbom)
 	python -m tools.pipeline_checks.gates --out $(REPORTS)/gates
 
-secrets-baseline: $(INSTALLED) $(SCAN_INSTALLED) ## Refresh .secrets.baseline (keeps audit labels); then audit new entries
+secrets-baseline: $(INSTALLED) ## Refresh .secrets.baseline (keeps audit labels); then audit new entries
 	python -m tools.pipeline_checks.gates.secrets_scan --update-baseline
 
 report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after synth): reports/review/report.{html,md,json}
@@ -142,30 +157,44 @@ report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after s
 # The same targets as buildspec.yml's install + build commands, then its `finally` (tests/infra/test_pipeline.py).
 test: install lint unit synth scan-templates scan report ## Everything CI runs: lint, tests, synth + cdk-nag, cfn-lint, checkov, gates, review
 
-local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
+# Local mode installs only the local group: it reads the upload stack's template from
+# tools/dev/local/template.json, no CDK and no Node. After a change to what synthesizes that stack
+# (stages/, cdk.json, requirements.txt) the file is stale, and the first `make local` rewrites it
+# (which installs the rest: `make local-template`).
+# Byte code goes to .venv-tools/pycache (never beside lambda/'s sources, the asset; not in .venv,
+# which uv must find empty to create): the next start skips compiling.
+local: export PYTHONDONTWRITEBYTECODE :=
+local: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(TOOLS)/pycache
+local: $(LOCAL_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
+	@$(PYTHON) -m tools.dev.local.template --check || $(MAKE) --no-print-directory local-template
 	python -m tools.dev.local --port $(PORT) --outputs $(OUTPUTS)
 
 # What the running `make local` stored, read from its emulated AWS with dummy credentials.
-local-show: $(INSTALLED) ## While `make local` runs: the objects and items it stored (OUTPUTS=...)
+local-show: $(LOCAL_INSTALLED) ## While `make local` runs: the objects and items it stored (OUTPUTS=...)
 	@python -m tools.dev.local.show --outputs $(OUTPUTS)
+
+local-template: $(INSTALLED) $(NODE_INSTALLED) ## Rewrite tools/dev/local/template.json (the upload stack local mode serves) from a synth
+	python -m tools.dev.local.template --write
 
 # The post-deploy verifier (tools/pipeline_checks/verify). MODE=dev uploads one file and floods above the stage
 # limit; MODE=prod does neither unless VERIFY_ARGS says --write / --load. THROTTLE_RATE and
 # THROTTLE_BURST, when set, are the limits to expect (start `make local` with the same ones).
-verify: $(INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=dev|prod VERIFY_ARGS=...
+verify: $(VERIFY_INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json MODE=dev|prod VERIFY_ARGS=...
 	python -m tools.pipeline_checks.verify --mode $(or $(MODE),dev) --outputs $(OUTPUTS) $(VERIFY_ARGS)
 
-# The pipeline's verify steps run this in CodeBuild: system python3, only the verifier's pins,
+# The pipeline's verify steps run this in CodeBuild: system python3, only the verifier's pins (uv.lock's
+# verify group, exported with its hashes; pip --require-hashes),
 # the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME, run as VERIFIER_ROLE_ARN (the stage's VerifierRole)
 # when set. No default MODE: prod must never get dev's flood.
-verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
+verify-deployed: $(UV_INSTALLED) ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
-	PIP_ROOT_USER_ACTION=ignore $(PYTHON) $(PIP_LOCKED) requirements-verify.lock
+	$(UV) export --locked --only-group verify --no-emit-project --quiet -o $(TOOLS)/verify-requirements.txt
+	$(PYTHON) -m pip install --require-hashes -r $(TOOLS)/verify-requirements.txt
 	$(PYTHON) -m tools.pipeline_checks.verify --mode $(MODE) $(VERIFY_ARGS)
 
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
 # signed with your default AWS credentials. Prints the 201 body, or the error with its fields.
-upload: $(INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... PRICE=... [CONTENT_TYPE=...] [URL=...]
+upload: $(VERIFY_INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... PRICE=... [CONTENT_TYPE=...] [URL=...]
 	@test -n "$(FILE)" -a -n "$(PRODUCT_ID)" -a -n "$(PRODUCT_NAME)" -a -n "$(PRICE)" || \
 		{ echo "make upload: set FILE, PRODUCT_ID, PRODUCT_NAME and PRICE (CONTENT_TYPE, URL optional)" >&2; exit 2; }
 	python -m tools.dev.upload "$(FILE)" --product-id "$(PRODUCT_ID)" --product-name "$(PRODUCT_NAME)" \

@@ -559,9 +559,9 @@ def test_alarm_email_passes_nag_cfn_lint_and_checkov(tmp_path):
         check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    checkov = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+    checkov = REPO_ROOT / ".venv-tools" / "checkov" / "bin" / "checkov"
     if not checkov.is_file():
-        pytest.skip("checkov is not installed here (.venv-checkov); `make checkov` runs it")
+        pytest.skip("checkov is not installed here (.venv-tools/checkov); `make checkov` runs it")
     scan = subprocess.run(
         [
             str(checkov), "--quiet", "--compact", "--skip-download", "--framework", "cloudformation",

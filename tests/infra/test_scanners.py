@@ -74,7 +74,7 @@ def _cfn_lint() -> str:
 
 
 def _checkov() -> str | None:
-    candidates = [os.environ.get("CHECKOV"), str(REPO_ROOT / ".venv-checkov" / "bin" / "checkov")]
+    candidates = [os.environ.get("CHECKOV"), str(REPO_ROOT / ".venv-tools" / "checkov" / "bin" / "checkov")]
     return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
@@ -110,7 +110,7 @@ def _run_checkov(outdir: Path) -> tuple[subprocess.CompletedProcess[str], dict[s
     """checkov on the assembly as `make checkov` runs it (assets skipped, nothing downloaded)."""
     checkov = _checkov()
     if checkov is None:
-        pytest.skip("checkov is not installed here (.venv-checkov or CHECKOV=...); `make checkov` runs it")
+        pytest.skip("checkov is not installed here (.venv-tools/checkov, CHECKOV=...): `make checkov`")
     result = subprocess.run(
         [
             checkov, "--quiet", "--compact", "--skip-download", "--framework", "cloudformation",

@@ -42,15 +42,30 @@ def test_every_pinned_requirements_file_is_audited():
     # WHEN the files the gate audits are listed
     files = {str(p.relative_to(REPO_ROOT)) for p in dependency_audit.requirement_files(REPO_ROOT)}
     # THEN they are every requirements file, the Lambda asset's included
-    assert files >= {
-        "requirements.txt",
-        "requirements-dev.txt",
-        "requirements-verify.txt",
-        "requirements-checkov.txt",
-        "requirements-scan.txt",
-        "lambda/requirements.txt",
-        "lambda/requirements-py39.txt",
+    assert files >= {"requirements.txt", "lambda/requirements.txt", "lambda/requirements-py39.txt"}
+
+
+def test_every_locked_group_is_audited(tmp_path):
+    # GIVEN uv.lock, exported as the gate exports it
+    exported = {
+        path.name: path.read_text(encoding="utf-8")
+        for path in dependency_audit.exported_lock(REPO_ROOT, tmp_path)
     }
+    # WHEN the exports are read
+    # THEN one holds every group but checkov (a pin of each, transitive ones too), the other checkov's own
+    assert set(exported) == {"uv.lock[dev+scan]", "uv.lock[checkov]"}
+    for pin in (
+        "pytest==",
+        "bandit==",
+        "aws-cdk-lib==",
+        "moto==",
+        "aws-lambda-powertools==",
+        "httpx==",
+        "botocore==",
+    ):
+        assert f"\n{pin}" in exported["uv.lock[dev+scan]"], pin
+    assert "\ncheckov==3.3.30" in exported["uv.lock[checkov]"]
+    assert "\nboto3==1.35." in exported["uv.lock[checkov]"]
 
 
 def test_a_reported_vulnerability_fails_the_gate(tmp_path, monkeypatch, requirements):

@@ -5,5 +5,6 @@
 gateway.py   what API Gateway does in front of the handler (routes, throttle, model, proxy event)
 server.py    the HTTP front (aiohttp): answers what the gateway refuses without the handler
 aws.py       the stack's bucket, table and keys, created in moto from the synthesized template
+template.py  that template, read from template.json (written by a synth; local mode needs no CDK)
 __main__.py  start-up: moto, the resources, the handler, the outputs file
 """

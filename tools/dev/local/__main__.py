@@ -3,10 +3,10 @@
     python -m tools.dev.local --port 3000 --outputs local-outputs.json    (what `make local` runs)
 
 The bucket, table and keys come from the upload stack's own synthesized template
-(tools/dev/local/aws.py); so do the stage name, the throttling numbers, the
-request model, the gateway responses and the function's environment. The outputs file names
-the limits enforced (ThrottlingRateLimit, ThrottlingBurstLimit), so `make verify` needs no
-flags. Knobs for tests, all read at start:
+(tools/dev/local/template.json, written by a synth: template.py; read by aws.py); so do the
+stage name, the throttling numbers, the request model, the gateway responses and the function's
+environment. The outputs file names the limits enforced (ThrottlingRateLimit,
+ThrottlingBurstLimit), so `make verify` needs no flags. Knobs for tests, all read at start:
 
     THROTTLE=off                    no stage throttling (and no limits in the outputs file)
     THROTTLE_RATE, THROTTLE_BURST   override the stack's rate (per second) and burst
@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -153,49 +152,17 @@ class LocalStack:
         return {self.stack_name: outputs}
 
 
-def synth_in_child(stop: threading.Event) -> tuple[str, dict[str, Any]] | None:
-    """synth_upload_template("dev") in a child process, or None if `stop` is set meanwhile.
-
-    The synth runs jsii's node process; in a child of its own session it exits with the
-    child, so the server never holds a node process that Ctrl-C would kill under it.
-    """
-    code = "import json, tools.dev.local.aws as t; print(json.dumps(t.synth_upload_template('dev')))"
-    with tempfile.TemporaryFile() as output:
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed script
-            [sys.executable, "-c", code], cwd=REPO_ROOT, stdout=output, start_new_session=True
-        )
-        try:
-            while True:
-                try:
-                    returncode = child.wait(timeout=0.2)
-                    break
-                except subprocess.TimeoutExpired:
-                    if stop.is_set():
-                        return None
-        finally:
-            if child.poll() is None:
-                child.terminate()
-                child.wait()
-        if returncode != 0:
-            raise RuntimeError(
-                f"synthesizing the upload stack failed (exit {returncode}); see its output above"
-            )
-        output.seek(0)
-        stack_name, template = json.loads(output.read().splitlines()[-1])  # the last line: ours
-    return stack_name, template
-
-
 def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -> LocalStack | None:
     """Create the stack's resources in moto and import the handler, as Lambda's init would."""
     import boto3
 
     from tools.dev.local.aws import UploadTemplate, create_emulated_resources
+    from tools.dev.local.template import load
 
     use_emulated_aws(moto_endpoint)
-    synthesized = synth_in_child(stop)
-    if synthesized is None:
+    stack_name, template = load()
+    if stop.is_set():
         return None
-    stack_name, template = synthesized
     view = UploadTemplate(template)
     resources = create_emulated_resources(template, boto3.Session())
     os.environ.update(resources.function_environment)

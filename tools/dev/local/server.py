@@ -29,7 +29,7 @@ from tools.dev.local.gateway import (
 
 try:  # libuv's event loop answers more per core; plain asyncio works too, slower
     from uvloop import new_event_loop
-except ImportError:  # pragma: no cover - uvloop is in requirements-dev.txt
+except ImportError:  # pragma: no cover - uvloop is in the local group (pyproject.toml)
     from asyncio import new_event_loop  # type: ignore[assignment]
 
 # A body up to this size is read and dropped before the 413, so the client sees the answer

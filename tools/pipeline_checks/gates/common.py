@@ -12,7 +12,8 @@ from typing import Any
 
 from tools.common.paths import REPO_ROOT
 
-SCAN_VENV = REPO_ROOT / ".venv-scan"
+# The gates' tools are uv.lock's scan group, installed in the project venv (`make scan`).
+SCAN_VENV = REPO_ROOT / ".venv"
 
 PASSED = "passed"
 FAILED = "failed"
@@ -44,13 +45,13 @@ class GateResult:
 
 
 def tool(name: str) -> str:
-    """A scanner's executable: .venv-scan's (the pinned one), else SCAN_BIN, else PATH."""
+    """A scanner's executable: .venv's (the pinned one), else SCAN_BIN, else PATH."""
     for directory in (SCAN_VENV / "bin", Path(os.environ.get("SCAN_BIN", SCAN_VENV / "bin"))):
         if (directory / name).is_file():
             return str(directory / name)
     found = shutil.which(name)
     if found is None:
-        raise ToolMissing(f"{name} is not installed: run `make install` (requirements-scan.txt, .venv-scan/)")
+        raise ToolMissing(f"{name} is not installed: run `make scan` (uv.lock's scan group, in .venv/)")
     return found
 
 

@@ -1,9 +1,12 @@
-"""Dependency gate: pip-audit on every pinned requirements file; any known vulnerability fails.
+"""Dependency gate: pip-audit on every pinned requirements file and uv.lock; any known vulnerability fails.
 
-Each file is audited on its own (lambda/requirements-py39.txt pins other versions of the same
-packages) with `--no-deps --disable-pip`: the pins are exact, and the Lambda asset is exactly
-lambda/requirements.txt installed with --no-deps. The vulnerability data comes from PyPI's JSON
-API (`--vulnerability-service pypi`).
+uv.lock is exported (`uv export`) as requirements: every package the groups install, transitive
+ones included, for this Python (pip-audit evaluates the markers); checkov's group, whose pins
+conflict with the others', in a file of its own. Each file is audited on its own
+(lambda/requirements-py39.txt pins other versions of the same packages) with `--no-deps
+--disable-pip`: the pins are exact, and the Lambda asset is exactly lambda/requirements.txt
+installed with --no-deps. The vulnerability data comes from PyPI's JSON API
+(`--vulnerability-service pypi`).
 
 pip-audit reports a package the service did not answer for as "skipped" and still says "No known
 vulnerabilities found" with exit 0. Here a skipped package, or a run that could not reach the
@@ -16,6 +19,7 @@ import json
 import re
 import subprocess  # runs the pinned pip-audit, no shell
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +40,29 @@ GATE, TITLE = "audit", "Known vulnerabilities in the pinned dependencies (pip-au
 SERVICE = "pypi"
 UNREACHABLE = "pip-audit: could not reach the vulnerability service: NOT CHECKED"
 PATTERNS = ("requirements*.txt", "lambda/requirements*.txt")
+# uv.lock's groups as the files they are exported to (one resolution each: checkov's conflicts).
+LOCK_EXPORTS = {"uv.lock[dev+scan]": ("dev", "scan"), "uv.lock[checkov]": ("checkov",)}
 
 
 def requirement_files(root: Path) -> list[Path]:
     return sorted({path for pattern in PATTERNS for path in root.glob(pattern)})
+
+
+def exported_lock(root: Path, scratch: Path) -> list[Path]:
+    """uv.lock's groups, written into `scratch` as pinned requirements files named as in LOCK_EXPORTS."""
+    uv = tool("uv")
+    exported = []
+    for name, groups in LOCK_EXPORTS.items():
+        path = scratch / name
+        subprocess.run(  # noqa: S603 - the locked uv, fixed arguments
+            [uv, "export", "--frozen", "--no-hashes", "--no-emit-project", "--quiet", "--project", str(root)]
+            + [f"--only-group={group}" for group in groups]
+            + ["-o", str(path)],
+            check=True,
+            capture_output=True,
+        )
+        exported.append(path)
+    return exported
 
 
 def run(
@@ -53,12 +76,25 @@ def run(
         pip_audit = tool("pip-audit")
     except ToolMissing as error:
         return tool_missing(GATE, TITLE, error)
-    files = requirement_files(root) if files is None else files
+    with tempfile.TemporaryDirectory(prefix="audit-lock-") as scratch:
+        if files is None:
+            files = requirement_files(root) + exported_lock(root, Path(scratch))
+        return _run(pip_audit, root, files, env, cache_dir, Path(scratch))
+
+
+def _run(
+    pip_audit: str,
+    root: Path,
+    files: list[Path],
+    env: dict[str, str] | None,
+    cache_dir: Path | None,
+    scratch: Path,
+) -> GateResult:
     vulnerable: list[dict[str, Any]] = []
     unchecked: list[dict[str, Any]] = []
     audited = 0
     for requirements in files:
-        name = display_path(requirements, root)
+        name = requirements.name if requirements.parent == scratch else display_path(requirements, root)
         report, problem = _audit(pip_audit, requirements, env, cache_dir)
         if report is None:
             unchecked.append({"id": "NOT CHECKED", "severity": "", "where": name, "message": problem})

@@ -25,7 +25,7 @@ RAN = "ran"
 
 
 def checkov_binary() -> str | None:
-    candidates = [os.environ.get("CHECKOV"), str(REPO_ROOT / ".venv-checkov" / "bin" / "checkov")]
+    candidates = [os.environ.get("CHECKOV"), str(REPO_ROOT / ".venv-tools" / "checkov" / "bin" / "checkov")]
     return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
@@ -38,7 +38,7 @@ def run_checkov(assembly: Assembly) -> tuple[str, Any]:
     """(status, checkov's JSON report) for the whole assembly; status is RAN or why not."""
     checkov = checkov_binary()
     if checkov is None:
-        return "not run: checkov is not installed (.venv-checkov, or CHECKOV=...): `make install`", None
+        return "not run: checkov is not installed (.venv-tools/checkov, or CHECKOV=...): `make install`", None
     result = subprocess.run(  # noqa: S603 - fixed argument list, our own assembly directory
         [
             checkov,

@@ -24,7 +24,7 @@ from tools.review_kit.rehearse.measure import Measured
 from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action_variables
 
 # Environments a fresh CodeBuild container would restore from its cache; linked, not rebuilt.
-WARM_ENVIRONMENTS = (".venv", ".venv-checkov", ".venv-scan", "node_modules")
+WARM_ENVIRONMENTS = (".venv", ".venv-tools/uv", ".venv-tools/checkov", "node_modules")
 VERIFY_THROTTLE = (20.0, 40)  # a Python front on loopback cannot serve the stage's 1000 req/s
 
 
@@ -272,7 +272,7 @@ def _link_warm_environments(source_dir: Path) -> None:
     """The checkout's built environments as a warm cache: what `make install` finds up to date.
 
     The venvs are linked; node_modules is copied, since `npm ci` empties the directory it installs
-    into. Each requirement file keeps the checkout's mtime, so make sees the environments as
+    into. Each lock and its input keep the checkout's mtime, so make sees the environments as
     current; if it would still rebuild one, the build stops here rather than change them.
     """
     for name in WARM_ENVIRONMENTS:
@@ -282,8 +282,9 @@ def _link_warm_environments(source_dir: Path) -> None:
         if name == "node_modules":
             shutil.copytree(original_env.resolve(), source_dir / name, symlinks=True)
         else:
+            (source_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (source_dir / name).symlink_to(original_env.resolve())
-    for pattern in ("requirements*.txt", "lambda/requirements.txt", "package.json", "package-lock.json"):
+    for pattern in ("pyproject.toml", "uv.lock", "package.json", "package-lock.json"):
         for copied in source_dir.glob(pattern):
             original = REPO_ROOT / copied.relative_to(source_dir)
             if original.exists():
@@ -304,7 +305,7 @@ def _link_warm_environments(source_dir: Path) -> None:
     rebuilds = [line for line in dry_run.stdout.splitlines() if line.strip() and not line.startswith("make")]
     if rebuilds:
         raise ActionFailed(
-            "the linked environments are older than the requirement files (make would reinstall into "
+            "the linked environments are older than the lock files (make would reinstall into "
             f"the checkout's): run `make install` first; make would run: {rebuilds[0]}"
         )
 

@@ -231,7 +231,7 @@ def _row(action: actions.Action, outcome: actions.Outcome, seconds: float) -> di
 
 
 def write_reports(rows: list[dict[str, Any]], out: Path) -> None:
-    summary = {"emulator": "moto (requirements-dev.txt pin), in-process server on 127.0.0.1", "actions": rows}
+    summary = {"emulator": "moto (uv.lock's pin), in-process server on 127.0.0.1", "actions": rows}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 

@@ -1,6 +1,6 @@
 """The AWS emulator of the rehearsal: moto server on loopback, and the types its CloudFormation lacks.
 
-moto (pinned in requirements-dev.txt) runs in this process (ThreadedMotoServer on 127.0.0.1),
+moto (pinned in pyproject.toml's dev group) runs in this process (ThreadedMotoServer on 127.0.0.1),
 so the rehearsal can teach its CloudFormation the resource types it lacks. Those types are
 modelled in EMULATED_TYPES below, explicitly: a modelled resource is recorded (its properties,
 as CloudFormation resolved them) and given the Ref and attributes the real type has, so the
