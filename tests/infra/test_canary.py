@@ -18,7 +18,7 @@ import pytest
 from main import build_app
 from stages.settings import CONTEXT_KEY, DEPLOYMENT_CONFIGS, SettingsError, load_stage_settings
 from stages.upload.deployment import LIVE_ALIAS_NAME, deployment_config
-from tools import nag_gate
+from tools.pipeline_checks import nag_gate
 
 from .conftest import Synthesized, cdk_json_setting, context_with
 

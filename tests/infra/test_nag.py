@@ -23,7 +23,7 @@ from main import PIPELINE_STACK_ID, build_app
 from stages.nag import add_nag_packs
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.upload_stage import UPLOAD_STACK_ID, UploadApiStage
-from tools import nag_gate
+from tools.pipeline_checks import nag_gate
 
 from .conftest import app_context, context_with, synth_stage
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 
 from main import PIPELINE_STACK_ID, build_app
 from tests.infra.conftest import app_context
-from tools import nag_gate
+from tools.pipeline_checks import nag_gate
 from tools.pipeline_checks.review import assembly, junit, model, nag
 
 from .conftest import resource
