@@ -104,8 +104,11 @@ format: $(INSTALLED) ## Apply ruff fixes and formatting
 	ruff check --fix .
 	ruff format .
 
+# pytest-xdist: one worker per CPU, each test file on one worker (its module fixtures built once);
+# PYTEST_WORKERS=0 runs every test in this process.
+PYTEST_WORKERS ?= auto
 unit: $(INSTALLED) $(NODE_INSTALLED) $(SCAN_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
-	pytest --junitxml=$(REPORTS)/junit/pytest.xml
+	pytest -n $(PYTEST_WORKERS) --dist loadfile --junitxml=$(REPORTS)/junit/pytest.xml
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
 	cdk synth --quiet --output $(CDK_OUT)
@@ -139,8 +142,10 @@ report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after s
 	python -m tools.pipeline_checks.review $(CDK_OUT) --out $(REPORTS)/review --gates $(REPORTS)/gates/summary.json \
 		$(if $(BASELINE),--baseline $(BASELINE))
 
-# The same targets as buildspec.yml's install + build commands, then its `finally` (tests/infra/test_pipeline.py).
-test: install lint unit synth scan-templates scan report ## Everything CI runs: lint, tests, synth + cdk-nag, cfn-lint, checkov, gates, review
+# buildspec.yml's install + build commands, then its `finally`, read from it and each timed; the record
+# lets `make rehearse` stand on this run for the Synth action (tools/review_kit/rehearse/reuse.py).
+test: install ## Everything CI runs: buildspec.yml's commands (lint, tests, synth + cdk-nag, scanners, gates, review), timed
+	python -m tools.review_kit.rehearse.make_test --record $(REPORTS)/make-test.json
 
 local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
 	python -m tools.dev.local --port $(PORT) --outputs $(OUTPUTS)
@@ -169,8 +174,10 @@ upload: $(INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... 
 		$(if $(URL),--url "$(URL)",--outputs "$(OUTPUTS)")
 
 # The pipeline, action by action, against moto on loopback (docs/rehearsal.md): reports/rehearsal/.
+# REHEARSE_ARGS=--rerun-synth runs the Synth commands even when `make test` just ran them.
 rehearse: synth ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
-	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal
+	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal \
+		--make-test-record $(REPORTS)/make-test.json $(REHEARSE_ARGS)
 
 bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate; the local gateway's answered rate
 	python -m tools.dev.bench
