@@ -175,7 +175,9 @@ upload: $(INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... 
 
 # The pipeline, action by action, against moto on loopback (docs/rehearsal.md): reports/rehearsal/.
 # REHEARSE_ARGS=--rerun-synth runs the Synth commands even when `make test` just ran them.
-rehearse: synth ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
+# REHEARSE_SYNTH= skips the synth when cdk.out is this commit's (.ci/run, right after `make test`).
+REHEARSE_SYNTH ?= synth
+rehearse: $(REHEARSE_SYNTH) ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
 	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal \
 		--make-test-record $(REPORTS)/make-test.json $(REHEARSE_ARGS)
 
