@@ -119,8 +119,12 @@ format: $(INSTALLED) ## Apply ruff fixes and formatting
 	ruff check --fix .
 	ruff format .
 
+# pytest-xdist: two workers (CodeBuild MEDIUM's 7 GB holds two synthesizing workers with headroom;
+# tests/infra/test_build_budget.py), each test file on one worker (its module fixtures built once);
+# PYTEST_WORKERS=0 runs every test in this process.
+PYTEST_WORKERS ?= 2
 unit: $(INSTALLED) $(NODE_INSTALLED) ## All pytest layers: unit, template, handler-on-moto, e2e on a local server
-	pytest --junitxml=$(REPORTS)/junit/pytest.xml
+	pytest -n $(PYTEST_WORKERS) --dist loadfile --junitxml=$(REPORTS)/junit/pytest.xml
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
 	cdk synth --quiet --output $(CDK_OUT)
@@ -154,8 +158,10 @@ report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after s
 	python -m tools.pipeline_checks.review $(CDK_OUT) --out $(REPORTS)/review --gates $(REPORTS)/gates/summary.json \
 		$(if $(BASELINE),--baseline $(BASELINE))
 
-# The same targets as buildspec.yml's install + build commands, then its `finally` (tests/infra/test_pipeline.py).
-test: install lint unit synth scan-templates scan report ## Everything CI runs: lint, tests, synth + cdk-nag, cfn-lint, checkov, gates, review
+# buildspec.yml's install + build commands, then its `finally`, read from it and each timed; the record
+# lets `make rehearse` stand on this run for the Synth action (tools/review_kit/rehearse/reuse.py).
+test: install ## Everything CI runs: buildspec.yml's commands (lint, tests, synth + cdk-nag, scanners, gates, review), timed
+	python -m tools.review_kit.rehearse.make_test --record $(REPORTS)/make-test.json
 
 # Local mode installs only the local group: it reads the upload stack's template from
 # tools/dev/local/template.json, no CDK and no Node. After a change to what synthesizes that stack
@@ -202,8 +208,12 @@ upload: $(VERIFY_INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NA
 		$(if $(URL),--url "$(URL)",--outputs "$(OUTPUTS)")
 
 # The pipeline, action by action, against moto on loopback (docs/rehearsal.md): reports/rehearsal/.
-rehearse: synth ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
-	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal
+# REHEARSE_ARGS=--rerun-synth runs the Synth commands even when `make test` just ran them.
+# REHEARSE_SYNTH= skips the synth when cdk.out is this commit's (.ci/run, right after `make test`).
+REHEARSE_SYNTH ?= synth
+rehearse: $(REHEARSE_SYNTH) ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
+	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal \
+		--make-test-record $(REPORTS)/make-test.json $(REHEARSE_ARGS)
 
 bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate; the local gateway's answered rate
 	python -m tools.dev.bench

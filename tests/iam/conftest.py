@@ -1,4 +1,4 @@
-"""The whole app synthesized once per session (tests/infra's synth_app: cdk.json's context,
+"""The whole app synthesized once per session (tests/conftest.py's pipeline_app: cdk.json's context,
 bundling skipped), read back as the cloud assembly `cdk synth` writes, and the bootstrap policies."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import synth_app
+from tests.infra.conftest import SynthesizedApp
 from tests.repo import REPO_ROOT
 from tools.common import assembly
 from tools.review_kit.iam import coverage
@@ -24,10 +24,9 @@ def read_policy(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outdir = tmp_path_factory.mktemp("iam.cdk.out")
-    synth_app(outdir)
-    return outdir
+def cdk_out(pipeline_app: SynthesizedApp) -> Path:
+    """The assembly of the session's one synth of the app (tests/conftest.py)."""
+    return pipeline_app.outdir
 
 
 @pytest.fixture(scope="session")

@@ -250,25 +250,3 @@ def synth_app(
     assert isinstance(stack, UploadApiPipelineStack)
     app.synth()
     return SynthesizedApp(app, outdir, stack, assertions.Template.from_stack(stack))
-
-
-@pytest.fixture(scope="session")
-def synth_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SynthesizedApp]:
-    """`synth_pipeline(pipeline={...}, stages={...})`: each distinct app is synthesized once per session."""
-    built: dict[str, SynthesizedApp] = {}
-
-    def get(
-        pipeline: dict[str, Any] | None = None, stages: dict[str, dict[str, Any]] | None = None
-    ) -> SynthesizedApp:
-        key = json.dumps([pipeline, stages], sort_keys=True)
-        if key not in built:
-            built[key] = synth_app(tmp_path_factory.mktemp("app.cdk.out"), pipeline=pipeline, stages=stages)
-        return built[key]
-
-    return get
-
-
-@pytest.fixture(scope="session")
-def pipeline_app(synth_pipeline: Callable[..., SynthesizedApp]) -> SynthesizedApp:
-    """The whole app exactly as cdk.json configures it (what `cdk synth` deploys)."""
-    return synth_pipeline()

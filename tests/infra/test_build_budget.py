@@ -13,7 +13,7 @@ import pytest
 
 from tools.review_kit.rehearse.codebuild import COMPUTE_TYPES
 
-MEASURED = Path(__file__).resolve().parents[2] / "tools" / "rehearse" / "measured.json"
+MEASURED = Path(__file__).resolve().parents[2] / "tools" / "review_kit" / "rehearse" / "measured.json"
 HEADROOM = 0.30
 
 

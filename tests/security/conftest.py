@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import synth_app
+from tests.infra.conftest import SynthesizedApp
 from tools.pipeline_checks.review import __main__ as review_cli
 
 GATES_SUMMARY: dict[str, Any] = {
@@ -65,9 +65,10 @@ def gates_summary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """main.build_app with cdk.json's context, synthesized in-process: the assembly `make synth` writes."""
-    return synth_app(tmp_path_factory.mktemp("review.cdk.out")).outdir
+def app_assembly(pipeline_app: SynthesizedApp) -> Path:
+    """main.build_app with cdk.json's context, synthesized in-process: the assembly `make synth` writes
+    (the session's one synth of the app, tests/conftest.py)."""
+    return pipeline_app.outdir
 
 
 @pytest.fixture(scope="session")

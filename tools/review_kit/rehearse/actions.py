@@ -38,11 +38,12 @@ class ActionFailed(Exception):
 
 @dataclass
 class Outcome:
-    result: str  # "pass", "fail", "person" (an approval), "not run"
+    result: str  # "pass", "fail", "person" (an approval), "not run", "ran in make test" (reuse.py)
     note: str = ""
     commands: list[Measured] = field(default_factory=list)
     emulated: list[str] = field(default_factory=list)
     project: Project | None = None
+    seconds: float | None = None  # the build's own time, when it ran before the rehearsal (reuse.py)
 
     @property
     def peak_mib(self) -> float | None:
@@ -123,7 +124,7 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
     )
     log = action_dir / "build.log"
     try:
-        _check_node_engine(spec, project)
+        check_node_engine(spec, project)
         result = codebuild.run_buildspec(
             spec,
             image=project.image,
@@ -138,11 +139,11 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         if front is not None:
             front.stop()
     outcome = Outcome("pass", "", result.commands, project=project)
-    not_checked = _not_checked_gates(source_dir)
+    not_checked = not_checked_gates(source_dir)
     if result.failed:
         tail = _log_tail(log)
-        raise _Failed(outcome, f"{result.failed}; log {log}: {tail}")
-    _collect_outputs(run, action, spec, source_dir)
+        raise FailedBuild(outcome, f"{result.failed}; log {log}: {tail}")
+    collect_outputs(run, action, spec, source_dir)
     vcpus, memory_gib = codebuild.COMPUTE_TYPES[project.compute_type]
     peak = outcome.peak_mib or 0.0
     outcome.note = (
@@ -156,7 +157,7 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
             + outcome.note
         )
     if peak > memory_gib * 1024:
-        raise _Failed(
+        raise FailedBuild(
             outcome, f"{outcome.note}: more than the compute type's memory (CodeBuild would kill it)"
         )
     return outcome
@@ -185,7 +186,7 @@ def _machine_environment(run: Run, action: Action, npm_prefix: Path) -> dict[str
     return base
 
 
-class _Failed(ActionFailed):
+class FailedBuild(ActionFailed):
     """A failed build whose measured commands still belong in the report."""
 
     def __init__(self, outcome: Outcome, message: str) -> None:
@@ -193,7 +194,7 @@ class _Failed(ActionFailed):
         self.outcome = outcome
 
 
-def _not_checked_gates(source_dir: Path) -> list[str]:
+def not_checked_gates(source_dir: Path) -> list[str]:
     """The security gates `make scan` reported NOT CHECKED in this build, if it ran."""
     summary = source_dir / "reports" / "gates" / "summary.json"
     if not summary.is_file():
@@ -244,7 +245,7 @@ def _verify_target(run: Run, action: Action, variables: dict[str, str]) -> tuple
     return front, local
 
 
-def _check_node_engine(spec: Mapping[str, Any], project: Project) -> None:
+def check_node_engine(spec: Mapping[str, Any], project: Project) -> None:
     """A build that runs npm tools must run on the Node the project pins (package.json engines)."""
     commands = " ".join(
         str(c) for phase in (spec.get("phases") or {}).values() for c in ((phase or {}).get("commands") or [])
@@ -310,7 +311,7 @@ def _link_warm_environments(source_dir: Path) -> None:
         )
 
 
-def _collect_outputs(run: Run, action: Action, spec: Mapping[str, Any], source_dir: Path) -> None:
+def collect_outputs(run: Run, action: Action, spec: Mapping[str, Any], source_dir: Path) -> None:
     artifacts = spec.get("artifacts") or {}
     secondary = artifacts.get("secondary-artifacts") or {}
     for name in action.outputs:
@@ -412,7 +413,9 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
             f"{len(check.emulated)} emulated, not deployed"
         )
         if check.missing:
-            raise _Failed(outcome, f"{summary}; {len(check.missing)} missing: " + "; ".join(check.missing))
+            raise FailedBuild(
+                outcome, f"{summary}; {len(check.missing)} missing: " + "; ".join(check.missing)
+            )
         outcome.note = summary
         return outcome
     raise ActionFailed(f"ActionMode {mode} is not rehearsed")

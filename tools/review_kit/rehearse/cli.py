@@ -6,6 +6,10 @@ Prints a table (stage, action, result, seconds, peak MiB, note), writes summary.
 per pipeline action) and, after a run where every build passed, tools/review_kit/rehearse/measured.json
 (the builds' peak memory, which tests/infra/test_build_budget.py holds against compute types).
 Exit 1 if any action failed; actions after a failure are `not run`, as in CodePipeline.
+
+The Synth action stands on the record of the `make test` that ran its commands on the same
+commit from a clean tree (reuse.py; the row then reads `ran in make test`, with that run's
+times), unless --rerun-synth; otherwise its commands run here.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.paths import REPO_ROOT
-from tools.review_kit.rehearse import actions, emulator
+from tools.review_kit.rehearse import actions, emulator, make_test, reuse
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 MEASURED = Path(__file__).with_name("measured.json")
+PASSED = ("pass", "person", "not checked", reuse.REUSED)
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 
 
@@ -47,6 +52,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="for working on later actions: do not run the Synth build, hand on --cdk-out as its "
         "output; the Synth row then reads `reused`, and the run exits 1",
     )
+    parser.add_argument(
+        "--make-test-record",
+        type=Path,
+        default=make_test.RECORD,
+        help="the record of `make test` the Synth action may stand on (reuse.py)",
+    )
+    parser.add_argument(
+        "--rerun-synth",
+        action="store_true",
+        help="run the Synth action's commands even when make test's record stands for them",
+    )
     return parser.parse_args(argv)
 
 
@@ -62,15 +78,22 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     emu = emulator.start()
     try:
-        rows = rehearse(args.cdk_out, work, emu, reuse_synth=args.reuse_synth, keep_going=args.keep_going)
+        rows = rehearse(
+            args.cdk_out,
+            work,
+            emu,
+            reuse_synth=args.reuse_synth,
+            keep_going=args.keep_going,
+            make_test_record=None if args.rerun_synth else args.make_test_record,
+        )
     finally:
         emu.stop()
-    if not args.keep and all(r["result"] in ("pass", "person", "not checked") for r in rows):
+    if not args.keep and all(r["result"] in PASSED for r in rows):
         shutil.rmtree(work, ignore_errors=True)
     write_reports(rows, args.out)
     print(table(rows))
     print(f"\nsummary: {args.out / 'summary.json'}; build logs under {work}")
-    failed = [r for r in rows if r["result"] not in ("pass", "person", "not checked")]
+    failed = [r for r in rows if r["result"] not in PASSED]
     if not failed:
         write_measured(rows)
     return 1 if failed else 0
@@ -129,7 +152,13 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
 
 
 def rehearse(
-    cdk_out: Path, work: Path, emu: emulator.Emulator, *, reuse_synth: bool = False, keep_going: bool = False
+    cdk_out: Path,
+    work: Path,
+    emu: emulator.Emulator,
+    *,
+    reuse_synth: bool = False,
+    keep_going: bool = False,
+    make_test_record: Path | None = None,
 ) -> list[dict[str, Any]]:
     import boto3
 
@@ -144,11 +173,20 @@ def rehearse(
         coverage=_coverage_function(),
         session=boto3.Session(region_name=emulator.REGION),
     )
-    return run_actions(run, reused_synth=cdk_out if reuse_synth else None, keep_going=keep_going)
+    return run_actions(
+        run,
+        reused_synth=cdk_out if reuse_synth else None,
+        keep_going=keep_going,
+        make_test_record=make_test_record,
+    )
 
 
 def run_actions(
-    run: actions.Run, *, reused_synth: Path | None = None, keep_going: bool = False
+    run: actions.Run,
+    *,
+    reused_synth: Path | None = None,
+    keep_going: bool = False,
+    make_test_record: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Each action in pipeline order; after a failure the rest are `not run`, as in CodePipeline."""
     rows: list[dict[str, Any]] = []
@@ -159,7 +197,10 @@ def run_actions(
             outcome = actions.Outcome("not run", f"after {stopped} failed")
         else:
             handler = actions.PROVIDERS.get(action.provider)
-            if reused_synth and action.provider == "CodeBuild" and run.pipeline.is_synth(action):
+            synth = action.provider == "CodeBuild" and run.pipeline.is_synth(action)
+            if synth and make_test_record is not None:
+                handler = reuse.synth_from_make_test(make_test_record)
+            if synth and reused_synth:
                 handler = _reused_synth(reused_synth)
             try:
                 if handler is None:
@@ -173,7 +214,8 @@ def run_actions(
             if outcome.result == "fail" and not keep_going:
                 stopped = action.label
         run.history.append((action, outcome))
-        rows.append(_row(action, outcome, time.monotonic() - start))
+        seconds = time.monotonic() - start if outcome.seconds is None else outcome.seconds
+        rows.append(_row(action, outcome, seconds))
         print(f"rehearse: {action.label}: {outcome.result} ({rows[-1]['seconds']:.0f}s)", flush=True)
     return rows
 
@@ -261,6 +303,7 @@ def _memory_gib() -> float:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    """One line per action; under it, each build command's seconds and peak, and what was emulated."""
     header = ("stage", "action", "result", "seconds", "peak MiB", "note")
     lines = [header] + [
         (
@@ -274,16 +317,17 @@ def table(rows: list[dict[str, Any]]) -> str:
         for r in rows
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(5)]
-    out = []
-    for line in lines:
+    indent = " " * (sum(widths[:2]) + 4)
+    out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(header[:5])) + "  " + header[5]]
+    for row, line in zip(rows, lines[1:], strict=True):
         out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:5])) + "  " + line[5])
-        for name in (
-            []
-            if line is lines[0]
-            else next(r for r in rows if r["stage"] == line[0] and r["action"] == line[1]).get(
-                "emulated_not_deployed", []
+        for command in row.get("commands", []):
+            text = command["command"].splitlines()[0][:60] if command["command"] else ""
+            out.append(
+                f"{indent}{command['seconds']:>{widths[2] + widths[3] + 2}.0f}  "
+                f"{command['peak_mib']:<{widths[4]}}  $ {text} (exit {command['exit']})"
             )
-        ):
+        for name in row.get("emulated_not_deployed", []):
             out.append(" " * (sum(widths) + 10) + f"  emulated, not deployed: {name}")
     return "\n".join(out)
 

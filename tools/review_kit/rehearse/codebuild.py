@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shlex
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ def run_buildspec(
     for runtime, version in selected.items():
         directory = runtimes.bin_dirs.get((runtime, version))
         if directory is None and runtime not in named:
-            continue  # the image's default Node, which this build does not ask for (see _check_node_engine)
+            continue  # the image's default Node, which this build does not ask for (see check_node_engine)
         if directory is None:
             raise BuildFailed(
                 f"{runtime} {version}: the image provides it, but the rehearsal has no such runtime here"
@@ -143,7 +143,26 @@ def run_buildspec(
         encoding="utf-8",
     )
     (state / "cwd").write_text(str(source_dir), encoding="utf-8")
-    result = BuildResult([], selected)
+    return run_phases(spec, lambda command: _run_one(command, state, source_dir, env, log_path), selected)
+
+
+def phase_commands(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(phase, command) of every command a build whose commands all pass runs, in order."""
+    phases = spec.get("phases") or {}
+    listed = []
+    for phase in PHASES:
+        body = phases.get(phase) or {}
+        for key in ("commands", "finally"):
+            commands = body.get(key) or []
+            listed += [(phase, str(c)) for c in ([commands] if isinstance(commands, str) else commands)]
+    return listed
+
+
+def run_phases(
+    spec: Mapping[str, Any], run_command: Callable[[str], Measured], runtimes: dict[str, str] | None = None
+) -> BuildResult:
+    """The phases' commands through `run_command`, with CodeBuild's rules for a failed command."""
+    result = BuildResult([], runtimes or {})
     phases = spec.get("phases") or {}
     for phase in PHASES:
         if result.failed and phase != "post_build":
@@ -155,7 +174,7 @@ def run_buildspec(
             for command in [commands] if isinstance(commands, str) else commands:
                 if key == "commands" and phase_failed:
                     break  # the rest of the phase's commands do not run; its `finally` does
-                measured = _run_one(str(command), state, source_dir, env, log_path)
+                measured = run_command(str(command))
                 result.commands.append(measured)
                 if measured.returncode != 0:
                     phase_failed = True

@@ -7,8 +7,10 @@ child getrusage reports (a process too short-lived to be sampled still counts).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import signal
 import subprocess
 import threading
 import time
@@ -46,20 +48,22 @@ def session_rss_kib(session_id: int) -> int:
 
 
 def run_measured(
-    command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path, shell: str = "/bin/bash"
+    command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path | None, shell: str = "/bin/bash"
 ) -> Measured:
-    """Run `command` with `shell -c` in its own session, output to `log_path`, sampling memory."""
+    """Run `command` with `shell -c` in its own session, sampling memory; output to `log_path`,
+    or to this process's own stdout and stderr when it is None (`make test`)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.monotonic()
-    with log_path.open("ab") as log:
-        log.write(f"\n$ {command}\n".encode())
-        log.flush()
+    with log_path.open("ab") if log_path else contextlib.nullcontext() as log:
+        if log is not None:
+            log.write(f"\n$ {command}\n".encode())
+            log.flush()
         process = subprocess.Popen(  # noqa: S603 - the buildspec's own command, as CodeBuild runs it
             [shell, "-c", command],
             cwd=cwd,
             env=dict(env),
             stdout=log,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if log is not None else None,
             start_new_session=True,
         )
         peak = 0
@@ -75,6 +79,11 @@ def run_measured(
         sampler.start()
         try:
             returncode = process.wait()
+        except KeyboardInterrupt:
+            # Its own session does not get the terminal's Ctrl-C: pass it on, then stop.
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait()
+            raise
         finally:
             stop.set()
             sampler.join()
