@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local verify verify-deployed upload rehearse bench openapi clean
+.PHONY: help preflight install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local verify verify-deployed upload rehearse bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -158,6 +158,13 @@ verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_U
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) $(PIP_LOCKED) requirements-verify.lock
 	$(PYTHON) -m tools.pipeline_checks.verify --mode $(MODE) $(VERIFY_ARGS)
+
+# Each stage's first pipeline action (stages/pipeline/preflight.py): what the stage's account must offer
+# (Lambda concurrency for its reservations, the CDK bootstrap, the API Gateway CloudWatch role, GuardDuty
+# Malware Protection), read through the account's lookup role; the stage's needs come from the environment.
+preflight: ## Pipeline preflight of a stage's account (needs AWS): STAGE, STACK_NAME, RESERVED_CONCURRENCY... from the step
+	PIP_ROOT_USER_ACTION=ignore $(PYTHON) $(PIP_LOCKED) requirements-verify.lock
+	$(PYTHON) -m tools.pipeline_checks.preflight
 
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
 # signed with your default AWS credentials. Prints the 201 body, or the error with its fields.

@@ -28,6 +28,7 @@ from constructs import Construct
 
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
 from stages.pipeline.connections import use_the_connections_prefix
+from stages.pipeline.preflight import preflight_step
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings
 from stages.settings import StageSettings
 from stages.upload.buckets import access_logs_bucket
@@ -172,13 +173,13 @@ class UploadApiPipelineStack(cdk.Stack):
         self.dev_stage = UploadApiStage(self, "Dev", settings=dev, pipeline_account_id=pipeline_account)
         self.pipeline.add_stage(
             self.dev_stage,
-            pre=[self._broadening_check(self.dev_stage)],
+            pre=self._preflight_then_broadening_check(self.dev_stage, source),
             post=[self._verify_step("dev", self.dev_stage, source)],
         )
         self.prod_stage = UploadApiStage(self, "Prod", settings=prod, pipeline_account_id=pipeline_account)
         self.pipeline.add_stage(
             self.prod_stage,
-            pre=[self._broadening_check(self.prod_stage)],
+            pre=self._preflight_then_broadening_check(self.prod_stage, source),
             # The approval waits between creating the change set and executing it: the approver
             # reads exactly what will change (CDK Pipelines' change set, PipelineChange).
             stack_steps=[
@@ -306,6 +307,15 @@ class UploadApiPipelineStack(cdk.Stack):
             self.synth_report_groups[name].report_group_arn: report for name, report in named.items()
         }
         return spec
+
+    def _preflight_then_broadening_check(
+        self, stage: UploadApiStage, source: pipelines.IFileSetProducer
+    ) -> list[pipelines.Step]:
+        """The stage's account is checked first (stages/pipeline/preflight.py), then its permissions."""
+        preflight = preflight_step(self, stage, source, self._runtime_versions())
+        check = self._broadening_check(stage)
+        check.add_step_dependency(preflight)
+        return [preflight, check]
 
     def _broadening_check(self, stage: UploadApiStage) -> pipelines.Step:
         """`cdk diff --security-only` of the stage before it deploys; a broadening waits for a person."""
