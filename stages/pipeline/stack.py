@@ -27,6 +27,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from stages.nag import acknowledge, ignore_cfn_lint, skip_checkov
+from stages.pipeline.asset_publishing import grant_the_bootstrap_version_check
 from stages.pipeline.connections import use_the_connections_prefix
 from stages.pipeline.preflight import preflight_step
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings
@@ -53,7 +54,7 @@ BUILD_CACHE = codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM)
 # assembly, which is these projects' input.
 PIPELINE_TOOLS = "pipeline-tools"
 PIPELINE_CDK = f"{PIPELINE_TOOLS}/node_modules/.bin/cdk"
-PIPELINE_NPM_CI = f"npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"
+PIPELINE_NPM_CI = f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --no-audit --no-fund"
 VERIFY_COMMAND = "make verify-deployed MODE={mode}"
 # The synth step's outputs: the cloud assembly the pipeline deploys, then the build's reports
 # (security review, gate results, SBOMs, JUnit) kept as an artifact of every run for reviewers.
@@ -193,6 +194,7 @@ class UploadApiPipelineStack(cdk.Stack):
         self._run_generated_projects_on_pinned_node_tools()
         self._add_push_trigger()
         self._harden_permissions_check()
+        grant_the_bootstrap_version_check(self._file_role(), [self.dev_stage, self.prod_stage])
         self._narrow_generated_grants()
         self._acknowledge_generated_grants()
         ignore_cfn_lint(
