@@ -28,7 +28,7 @@ NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 SCAN_INSTALLED := $(SCAN_VENV)/.installed
 
-.PHONY: help preflight install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local verify verify-deployed upload rehearse bench openapi clean
+.PHONY: help preflight install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show verify verify-deployed upload rehearse bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -144,6 +144,10 @@ test: install lint unit synth scan-templates scan report ## Everything CI runs: 
 
 local: $(INSTALLED) $(NODE_INSTALLED) ## Serve the API on 127.0.0.1:$(PORT) with S3/DynamoDB/KMS emulated by moto
 	python -m tools.dev.local --port $(PORT) --outputs $(OUTPUTS)
+
+# What the running `make local` stored, read from its emulated AWS with dummy credentials.
+local-show: $(INSTALLED) ## While `make local` runs: the objects and items it stored (OUTPUTS=...)
+	@python -m tools.dev.local.show --outputs $(OUTPUTS)
 
 # The post-deploy verifier (tools/pipeline_checks/verify). MODE=dev uploads one file and floods above the stage
 # limit; MODE=prod does neither unless VERIFY_ARGS says --write / --load. THROTTLE_RATE and

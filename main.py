@@ -10,8 +10,8 @@ import sys
 
 import aws_cdk as cdk
 
+from stages.compliance import add_nag_packs
 from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
-from stages.nag import add_nag_packs
 from stages.pipeline.settings import (
     check_stage_environments,
     load_pipeline_settings,

@@ -7,8 +7,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from stages.compliance import add_nag_packs
 from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
-from stages.nag import add_nag_packs
 from stages.settings import StageSettings
 from stages.upload.stack import UploadApiStack
 

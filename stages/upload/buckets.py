@@ -6,7 +6,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stages.nag import skip_checkov
+from stages import compliance
+from stages.compliance import acknowledge
 
 
 def access_logs_bucket(scope: Construct, construct_id: str, *, retention_days: int) -> s3.Bucket:
@@ -30,12 +31,5 @@ def access_logs_bucket(scope: Construct, construct_id: str, *, retention_days: i
         ],
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
-    skip_checkov(
-        bucket,
-        "CKV_AWS_18",
-        "This is a server access log destination: logging it into itself adds a log object for each "
-        "delivery, and into another bucket only moves the gap one bucket on. It blocks public access, "
-        "denies non-TLS requests, is versioned, and the only Allow in its bucket policy is for "
-        "logging.s3.amazonaws.com.",
-    )
+    acknowledge(bucket, compliance.ACCESS_LOG_DESTINATION_NOT_LOGGED)
     return bucket

@@ -80,95 +80,18 @@ def protect_upload_bucket(
 ) -> None:
     """The bucket policy's denies and the bucket key's users (writer, break-glass, scanner)."""
     stack = cdk.Stack.of(bucket)
-    objects = bucket.arn_for_objects("*")
     break_glass = list(break_glass_role_arns)
     scanner = [scanner_role.role_arn] if scanner_role else []
-    object_principals = [writer_role.role_arn, *break_glass, *scanner]
-
-    def deny(sid: str, actions: Sequence[str], resources: list[str], conditions: dict[str, Any]) -> None:
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=sid,
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=list(actions),
-                resources=resources,
-                conditions=conditions,
-            )
-        )
-
-    deny(
-        "DenyObjectAccessExceptUploadFunction",
-        ["s3:*"],
-        [objects],
-        {"ArnNotEquals": {"aws:PrincipalArn": object_principals}},
-    )
-    # CloudFormation's S3 bucket handlers call s3:ListBucket (read, delete) with the bootstrap's
-    # execution role: listing keys, never reading an object.
-    deny(
-        "DenyListingExceptUploadFunction",
-        LIST_ACTIONS,
-        [bucket.bucket_arn],
-        {"ArnNotEquals": {"aws:PrincipalArn": [*object_principals, deploy_role_arn]}},
-    )
-    # CloudFormation (the deploy role) is the only way these change: a pull request, reviewed.
-    # The account's root user can still delete a bucket policy that locks everyone out (S3
-    # always lets it), which is the recovery path if the deploy role is ever lost.
-    deny(
-        "DenyBucketChangesExceptDeployRole",
-        BUCKET_CHANGE_ACTIONS,
-        [bucket.bucket_arn],
-        {"ArnNotEquals": {"aws:PrincipalArn": [deploy_role_arn]}},
-    )
-    key_header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
-    deny(
-        "DenyPutObjectWithAnotherKey",
-        ["s3:PutObject"],
-        [objects],
-        {"Null": {key_header: "false"}, "StringNotEquals": {key_header: key.key_arn}},
-    )
-    sse_header = "s3:x-amz-server-side-encryption"
-    deny(
-        "DenyPutObjectWithOtherEncryption",
-        ["s3:PutObject"],
-        [objects],
-        {"Null": {sse_header: "false"}, "StringNotEquals": {sse_header: "aws:kms"}},
+    _deny_all_but_named_principals(
+        bucket,
+        key,
+        object_principals=[writer_role.role_arn, *break_glass, *scanner],
+        deploy_role_arn=deploy_role_arn,
     )
     if break_glass:
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="BreakGlassOnlyReadsObjects",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                not_actions=list(OBJECT_READ_ACTIONS),
-                resources=[objects],
-                conditions={"ArnEquals": {"aws:PrincipalArn": break_glass}},
-            )
-        )
-        humans = human_role_arns(break_glass)
-        if humans:
-            deny(
-                "DenyBreakGlassWithoutMfa",
-                ["s3:*"],
-                [bucket.bucket_arn, objects],
-                {**mfa_missing(), "ArnEquals": {"aws:PrincipalArn": humans}},
-            )
-    if scanner_role:
-        deny(
-            "DenyReadingObjectsNotScannedClean",
-            ["s3:GetObject", "s3:GetObjectVersion"],
-            [objects],
-            {
-                "StringNotEquals": {f"s3:ExistingObjectTag/{SCAN_STATUS_TAG}": SCAN_CLEAN},
-                "ArnNotEquals": {"aws:PrincipalArn": scanner},
-            },
-        )
-        deny(
-            "DenyScanTagChangesExceptScanner",
-            SCAN_TAG_ACTIONS,
-            [objects],
-            {"ArnNotEquals": {"aws:PrincipalArn": scanner}},
-        )
+        _limit_break_glass(bucket, break_glass)
+    if scanner:
+        _deny_until_scanned_clean(bucket, scanner)
 
     via_s3 = {
         "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
@@ -178,8 +101,119 @@ def protect_upload_bucket(
     allow_key_use(key, "UploadFunctionEncryptsViaS3", [writer_role.role_arn], ["kms:GenerateDataKey"], via_s3)
     if break_glass:
         allow_key_use(key, "BreakGlassDecryptsViaS3", break_glass, ["kms:Decrypt"], via_s3)
-    if scanner_role:
+    if scanner:
         allow_key_use(key, "MalwareScannerUsesKeyViaS3", scanner, list(SCANNER_KEY_ACTIONS), via_s3)
+
+
+def _deny(
+    bucket: s3.Bucket, sid: str, actions: Sequence[str], resources: list[str], conditions: dict[str, Any]
+) -> None:
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(actions),
+            resources=resources,
+            conditions=conditions,
+        )
+    )
+
+
+def _deny_all_but_named_principals(
+    bucket: s3.Bucket, key: kms.IKey, *, object_principals: list[str], deploy_role_arn: str
+) -> None:
+    """Objects to `object_principals`, listing also to the deploy role, bucket changes to it alone;
+    PutObject only with the bucket's own key."""
+    objects = bucket.arn_for_objects("*")
+    _deny(
+        bucket,
+        "DenyObjectAccessExceptUploadFunction",
+        ["s3:*"],
+        [objects],
+        {"ArnNotEquals": {"aws:PrincipalArn": object_principals}},
+    )
+    # CloudFormation's S3 bucket handlers call s3:ListBucket (read, delete) with the bootstrap's
+    # execution role: listing keys, never reading an object.
+    _deny(
+        bucket,
+        "DenyListingExceptUploadFunction",
+        LIST_ACTIONS,
+        [bucket.bucket_arn],
+        {"ArnNotEquals": {"aws:PrincipalArn": [*object_principals, deploy_role_arn]}},
+    )
+    # CloudFormation (the deploy role) is the only way these change: a pull request, reviewed.
+    # The account's root user can still delete a bucket policy that locks everyone out (S3
+    # always lets it), which is the recovery path if the deploy role is ever lost.
+    _deny(
+        bucket,
+        "DenyBucketChangesExceptDeployRole",
+        BUCKET_CHANGE_ACTIONS,
+        [bucket.bucket_arn],
+        {"ArnNotEquals": {"aws:PrincipalArn": [deploy_role_arn]}},
+    )
+    key_header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    _deny(
+        bucket,
+        "DenyPutObjectWithAnotherKey",
+        ["s3:PutObject"],
+        [objects],
+        {"Null": {key_header: "false"}, "StringNotEquals": {key_header: key.key_arn}},
+    )
+    sse_header = "s3:x-amz-server-side-encryption"
+    _deny(
+        bucket,
+        "DenyPutObjectWithOtherEncryption",
+        ["s3:PutObject"],
+        [objects],
+        {"Null": {sse_header: "false"}, "StringNotEquals": {sse_header: "aws:kms"}},
+    )
+
+
+def _limit_break_glass(bucket: s3.Bucket, break_glass: list[str]) -> None:
+    """Break-glass roles only read objects, and humans among them only with MFA."""
+    objects = bucket.arn_for_objects("*")
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="BreakGlassOnlyReadsObjects",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            not_actions=list(OBJECT_READ_ACTIONS),
+            resources=[objects],
+            conditions={"ArnEquals": {"aws:PrincipalArn": break_glass}},
+        )
+    )
+    humans = human_role_arns(break_glass)
+    if humans:
+        _deny(
+            bucket,
+            "DenyBreakGlassWithoutMfa",
+            ["s3:*"],
+            [bucket.bucket_arn, objects],
+            {**mfa_missing(), "ArnEquals": {"aws:PrincipalArn": humans}},
+        )
+
+
+def _deny_until_scanned_clean(bucket: s3.Bucket, scanner: list[str]) -> None:
+    """Objects unreadable until GuardDuty tagged them clean; the tag writable by the scanner alone."""
+    objects = bucket.arn_for_objects("*")
+    _deny(
+        bucket,
+        "DenyReadingObjectsNotScannedClean",
+        ["s3:GetObject", "s3:GetObjectVersion"],
+        [objects],
+        {
+            "StringNotEquals": {f"s3:ExistingObjectTag/{SCAN_STATUS_TAG}": SCAN_CLEAN},
+            "ArnNotEquals": {"aws:PrincipalArn": scanner},
+        },
+    )
+    _deny(
+        bucket,
+        "DenyScanTagChangesExceptScanner",
+        SCAN_TAG_ACTIONS,
+        [objects],
+        {"ArnNotEquals": {"aws:PrincipalArn": scanner}},
+    )
 
 
 def allow_table_key_use(

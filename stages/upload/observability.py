@@ -13,7 +13,6 @@ Missing data never breaches: no traffic is not an incident.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -30,74 +29,30 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stages.nag import acknowledge
+from stages import compliance
+from stages.compliance import acknowledge
 from stages.settings import StageSettings
+from stages.upload.dashboard import SecurityEvents, dashboard_widgets
 from stages.upload.encryption import KeyAccess, customer_managed_key
+from stages.upload.metrics import (
+    CAPACITY,
+    FAILED_UPLOADS_BY_REASON,
+    FAST,
+    FIVE_MINUTES,
+    LATENCY,
+    ONE_MINUTE,
+    STORAGE_FAILURES_BY_CAUSE,
+    THROTTLED_429_METRIC,
+    AlarmWindow,
+    UploadAlarms,
+    UploadMetrics,
+    security_rule_metric,
+)
 from stages.upload.security_events import security_event_rules
 
-ONE_MINUTE = cdk.Duration.minutes(1)
-FIVE_MINUTES = cdk.Duration.minutes(5)
-THROTTLED_429_METRIC = "Throttled429"
 # Where each alarm's description and the dashboard send the operator (tests/docs checks it exists).
 RUNBOOK_PAGE, RUNBOOK_SECTION = "docs/operations.md", "Alarms, and what to do"
 RUNBOOK = f"{RUNBOOK_PAGE}, '{RUNBOOK_SECTION}'"
-
-
-@dataclass(frozen=True)
-class AlarmWindow:
-    """How an alarm evaluates: `datapoints` of the last `periods` periods (the metric's) must breach."""
-
-    periods: int
-    datapoints: int
-
-
-# One-minute metrics, fast enough that a bad canary (10 percent for 5 minutes) is caught in its window.
-FAST = AlarmWindow(periods=3, datapoints=2)
-# One-minute p99 is one slow request in a quiet minute (a cold start): three bad minutes out of five.
-LATENCY = AlarmWindow(periods=5, datapoints=3)
-# Five-minute throttling sums: a capacity signal, not a code regression; any at all.
-CAPACITY = AlarmWindow(periods=1, datapoints=1)
-
-# The Logs Insights queries, saved in the account and shown on the dashboard. The handler writes
-# one EMF line per rejected (4xx) or failed (5xx) request with a `reason` field; nothing else
-# in the function's log carries `reason`.
-FAILED_UPLOADS_BY_REASON = logs.QueryString(
-    fields=["@timestamp", "reason", "service"],
-    filter_statements=["ispresent(reason)"],
-    stats_statements=["count(*) as requests by reason"],
-    sort="requests desc",
-)
-# Why a storage write failed: the handler logs "Upload not stored" with the failing call and AWS code.
-STORAGE_FAILURES_BY_CAUSE = logs.QueryString(
-    fields=["@timestamp", "stage", "code", "xray_trace_id"],
-    filter_statements=['message = "Upload not stored"'],
-    stats_statements=["count(*) as failures by stage, code"],
-    sort="failures desc",
-)
-
-
-@dataclass(frozen=True)
-class UploadAlarms:
-    api_5xx_rate: cloudwatch.Alarm
-    lambda_errors: cloudwatch.Alarm
-    p99_latency: cloudwatch.Alarm
-    lambda_throttles: cloudwatch.Alarm
-    dynamodb_throttles: cloudwatch.Alarm
-
-    @property
-    def all(self) -> tuple[cloudwatch.Alarm, ...]:
-        return (
-            self.api_5xx_rate,
-            self.lambda_errors,
-            self.p99_latency,
-            self.lambda_throttles,
-            self.dynamodb_throttles,
-        )
-
-    @property
-    def rollback(self) -> tuple[cloudwatch.Alarm, ...]:
-        """The error and latency alarms: a new version that trips one of them is rolled back."""
-        return (self.lambda_errors, self.p99_latency, self.api_5xx_rate)
 
 
 class Observability(Construct):
@@ -129,21 +84,54 @@ class Observability(Construct):
         self.settings = settings
         self.api = api
         self.stage = api.deployment_stage
-        self.api_stage_name = api_stage_name
         self.function = function
-        self.table = table
-        self.metrics_namespace = metrics_namespace
-        self.service_name = service_name
+        self.metrics = UploadMetrics(api, api_stage_name, function, table, metrics_namespace, service_name)
         stack = cdk.Stack.of(self)
 
         self.execution_logs = self._execution_log_group(logs_key, retention, api_stage_name)
+        self._log_queries(access_logs, function_logs)
+        self.topic = self._alarm_topic(key_access)
+        self.alarms = self._alarms()
+        action = cloudwatch_actions.SnsAction(self.topic)
+        for alarm in self.alarms.all:
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+        self.security_events = (
+            self._security_events([*watched_keys, self.topic_key], upload_bucket)
+            if upload_bucket is not None
+            else None
+        )
+
+        self.dashboard_name = f"{stack.stack_name}-{stack.region}"
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=self.dashboard_name,
+            default_interval=cdk.Duration.hours(3),
+            widgets=dashboard_widgets(
+                settings=settings,
+                metrics=self.metrics,
+                alarms=self.alarms,
+                function_logs=function_logs,
+                runbook=RUNBOOK,
+                security=self.security_events,
+            ),
+        )
+        self.dashboard_url = (
+            f"https://{stack.region}.console.aws.amazon.com/cloudwatch/home?region={stack.region}"
+            f"#dashboards/dashboard/{self.dashboard_name}"
+        )
+
+    def _log_queries(self, access_logs: logs.ILogGroup, function_logs: logs.ILogGroup) -> None:
+        """The 429 count from the access log, and the saved Logs Insights queries of the function log."""
+        stack = cdk.Stack.of(self)
         self.throttled_429_filter = logs.MetricFilter(
             self,
             "Throttled429Filter",
             log_group=access_logs,
             # API Gateway's 4XXError counts 429s with every other 4xx; its access log has the status.
             filter_pattern=logs.FilterPattern.string_value("$.status", "=", "429"),
-            metric_namespace=metrics_namespace,
+            metric_namespace=self.metrics.namespace,
             metric_name=THROTTLED_429_METRIC,
             metric_value="1",
             dimensions={"ApiId": "$.apiId"},
@@ -164,120 +152,12 @@ class Observability(Construct):
             log_groups=[function_logs],
         )
 
-        self.topic = self._alarm_topic(key_access)
-        self.alarms = self._alarms()
-        action = cloudwatch_actions.SnsAction(self.topic)
-        for alarm in self.alarms.all:
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
-        self.security_rules: tuple[events.Rule, ...] = ()
-        self.security_events_undelivered: cloudwatch.Alarm | None = None
-        if upload_bucket is not None:
-            self.security_rules = security_event_rules(
-                self,
-                stage=settings.stage,
-                keys=[*watched_keys, self.topic_key],
-                bucket=upload_bucket,
-                topic=self.topic,
-            )
-            self.security_events_undelivered = self._security_delivery_alarm()
-
-        self.dashboard_name = f"{stack.stack_name}-{stack.region}"
-        self.dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            dashboard_name=self.dashboard_name,
-            default_interval=cdk.Duration.hours(3),
-            widgets=self._widgets(function_logs),
+    def _security_events(self, keys: Sequence[kms.IKey], bucket: s3.IBucket) -> SecurityEvents:
+        key_rule, bucket_rule = security_event_rules(
+            self, stage=self.settings.stage, keys=keys, bucket=bucket, topic=self.topic
         )
-        self.dashboard_url = (
-            f"https://{stack.region}.console.aws.amazon.com/cloudwatch/home?region={stack.region}"
-            f"#dashboards/dashboard/{self.dashboard_name}"
-        )
-
-    # -- metrics ---------------------------------------------------------------------------------
-
-    def api_metric(self, name: str, statistic: str, label: str) -> cloudwatch.Metric:
-        """An API Gateway stage metric, dimensioned by literal names.
-
-        Not `Stage.metric_*`: those reference the stage resource, and the rollback alarms must
-        not depend on the API (the method integrates the alias, whose update waits for the
-        deployment group, which waits for the alarms: a reference would close that loop).
-        """
-        return cloudwatch.Metric(
-            namespace="AWS/ApiGateway",
-            metric_name=name,
-            dimensions_map={"ApiName": self.api.rest_api_name, "Stage": self.api_stage_name},
-            statistic=statistic,
-            period=ONE_MINUTE,
-            label=label,
-        )
-
-    def api_metrics(self) -> dict[str, cloudwatch.IMetric]:
-        return {
-            "requests": self.api_metric("Count", "Sum", "Requests"),
-            "4xx": self.api_metric("4XXError", "Sum", "4xx (incl. 429)"),
-            "5xx": self.api_metric("5XXError", "Sum", "5xx"),
-            "429": cloudwatch.Metric(
-                namespace=self.metrics_namespace,
-                metric_name=THROTTLED_429_METRIC,
-                dimensions_map={"ApiId": self.api.rest_api_id},
-                statistic="Sum",
-                period=ONE_MINUTE,
-                label="429 (throttled, from the access log)",
-            ),
-        }
-
-    def api_5xx_rate(self) -> cloudwatch.MathExpression:
-        metrics = self.api_metrics()
-        return cloudwatch.MathExpression(
-            expression="IF(requests > 0, 100 * errors / requests, 0)",
-            using_metrics={"requests": metrics["requests"], "errors": metrics["5xx"]},
-            label="5xx rate (%)",
-            period=ONE_MINUTE,
-        )
-
-    def _handler_metric(self, name: str, label: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=self.metrics_namespace,
-            metric_name=name,
-            dimensions_map={"service": self.service_name},
-            statistic="Sum",
-            period=FIVE_MINUTES,
-            label=label,
-        )
-
-    def _by_reason(self, name: str) -> cloudwatch.MathExpression:
-        """Every `reason` the handler ever reported for `name`, without listing them here."""
-        search = (
-            f'{{{self.metrics_namespace},reason,service}} MetricName="{name}" service="{self.service_name}"'
-        )
-        return cloudwatch.MathExpression(
-            expression=f"SEARCH('{search}', 'Sum', 300)",
-            using_metrics={},
-            label="",
-            period=FIVE_MINUTES,
-        )
-
-    def _by_version(self, name: str) -> cloudwatch.MathExpression:
-        """The live alias's invocations split by the version that ran them: the canary, visibly."""
-        search = (
-            "{AWS/Lambda,ExecutedVersion,FunctionName,Resource} "
-            f'MetricName="{name}" FunctionName="{self.function.function_name}"'
-        )
-        return cloudwatch.MathExpression(
-            expression=f"SEARCH('{search}', 'Sum', 60)", using_metrics={}, label="", period=ONE_MINUTE
-        )
-
-    def _dynamodb_metric(self, name: str, label: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace="AWS/DynamoDB",
-            metric_name=name,
-            dimensions_map={"TableName": self.table.table_name, "Operation": "PutItem"},
-            statistic="Sum",
-            period=FIVE_MINUTES,
-            label=label,
-        )
+        undelivered = self._security_delivery_alarm((key_rule, bucket_rule))
+        return SecurityEvents(key_rule, bucket_rule, undelivered)
 
     # -- alarms ----------------------------------------------------------------------------------
 
@@ -289,7 +169,7 @@ class Observability(Construct):
         return UploadAlarms(
             api_5xx_rate=self._alarm(
                 "Api5xxRate",
-                self.api_5xx_rate(),
+                self.metrics.api_5xx_rate(),
                 threshold=s.api_5xx_rate_threshold_percent,
                 comparison=above,
                 window=FAST,
@@ -311,7 +191,7 @@ class Observability(Construct):
             ),
             p99_latency=self._alarm(
                 "P99Latency",
-                self.api_metric("Latency", "p99", "Latency p99"),
+                self.metrics.api_metric("Latency", "p99", "Latency p99"),
                 threshold=s.p99_latency_threshold_ms,
                 comparison=above,
                 window=LATENCY,
@@ -335,7 +215,7 @@ class Observability(Construct):
             ),
             dynamodb_throttles=self._alarm(
                 "DynamoDbThrottles",
-                self._dynamodb_metric("ThrottledRequests", "PutItem throttled"),
+                self.metrics.dynamodb_metric("ThrottledRequests", "PutItem throttled"),
                 threshold=s.dynamodb_throttles_threshold,
                 comparison=at_or_above,
                 window=CAPACITY,
@@ -346,26 +226,16 @@ class Observability(Construct):
             ),
         )
 
-    def security_rule_metric(self, rule: events.Rule, name: str, label: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace="AWS/Events",
-            metric_name=name,
-            dimensions_map={"RuleName": rule.rule_name},
-            statistic="Sum",
-            period=FIVE_MINUTES,
-            label=label,
-        )
-
-    def _security_delivery_alarm(self) -> cloudwatch.Alarm:
+    def _security_delivery_alarm(self, rules: Sequence[events.Rule]) -> cloudwatch.Alarm:
         """A security event EventBridge could not hand to the topic (a key or topic policy broke it).
 
         Not sent to the topic (whose delivery is what failed): it shows on the dashboard.
         """
         failed = cloudwatch.MathExpression(
-            expression=" + ".join(f"f{i}" for i in range(len(self.security_rules))),
+            expression=" + ".join(f"f{i}" for i in range(len(rules))),
             using_metrics={
-                f"f{i}": self.security_rule_metric(rule, "FailedInvocations", "failed")
-                for i, rule in enumerate(self.security_rules)
+                f"f{i}": security_rule_metric(rule, "FailedInvocations", "failed")
+                for i, rule in enumerate(rules)
             },
             label="Security events not delivered",
             period=FIVE_MINUTES,
@@ -453,14 +323,7 @@ class Observability(Construct):
         )
         if self.settings.alarm_email:
             subscription = topic.add_subscription(subscriptions.EmailSubscription(self.settings.alarm_email))
-            acknowledge(
-                subscription,
-                "Serverless-SNSRedrivePolicy",
-                "An e-mail notification that cannot be delivered has nobody to redrive it to: the alarm "
-                "itself stays in ALARM in CloudWatch, on the stage dashboard's alarm status widget and in "
-                "its history, so a lost e-mail loses no information; a dead-letter queue nobody reads "
-                "would add a queue and a key without adding an alert.",
-            )
+            acknowledge(subscription, compliance.ALARM_EMAIL_NO_REDRIVE)
         return topic
 
     # -- logs ------------------------------------------------------------------------------------
@@ -480,172 +343,3 @@ class Observability(Construct):
         # The stage starts logging once it exists; the group must be there first.
         self.stage.node.add_dependency(group)
         return group
-
-    # -- dashboard -------------------------------------------------------------------------------
-
-    def _widgets(self, function_logs: logs.ILogGroup) -> list[list[cloudwatch.IWidget]]:
-        api = self.api_metrics()
-        function = self.function
-        alarms = self.alarms
-        s = self.settings
-
-        def graph(
-            title: str,
-            left: list[cloudwatch.IMetric],
-            *,
-            right: list[cloudwatch.IMetric] | None = None,
-            left_annotations: list[cloudwatch.HorizontalAnnotation] | None = None,
-            right_annotations: list[cloudwatch.HorizontalAnnotation] | None = None,
-        ) -> cloudwatch.GraphWidget:
-            return cloudwatch.GraphWidget(
-                title=title,
-                left=left,
-                right=right,
-                left_annotations=left_annotations,
-                right_annotations=right_annotations,
-                width=6,
-                height=6,
-            )
-
-        def percentiles(metric: str, stats: tuple[str, ...]) -> list[cloudwatch.IMetric]:
-            return [self.api_metric(metric, stat, f"{metric} {stat}") for stat in stats]
-
-        header = cloudwatch.TextWidget(
-            markdown=(
-                f"# Upload API ({s.stage})\n"
-                "POST /upload: API Gateway → Lambda (alias `live`) → S3 + DynamoDB. Alarms go to the "
-                f"stage's SNS topic; what each means and what to do: {RUNBOOK}."
-            ),
-            width=24,
-            height=2,
-        )
-        alarm_status = cloudwatch.AlarmStatusWidget(
-            title="Alarms", alarms=list(alarms.all), width=24, height=2
-        )
-        api_row: list[cloudwatch.IWidget] = [
-            graph("API requests", [api["requests"]]),
-            graph(
-                "API errors: 4xx, 5xx, 429",
-                [api["4xx"], api["5xx"], api["429"]],
-                right=[self.api_5xx_rate()],
-                right_annotations=[alarms.api_5xx_rate.to_annotation()],
-            ),
-            graph(
-                "API latency (ms): p50, p90, p99",
-                percentiles("Latency", ("p50", "p90", "p99")),
-                left_annotations=[alarms.p99_latency.to_annotation()],
-            ),
-            graph(
-                "API integration latency (ms): p50, p90, p99",
-                percentiles("IntegrationLatency", ("p50", "p90", "p99")),
-            ),
-        ]
-        lambda_row: list[cloudwatch.IWidget] = [
-            graph(
-                "Lambda invocations, errors, throttles",
-                [
-                    function.metric_invocations(statistic="Sum", period=ONE_MINUTE, label="Invocations"),
-                    function.metric_errors(statistic="Sum", period=ONE_MINUTE, label="Errors"),
-                    function.metric_throttles(statistic="Sum", period=ONE_MINUTE, label="Throttles"),
-                ],
-                left_annotations=[alarms.lambda_errors.to_annotation()],
-            ),
-            graph(
-                "Lambda duration (ms): p50, p99",
-                [
-                    function.metric_duration(statistic="p50", period=ONE_MINUTE, label="Duration p50"),
-                    function.metric_duration(statistic="p99", period=ONE_MINUTE, label="Duration p99"),
-                ],
-            ),
-            graph(
-                "Lambda concurrent executions",
-                [function.metric("ConcurrentExecutions", statistic="Maximum", period=ONE_MINUTE)],
-                # Above this line Lambda throttles and clients get 500 (docs/capacity.md).
-                left_annotations=(
-                    [
-                        cloudwatch.HorizontalAnnotation(
-                            value=s.reserved_concurrency, label="Reserved concurrency"
-                        )
-                    ]
-                    if s.reserved_concurrency is not None
-                    else None
-                ),
-            ),
-            graph(
-                "Canary: invocations and errors by version",
-                [self._by_version("Invocations")],
-                right=[self._by_version("Errors")],
-            ),
-        ]
-        handler_row: list[cloudwatch.IWidget] = [
-            graph(
-                "Uploads stored (and orphaned objects)",
-                [
-                    self._handler_metric("Uploads", "Uploads"),
-                    self._handler_metric("OrphanedObjects", "Orphaned"),
-                ],
-            ),
-            graph("Uploaded bytes", [self._handler_metric("UploadedBytes", "Bytes")]),
-            graph("Rejections (4xx) by reason", [self._by_reason("Rejections")]),
-            graph("Failures (5xx) by reason", [self._by_reason("Failures")]),
-        ]
-        storage_row: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(
-                title="DynamoDB PutItem: throttled requests and system errors",
-                left=[
-                    self._dynamodb_metric("ThrottledRequests", "Throttled"),
-                    self._dynamodb_metric("SystemErrors", "System errors"),
-                ],
-                left_annotations=[alarms.dynamodb_throttles.to_annotation()],
-                width=8,
-                height=6,
-            ),
-            cloudwatch.LogQueryWidget(
-                title="Failed uploads by reason (Logs Insights, function log)",
-                log_group_names=[function_logs.log_group_name],
-                query_string=FAILED_UPLOADS_BY_REASON.to_string(),
-                view=cloudwatch.LogQueryVisualizationType.TABLE,
-                width=8,
-                height=6,
-            ),
-            cloudwatch.LogQueryWidget(
-                title="Storage failures by cause (Logs Insights, function log)",
-                log_group_names=[function_logs.log_group_name],
-                query_string=STORAGE_FAILURES_BY_CAUSE.to_string(),
-                view=cloudwatch.LogQueryVisualizationType.TABLE,
-                width=8,
-                height=6,
-            ),
-        ]
-        rows: list[list[cloudwatch.IWidget]] = [
-            [header],
-            [alarm_status],
-            api_row,
-            lambda_row,
-            handler_row,
-            storage_row,
-        ]
-        if self.security_rules and self.security_events_undelivered:
-            rows.append(self._security_row())
-        return rows
-
-    def _security_row(self) -> list[cloudwatch.IWidget]:
-        key_rule, bucket_rule = self.security_rules
-        assert self.security_events_undelivered is not None
-        return [
-            cloudwatch.GraphWidget(
-                title="Security events: key and bucket changes sent to the alarm topic",
-                left=[
-                    self.security_rule_metric(key_rule, "TriggeredRules", "Key changes"),
-                    self.security_rule_metric(bucket_rule, "TriggeredRules", "Bucket changes"),
-                ],
-                width=16,
-                height=6,
-            ),
-            cloudwatch.AlarmWidget(
-                title="Security events not delivered",
-                alarm=self.security_events_undelivered,
-                width=8,
-                height=6,
-            ),
-        ]

@@ -25,7 +25,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stages.nag import acknowledge
+from stages import compliance
+from stages.compliance import acknowledge
 
 CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
 KEY_EVENT_NAMES = (
@@ -118,14 +119,7 @@ def security_event_rules(
         )
     )
     for rule in (key_rule, bucket_rule):
-        acknowledge(
-            rule,
-            "Serverless-EventBusDLQ",
-            "A security event the topic refuses is counted in the rule's FailedInvocations metric, which "
-            "the SecurityEventsUndelivered alarm watches on the dashboard; the event itself stays in "
-            "CloudTrail's trail (the record this rule only forwards), so a dead-letter queue would hold "
-            "a second copy of what the trail already keeps.",
-        )
+        acknowledge(rule, compliance.SECURITY_EVENT_NO_DLQ)
     # The SnsTopic target lets events.amazonaws.com publish without naming whose rule: only ours may.
     topic.add_to_resource_policy(
         iam.PolicyStatement(

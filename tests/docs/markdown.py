@@ -21,12 +21,14 @@ _MARKER = re.compile(r"^<!--\s*(?P<marker>[\w-]+)\s*-->$")
 _INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _OPERATORS = {"&&", "||", ";", "|", "&"}
+_INLINE_COMMAND = re.compile(r"^(make|cdk|(\.venv/bin/)?python3? -m) ")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def doc_files() -> list[Path]:
-    """README.md and every page of docs/, in a stable order."""
-    return [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    """README.md, CONTRIBUTING.md and every page of docs/, in a stable order."""
+    pages = sorted((REPO_ROOT / "docs").glob("*.md"))
+    return [REPO_ROOT / "README.md", REPO_ROOT / "CONTRIBUTING.md", *pages]
 
 
 def where(path: Path, line: int) -> str:
@@ -142,7 +144,7 @@ def all_commands() -> list[Command]:
 
 
 def inline_commands() -> list[Command]:
-    """Code spans in the prose that are commands: they start with `make `, `python -m ` or `cdk `."""
+    """Code spans in the prose that are commands: `make ...`, `cdk ...`, `[.venv/bin/]python -m ...`."""
     found = []
     for path in doc_files():
         in_fence = False
@@ -153,7 +155,7 @@ def inline_commands() -> list[Command]:
             if in_fence:
                 continue
             for span in _INLINE_CODE.findall(text):
-                if re.match(r"^(make|cdk|python3? -m) ", span.strip()) or span.strip() == "make":
+                if _INLINE_COMMAND.match(span.strip()) or span.strip() == "make":
                     for words in split_commands(span):
                         found.append(Command(path, number, span, words, "inline"))
     return found

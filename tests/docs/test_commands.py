@@ -98,7 +98,7 @@ def offline_problems(command: Command, targets: set[str]) -> list[str]:
     module = python_module(words)
     if module and importlib.util.find_spec(module) is None:
         problems.append(f"python module {module!r} does not exist")
-    if words[0] == "pytest":
+    if Path(words[0]).name == "pytest":
         problems += [
             f"{w} does not exist" for w in words[1:] if not w.startswith("-") and not (REPO_ROOT / w).exists()
         ]
@@ -160,6 +160,22 @@ def test_every_command_is_run_checked_or_marked():
     assert not problems, "\n".join(problems)
 
 
+def fresh_shell_problem(command: Command) -> str | None:
+    """A reader's shell has no virtualenv activated: a bare `python -m tools...` or `pytest` fails there."""
+    tool = command.words[0]
+    if tool in ("python", "python3", "pytest") and (
+        tool == "pytest" or (python_module(command.words) or "").startswith(("tools.", "tests."))
+    ):
+        return f"{command.where}: {command.text!r}: needs the venv: use a make target or .venv/bin/{tool}"
+    return None
+
+
+def test_every_command_runs_in_a_fresh_shell():
+    # GIVEN every documented command; THEN none needs an activated virtualenv to find its modules
+    problems = [p for c in [*COMMANDS, *inline_commands()] if (p := fresh_shell_problem(c))]
+    assert not problems, "\n".join(problems)
+
+
 def test_offline_checks_can_fail(tmp_path):
     # The checks above are not vacuous: a wrong target, module, file and an unmarked deploy are caught.
     def command(text: str, marker: str | None = None) -> Command:
@@ -177,6 +193,9 @@ def test_offline_checks_can_fail(tmp_path):
     assert unrun_problem(command("curl -s http://127.0.0.1:3000/dev/upload"))
     assert unrun_problem(command("rm -rf cdk.out"))
     assert unrun_problem(command("make local")) is None
+    assert fresh_shell_problem(command("python -m tools.dev.upload --help"))
+    assert fresh_shell_problem(command("pytest tests/e2e"))
+    assert fresh_shell_problem(command(".venv/bin/python -m tools.dev.upload --help")) is None
 
 
 @pytest.mark.parametrize("text", CHEAP_COMMANDS)

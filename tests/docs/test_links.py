@@ -82,6 +82,6 @@ def test_the_runbook_the_alarms_name_exists():
 
 
 def test_the_placeholder_warning_names_an_existing_section():
-    source = (REPO_ROOT / "stages" / "pipeline_stack.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "stages" / "pipeline" / "stack.py").read_text(encoding="utf-8")
     assert "docs/pipeline.md: First-time set-up" in source
     assert "first-time-set-up" in anchors(REPO_ROOT / "docs" / "pipeline.md")

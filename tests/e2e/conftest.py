@@ -48,11 +48,17 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cal
 
 
 @pytest.fixture(scope="session")
-def deployment(start_local_server: Callable[..., LocalServer]) -> Deployment:
+def local_api_server(start_local_server: Callable[..., LocalServer]) -> LocalServer:
+    """The session's default local server (its log holds the banner `make local` prints)."""
+    return start_local_server("local-api")
+
+
+@pytest.fixture(scope="session")
+def deployment(request: pytest.FixtureRequest) -> Deployment:
     outputs_file = os.environ.get(OUTPUTS_ENV)
     if outputs_file:
         return read_outputs(Path(outputs_file))
-    return start_local_server("local-api").deployment
+    return request.getfixturevalue("local_api_server").deployment
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from aws_cdk import assertions
 from main import PIPELINE_STACK_ID, build_app
 from stages.pipeline.stack import UploadApiPipelineStack
 from stages.settings import CONTEXT_KEY, load_stage_settings
+from stages.template_text import as_nag_text as as_text
 from stages.upload_stage import UploadApiStage
 from tools.dev.local.aws import REPO_ROOT, cdk_context
 
@@ -172,22 +173,6 @@ def app_context(
     for stage, settings in (stages or {}).items():
         context[CONTEXT_KEY]["stages"][stage].update(settings)
     return context
-
-
-def as_text(value: Any) -> str:
-    """A template value as one string, as cdk-nag prints it: joins flattened, Ref <Id>, GetAtt <Id.Attr>."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        ((function, argument),) = value.items()
-        if function == "Fn::Join":
-            separator, parts = argument
-            return separator.join(as_text(part) for part in parts)
-        if function == "Ref":
-            return f"<{argument}>"
-        if function == "Fn::GetAtt":
-            return f"<{argument[0]}.{argument[1]}>"
-    raise TypeError(f"not a string-valued template expression: {value!r}")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from stages.pipeline.stack import PIPELINE_NPM_CI
+from stages.pipeline.patches.node_tools import PIPELINE_NPM_CI
 
 from .conftest import SynthesizedApp, as_text
 

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from stages.pipeline.stack import PIPELINE_CDK
+from stages.pipeline.patches.node_tools import PIPELINE_CDK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The bundled @aws-cdk/cloud-assembly-schema's version file, as esbuild inlines it in each tool.

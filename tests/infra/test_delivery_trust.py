@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from stages.pipeline.patches.node_tools import PIPELINE_CDK, PIPELINE_NPM_CI
 from stages.pipeline.settings import check_stage_environments, load_pipeline_settings
-from stages.pipeline.stack import PIPELINE_CDK, PIPELINE_NPM_CI
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
 from tools.dev.local.aws import REPO_ROOT
 from tools.review_kit.iam.evaluator import Request, evaluate

@@ -20,7 +20,7 @@ from aws_cdk import aws_s3 as s3
 
 import stages.pipeline.stack
 from main import PIPELINE_STACK_ID, build_app
-from stages.nag import add_nag_packs
+from stages.compliance import add_nag_packs
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.upload_stage import UPLOAD_STACK_ID, UploadApiStage
 from tools.pipeline_checks import nag_gate

@@ -16,8 +16,9 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk.assertions import Match
 
 import stages.pipeline.stack
+from stages.pipeline.patches.node_tools import PIPELINE_CDK, PIPELINE_TOOLS
 from stages.pipeline.settings import pinned_cdk_cli_version
-from stages.pipeline.stack import NON_DEPLOY_PATHS, PIPELINE_CDK, PIPELINE_TOOLS, load_buildspec
+from stages.pipeline.stack import NON_DEPLOY_PATHS, load_buildspec
 from stages.upload_stage import UploadApiStage
 from tools.dev.local.aws import REPO_ROOT
 

@@ -55,7 +55,7 @@ def test_every_checkov_skip_is_reported_with_the_reason_in_the_template(review):
 
 
 def test_every_cfn_lint_ignore_is_reported_with_its_reason(review):
-    # GIVEN every cfn-lint ignore in the templates, with the reason stages/nag.py records next to it
+    # GIVEN every cfn-lint ignore in the templates, with the reason stages/compliance.py records next to it
     expected = _metadata_skips(review.assembly, "cfn-lint")
     # WHEN the report's cfn-lint results are read
     reported = Counter((i["logicalId"], i["rule"], i["reason"]) for i in review.report["cfnLint"]["ignores"])

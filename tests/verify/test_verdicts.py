@@ -224,3 +224,24 @@ def test_options_that_cannot_show_throttling_are_refused(changes, message):
     # THEN the verifier refuses to start, saying why
     with pytest.raises((SetupError, ValueError), match=message):
         ThrottleOptions.derive(LIMITS, **changes)
+
+
+@pytest.mark.parametrize(
+    "outcomes",
+    [
+        [GATEWAY_400] * 8000,  # no throttle at all
+        [GATEWAY_400] * 2000 + [THROTTLED] * 6000,  # a throttle far below the limit
+        token_bucket_flood(1000, 2000, 2000, 4),  # a correct one
+    ],
+    ids=["no-429", "too-strict", "correct"],
+)
+def test_a_flood_not_offered_never_also_gives_a_verdict_on_the_throttle(outcomes):
+    # GIVEN a flood the server could not keep up with (its last answer 2 s after the last send)
+    # WHEN it is judged
+    checks = judge_flood(load_result(outcomes, 2000, trail=2.0), LIMITS, OPTIONS)
+    # THEN the throttle checks say "not judged" with the counts only, never a verdict on the throttle
+    for check in checks[1:]:
+        assert check.status is Status.FAILED
+        assert check.summary.startswith("not judged"), check.summary
+        for verdict in ("not throttled", "OUTSIDE", "within", "should have been throttled"):
+            assert verdict not in check.summary, check.summary

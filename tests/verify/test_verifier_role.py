@@ -1,6 +1,6 @@
 """The pipeline's verify step runs the whole verifier under the stage's VerifierRole (VERIFIER_ROLE_ARN).
 
-That role (stages/upload/stack.py) may call only this stage's POST /upload and read only this API
+That role (stages/upload/api.py) may call only this stage's POST /upload and read only this API
 stage; the CodeBuild role that starts the verifier may do nothing but assume it. So signing and
 apigateway:GetStage must both use the assumed role's credentials, never the CodeBuild role's.
 STS runs on moto (in-process, no network).

@@ -39,6 +39,7 @@ from tools.dev.local.gateway import FunctionInfo, LocalGateway, ResponseSpec, To
 from tools.dev.local.server import EVENT_LOOP, GatewayHTTPServer
 
 LAMBDA_DIR = REPO_ROOT / "lambda"
+DEFAULT_OUTPUTS = Path("local-outputs.json")  # the Makefile's OUTPUTS
 HOST = "127.0.0.1"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -244,9 +245,24 @@ def banner(stack: LocalStack, api_url: str, outputs_path: Path) -> str:
             "  no IAM here: SigV4 auth and the API's resource policy (allowedCallers) are not enforced",
             "Try:",
             f"  curl -sS -X POST {endpoint} -H 'Content-Type: application/json' -d '{example}'",
+            "See what it stored (the bucket's objects, the table's items):",
+            *(f"  {command}" for command in show_commands(stack, outputs_path)),
             "Ctrl-C stops it.",
         ]
     )
+
+
+def show_commands(stack: LocalStack, outputs_path: Path) -> list[str]:
+    """`make local-show` for this server, and the same look with the AWS CLI (tools/dev/local/show.py)."""
+    from tools.dev.local.show import aws_cli_commands
+
+    make = "make local-show" if outputs_path == DEFAULT_OUTPUTS else f"make local-show OUTPUTS={outputs_path}"
+    names = {
+        "AwsEndpointUrl": stack.moto_endpoint,
+        "BucketName": stack.bucket_name,
+        "TableName": stack.table_name,
+    }
+    return [make, *aws_cli_commands(names)]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

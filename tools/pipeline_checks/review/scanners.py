@@ -5,7 +5,7 @@ skipped, nothing downloaded), but with JSON output, so each result is tied to th
 template it is about. A scanner that cannot run is reported as not run, never as clean.
 checkov reports its own skips (with the `Metadata.checkov.skip` comment as suppress_comment);
 cfn-lint does not report ignored rules, so those are read from `Metadata.cfn-lint` with the
-reason stages/nag.py writes next to them (`ignore_reasons`).
+reason stages/compliance.py writes next to them (`ignore_reasons`).
 """
 
 from __future__ import annotations

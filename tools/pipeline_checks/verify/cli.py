@@ -14,7 +14,9 @@ configured throttling (apigateway:GetStage), the validation probes, and a short 
 probe below the limit.
 
 Exit status: 0 every check passed (skipped ones are listed as such), 1 a check failed,
-2 the verifier could not start (the reason is printed and is the report's one check).
+2 the verifier could not start (the reason is printed and is the report's one check),
+3 refused: this machine cannot offer the flood the limit needs (calibration.py; one line says
+which limit it can prove and the command that proves it).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.sigv4 import region_of
-from tools.pipeline_checks.verify import loadgen, probes, throttling
+from tools.pipeline_checks.verify import calibration, loadgen, probes, throttling
 from tools.pipeline_checks.verify.model import CheckResult
 from tools.pipeline_checks.verify.report import Run, table, write
 from tools.pipeline_checks.verify.target import (
@@ -48,6 +50,11 @@ from tools.pipeline_checks.verify.throttling import ThrottleOptions
 
 MODES = ("dev", "prod")
 SETUP_CHECK = "setup"
+CALIBRATION_CHECK = "throttling/flood-calibration"
+
+
+class Refused(Exception):
+    """This machine cannot offer the flood: the message is the one line that says what it can prove."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -125,6 +132,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         run = Run(args.mode, context, checks, started_at, time.perf_counter() - clock)
         write(run, args.junit, args.json_path)
         return 2
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        checks = [CheckResult.judge(CALIBRATION_CHECK, False, str(refused))]
+        run = Run(args.mode, context, checks, started_at, time.perf_counter() - clock)
+        write(run, args.junit, args.json_path)
+        return calibration.REFUSED_EXIT
     run = Run(args.mode, context, checks, started_at, time.perf_counter() - clock)
     print(table(run))
     write(run, args.junit, args.json_path)
@@ -210,7 +223,27 @@ def verify(
         f"{'; local server' if plan.target.local else ''})"
     )
     say(f"limits to expect: {plan.limits.describe()}")
+    if plan.flood:
+        context["calibration"] = calibrate(plan)
     return [plan.stage_check, *validation_checks(plan), *throttling_checks(plan)]
+
+
+def calibrate(plan: Plan) -> dict[str, Any]:
+    """A sample of the flood, before anything else: refuse now if this machine cannot offer it."""
+    options, target = plan.options, plan.target
+    seconds = min(calibration.SAMPLE_MAX_SECONDS, options.load_seconds)
+    say(f"calibration: {options.load_rate:g} req/s for {seconds:g} s, the flood's rate")
+    headers = load_headers(plan.credentials, plan.region, target.upload_endpoint)
+    sample = options.plan(options.load_rate, seconds)
+    capacity = calibration.Capacity.measure(
+        throttling.run_load(sample, target.upload_endpoint, target.api_url, headers)
+    )
+    if capacity.lost >= capacity.count:
+        raise SetupError(f"no answer from {target.upload_endpoint}: is the server running?")
+    if not capacity.enough:
+        raise Refused(calibration.refusal(capacity, plan.limits.rate, target.upload_endpoint, target.local))
+    time.sleep(throttling.refill_wait(plan.limits))  # the probes after it start on a full bucket
+    return capacity.summary()
 
 
 def validation_checks(plan: Plan) -> list[CheckResult]:

@@ -1,4 +1,4 @@
-"""The source action's permission to use its connection, under the connection's own prefix.
+"""The source action's role: its permission to use the connection, under the connection's own prefix.
 
 AWS CodeConnections (formerly CodeStar Connections) has two IAM prefixes, and "the service
 prefix needs to match that of the resource" (Developer Tools console guide, "Connections
@@ -15,16 +15,28 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+from stages.pipeline.patches.generated import (
+    default_child,
+    default_policy,
+    only,
+    patch_of,
+    source_action_roles,
+)
 
 OLD_PREFIX = "codestar-connections"
 
 
-def use_the_connections_prefix(role: iam.IRole) -> None:
-    """Rename `codestar-connections:` actions on `codeconnections` ARNs in `role`'s default policy."""
-    policy = role.node.try_find_child("DefaultPolicy")
-    assert isinstance(policy, iam.Policy), f"{role.node.path} has no default policy"
-    resource = policy.node.default_child
-    assert isinstance(resource, iam.CfnPolicy)
+@patch_of("connection source action's role (Source/<action>/CodePipelineActionRole)")
+def use_the_connections_prefix(pipeline: IConstruct) -> None:
+    """Rename `codestar-connections:` actions on `codeconnections` ARNs in the source role's policy.
+
+    The document is rewritten lazily, when it is resolved at synth, so statements added to the
+    policy after this runs are renamed too.
+    """
+    role = only(source_action_roles(pipeline), pipeline, "source action role")
+    resource = default_child(default_policy(role), iam.CfnPolicy)
     resource.policy_document = cdk.Lazy.uncached_any(_MatchingPrefix(resource.policy_document))
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from constructs import Construct
 
+from stages.pipeline.patches.generated import file_role, patch_of
 from stages.upload_stage import UploadApiStage
 
 SID = "PublishAssetsChecksTheBootstrapVersionAsTheDeployRole"
@@ -29,9 +31,10 @@ def deploy_role_arn(stage: UploadApiStage) -> str:
     return f"arn:{cdk.Aws.PARTITION}:iam::{stack.account}:role/{role_name}"
 
 
-def grant_the_bootstrap_version_check(file_role: iam.IRole, stages: list[UploadApiStage]) -> None:
+@patch_of("asset-publishing role (Assets/FileRole)")
+def grant_the_bootstrap_version_check(pipeline: Construct, stages: list[UploadApiStage]) -> None:
     """The role may assume exactly the deploy role of each stage's environment, and no other."""
     arns = list(dict.fromkeys(deploy_role_arn(stage) for stage in stages))
-    file_role.add_to_principal_policy(
+    file_role(pipeline).add_to_principal_policy(
         iam.PolicyStatement(sid=SID, actions=["sts:AssumeRole"], resources=arns)
     )
