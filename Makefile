@@ -39,7 +39,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi clean
+.PHONY: help preflight install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -197,6 +197,14 @@ verify-deployed: $(UV_INSTALLED) ## Pipeline post-deploy check: MODE=dev|prod, t
 	$(UV) export --locked --only-group verify --no-emit-project --quiet -o $(TOOLS)/verify-requirements.txt
 	$(PYTHON) -m pip install --require-hashes -r $(TOOLS)/verify-requirements.txt
 	$(PYTHON) -m tools.pipeline_checks.verify --mode $(MODE) $(VERIFY_ARGS)
+
+# Each stage's first pipeline action (stages/pipeline/preflight.py): what the stage's account must offer
+# (Lambda concurrency for its reservations, the CDK bootstrap, the API Gateway CloudWatch role, GuardDuty
+# Malware Protection), read through the account's lookup role; the stage's needs come from the environment.
+preflight: $(UV_INSTALLED) ## Pipeline preflight of a stage's account (needs AWS): STAGE, STACK_NAME, RESERVED_CONCURRENCY... from the step
+	$(UV) export --locked --only-group verify --no-emit-project --quiet -o $(TOOLS)/verify-requirements.txt
+	$(PYTHON) -m pip install --require-hashes -r $(TOOLS)/verify-requirements.txt
+	$(PYTHON) -m tools.pipeline_checks.preflight
 
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
 # signed with your default AWS credentials. Prints the 201 body, or the error with its fields.

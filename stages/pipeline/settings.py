@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,22 @@ def check_stage_environments(pipeline: PipelineSettings, stages: Iterable[StageS
                 f"{where}.region ({stage.region}) must equal {_WHERE}.region ({pipeline.region}): a stage in "
                 "another region makes CDK add a cross-region replication stack this project has not reviewed"
             )
+
+
+def set_account_settings_once(
+    pipeline: PipelineSettings, dev: StageSettings, prod: StageSettings
+) -> StageSettings:
+    """Prod, without the account-level API Gateway CloudWatch role when dev already sets it there.
+
+    `AWS::ApiGateway::Account` is one setting per account and region: two stacks that both set it
+    overwrite each other, and the last one deleted takes it along. Where dev and prod share an
+    account, dev (deployed first) sets it and prod relies on it; prod's Preflight checks it is there.
+    """
+    same_account = (dev.account or pipeline.account) == (prod.account or pipeline.account)
+    same_region = (dev.region or pipeline.region) == (prod.region or pipeline.region)
+    if same_account and same_region and dev.create_api_gateway_account_role:
+        return replace(prod, create_api_gateway_account_role=False)
+    return prod
 
 
 def _check_accounts_apart(pipeline: PipelineSettings, stages: list[StageSettings]) -> None:

@@ -31,6 +31,7 @@ from stages.pipeline.patches.acknowledgements import (
     acknowledge_permissions_check,
     acknowledge_pipeline_depends_on_its_role,
 )
+from stages.pipeline.patches.asset_publishing import grant_the_bootstrap_version_check
 from stages.pipeline.patches.grants import (
     approve_only_permission_checks,
     decrypt_only_for_read_only_steps,
@@ -46,6 +47,7 @@ from stages.pipeline.patches.permissions_check import (
     size_auto_approver,
 )
 from stages.pipeline.patches.source import use_the_connections_prefix
+from stages.pipeline.preflight import preflight_step
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings
 from stages.pipeline.steps import broadening_check, prod_approval, runtime_versions, synth_step, verify_step
 from stages.settings import StageSettings
@@ -110,13 +112,13 @@ class UploadApiPipelineStack(cdk.Stack):
         self.dev_stage = UploadApiStage(self, "Dev", settings=dev, pipeline_account_id=pipeline_account)
         self.pipeline.add_stage(
             self.dev_stage,
-            pre=[broadening_check(self.dev_stage, self.approval_topic)],
+            pre=self._preflight_then_broadening_check(self.dev_stage, source),
             post=[verify_step(self, "dev", self.dev_stage, source, self.buildspec)],
         )
         self.prod_stage = UploadApiStage(self, "Prod", settings=prod, pipeline_account_id=pipeline_account)
         self.pipeline.add_stage(
             self.prod_stage,
-            pre=[broadening_check(self.prod_stage, self.approval_topic)],
+            pre=self._preflight_then_broadening_check(self.prod_stage, source),
             # The approval waits between creating the change set and executing it: the approver
             # reads exactly what will change (CDK Pipelines' change set, PipelineChange).
             stack_steps=[
@@ -131,6 +133,15 @@ class UploadApiPipelineStack(cdk.Stack):
         self._patch_generated_constructs()
 
     # -- what the pipeline is built from ---------------------------------------------------------
+
+    def _preflight_then_broadening_check(
+        self, stage: UploadApiStage, source: pipelines.IFileSetProducer
+    ) -> list[pipelines.Step]:
+        """The stage's account is checked first (stages/pipeline/preflight.py), then its permissions."""
+        preflight = preflight_step(self, stage, source, runtime_versions(self.buildspec))
+        check = broadening_check(stage, self.approval_topic)
+        check.add_step_dependency(preflight)
+        return [preflight, check]
 
     def _warn_about_placeholders(self, dev: StageSettings, prod: StageSettings) -> None:
         """Synth warnings for the committed placeholders a fresh clone deploys with."""
@@ -257,6 +268,8 @@ class UploadApiPipelineStack(cdk.Stack):
         acknowledge_permissions_check(
             self.pipeline, stage_names=stage_names, approval_topic=has_approval_topic
         )
+        # What `cdk publish-assets` calls first, before the asset role's grants are rewritten.
+        grant_the_bootstrap_version_check(self.pipeline, [self.dev_stage, self.prod_stage])
         self._narrow_generated_grants()
         acknowledge_generated_grants(self.pipeline, self.artifact_bucket, approval_topic=has_approval_topic)
         acknowledge_pipeline_depends_on_its_role(self.pipeline)

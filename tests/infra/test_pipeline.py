@@ -492,8 +492,9 @@ def test_every_codebuild_project_logs_to_the_build_logs_group(pipeline_app):
     log_group_id = pipeline_app.logical_id(pipeline_app.stack.build_logs)
     projects = pipeline_app.of_type("AWS::CodeBuild::Project")
     # WHEN their logging configuration is read
-    # THEN every project (synth, self-mutation, assets, verifiers, permission check) writes to BuildLogs
-    assert len(projects) == 6
+    # THEN every project (synth, self-mutation, assets, preflights, verifiers, permission check) writes
+    # to BuildLogs
+    assert len(projects) == 8
     for project in projects.values():
         assert project["Properties"]["LogsConfig"] == {
             "CloudWatchLogs": {"GroupName": {"Ref": log_group_id}, "Status": "ENABLED"}
@@ -699,8 +700,9 @@ def test_self_mutation_installs_the_cli_version_package_json_pins(pipeline_app):
     (action,) = pipeline_app.actions("UpdatePipeline")
     # WHEN the self-mutation project's install commands are read
     install = pipeline_app.buildspec(pipeline_app.project_id(action))["phases"]["install"]["commands"]
-    # THEN it installs the lockfile's tools (that CLI, integrity-checked), not npm's latest
-    assert install == [f"npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"]
+    # THEN it installs the lockfile's tools (that CLI, integrity-checked), not npm's latest, and runs
+    # no package's lifecycle scripts
+    assert install == [f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --no-audit --no-fund"]
     assert locked["node_modules/aws-cdk"]["version"] == version == pinned_cdk_cli_version()
     assert all(entry.get("integrity", "").startswith("sha512-") for key, entry in locked.items() if key)
 

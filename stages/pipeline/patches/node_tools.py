@@ -29,7 +29,7 @@ from stages.pipeline.patches.generated import (
 
 PIPELINE_TOOLS = "pipeline-tools"
 PIPELINE_CDK = f"{PIPELINE_TOOLS}/node_modules/.bin/cdk"
-PIPELINE_NPM_CI = f"npm ci --prefix {PIPELINE_TOOLS} --no-audit --no-fund"
+PIPELINE_NPM_CI = f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --no-audit --no-fund"
 # The projects CDK Pipelines generates for self-mutation and (one per asset type) asset publishing,
 # by the end of their construct paths.
 SELF_MUTATION = "/UpdatePipeline/SelfMutation"
