@@ -59,6 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the record of `make test` the Synth action may stand on (reuse.py)",
     )
     parser.add_argument(
+        "--account-profile",
+        choices=sorted(emulator.PROFILES),
+        default="mature",
+        help="what the emulated account offers (account_profile.py): a new account's Lambda quota of 10 "
+        "stops Prod at its Preflight, as it would on AWS",
+    )
+    parser.add_argument(
         "--rerun-synth",
         action="store_true",
         help="run the Synth action's commands even when make test's record stands for them",
@@ -76,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="rehearse-"))
     args.out.mkdir(parents=True, exist_ok=True)
-    emu = emulator.start()
+    profile = emulator.PROFILES[args.account_profile]
+    emu = emulator.start(profile)
     try:
         rows = rehearse(
             args.cdk_out,
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         emu.stop()
     if not args.keep and all(r["result"] in PASSED for r in rows):
         shutil.rmtree(work, ignore_errors=True)
-    write_reports(rows, args.out)
+    write_reports(rows, args.out, profile)
     print(table(rows))
     print(f"\nsummary: {args.out / 'summary.json'}; build logs under {work}")
     failed = [r for r in rows if r["result"] not in PASSED]
@@ -272,8 +280,12 @@ def _row(action: actions.Action, outcome: actions.Outcome, seconds: float) -> di
     return row
 
 
-def write_reports(rows: list[dict[str, Any]], out: Path) -> None:
-    summary = {"emulator": "moto (uv.lock's pin), in-process server on 127.0.0.1", "actions": rows}
+def write_reports(rows: list[dict[str, Any]], out: Path, profile: emulator.AccountProfile) -> None:
+    summary = {
+        "emulator": "moto (uv.lock's pin), in-process server on 127.0.0.1",
+        "accountProfile": {"name": profile.name, "lambdaConcurrencyQuota": profile.concurrency_quota},
+        "actions": rows,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 

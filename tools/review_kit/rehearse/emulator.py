@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.review_kit.rehearse import account_profile
+from tools.review_kit.rehearse.account_profile import PROFILES, AccountProfile
 from tools.review_kit.rehearse.moto_patches import patch_moto
 
 HOST = "127.0.0.1"
@@ -218,7 +220,8 @@ class Emulator:
         self.server.stop()
 
 
-def start() -> Emulator:
+def start(profile: AccountProfile = PROFILES["mature"]) -> Emulator:
+    """moto on loopback, patched, with `profile`'s Lambda quota and GuardDuty offer (account_profile.py)."""
     import logging
 
     from moto.server import ThreadedMotoServer
@@ -228,6 +231,7 @@ def start() -> Emulator:
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     install_emulated_types()
     patch_moto()
+    account_profile.install(profile)
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     server.start()
     _host, port = server.get_host_and_port()
