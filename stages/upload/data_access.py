@@ -57,7 +57,15 @@ BUCKET_CHANGE_ACTIONS = (
     "s3:PutBucketAcl",
     "s3:PutBucketObjectLockConfiguration",
     "s3:DeleteBucket",
+    # Inventory reports copy every object's name elsewhere, CORS opens the bucket to browsers of
+    # other origins, acceleration changes its endpoints.
+    "s3:PutInventoryConfiguration",
+    "s3:PutBucketCORS",
+    "s3:PutAccelerateConfiguration",
 )
+# Event notifications send object names to any topic, queue or function: the deploy role sets
+# them, and GuardDuty's scanner role turns on the EventBridge notifications scanning needs.
+NOTIFICATION_CHANGE_ACTIONS = ("s3:PutBucketNotification",)
 SCAN_TAG_ACTIONS = (
     "s3:PutObjectTagging",
     "s3:PutObjectVersionTagging",
@@ -87,6 +95,13 @@ def protect_upload_bucket(
         key,
         object_principals=[writer_role.role_arn, *break_glass, *scanner],
         deploy_role_arn=deploy_role_arn,
+    )
+    _deny(
+        bucket,
+        "DenyNotificationChangesExceptDeployRoleAndScanner",
+        NOTIFICATION_CHANGE_ACTIONS,
+        [bucket.bucket_arn],
+        {"ArnNotEquals": {"aws:PrincipalArn": [deploy_role_arn, *scanner]}},
     )
     if break_glass:
         _limit_break_glass(bucket, break_glass)

@@ -53,9 +53,17 @@ ADMIN_ACTIONS = (
     "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
 )
-# Each of these can make every object and item encrypted with the key unreadable, or hand the
-# key to someone else: only the deploy role and break-glass roles may call them.
-DESTRUCTIVE_KEY_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy")
+# Each of these can make every object and item encrypted with the key unreadable, hand the key to
+# someone else, cut S3's and DynamoDB's grants, strip the tags the execution policy scopes keys by,
+# or stop rotation: only the deploy role and break-glass roles may call them.
+DESTRUCTIVE_KEY_ACTIONS = (
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:UntagResource",
+    "kms:DisableKeyRotation",
+)
 # IAM Identity Center creates its roles under this path; their sessions carry no
 # aws:MultiFactorAuthPresent (MFA is enforced by Identity Center at sign-in, not by STS).
 IDENTITY_CENTER_ROLE_PATH = ":role/aws-reserved/sso.amazonaws.com/"

@@ -157,6 +157,9 @@ class Observability(Construct):
             self, stage=self.settings.stage, keys=keys, bucket=bucket, topic=self.topic
         )
         undelivered = self._security_delivery_alarm((key_rule, bucket_rule))
+        # Sent to the alarm topic too: a failure of EventBridge's delivery (its key grant, say) leaves
+        # CloudWatch's own delivery to the topic working, so someone is told.
+        undelivered.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
         return SecurityEvents(key_rule, bucket_rule, undelivered)
 
     # -- alarms ----------------------------------------------------------------------------------
@@ -229,7 +232,7 @@ class Observability(Construct):
     def _security_delivery_alarm(self, rules: Sequence[events.Rule]) -> cloudwatch.Alarm:
         """A security event EventBridge could not hand to the topic (a key or topic policy broke it).
 
-        Not sent to the topic (whose delivery is what failed): it shows on the dashboard.
+        On the dashboard, and sent to the topic by CloudWatch (whose delivery is separate).
         """
         failed = cloudwatch.MathExpression(
             expression=" + ".join(f"f{i}" for i in range(len(rules))),

@@ -182,6 +182,12 @@ def via_s3(p: Policies) -> dict[str, str]:
         ("s3:PutEncryptionConfiguration", "bucket"),
         ("s3:PutReplicationConfiguration", "bucket"),
         ("s3:DeleteBucket", "bucket"),
+        # Inventory reports and event notifications copy object names (and can send them) elsewhere;
+        # CORS opens the bucket to browsers of other origins; acceleration changes its endpoints.
+        ("s3:PutInventoryConfiguration", "bucket"),
+        ("s3:PutBucketNotification", "bucket"),
+        ("s3:PutBucketCORS", "bucket"),
+        ("s3:PutAccelerateConfiguration", "bucket"),
     ],
 )
 def test_an_account_administrator_can_neither_read_nor_unprotect_the_bucket(plain, action, on):
@@ -202,6 +208,18 @@ def test_only_the_deploy_role_changes_the_bucket(plain, action):
     # WHEN it changes the bucket's configuration, as a deploy does
     # THEN the bucket policy lets it, and nobody else (previous test)
     assert s3_call(plain, action, DEPLOY_ROLE, on="bucket").allowed
+
+
+def test_the_scanner_may_set_the_notification_guardduty_needs_but_no_other_bucket_change(scanned):
+    # GIVEN GuardDuty's scanner role, which turns on the bucket's EventBridge notifications
+    # THEN it may change notifications, and no other bucket setting
+    assert s3_call(
+        scanned, "s3:PutBucketNotification", scanned.role_arn("TestMalwareScannerRole"), on="bucket"
+    ).allowed
+    for action in ("s3:PutBucketPolicy", "s3:PutInventoryConfiguration", "s3:PutBucketCORS"):
+        assert not s3_call(
+            scanned, action, scanned.role_arn("TestMalwareScannerRole"), on="bucket"
+        ).allowed, action
 
 
 def test_the_deploy_role_lists_but_never_reads_objects(plain):
@@ -374,7 +392,16 @@ def test_a_key_administrator_manages_but_never_uses_or_destroys(plain, key):
         assert kms_call(plain, key, action, KEY_ADMIN).allowed, action
     for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant"):
         assert not kms_call(plain, key, action, KEY_ADMIN, **via_s3(plain)).allowed, action
-    for action in ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"):
+    # Revoking the services' grants, removing the tags the execution policy scopes keys by, and
+    # turning rotation off are destructive too: only the deploy role and break-glass may.
+    for action in (
+        "kms:ScheduleKeyDeletion",
+        "kms:DisableKey",
+        "kms:PutKeyPolicy",
+        "kms:RevokeGrant",
+        "kms:UntagResource",
+        "kms:DisableKeyRotation",
+    ):
         decision = kms_call(plain, key, action, KEY_ADMIN)
         assert not decision.allowed, action
         assert decision.reason.startswith("explicit deny"), action

@@ -194,3 +194,13 @@ def test_undelivered_security_events_raise_an_alarm_on_the_dashboard(dev):
     assert {m["Namespace"] for m in metrics} == {"AWS/Events"}
     assert {m["MetricName"] for m in metrics} == {"FailedInvocations"}
     assert len(metrics) == 2
+
+
+def test_undelivered_security_events_notify_the_alarm_topic(dev):
+    # GIVEN the alarm on EventBridge's failed deliveries to the topic
+    (alarm,) = [
+        v for k, v in dev.of_type("AWS::CloudWatch::Alarm").items() if "SecurityEventsUndelivered" in k
+    ]
+    # THEN CloudWatch (whose delivery to the topic is its own) tells the topic's subscribers
+    (topic_id,) = dev.of_type("AWS::SNS::Topic")
+    assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
