@@ -23,7 +23,7 @@ from stages.upload.bundling import HANDLER_PACKAGE, LAMBDA_DIR, lambda_code
 from stages.upload.data_access import allow_table_key_use, protect_upload_bucket
 from stages.upload.deployment import AliasDeployment, live_alias
 from stages.upload.encryption import KeyAccess, customer_managed_key, log_group_key
-from stages.upload.gateway_responses import add_gateway_responses
+from stages.upload.gateway_responses import add_gateway_responses, gateway_model
 from stages.upload.malware_scanning import MalwareScanning
 from stages.upload.observability import Observability
 
@@ -455,10 +455,11 @@ class UploadApiStack(cdk.Stack):
             model_name="UploadRequest",
             schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
         )
-        # The model is the schema file, verbatim: one source for gateway, handler and local server.
+        # The model is derived from the one schema file: its top level (an object, the required
+        # fields, no others). Every field rule is the handler's, worded plainly (docs/api.md).
         model_resource = model.node.default_child
         assert isinstance(model_resource, apigw.CfnModel)
-        model_resource.add_property_override("Schema", request_schema())
+        model_resource.add_property_override("Schema", gateway_model(request_schema()))
         # No parameters are declared, so parameter validation costs nothing and keeps it that way.
         validator = api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
@@ -472,8 +473,9 @@ class UploadApiStack(cdk.Stack):
             request_validator=validator,
             request_models={"application/json": model},
         )
-        # API Gateway's own answers: the handler's headers, and 400s whose `errors` name the field.
-        add_gateway_responses(api, request_schema())
+        # API Gateway's own answers: the handler's headers, 400s whose `errors` name the field, a 413
+        # that names the limits.
+        add_gateway_responses(api)
         # The issue fixes the stack's outputs to five ids; RestApi adds its own "Endpoint" output,
         # a duplicate of ApiUrl, so drop it.
         api.node.try_remove_child("Endpoint")
