@@ -73,7 +73,10 @@ def check_content_type(content_type: str, *, allow_active_content: bool) -> None
         return
     raise BadRequest(
         "contentType is active content, which this API does not store",
-        [f"contentType: {media_type_essence(content_type)} is active content (HTML, SVG, XML, script)"],
+        [
+            "contentType: must not be a type a browser runs or renders as a page (HTML, SVG, XML, script); "
+            f"{media_type_essence(content_type)} is one"
+        ],
         reason="active_content",
     )
 

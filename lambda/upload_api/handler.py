@@ -1,14 +1,21 @@
-"""API Gateway (REST, Lambda proxy) entry point for POST /upload."""
+"""API Gateway (REST, Lambda proxy) entry point for POST /upload.
+
+One route, so it is routed here rather than by Powertools' event handler: importing
+`aws_lambda_powertools.event_handler` loads every resolver it has (AppSync, Bedrock, VPC Lattice...)
+and every event data class, about half of what this function added to a cold start on top of
+boto3. The proxy result is the one APIGatewayRestResolver built (tests/unit/test_handler_routing.py).
+"""
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
+import re
 from decimal import Decimal
 from typing import Any, Dict, Optional
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,21 +30,21 @@ logger = Logger()
 # library that happens to be installed (requests, httpx, sqlite3...) at cold start.
 tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
-app = APIGatewayRestResolver()
 
 settings = Settings.from_env()
 store = UploadStore.from_settings(settings)
 
 _SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+# The one route: POST on the resource path, trailing slashes ignored (as Powertools' REST resolver does).
+_UPLOAD_METHOD = "POST"
+_UPLOAD_PATH = re.compile(r"^/upload/*$")
 
 
 # No @tracer.capture_method here: it logs every exception at ERROR with a traceback
 # (to the root logger, which Lambda ships), so each 4xx would look like a fault.
 # The handler's own subsegment and the botocore subsegments cover the request.
-@app.post("/upload")
-def upload() -> Response:
-    event = app.current_event
-    require_json_content_type(event.headers.get("content-type"))
+def upload(event: Dict[str, Any]) -> Dict[str, Any]:
+    require_json_content_type(header(event, "content-type"))
     request = parse_upload(request_text(event), allow_active_content=settings.allow_active_content)
     try:
         stored = store.save(request)
@@ -56,20 +63,19 @@ def upload() -> Response:
     return json_response(201, created_body(stored))
 
 
-@app.not_found
-def not_found(_: Exception) -> Response:
-    return _error_response(MissingAuthenticationToken())
-
-
-@app.exception_handler(ApiError)
-def handle_api_error(error: ApiError) -> Response:
-    return _error_response(error)
-
-
-@app.exception_handler(Exception)
-def handle_unexpected(error: Exception) -> Response:
-    logger.exception("Unhandled error")
-    return _error_response(StorageFailed("Internal server error"))
+def route(event: Dict[str, Any]) -> Dict[str, Any]:
+    """The route's answer, every error mapped in this one place."""
+    # Read before the try, as Powertools did: an event with no method or path is no API Gateway's.
+    found = event["httpMethod"].upper() == _UPLOAD_METHOD and _UPLOAD_PATH.match(event["path"])
+    try:
+        if not found:
+            raise MissingAuthenticationToken()
+        return upload(event)
+    except ApiError as error:
+        return _error_response(error)
+    except Exception:
+        logger.exception("Unhandled error")
+        return _error_response(StorageFailed("Internal server error"))
 
 
 # capture_response=False: the response holds product data and file names, which X-Ray would
@@ -78,16 +84,28 @@ def handle_unexpected(error: Exception) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: Dict[str, Any], context: LambdaContext) -> Dict[str, Any]:
-    return app.resolve(event, context)
+    return route(event)
 
 
-def request_text(event: Any) -> Optional[str]:
+def header(event: Dict[str, Any], name: str) -> Optional[str]:
+    """A request header by name in any letter case; the last one sent wins (as in a dict)."""
+    found = None
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            found = value
+    return found
+
+
+def request_text(event: Dict[str, Any]) -> Optional[str]:
     """The body as text; a base64 body that is not UTF-8 is the client's fault, not a 500."""
+    body: Optional[str] = event.get("body")
+    if not event.get("isBase64Encoded") or not body:
+        return body
     try:
-        return event.decoded_body
+        return base64.b64decode(body.encode()).decode()
     except (binascii.Error, UnicodeDecodeError):
         raise BadRequest(
-            "Request body must be UTF-8 JSON", ["body: not UTF-8"], reason="invalid_json"
+            "Request body must be UTF-8 JSON", ["body: must be JSON text in UTF-8"], reason="invalid_json"
         ) from None
 
 
@@ -110,16 +128,18 @@ def decimal_to_json_number(value: Decimal) -> Any:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def json_response(status: int, body: Dict[str, Any]) -> Response:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        headers=dict(_SECURITY_HEADERS),
-    )
+def json_response(status: int, body: Dict[str, Any]) -> Dict[str, Any]:
+    """A Lambda proxy result (payload 1.0), headers as multiValueHeaders, as Powertools wrote them."""
+    headers = {**_SECURITY_HEADERS, "Content-Type": "application/json"}
+    return {
+        "statusCode": status,
+        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "isBase64Encoded": False,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+    }
 
 
-def _error_response(error: ApiError) -> Response:
+def _error_response(error: ApiError) -> Dict[str, Any]:
     # One metric per rejection, dimensioned by reason, so a dashboard can split them.
     name = "Rejections" if error.status < 500 else "Failures"
     with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:

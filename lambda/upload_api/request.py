@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import fastjsonschema
 
+from upload_api import field_rules
 from upload_api.content import check_content_type
 from upload_api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -34,6 +35,14 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 # oversize upload, even by one byte, costs no decode.
 MAX_ENCODED_CHARS = 4 * ((MAX_FILE_BYTES + 2) // 3)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# The handler's message for a field rule; API Gateway's validator says "Invalid request body"
+# (the verifier tells who refused a body by it: tools/pipeline_checks/verify/probes.py).
+INVALID_FIELDS = "Invalid request fields"
+# The 413 for an inline file over the cap: the limit, and the way to send a larger file.
+FILE_TOO_LARGE = (
+    "fileContent: the file is larger than the 4 MiB (4,194,304 bytes) an upload can carry inline; "
+    "send a larger file, up to 5 GiB, with fileSize instead of fileContent (a direct upload to S3)"
+)
 
 _JSON_MEDIA_TYPE = re.compile(r"^\s*application/json\s*(;\s*charset\s*=\s*\"?utf-8\"?\s*)?$", re.I)
 
@@ -62,7 +71,9 @@ def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> 
     """
     document = _load_json(body)
     if not isinstance(document, dict):
-        raise BadRequest("Request body must be a JSON object", reason="not_an_object")
+        raise BadRequest(
+            "Request body must be a JSON object", [field_rules.BODY_FAULT], reason="not_an_object"
+        )
     _check_schema(document)
     content_type = document.get("contentType", DEFAULT_CONTENT_TYPE)
     check_content_type(content_type, allow_active_content=allow_active_content)
@@ -72,7 +83,7 @@ def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> 
     if expected is not None and expected != digest:
         raise BadRequest(
             "checksumSha256 does not match the decoded fileContent",
-            ["checksumSha256: does not match the SHA-256 of fileContent"],
+            ["checksumSha256: does not match the SHA-256 of the file sent in fileContent"],
             reason="checksum_mismatch",
         )
     return UploadRequest(
@@ -103,7 +114,7 @@ def _object_without_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
 
 def _load_json(body: Optional[str]) -> Any:
     if not body:
-        raise BadRequest("Request body must be a JSON object", reason="empty_body")
+        raise BadRequest("Request body must be a JSON object", [field_rules.BODY_FAULT], reason="empty_body")
     try:
         # Decimal keeps the price exactly as sent, and takes integers of any length (int() refuses
         # over 4,300 digits); NaN and Infinity are not JSON.
@@ -117,28 +128,52 @@ def _load_json(body: Optional[str]) -> Any:
     except _DuplicateKey:
         # The gateway's validator and this parser could each see a different value: refuse both.
         raise BadRequest(
-            "Request body names a field more than once", ["body: duplicate field name"], reason="invalid_json"
+            "Request body names a field more than once",
+            ["body: must not name a field more than once"],
+            reason="invalid_json",
         ) from None
     except RecursionError:
         # The C decoder gives up on nesting deeper than the interpreter's recursion limit.
         raise BadRequest(
-            "Request body is nested too deeply", ["body: nested too deeply"], reason="invalid_json"
+            "Request body is nested too deeply",
+            ["body: must not be nested this deeply"],
+            reason="invalid_json",
         ) from None
     except ValueError:  # JSONDecodeError is a ValueError
-        raise BadRequest("Request body is not valid JSON", reason="invalid_json") from None
+        raise BadRequest(
+            "Request body is not valid JSON", [field_rules.BODY_FAULT], reason="invalid_json"
+        ) from None
 
 
 def _check_schema(document: Dict[str, Any]) -> None:
     # A file over the cap is a 413, not a schema error: look before validating.
     file_content = document.get("fileContent")
     if isinstance(file_content, str) and _decoded_size(file_content) > MAX_FILE_BYTES:
-        raise PayloadTooLarge(f"fileContent decodes to more than {MAX_FILE_BYTES} bytes")
+        raise _file_too_large()
+    _check_field_names(document)
     try:
         _validate_schema(_schema_view(document))
     except fastjsonschema.JsonSchemaValueException as error:
-        # error.message names the field ("data.price must be ..."); never echo error.value.
-        raise BadRequest("Invalid request body", [_field_message(error.message)], reason="schema") from None
+        # error.name is "data.<field>": every rule below the top is a field's. Never echo error.value.
+        field = (error.name or "").partition(".")[2] or field_rules.BODY_FIELD
+        fault = field_rules.schema_fault(field, error.rule or "", document.get(field))
+        raise BadRequest(INVALID_FIELDS, [fault], reason="schema") from None
     _check_unicode(document)
+
+
+def _check_field_names(document: Dict[str, Any]) -> None:
+    """Every missing and every unknown field at once, one entry each, as API Gateway's validator says."""
+    missing = sorted(set(SCHEMA["required"]) - set(document))
+    unknown = sorted(set(document) - set(SCHEMA["properties"]))
+    faults = [f"{name}: {field_rules.REQUIRED}" for name in missing]
+    # An unknown name is echoed; a lone surrogate in it (valid JSON, no UTF-8) as its escape.
+    faults += [f"{_printable(name)}: {field_rules.UNKNOWN}" for name in unknown]
+    if faults:
+        raise BadRequest(INVALID_FIELDS, faults, reason="schema")
+
+
+def _printable(name: str) -> str:
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # The free-text fields; both end up in a key (S3 or DynamoDB). The schema's
@@ -157,7 +192,9 @@ def _check_unicode(document: Dict[str, Any]) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise BadRequest(
-                "Invalid request body", [f"{name}: must not contain lone surrogates"], reason="schema"
+                INVALID_FIELDS,
+                [f"{name}: must be valid Unicode text (no unpaired surrogates)"],
+                reason="schema",
             ) from None
 
 
@@ -173,29 +210,20 @@ def _schema_view(document: Dict[str, Any]) -> Dict[str, Any]:
     if not isinstance(price, Decimal):
         return document
     # A price no double can hold (1e999999 is infinite as a float) is refused for the bound it
-    # breaks, in the schema's own words, before the float conversion could say something else.
+    # breaks, before the float conversion could say something else.
     rules = SCHEMA["properties"]["price"]
     if price > rules["maximum"]:
-        raise _price_error(f"must be smaller than or equal to {rules['maximum']}")
+        raise _price_error("maximum")
     if price < rules["minimum"]:
-        raise _price_error(f"must be bigger than or equal to {rules['minimum']}")
+        raise _price_error("minimum")
     as_float = float(price)
     if Decimal(repr(as_float)) != price:
-        raise _price_error("must be multiple of 0.01")
+        raise _price_error("multipleOf")
     return {**document, "price": as_float}
 
 
-def _price_error(rule: str) -> BadRequest:
-    return BadRequest("Invalid request body", [f"price {rule}"], reason="schema")
-
-
-def _field_message(message: str) -> str:
-    """fastjsonschema says "data.price ..." or "data must ..."; clients know fields, not "data"."""
-    if message.startswith("data."):
-        return message[len("data.") :]
-    if message.startswith("data "):
-        return "body " + message[len("data ") :]
-    return message
+def _price_error(keyword: str) -> BadRequest:
+    return BadRequest(INVALID_FIELDS, [field_rules.schema_fault("price", keyword, None)], reason="schema")
 
 
 def _decoded_size(text: str) -> int:
@@ -216,12 +244,18 @@ def _decode_file(text: str) -> bytes:
     except (binascii.Error, ValueError):  # ValueError: a non-ASCII character in the text
         raise _bad_base64() from None
     if len(content) > MAX_FILE_BYTES:
-        raise PayloadTooLarge(f"fileContent decodes to more than {MAX_FILE_BYTES} bytes")
+        raise _file_too_large()
     if not content:
         raise BadRequest(
-            "fileContent must decode to at least 1 byte", ["fileContent: empty"], reason="empty_file"
+            "fileContent must decode to at least 1 byte",
+            ["fileContent: must decode to at least 1 byte"],
+            reason="empty_file",
         )
     return content
+
+
+def _file_too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(FILE_TOO_LARGE, ["fileContent: must decode to at most 4 MiB (4,194,304 bytes)"])
 
 
 def _bad_base64() -> BadRequest:

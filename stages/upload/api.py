@@ -18,7 +18,7 @@ from stages import compliance
 from stages.compliance import acknowledge
 from stages.settings import SettingsError, StageSettings
 from stages.upload.bundling import HANDLER_PACKAGE, LAMBDA_DIR
-from stages.upload.gateway_responses import add_gateway_responses
+from stages.upload.gateway_responses import add_gateway_responses, gateway_model
 
 REQUEST_SCHEMA_PATH = LAMBDA_DIR / HANDLER_PACKAGE / "request_schema.json"
 
@@ -130,10 +130,11 @@ class UploadRestApi:
             model_name="UploadRequest",
             schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
         )
-        # The model is the schema file, verbatim: one source for gateway, handler and local server.
+        # The model is derived from the one schema file: its top level (an object, the required
+        # fields, no others). Every field rule is the handler's, worded plainly (docs/api.md).
         model_resource = model.node.default_child
         assert isinstance(model_resource, apigw.CfnModel)
-        model_resource.add_property_override("Schema", request_schema())
+        model_resource.add_property_override("Schema", gateway_model(request_schema()))
         # No parameters are declared, so parameter validation costs nothing and keeps it that way.
         validator = api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
@@ -146,8 +147,9 @@ class UploadRestApi:
             request_validator=validator,
             request_models={"application/json": model},
         )
-        # API Gateway's own answers: the handler's headers, and 400s whose `errors` name the field.
-        add_gateway_responses(api, request_schema())
+        # API Gateway's own answers: the handler's headers, 400s whose `errors` name the field, a 413
+        # that names the limits.
+        add_gateway_responses(api)
         # The issue fixes the stack's outputs to five ids; RestApi adds its own "Endpoint" output,
         # a duplicate of ApiUrl, so drop it.
         api.node.try_remove_child("Endpoint")

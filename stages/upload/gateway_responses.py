@@ -1,29 +1,34 @@
-"""API Gateway's own answers (gateway responses): the handler's headers, and 400s that name the field.
+"""API Gateway's own answers (gateway responses) and the model it checks bodies with.
 
 API Gateway answers some requests itself, before the function runs: an unknown method or path
 (403), the stage throttle (429), a body over its limit (413), a body the method's model refuses
-(400, BAD_REQUEST_BODY). Its defaults carry none of the handler's security headers and, for the
-400, only `{"message": "Invalid request body"}`. Customized here:
+(400, BAD_REQUEST_BODY). Its defaults carry none of the handler's security headers, only
+`{"message": "Invalid request body"}` for the 400 and `Request Too Long` for the 413. Customized here:
 
 - every such answer carries the handler's headers (no-store, nosniff, JSON);
-- the 400 carries `errors`: one string per validator message, naming the field at fault.
+- the 413 names the limits, and the way to send a larger file (`fileSize`);
+- the 400 carries `errors`: one plain-words string per fault, naming the field.
 
-The model's validator reports its messages in `$context.error.validationErrorString`, a Java
-list rendered as text (`[msg1, msg2]`). Its messages do not say which field they are about, but
-most carry something only one field's rule has (the regex, a length bound, the missing or unknown
-property names). The mapping template is therefore generated from the request schema: it splits
-the list, finds each message's field by those marks, and writes each entry JSON-escaped.
+The model is `gateway_model(schema)`: the request schema's top level only (an object, the
+required fields, no others). API Gateway's validator words every other rule as a regular
+expression or validator jargon and does not say which field it is about, so those rules are
+left to the handler, which checks the whole schema and says each fault in plain words
+(lambda/upload_api/field_rules.py). What the model keeps, its validator says in a form the
+BAD_REQUEST_BODY template turns into plain words: the missing and unknown names it lists, and
+`body: must be a JSON object` for anything else (not JSON, not an object).
 
-JSON-escaping in a mapping template: `$util.escapeJavaScript` escapes `'` as `\\'`, which is not
-valid JSON; AWS's own reference gives the fix, `.replaceAll("\\\\'","'")`, used on every string.
-tests/unit/test_gateway_responses.py renders this template with a Velocity engine and parses
-the result for messages full of quotes, backslashes, control and non-ASCII characters.
+The validator reports its messages in `$context.error.validationErrorString`, a Java list
+rendered as text (`[msg1, msg2]`). JSON-escaping in a mapping template: `$util.escapeJavaScript`
+escapes `'` as `\\'`, which is not valid JSON; AWS's own reference gives the fix,
+`.replaceAll("\\\\'","'")`, used on every string. tests/unit/test_gateway_responses.py renders
+this template with a Velocity engine and parses the result for messages full of quotes,
+backslashes, control and non-ASCII characters.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import aws_apigateway as apigw
@@ -45,19 +50,36 @@ CUSTOMIZED = (
 )
 # Where one message of the validator list starts (the validator's message texts, see
 # tools/dev/local/gateway.py for each keyword's): the list is split before each.
-MESSAGE_STARTS = (
-    "object ",
-    "instance ",
-    'string "',
-    "ECMA 262 regex ",
-    "numeric instance ",
-    "remainder of division ",
-    "array ",
-)
+MESSAGE_STARTS = ("object ", "instance ")
 SPLIT_REGEX = ", (?=" + "|".join(MESSAGE_STARTS) + ")"
 REQUIRED_MESSAGE = "object has missing required properties"
 UNKNOWN_MESSAGE = "object instance has properties which are not allowed by the schema"
-BODY_FIELD = "body"  # what a message is about when no field's mark is in it
+# The handler's words for the same faults (lambda/upload_api/field_rules.py); a test keeps them equal.
+REQUIRED_WORDS = "is required"
+UNKNOWN_WORDS = "is not a known field"
+BODY_FAULT = "body: must be a JSON object"
+FIELD_CHECKED_BY_HANDLER = "Checked by the function against lambda/upload_api/request_schema.json."
+# The schema keywords the model keeps: those of the body as a whole.
+MODEL_KEYWORDS = ("$schema", "title", "description", "type", "additionalProperties", "required")
+# The 413: API Gateway's 10 MiB, Lambda's 6 MB event (local mode answers it the same way), the
+# inline file's 4 MiB, and what to send instead. Static text: no VTL or JSON syntax to escape.
+TOO_LARGE_MESSAGE = (
+    "Request body too large: API Gateway accepts at most 10 MiB (10,485,760 bytes) and the function "
+    "at most 6 MB (6,291,456 bytes) of request, and a file sent inline in fileContent may be at most "
+    "4 MiB (4,194,304 bytes). Send a larger file, up to 5 GiB, with fileSize instead of fileContent: "
+    "the answer carries a URL to upload it to S3 directly."
+)
+
+
+def gateway_model(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The method model: `schema`'s top level; each property allowed by name, its rules the handler's."""
+    model = {key: schema[key] for key in MODEL_KEYWORDS if key in schema}
+    # Not `{}`: CDK drops empty objects from a template, and with no properties left every field
+    # would be unknown. A description constrains nothing.
+    model["properties"] = {
+        name: {"description": FIELD_CHECKED_BY_HANDLER} for name in schema.get("properties", {})
+    }
+    return model
 
 
 def _escaped(expression: str) -> str:
@@ -70,50 +92,11 @@ def _vtl_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _patterns(schema: Any) -> Iterator[str]:
-    if isinstance(schema, dict):
-        if isinstance(schema.get("pattern"), str):
-            yield schema["pattern"]
-        for value in schema.values():
-            yield from _patterns(value)
-    elif isinstance(schema, list):
-        for item in schema:
-            yield from _patterns(item)
-
-
-def field_marks(schema: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    """(substrings that must all be in a message, the field(s) it is about), most specific first.
-
-    A mark several fields share (two strings' type, an equal length bound) names them all,
-    joined by " or ": the validator's message cannot tell them apart.
-    """
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    specific: list[tuple[tuple[str, ...], str]] = []
-    shared: dict[tuple[str, ...], list[str]] = {}
-    for name, rules in properties.items():
-        for pattern in _patterns(rules):
-            specific.append(((f'regex "{pattern}"',), name))
-            quoted = json.dumps(pattern)[1:-1]
-            if quoted != pattern:  # in case the validator prints the regex JSON-escaped
-                specific.append(((f'regex "{quoted}"',), name))
-        if "minLength" in rules:
-            shared.setdefault(("is too short", f"required minimum: {rules['minLength']})"), []).append(name)
-        if "maxLength" in rules:
-            shared.setdefault(("is too long", f"required maximum: {rules['maxLength']})"), []).append(name)
-        kind = rules.get("type")
-        if kind in ("number", "integer"):
-            for start in ("numeric instance ", "remainder of division "):
-                shared.setdefault((start,), []).append(name)
-        if isinstance(kind, str):
-            shared.setdefault((f'(allowed: ["{kind}"])',), []).append(name)
-    ordered = sorted(shared.items(), key=lambda item: len(item[1]))  # one field before several
-    return specific + [(mark, " or ".join(names)) for mark, names in ordered]
-
-
-def bad_request_body_template(schema: Mapping[str, Any]) -> str:
-    """The BAD_REQUEST_BODY mapping template: `{"message": ..., "errors": ["field: message", ...]}`."""
+def bad_request_body_template() -> str:
+    """The BAD_REQUEST_BODY mapping template: `{"message": ..., "errors": ["field: plain words", ...]}`."""
     lines = [
         "#set($errors = [])",
+        "#set($bodyNamed = false)",
         '#set($text = "$!context.error.validationErrorString")',
         '#if($text.startsWith("[") && $text.endsWith("]"))',
         "#set($end = $text.length() - 1)",
@@ -123,24 +106,17 @@ def bad_request_body_template(schema: Mapping[str, Any]) -> str:
         f"#if($entry.startsWith({_vtl_literal(REQUIRED_MESSAGE)}) || "
         f"$entry.startsWith({_vtl_literal(UNKNOWN_MESSAGE)}))",
         f"#if($entry.startsWith({_vtl_literal(REQUIRED_MESSAGE)}))"
-        '#set($says = "is required")#else#set($says = "is not a known field")#end',
+        f"#set($says = {_vtl_literal(REQUIRED_WORDS)})#else#set($says = {_vtl_literal(UNKNOWN_WORDS)})#end",
         # The names are the message's JSON array: `... ([\"a\",\"b\"])` or `...: [\"a\"]`.
         "#set($names = $entry.replaceAll('^[^\\[]*\\[', '').replaceAll('\\][^\\]]*$', ''))",
         "#foreach($name in $names.split(','))",
         "#set($name = $name.replaceAll('^\"|\"$', ''))",
         '#set($ignored = $errors.add("$name: $says"))',
         "#end",
-        "#elseif($entry != '')",
-        f"#set($field = {_vtl_literal(BODY_FIELD)})",
-    ]
-    for index, (mark, field) in enumerate(field_marks(schema)):
-        condition = " && ".join(f"$entry.contains({_vtl_literal(part)})" for part in mark)
-        keyword = "#if" if index == 0 else "#elseif"
-        lines.append(f"{keyword}({condition})#set($field = {_vtl_literal(field)})")
-    if field_marks(schema):
-        lines.append("#end")
-    lines += [
-        '#set($ignored = $errors.add("$field: $entry"))',
+        # Any other message is about the body as a whole: the model has no other rule.
+        "#elseif($entry != '' && !$bodyNamed)",
+        "#set($bodyNamed = true)",
+        f"#set($ignored = $errors.add({_vtl_literal(BODY_FAULT)}))",
         "#end",
         "#end",
         '{"message":"' + _escaped("$context.error.message") + '","errors":['
@@ -155,19 +131,29 @@ def _header_parameters() -> dict[str, str]:
     return {name: f"'{value}'" for name, value in headers.items()}
 
 
-def add_gateway_responses(api: apigw.RestApi, schema: Mapping[str, Any]) -> None:
-    """Customize API Gateway's own answers of `api`: the handler's headers; 400s that name the field."""
+def add_gateway_responses(api: apigw.RestApi) -> None:
+    """Customize API Gateway's own answers of `api`: the handler's headers; 400s and 413s in plain words."""
     for response_type in CUSTOMIZED:
         api.add_gateway_response(
             f"Response{response_type.response_type}",
             type=response_type,
             response_headers=_header_parameters(),
-            templates={JSON_MEDIA_TYPE: DEFAULT_TEMPLATE},
+            templates={JSON_MEDIA_TYPE: _template_of(response_type)},
         )
     api.add_gateway_response(
         "ResponseBAD_REQUEST_BODY",
         type=apigw.ResponseType.BAD_REQUEST_BODY,
         status_code="400",
         response_headers=_header_parameters(),
-        templates={JSON_MEDIA_TYPE: bad_request_body_template(schema)},
+        templates={JSON_MEDIA_TYPE: bad_request_body_template()},
     )
+
+
+def _template_of(response_type: apigw.ResponseType) -> str:
+    too_large = response_type.response_type == apigw.ResponseType.REQUEST_TOO_LARGE.response_type
+    return too_large_template() if too_large else DEFAULT_TEMPLATE
+
+
+def too_large_template() -> str:
+    """The REQUEST_TOO_LARGE template: a fixed JSON body naming the limits."""
+    return json.dumps({"message": TOO_LARGE_MESSAGE}, separators=(",", ":"))

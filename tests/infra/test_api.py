@@ -7,6 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Capture, Match
 
+from stages.upload.gateway_responses import gateway_model
 from stages.upload.stack import REQUEST_SCHEMA_PATH
 
 from .conftest import cdk_json_setting
@@ -97,14 +98,18 @@ def test_the_method_validates_the_body_against_the_json_model(template):
     assert model_id.as_string() in models
 
 
-def test_the_model_schema_is_the_request_schema_file_verbatim(template):
+def test_the_model_is_the_request_schema_file_s_top_level(template):
     # GIVEN the one request schema file the handler and the local server also read
-    expected = json.loads(REQUEST_SCHEMA_PATH.read_text(encoding="utf-8"))
+    expected = gateway_model(json.loads(REQUEST_SCHEMA_PATH.read_text(encoding="utf-8")))
     # WHEN the stack is synthesized
     schema = Capture()
     template.has_resource_properties("AWS::ApiGateway::Model", {"Schema": schema})
-    # THEN the model's Schema is exactly that file
+    # THEN the model's Schema is derived from that file: an object, its required fields, no others,
+    # every field of the file allowed by name (its rules are the handler's)
     assert schema.as_object() == expected
+    assert set(schema.as_object()["properties"]) == set(
+        json.loads(REQUEST_SCHEMA_PATH.read_text())["properties"]
+    )
 
 
 def test_the_stage_throttles_at_the_configured_rate_and_burst(template):

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from stages.upload.gateway_responses import SECURITY_HEADERS, bad_request_body_template
-from stages.upload.stack import request_schema
+from stages.upload.gateway_responses import SECURITY_HEADERS, TOO_LARGE_MESSAGE, bad_request_body_template
 from tools.dev.local.aws import UploadTemplate
 from tools.dev.local.vtl import render
 
@@ -46,12 +45,20 @@ def test_every_gateway_answer_carries_the_handler_s_headers(dev):
         assert set(props["ResponseTemplates"]) == {"application/json"}, response_type
 
 
-def test_bad_request_body_template_is_generated_from_the_one_schema(dev):
+def test_bad_request_body_template_is_the_plain_words_one(dev):
     # GIVEN the BAD_REQUEST_BODY response in the template
     props = gateway_responses(dev)["BAD_REQUEST_BODY"]
-    # THEN it is a 400 whose template is the one generated from the request schema file
+    # THEN it is a 400 whose template is the one that words the model's faults plainly
     assert props["StatusCode"] == "400"
-    assert props["ResponseTemplates"]["application/json"] == bad_request_body_template(request_schema())
+    assert props["ResponseTemplates"]["application/json"] == bad_request_body_template()
+
+
+def test_the_413_names_the_limits(dev):
+    # GIVEN the REQUEST_TOO_LARGE response in the template WHEN rendered as API Gateway would
+    props = gateway_responses(dev)["REQUEST_TOO_LARGE"]
+    body = render(props["ResponseTemplates"]["application/json"], {"error": {"message": "Request Too Long"}})
+    # THEN the limits and the way to send a larger file, not API Gateway's "Request Too Long"
+    assert json.loads(body) == {"message": TOO_LARGE_MESSAGE}
 
 
 def test_local_mode_reads_the_same_gateway_responses(dev):

@@ -31,9 +31,9 @@ JSON = "application/json"
 LOAD_BODY = b'{"productId":"verify-throttling"}'
 # What API Gateway answers for LOAD_BODY: its BAD_REQUEST_BODY gateway response
 # (stages/upload/gateway_responses.py) names each missing field "<field>: is required", from the
-# validator's message. The handler words the same fault differently ("body must contain
-# [...] properties": tests/unit/test_gateway_responses.py keeps them apart), so this body says
-# the gateway answered and Lambda never ran. The errors' order is the validator's: compared sorted.
+# validator's message. The handler words the same entries alike but under its own message
+# ("Invalid request fields": tests/unit/test_gateway_responses.py keeps them apart), so this body
+# says the gateway answered and Lambda never ran. The errors' order is the validator's: compared sorted.
 GATEWAY_VALIDATOR_MESSAGE = "Invalid request body"
 LOAD_BODY_MISSING = ("fileContent", "fileName", "price", "productName")
 GATEWAY_VALIDATOR_BODY = {
