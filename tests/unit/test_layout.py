@@ -16,6 +16,7 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 ROOTS = ("main.py", "stages", "lambda", "tools")
 
+
 def python_modules() -> Iterator[Path]:
     for root in ROOTS:
         path = REPO_ROOT / root
