@@ -484,3 +484,19 @@ def test_a_value_that_is_not_a_number_matches_no_numeric_condition(operator):
     # IAM User Guide, "Condition operators": a numeric operator compares numbers; a value that is
     # not one is no match (never an error), so an Allow on it does not apply.
     assert not decide("iam:CreateRole", ROLE, [cond(operator, "k", "10")], {"k": "ten"}).allowed
+
+
+def test_a_trust_policy_that_does_not_name_the_caller_makes_an_iam_allow_useless():
+    # IAM User Guide, "Roles terms and concepts" (trust policy): only principals the role's trust
+    # policy allows may assume it; an identity policy allowing sts:AssumeRole is not enough.
+    trust = policy(
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
+        }
+    )
+    target = f"arn:aws:iam::{ACCOUNT}:role/deploy"
+    decision = decide("sts:AssumeRole", target, [policy(allow("sts:AssumeRole"))], resource_policy=trust)
+    assert not decision.allowed
+    assert "trust policy" in decision.reason

@@ -365,10 +365,6 @@ def _matches(
 # -- the decision -------------------------------------------------------------------------------
 
 
-def _who(request: Request) -> _Who | None:
-    return _Who.of(request.principal_arn) if request.principal_arn else None
-
-
 def _with_principal_keys(request: Request, who: _Who | None) -> Request:
     """aws:PrincipalArn and aws:PrincipalAccount from the principal, where the context lacks them."""
     if who is None:
@@ -387,8 +383,12 @@ def _resource_account(request: Request) -> str | None:
     return parts[4] if len(parts) > 5 and _ACCOUNT_ID.fullmatch(parts[4]) else None
 
 
-def _is_kms_key(request: Request) -> bool:
-    return request.action.lower().startswith("kms:") and ":key/" in request.resource
+def _gate(request: Request) -> str | None:
+    """The resource policy that must itself allow: a KMS key's key policy, a role's trust policy."""
+    action = request.action.lower()
+    if action.startswith("kms:") and ":key/" in request.resource:
+        return "key policy"
+    return "trust policy" if action.startswith("sts:assumerole") and ":role/" in request.resource else None
 
 
 def evaluate(
@@ -405,7 +405,7 @@ def evaluate(
     account it means the key policy was not given and is taken to enable IAM policies (as the
     default key policy does), which the reason then says.
     """
-    who = _who(request)
+    who = _Who.of(request.principal_arn) if request.principal_arn else None
     request = _with_principal_keys(request, who)
     bounded = boundary is not None
     identity = _matches("identity policy", identity_policies, request, who, bounded=bounded)
@@ -475,17 +475,18 @@ def _decide(
                 f" statement allowing {request.action} ({identity_allow.where} would allow it)",
             )
         return Decision(True, f"allowed by {identity_allow.where}{within} and {resource_allow.where}")
-    if _is_kms_key(request) and has_resource_policy:
-        # KMS Developer Guide, "Key policies in AWS KMS": without the key policy's permission, IAM
-        # policies that allow have no effect; naming the account root enables them.
+    gate = _gate(request)
+    if gate and has_resource_policy:
+        # KMS Developer Guide, "Key policies in AWS KMS" (and a role's trust policy likewise): without
+        # its permission IAM allows have no effect; naming the account root enables them.
         if direct is not None:
             return Decision(True, f"allowed by {direct.where}")
         if delegated is not None and identity_allow is not None:
             return Decision(True, f"allowed by {identity_allow.where}{within}, enabled by {delegated.where}")
         would = f" ({identity_allow.where} would allow it)" if identity_allow else ""
-        return Decision(False, f"implicit deny: the key policy does not allow {request.action}{would}")
+        return Decision(False, f"implicit deny: the {gate} does not allow {request.action}{would}")
     if identity_allow is not None:
-        note = " (the key policy not given: taken to enable IAM policies)" if _is_kms_key(request) else ""
+        note = f" (the {gate} not given: taken to enable IAM policies)" if gate else ""
         return Decision(True, f"allowed by {identity_allow.where}{within}{note}")
     if direct is not None:
         return Decision(True, f"allowed by {direct.where}")
