@@ -2,8 +2,8 @@
 
 Why our own: no maintained PyPI package evaluates conditions offline (policyuniverse and
 parliament parse and match actions only; principalmapper's simulator was last released in 2022).
-The npm simulator @cloud-copilot/iam-simulate agrees on the cases below (docs/delivery-trust.md)
-but is AGPL-3.0 and would add a Node dependency to the test suite. Only the parts this project's
+The maintained npm simulator @cloud-copilot/iam-simulate is AGPL-3.0 and would add a Node
+dependency to the Python test suite, so it is not a test oracle here. Only the parts this project's
 policies use are implemented; anything else raises `UnsupportedPolicy` instead of guessing.
 
 Documented behaviour implemented (IAM User Guide: "Policy evaluation logic", "Cross-account policy
