@@ -10,8 +10,9 @@ and no statement denies it; the evaluator does exactly that.
 
 KMS differs: a key policy is the only gate. If no key-policy statement allows the caller, no IAM
 policy can (KMS Developer Guide, "Key policies"); where a statement names the account, the
-caller's IAM policy must allow too. So the key questions are asked with the key policy alone:
-"denied" is then final, "allowed" means the key policy lets the caller's own policy decide.
+caller's IAM policy must allow too. So the key questions are asked of the key policy with a caller
+whose IAM policy allows everything (AdministratorAccess): "denied" is then the key policy's answer
+whatever IAM says; "allowed" means the key policy lets the caller's own policy decide.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def s3_call(
 
 def kms_call(p: Policies, key: str, action: str, principal: str, *, mfa: bool | None = None, **context: Any):  # type: ignore[no-untyped-def]
     request = Request(action, p.key_arn(key), _context(principal, mfa=mfa, **context), principal)
-    return evaluate(request, [], resource_policy=p.key_policy(key))
+    return evaluate(request, [ALLOW_ALL], resource_policy=p.key_policy(key))
 
 
 def via_s3(p: Policies) -> dict[str, str]:

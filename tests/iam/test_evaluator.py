@@ -286,10 +286,23 @@ def test_a_resource_policy_for_another_principal_grants_nothing():
     assert not decide("s3:GetObject", f"{BUCKET}/k", [], resource_policy=resource_policy).allowed
 
 
-def test_an_account_principal_matches_its_roles():
-    for principal in (ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", "*"):
-        resource_policy = bucket_policy({**allow("kms:Decrypt"), "Principal": {"AWS": principal}})
-        assert decide("kms:Decrypt", "*", [], resource_policy=resource_policy).allowed, principal
+def test_an_account_principal_delegates_to_the_accounts_own_policies():
+    # IAM User Guide, "AWS JSON policy elements: Principal" (AWS account principals): naming the
+    # account (its id or `:root`) in a resource policy delegates to the account's administrators:
+    # "the identity-based policy must allow" the principal in that account; it grants nothing on its
+    # own. `*` names every principal and does grant (same account: "Policy evaluation for requests
+    # within a single account", the union of identity and resource policies).
+    for principal in (ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"):
+        resource_policy = bucket_policy(
+            {**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": principal}}
+        )
+        alone = decide("s3:GetObject", f"{BUCKET}/k", [], resource_policy=resource_policy)
+        assert not alone.allowed, principal
+        assert decide(
+            "s3:GetObject", f"{BUCKET}/k", [policy(allow("s3:GetObject"))], resource_policy=resource_policy
+        ).allowed, principal
+    everyone = bucket_policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": "*"})
+    assert decide("s3:GetObject", f"{BUCKET}/k", [], resource_policy=everyone).allowed
 
 
 def test_a_deny_in_the_resource_policy_beats_the_identity_allow():
@@ -331,3 +344,159 @@ def test_a_role_granted_by_a_resource_policy_is_still_limited_by_its_boundary():
     assert not decide(
         "s3:GetObject", f"{BUCKET}/k", [], boundary=boundary, resource_policy=resource_policy
     ).allowed
+
+
+# -- AWS's documented cases beyond one policy (issue 16, finding 8) -------------------------------
+
+OTHER_ACCOUNT = "444455556666"
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/app-role/build-42"
+
+
+def key_policy(principal):
+    return policy({**allow("kms:Decrypt"), "Principal": {"AWS": principal}})
+
+
+def test_a_key_policy_naming_the_account_root_lets_iam_policies_decide():
+    # KMS Developer Guide, "Key policies in AWS KMS" / "Default key policy": the statement naming
+    # the account root "enables IAM policies"; it gives no principal access by itself.
+    root = key_policy(f"arn:aws:iam::{ACCOUNT}:root")
+    assert not decide("kms:Decrypt", KEY, [], resource_policy=root).allowed
+    assert decide("kms:Decrypt", KEY, [policy(allow("kms:Decrypt"))], resource_policy=root).allowed
+
+
+def test_a_key_policy_that_does_not_allow_makes_an_iam_allow_useless():
+    # KMS Developer Guide, "Key policies in AWS KMS": "Unless the key policy explicitly allows it, you
+    # cannot use IAM policies to allow access to a KMS key."
+    someone_else = key_policy(f"arn:aws:iam::{ACCOUNT}:role/someone-else")
+    decision = decide("kms:Decrypt", KEY, [policy(allow("kms:*"))], resource_policy=someone_else)
+    assert not decision.allowed
+    assert "key policy" in decision.reason
+
+
+def test_a_key_policy_naming_the_role_grants_on_its_own():
+    # Same account, a key policy naming the principal: the key policy alone allows it.
+    assert decide("kms:Decrypt", KEY, [], resource_policy=key_policy(ROLE)).allowed
+
+
+def cross_account(action, resource, identity, resource_policy=None, principal=ROLE):
+    request = Request(action, resource, {"aws:ResourceAccount": OTHER_ACCOUNT}, principal_arn=principal)
+    return evaluate(request, identity, resource_policy=resource_policy)
+
+
+def test_an_identity_allow_on_another_accounts_bucket_without_a_bucket_policy_is_denied():
+    # IAM User Guide, "Cross-account policy evaluation logic": the resource-based policy in the
+    # trusting account must specify the principal, and the principal's identity policy must allow.
+    decision = cross_account("s3:GetObject", "arn:aws:s3:::their-bucket/k", [policy(allow("s3:*"))])
+    assert not decision.allowed
+
+
+def test_a_resource_policy_naming_another_accounts_root_needs_that_accounts_identity_allow():
+    # The same page: cross-account access needs both sides; naming A's root in B's policy is not enough.
+    theirs = policy({**allow("s3:GetObject", "arn:aws:s3:::their-bucket/*"), "Principal": {"AWS": ACCOUNT}})
+    assert not cross_account("s3:GetObject", "arn:aws:s3:::their-bucket/k", [], theirs).allowed
+    assert cross_account(
+        "s3:GetObject", "arn:aws:s3:::their-bucket/k", [policy(allow("s3:GetObject"))], theirs
+    ).allowed
+
+
+def test_a_resource_policy_naming_the_role_itself_across_accounts_still_needs_the_identity_allow():
+    theirs = policy({**allow("s3:GetObject", "arn:aws:s3:::their-bucket/*"), "Principal": {"AWS": ROLE}})
+    assert not cross_account("s3:GetObject", "arn:aws:s3:::their-bucket/k", [], theirs).allowed
+
+
+def test_the_resource_account_is_read_from_the_arn():
+    # An IAM role of another account: its trust policy names our root, and our identity policy
+    # must allow sts:AssumeRole too.
+    their_role = f"arn:aws:iam::{OTHER_ACCOUNT}:role/deploy"
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": ACCOUNT}})
+    request = Request("sts:AssumeRole", their_role, principal_arn=ROLE)
+    assert not evaluate(request, [], resource_policy=trust).allowed
+    assert evaluate(request, [policy(allow("sts:AssumeRole"))], resource_policy=trust).allowed
+
+
+def test_a_not_principal_deny_always_denies_a_principal_with_a_boundary():
+    # IAM User Guide, "Permissions boundaries for IAM entities" (Important): a NotPrincipal element
+    # with a Deny effect "will always deny any IAM principal that has a permissions boundary policy
+    # attached, regardless of the values specified in the NotPrincipal element".
+    resource_policy = bucket_policy({**deny("s3:*"), "NotPrincipal": {"AWS": ROLE}})
+    decision = decide(
+        "s3:GetObject",
+        BUCKET,
+        [policy(allow("s3:*"))],
+        boundary=policy(allow("s3:*")),
+        resource_policy=resource_policy,
+    )
+    assert not decision.allowed
+    assert decision.reason.startswith("explicit deny: resource policy")
+
+
+def test_a_policy_naming_the_role_applies_to_its_sessions():
+    # IAM User Guide, "AWS JSON policy elements: Principal" (IAM role principals): naming a role ARN
+    # names every session of that role.
+    resource_policy = bucket_policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": ROLE}})
+    request = Request("s3:GetObject", f"{BUCKET}/k", principal_arn=SESSION)
+    assert evaluate(request, [], resource_policy=resource_policy).allowed
+    denial = bucket_policy({**deny("s3:*"), "Principal": {"AWS": ROLE}})
+    assert not evaluate(request, [policy(allow("s3:*"))], resource_policy=denial).allowed
+
+
+def test_a_policy_naming_the_session_applies_to_that_session_only():
+    resource_policy = bucket_policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": SESSION}})
+    assert evaluate(
+        Request("s3:GetObject", f"{BUCKET}/k", principal_arn=SESSION), [], resource_policy=resource_policy
+    ).allowed
+    other_session = SESSION.replace("build-42", "build-43")
+    assert not evaluate(
+        Request("s3:GetObject", f"{BUCKET}/k", principal_arn=other_session),
+        [],
+        resource_policy=resource_policy,
+    ).allowed
+
+
+def test_the_principal_arn_of_a_session_is_its_roles_arn():
+    # IAM User Guide, "AWS global condition context keys" (aws:PrincipalArn): for an assumed-role
+    # session it is the ARN of the role, not of the session.
+    condition = {"ArnEquals": {"aws:PrincipalArn": ROLE}}
+    resource_policy = bucket_policy(
+        {**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": "*", "Condition": condition}
+    )
+    request = Request("s3:GetObject", f"{BUCKET}/k", principal_arn=SESSION)
+    assert evaluate(request, [], resource_policy=resource_policy).allowed
+
+
+def test_a_session_is_in_its_roles_account():
+    other = f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/app-role/s"
+    resource_policy = bucket_policy({**allow("s3:GetObject", f"{BUCKET}/*"), "Principal": {"AWS": ACCOUNT}})
+    identity = [policy(allow("s3:GetObject"))]
+    ours = {"aws:ResourceAccount": ACCOUNT}  # an S3 ARN names no account
+
+    def get(principal):
+        request = Request("s3:GetObject", f"{BUCKET}/k", ours, principal_arn=principal)
+        return evaluate(request, identity, resource_policy=resource_policy).allowed
+
+    assert get(SESSION)
+    assert not get(other)
+
+
+@pytest.mark.parametrize("operator", ["NumericLessThan", "NumericEquals", "NumericNotEquals"])
+def test_a_value_that_is_not_a_number_matches_no_numeric_condition(operator):
+    # IAM User Guide, "Condition operators": a numeric operator compares numbers; a value that is
+    # not one is no match (never an error), so an Allow on it does not apply.
+    assert not decide("iam:CreateRole", ROLE, [cond(operator, "k", "10")], {"k": "ten"}).allowed
+
+
+def test_a_trust_policy_that_does_not_name_the_caller_makes_an_iam_allow_useless():
+    # IAM User Guide, "Roles terms and concepts" (trust policy): only principals the role's trust
+    # policy allows may assume it; an identity policy allowing sts:AssumeRole is not enough.
+    trust = policy(
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
+        }
+    )
+    target = f"arn:aws:iam::{ACCOUNT}:role/deploy"
+    decision = decide("sts:AssumeRole", target, [policy(allow("sts:AssumeRole"))], resource_policy=trust)
+    assert not decision.allowed
+    assert "trust policy" in decision.reason

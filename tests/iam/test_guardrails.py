@@ -389,7 +389,7 @@ APIGW_PUSH_TO_LOGS = {
 
 
 def _role_grants(stack):
-    """(role, action, resource) for every Allow in the policies of the stack's roles."""
+    """(role, role ARN, action, resource) for every Allow in the policies of the stack's roles."""
     from tools.review_kit.iam.arns import Env, Template
     from tools.review_kit.iam.validity import resolve_document
 
@@ -415,7 +415,7 @@ def _role_grants(stack):
             )
             for action in actions:
                 for resource in resources:
-                    yield role, action, resource
+                    yield role, model.get_att(role, "Arn"), action, resource
 
 
 @pytest.mark.synth
@@ -424,9 +424,9 @@ def test_the_boundary_allows_everything_the_apps_roles_are_granted(stacks, stack
     # GIVEN every grant of every role the stack creates (each role carries the boundary)
     # WHEN each is evaluated against the boundary (keys: the app's tag, this account)
     denied = []
-    for role, action, resource in _role_grants(stacks[stack_name]):
+    for role, role_arn, action, resource in _role_grants(stacks[stack_name]):
         context = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **OURS}
-        decision = evaluate(Request(action, resource, context), [STAR], boundary=BOUNDARY)
+        decision = evaluate(Request(action, resource, context, role_arn), [STAR], boundary=BOUNDARY)
         if not decision:
             denied.append(f"{role}: {action} on {resource} ({decision.reason})")
     # THEN the boundary takes nothing away that the app uses, but for the grants it narrows on purpose
@@ -442,4 +442,26 @@ NARROWED = {
     # bootstrap lookups; with the bootstrap's roles the CLI lists through the roles it assumes, and
     # the boundary leaves this role the app's and this account's bootstrap asset buckets.
     ("PipelineUpdatePipelineSelfMutationRole", "s3:ListBucket on *"),
+    # CDK Pipelines lets self-mutation and the permission check assume any role tagged as a bootstrap
+    # role; the boundary narrows that to the bootstrap deploy, file-publishing, image-publishing and
+    # lookup roles (by name), and to roles named UploadApiPipeline-* (tests/iam/test_boundary_ceiling.py).
+    ("PipelineUpdatePipelineSelfMutationRole", "sts:AssumeRole on arn:*:iam::111111111111:role/*"),
+    ("PipelinePipelinesSecurityCheckCDKSecurityCheckRole", "sts:AssumeRole on *"),
+    # The auto-approve function may read and approve in any pipeline of the account tagged
+    # SECURITY_CHECK; the boundary narrows it to this app's pipeline (UploadApiPipeline-*), and
+    # approvals to its permission-check confirmations, never PromoteToProd.
+    (
+        "PipelinePipelinesSecurityCheckCDKPipelinesAutoApproveServiceRole",
+        "codepipeline:GetPipelineState on arn:aws:codepipeline:us-east-1:111111111111:*",
+    ),
+    (
+        "PipelinePipelinesSecurityCheckCDKPipelinesAutoApproveServiceRole",
+        "codepipeline:PutApprovalResult on arn:aws:codepipeline:us-east-1:111111111111:"
+        "*/Dev/DevPermissionsCheck.Confirm",
+    ),
+    (
+        "PipelinePipelinesSecurityCheckCDKPipelinesAutoApproveServiceRole",
+        "codepipeline:PutApprovalResult on arn:aws:codepipeline:us-east-1:111111111111:"
+        "*/Prod/ProdPermissionsCheck.Confirm",
+    ),
 }

@@ -183,7 +183,10 @@ def test_only_the_pipelines_verify_role_of_that_stage_may_assume_the_verifier_ro
         request = Request(
             "sts:AssumeRole", verifier_arn(stage_id), {"aws:PrincipalArn": principal}, principal
         )
-        return evaluate(request, [], resource_policy=trust).allowed
+        # The trust policy names the account root, which delegates to the caller's own policies
+        # (IAM User Guide, "AWS JSON policy elements: Principal"): give every caller an identity
+        # allow, so the trust policy's condition is what decides.
+        return evaluate(request, [ADMINISTRATOR_ACCESS], resource_policy=trust).allowed
 
     # WHEN the pipeline's verify roles (and an administrator) try to assume it
     # THEN only this stage's verify role may (the other stage's, and any other principal, may not)
