@@ -39,7 +39,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help preflight install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi clean
+.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -192,18 +192,20 @@ verify: $(VERIFY_INSTALLED) ## Verify a running API: OUTPUTS=local-outputs.json 
 # verify group, exported with its hashes; pip --require-hashes),
 # the target from API_URL/UPLOAD_ENDPOINT/STACK_NAME, run as VERIFIER_ROLE_ARN (the stage's VerifierRole)
 # when set. No default MODE: prod must never get dev's flood.
-verify-deployed: $(UV_INSTALLED) ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
+verify-deployed: ## Pipeline post-deploy check: MODE=dev|prod, target from API_URL/UPLOAD_ENDPOINT/STACK_NAME
 	@test -n "$(MODE)" || { echo "make verify-deployed: set MODE=dev or MODE=prod" >&2; exit 2; }
+	$(MAKE) --no-print-directory verify-dependencies
+	$(PYTHON) -m tools.pipeline_checks.verify --mode $(MODE) $(VERIFY_ARGS)
+
+# What the pipeline's verify and preflight steps install into CodeBuild's python3: the verify group.
+verify-dependencies: $(UV_INSTALLED)
 	$(UV) export --locked --only-group verify --no-emit-project --quiet -o $(TOOLS)/verify-requirements.txt
 	$(PYTHON) -m pip install --require-hashes -r $(TOOLS)/verify-requirements.txt
-	$(PYTHON) -m tools.pipeline_checks.verify --mode $(MODE) $(VERIFY_ARGS)
 
 # Each stage's first pipeline action (stages/pipeline/preflight.py): what the stage's account must offer
 # (Lambda concurrency for its reservations, the CDK bootstrap, the API Gateway CloudWatch role, GuardDuty
 # Malware Protection), read through the account's lookup role; the stage's needs come from the environment.
-preflight: $(UV_INSTALLED) ## Pipeline preflight of a stage's account (needs AWS): STAGE, STACK_NAME, RESERVED_CONCURRENCY... from the step
-	$(UV) export --locked --only-group verify --no-emit-project --quiet -o $(TOOLS)/verify-requirements.txt
-	$(PYTHON) -m pip install --require-hashes -r $(TOOLS)/verify-requirements.txt
+preflight: verify-dependencies ## Pipeline preflight of a stage's account (needs AWS): STAGE, STACK_NAME, RESERVED_CONCURRENCY... from the step
 	$(PYTHON) -m tools.pipeline_checks.preflight
 
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,

@@ -66,9 +66,19 @@ MALWARE_SCANNING_ACKNOWLEDGEMENTS = {
 STAGES_THAT_SCAN = {"Prod"}
 
 
+# Where dev and prod share an account (the committed default), only dev sets the account-level API
+# Gateway CloudWatch role (stages/pipeline/settings.py: set_account_settings_once).
+ACCOUNT_ROLE_ACKNOWLEDGEMENT = (
+    "UploadApi/CloudWatchRole",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+)
+STAGES_WITHOUT_THE_ACCOUNT_ROLE = {"prod"}
+
+
 def expected_for(stage: str) -> set[tuple[str, str]]:
     """The reviewed acknowledgements of one stage's upload stack (its API stage is named after it)."""
-    return {(path.replace("<stage>", stage), finding) for path, finding in EXPECTED_ACKNOWLEDGEMENTS}
+    expected = {(path.replace("<stage>", stage), finding) for path, finding in EXPECTED_ACKNOWLEDGEMENTS}
+    return expected - {ACCOUNT_ROLE_ACKNOWLEDGEMENT} if stage in STAGES_WITHOUT_THE_ACCOUNT_ROLE else expected
 
 
 _ARTIFACT_READ = {
@@ -127,6 +137,8 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
         "Pipeline/Assets/FileRole/DefaultPolicy",
         _ARTIFACT_READ | _own_logs("PipelineAssetsFileAsset5D8C5DA6"),
     )
+    | _on("DevPreflightRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevDevPreflight687B53FA"))
+    | _on("ProdPreflightRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdProdPreflight650BA773"))
     | _on("VerifyDevRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevVerifyDev2BA78AE9"))
     | _on("VerifyProdRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdVerifyProd5F9B0646"))
     | _on(
@@ -160,11 +172,14 @@ PLACEHOLDER_WARNING = ("Annotation::upload-api:placeholder-connection", "warning
 CALLERS_WARNING = ("Annotation::upload-api:verifier-only-callers", "warning")
 # dev and prod in one account (the committed default): the pipeline stack names the reason.
 SHARED_ACCOUNT_WARNING = ("Annotation::upload-api:shared-account", "warning")
+# reservedConcurrency "unreserved" (dev, as committed: a new account can reserve nothing).
+UNRESERVED_WARNING = ("Annotation::upload-api:no-reserved-concurrency", "warning")
 
 
 def _without_callers_warning(findings: set[tuple[str, str, str, str]]) -> set[tuple[str, str, str, str]]:
-    """The report's entries but the default allowedCallers warning (tested on its own)."""
-    return {f for f in findings if (f[1], f[3]) != CALLERS_WARNING}
+    """The report's entries but the committed defaults' warnings (tested on their own): allowedCallers
+    empty, and dev's unreserved concurrency."""
+    return {f for f in findings if (f[1], f[3]) not in (CALLERS_WARNING, UNRESERVED_WARNING)}
 
 
 def _report(outdir: Path) -> dict[str, Any]:
@@ -216,10 +231,11 @@ def test_the_real_apps_only_report_entry_is_the_placeholder_warning(real_app):
     # WHEN every entry of the validation report is read
     findings = _findings(_report(real_app))
     # THEN the entries are the committed placeholders' warnings: the connection and the shared account on
-    # the pipeline stack, the verifier-only callers on each upload stack
+    # the pipeline stack, the verifier-only callers on each upload stack, dev's unreserved concurrency
     assert {(rule, severity, path) for _, rule, path, severity in findings} == {
         (*PLACEHOLDER_WARNING, PIPELINE_STACK_ID),
         (*SHARED_ACCOUNT_WARNING, PIPELINE_STACK_ID),
+        (*UNRESERVED_WARNING, f"{PIPELINE_STACK_ID}/Dev/{UPLOAD_STACK_ID}"),
         (*CALLERS_WARNING, f"{PIPELINE_STACK_ID}/Dev/{UPLOAD_STACK_ID}"),
         (*CALLERS_WARNING, f"{PIPELINE_STACK_ID}/Prod/{UPLOAD_STACK_ID}"),
     }
@@ -273,7 +289,9 @@ def test_every_acknowledgement_is_in_a_reviewed_list(real_app):
     # THEN none sits outside the pipeline stack's and the two upload stacks' reviewed lists
     assert len({(p, f) for p, f, _ in _acknowledged(real_app)}) == len(
         EXPECTED_PIPELINE_ACKNOWLEDGEMENTS
-    ) + 2 * len(EXPECTED_ACKNOWLEDGEMENTS) + len(STAGES_THAT_SCAN) * len(MALWARE_SCANNING_ACKNOWLEDGEMENTS)
+    ) + len(expected_for("dev")) + len(expected_for("prod")) + len(STAGES_THAT_SCAN) * len(
+        MALWARE_SCANNING_ACKNOWLEDGEMENTS
+    )
 
 
 def test_acknowledgements_sit_on_resources_not_on_the_app_stages_or_stacks(pipeline_app):

@@ -70,7 +70,7 @@ def test_a_key_giving_the_account_root_everything_is_marked_weaker(make_assembly
 def test_the_real_upload_stacks_hold_every_control(review):
     # GIVEN the review of the whole app as cdk.json configures it
     upload = [c for c in review.report["controls"] if c["stack"].endswith("-UploadApi")]
-    # THEN each upload stack shows all of them, and none is weaker
+    # THEN each upload stack shows all of them
     for stack in ("Dev-UploadApi", "Prod-UploadApi"):
         names = {c["control"] for c in upload if c["stack"] == stack}
         assert names == {
@@ -82,7 +82,10 @@ def test_the_real_upload_stacks_hold_every_control(review):
             "bucket policy",
             "CloudTrail rules reporting key and bucket changes",
         }
-    assert [c for c in upload if not c["ok"]] == []
+    # AND none is weaker but dev's reserved concurrency: dev reserves none on purpose, so that its first
+    # deploy succeeds on a new account (docs/capacity.md); the report marks it, as it should
+    weaker = [(c["stack"], c["control"]) for c in upload if not c["ok"]]
+    assert weaker == [("Dev-UploadApi", "reserved concurrency")]
     # AND the Markdown and HTML reports show them
     assert "#### Data-protection controls" in review.text("report.md")
     assert "Data-protection controls" in review.text("report.html")

@@ -79,8 +79,9 @@ def test_the_upload_functions_role_may_do_exactly_its_grants_with_wildcards_mark
 
 
 def test_a_managed_policy_is_listed_and_flagged_as_not_expanded(review):
-    # GIVEN the API Gateway account role, which has only an AWS managed policy
-    role = _entity(review, "Prod", "role", "UploadApi/CloudWatchRole")
+    # GIVEN the API Gateway account role, which has only an AWS managed policy (dev's: where the stages
+    # share an account, dev sets the account-level role)
+    role = _entity(review, "Dev", "role", "UploadApi/CloudWatchRole")
     # WHEN its rows are read
     (row,) = role["rows"]
     # THEN the managed policy is a row of its own, marked managed, naming the policy

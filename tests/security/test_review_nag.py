@@ -97,10 +97,11 @@ def test_the_committed_placeholder_is_a_warning_and_nothing_failed(review):
     findings = review.report["findings"]
     # WHEN the report's findings are read
     # THEN nothing failed, and the warnings are those placeholders': two on the pipeline stack, the
-    # verifier-only callers on each upload stack
+    # verifier-only callers on each upload stack, dev's unreserved concurrency
     assert review.report["counts"]["findings.failed"] == 0
     assert sorted((f["severity"], f["rule"], f["stage"]) for f in findings) == sorted(
         [
+            ("warning", "Annotation::upload-api:no-reserved-concurrency", "Dev"),
             ("warning", "Annotation::upload-api:placeholder-connection", "Pipeline"),
             ("warning", "Annotation::upload-api:shared-account", "Pipeline"),
             ("warning", "Annotation::upload-api:verifier-only-callers", "Dev"),

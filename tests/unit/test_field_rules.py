@@ -16,7 +16,7 @@ from upload_api import field_rules
 from upload_api.request import SCHEMA
 
 from tests.bad_inputs import plainness_faults
-from tools.dev.local.gateway import js_end_anchors
+from tools.dev.local.model_validation import js_end_anchors
 
 # Keywords that say what a field is, not a rule a value can break.
 NOT_RULES = {"description", "title"}
