@@ -131,3 +131,37 @@ def test_preflight_against_the_emulator_passes_dev_and_stops_prod_in_one_line(em
     failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
     assert len(failures) == 1
     assert "uploadApi.stages.prod.reservedConcurrency" in failures[0]
+
+
+def test_an_emulated_api_gateway_account_sets_the_role_a_later_preflight_reads(emulator):
+    # GIVEN the emulated types installed (AWS::ApiGateway::Account is one: moto lacks it)
+    from tools.review_kit.rehearse.emulator import install_emulated_types
+
+    install_emulated_types()
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "apigateway.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        },
+    }
+    account = {
+        "Type": "AWS::ApiGateway::Account",
+        "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["Role", "Arn"]}},
+    }
+    cloudformation = boto3.client("cloudformation", endpoint_url=emulator, **CREDENTIALS)
+    # WHEN dev's stack sets the account-level role
+    cloudformation.create_stack(
+        StackName="Dev-UploadApi", TemplateBody=json.dumps({"Resources": {"Role": role, "Account": account}})
+    )
+    # THEN API Gateway's account answers it, as AWS would for prod's Preflight
+    answer = boto3.client("apigateway", endpoint_url=emulator, **CREDENTIALS).get_account()
+    assert answer.get("cloudwatchRoleArn", "").startswith("arn:aws:iam::")

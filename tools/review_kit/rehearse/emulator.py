@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,13 +43,24 @@ class EmulatedType:
     ref: str = "name"  # "name", "arn" or "id": what Ref returns
     arn: str = ""  # ARN pattern: {partition} {region} {account} {name} and resolved properties
     attributes: tuple[str, ...] = ()
+    # What creating it changes that a later action reads (account-level settings), as AWS would.
+    on_create: Callable[[dict[str, Any], str, str], None] | None = None
+
+
+def _set_api_gateway_account(properties: dict[str, Any], account_id: str, region: str) -> None:
+    """AWS::ApiGateway::Account sets the account's CloudWatch role: a later stage's Preflight reads it."""
+    from moto.apigateway.models import apigateway_backends
+
+    role = properties.get("CloudWatchRoleArn")
+    if role:
+        apigateway_backends[account_id][region].account.cloudwatch_role_arn = str(role)
 
 
 # The types moto 5.2.5's CloudFormation lacks that our templates use. Each entry is a model, not a
 # deployment: the deploy action reports these resources as `emulated, not deployed`.
 EMULATED_TYPES: dict[str, EmulatedType] = {
     "AWS::CDK::Metadata": EmulatedType(),
-    "AWS::ApiGateway::Account": EmulatedType(ref="id"),
+    "AWS::ApiGateway::Account": EmulatedType(ref="id", on_create=_set_api_gateway_account),
     "AWS::ApiGateway::GatewayResponse": EmulatedType(ref="id"),
     "AWS::ApiGateway::Model": EmulatedType(name_property="Name"),
     "AWS::ApiGateway::RequestValidator": EmulatedType(ref="id", attributes=("RequestValidatorId",)),
@@ -169,6 +180,8 @@ def _make_model(base: type, type_name: str, spec: EmulatedType) -> type:
         )
         with REGISTRY.lock:
             REGISTRY.resources[(resource.stack_id, resource.logical_id)] = resource
+        if spec.on_create is not None:
+            spec.on_create(properties, account_id, region_name)
         return _Instance(resource)
 
     def delete(
