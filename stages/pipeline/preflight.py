@@ -83,7 +83,11 @@ def preflight_step(
             "CREATES_API_GATEWAY_ACCOUNT_ROLE": "true"
             if settings.create_api_gateway_account_role
             else "false",
-            "PREFLIGHT_ROLE_ARN": lookup_role_arn(stage),
+            # The lookup role's ARN is built by the step from these (tools/pipeline_checks/preflight):
+            # a role ARN among a project's properties would read as a role the project passes.
+            "STAGE_ACCOUNT": stack.account,
+            "STAGE_REGION": stack.region,
+            "STAGE_PARTITION": cdk.Aws.PARTITION,
         },
         commands=[PREFLIGHT_COMMAND],
         partial_build_spec=cdk.aws_codebuild.BuildSpec.from_object(

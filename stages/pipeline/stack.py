@@ -281,7 +281,7 @@ class UploadApiPipelineStack(cdk.Stack):
             # CodeCommit starts on branch updates through EventBridge; triggers need a connection.
             acknowledge_codecommit_source_rule(self)
             return
-        # The source action's role (created when the action was bound): issue 9 finding 4
+        # The source action's role (created when the action was bound) may use only this connection
         use_the_connections_prefix(self.pipeline)
         self.pipeline.pipeline.add_trigger(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,

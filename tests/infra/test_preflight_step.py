@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from stages.pipeline.preflight import MINIMUM_BOOTSTRAP_VERSION
+from tools.pipeline_checks.preflight.cli import lookup_role_arn
 
 from .conftest import SynthesizedApp, as_text
 
@@ -78,7 +79,9 @@ def test_preflight_may_only_assume_the_stage_accounts_lookup_role(pipeline_app, 
     assert len(assumes) == 1
     assert "role/cdk-hnb659fds-lookup-role-" in assumes[0]
     environment = _project_environment(pipeline_app, _preflight(pipeline_app, stage_id))
-    assert environment["PREFLIGHT_ROLE_ARN"] == assumes[0]
+    assert lookup_role_arn(environment) == assumes[0]
+    # AND no role ARN sits among the project's properties (it would read as a role the project passes)
+    assert "PREFLIGHT_ROLE_ARN" not in environment
 
 
 def test_the_minimum_bootstrap_version_covers_what_the_assembly_asks_for(pipeline_app):

@@ -1,5 +1,6 @@
 """`python -m tools.pipeline_checks.preflight`: the stage's needs from the environment the pipeline
-step sets, the account's answers through PREFLIGHT_ROLE_ARN (the stage account's CDK lookup role),
+step sets, the account's answers through the stage account's CDK lookup role (built from STAGE_ACCOUNT,
+STAGE_REGION, STAGE_PARTITION and BOOTSTRAP_QUALIFIER; PREFLIGHT_ROLE_ARN overrides it),
 one line per check; exit 1 when any check fails, 2 when it cannot ask."""
 
 from __future__ import annotations
@@ -45,10 +46,22 @@ def needs_from(env: Mapping[str, str]) -> StageNeeds:
     )
 
 
+def lookup_role_arn(env: Mapping[str, str]) -> str | None:
+    """PREFLIGHT_ROLE_ARN, else the CDK lookup role of STAGE_ACCOUNT in STAGE_REGION (None: neither)."""
+    if env.get(ROLE_ENV):
+        return env[ROLE_ENV]
+    account, region = env.get("STAGE_ACCOUNT"), env.get("STAGE_REGION")
+    if not (account and region):
+        return None
+    partition = env.get("STAGE_PARTITION") or "aws"
+    qualifier = env.get("BOOTSTRAP_QUALIFIER", "hnb659fds")
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-lookup-role-{account}-{region}"
+
+
 def session_for(env: Mapping[str, str]) -> Any:
     import boto3  # the verifier's pins; imported here so `--help`-style errors need none
 
-    role_arn = env.get(ROLE_ENV)
+    role_arn = lookup_role_arn(env)
     if not role_arn:
         return boto3.Session()
     try:

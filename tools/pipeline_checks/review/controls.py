@@ -1,6 +1,6 @@
 """Data-protection controls at a glance, read from each synthesized template.
 
-What a reviewer of issue 11's hardening checks first, stated per stack with the value the
+What a reviewer checks first of the stacks' hardening, stated per stack with the value the
 template holds: the API's TLS policy, whether the access log records TLS, each function's
 reserved concurrency, keys whose policy still gives the account root kms:*, the bucket
 policies' protections, and the CloudTrail rules that report key and bucket changes.
