@@ -173,6 +173,7 @@ def _intersects(left: list[Token], right: list[Token]) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=65536)
 def pattern_fits_format(pattern: str, arn_format: str) -> bool:
     """Could one ARN match both the policy's Resource pattern and the reference's ARN format?"""
     if pattern == "*" or arn_format == "*":
@@ -180,6 +181,7 @@ def pattern_fits_format(pattern: str, arn_format: str) -> bool:
     return _intersects(_tokens(pattern, glob=True), _tokens(arn_format, glob=True))
 
 
+@functools.lru_cache(maxsize=65536)
 def arn_fits_format(arn: str, arn_format: str) -> bool:
     """A concrete ARN (its `*` and `?` are characters) is of the format's resource type."""
     if arn_format == "*":
