@@ -149,7 +149,9 @@ checkov: $(CHECKOV_INSTALLED) ## checkov on the synthesized templates (run after
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		--directory $(CDK_OUT) --skip-path 'asset\.'
 
-scan-templates: cfn-lint checkov ## Both template scanners
+# The build's gate: both scanners side by side, their JSON in reports/scanners (read by `make report`).
+scan-templates: $(INSTALLED) $(CHECKOV_INSTALLED) ## cfn-lint and checkov on cdk.out, side by side; fails on any unexplained finding
+	python -m tools.pipeline_checks.scan_templates $(CDK_OUT) --out $(REPORTS)/scanners
 
 scan: $(INSTALLED) ## Security gates: secrets, bandit, pip-audit, SBOMs (reports/gates, reports/sbom)
 	python -m tools.pipeline_checks.gates --out $(REPORTS)/gates
@@ -159,6 +161,7 @@ secrets-baseline: $(INSTALLED) ## Refresh .secrets.baseline (keeps audit labels)
 
 report: $(INSTALLED) $(CHECKOV_INSTALLED) ## Security review of cdk.out (after synth): reports/review/report.{html,md,json}
 	python -m tools.pipeline_checks.review $(CDK_OUT) --out $(REPORTS)/review --gates $(REPORTS)/gates/summary.json \
+		--scans $(REPORTS)/scanners \
 		$(if $(BASELINE),--baseline $(BASELINE))
 
 # buildspec.yml's install + build commands, then its `finally`, read from it and each timed; the record

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import pytest
 
 from tools.common import assembly
+from tools.pipeline_checks import scan_templates
 from tools.pipeline_checks.review import junit, model, scanners
 
 from .conftest import resource, templates
@@ -82,13 +84,23 @@ def planted(make_assembly):
     )
 
 
-def test_a_planted_checkov_failure_and_cfn_lint_finding_are_reported_as_failed(planted):
+def test_a_planted_checkov_failure_and_cfn_lint_finding_fail_the_gate_and_are_reported(
+    planted, tmp_path, capsys, monkeypatch
+):
     # GIVEN an assembly with a bucket that breaks checkov and cfn-lint rules
     app = assembly.load(planted)
-    # WHEN the review runs the real scanners on it
-    report = model.build(
-        app, checkov=scanners.run_checkov(app), cfn_lint=scanners.run_cfn_lint(app), gates=None
-    )
+    # WHEN `make scan-templates` runs the real scanners on it
+    code = scan_templates.main([str(planted), "--out", str(tmp_path / "scans")])
+    # THEN the gate fails, naming each finding with its stack and resource
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "checkov: AppStack: CKV_AWS_21 Bucket: " in out
+    assert "cfn-lint: AppStack: E3031 Resources/Bucket/Properties/BucketName: " in out
+    # AND the review reads the gate's JSON for this synth (the scanners do not run again)
+    monkeypatch.setattr(scanners, "run_checkov", lambda _: pytest.fail("checkov ran twice"))
+    monkeypatch.setattr(scanners, "run_cfn_lint", lambda _: pytest.fail("cfn-lint ran twice"))
+    checkov, cfn_lint = scanners.saved_or_run(app, tmp_path / "scans")
+    report = model.build(app, checkov=checkov, cfn_lint=cfn_lint, gates=None)
     # THEN checkov's failures and cfn-lint's finding are listed on the bucket, and the skip with its reason
     failed = {(c["checkId"], c["resource"]) for c in report["checkov"]["failed"]}
     assert ("CKV_AWS_21", "Bucket") in failed  # versioning
@@ -104,6 +116,33 @@ def test_a_planted_checkov_failure_and_cfn_lint_finding_are_reported_as_failed(p
     assert report["counts"]["checkov.failed"] == len(failed)
     xml = junit.render(report).decode()
     assert xml.count("<failure ") == len(failed) + len(lint)
+
+
+def test_json_older_than_the_synth_is_not_reused(planted, tmp_path, monkeypatch):
+    # GIVEN scanner JSON written before the assembly's manifest (an earlier synth's)
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in (scanners.CHECKOV_JSON, scanners.CFN_LINT_JSON):
+        (scans / name).write_text("[]", encoding="utf-8")
+        os.utime(scans / name, (1, 1))
+    ran = []
+    monkeypatch.setattr(scanners, "run_checkov", lambda _: ran.append("checkov") or ("ran", []))
+    monkeypatch.setattr(scanners, "run_cfn_lint", lambda _: ran.append("cfn-lint") or ("ran", []))
+    # WHEN the review looks for them
+    scanners.saved_or_run(assembly.load(planted), scans)
+    # THEN both scanners run on this synth instead
+    assert sorted(ran) == ["cfn-lint", "checkov"]
+
+
+def test_the_gate_fails_when_a_scanner_cannot_run(planted, tmp_path, monkeypatch, capsys):
+    # GIVEN no checkov installed
+    monkeypatch.setattr(scanners, "checkov_binary", lambda: None)
+    monkeypatch.setattr(scanners, "run_cfn_lint", lambda _: ("ran", []))
+    # WHEN the template gate runs
+    code = scan_templates.main([str(planted), "--out", str(tmp_path)])
+    # THEN it fails and says checkov did not run (never a pass for a scanner that did not look)
+    assert code == 1
+    assert "checkov: not run: checkov is not installed" in capsys.readouterr().out
 
 
 def test_a_scanner_that_cannot_run_is_reported_as_not_run(planted, monkeypatch):

@@ -2,7 +2,9 @@
 
     python -m tools.pipeline_checks.review [cdk.out] [--out reports/review] [--baseline old/report.json]
 
-Writes report.html (self-contained), report.md, report.json and findings-junit.xml. It reports;
+Writes report.html (self-contained), report.md, report.json, findings-junit.xml, and the JSON of
+checkov and cfn-lint it read (`--scans reports/scanners` reuses `make scan-templates`' when that
+ran on this synth, else both run here, side by side). It reports;
 it does not judge: the build's gates (the nag gate, cfn-lint, checkov, `make scan`) fail the
 build, and the report shows what they found, also after one of them failed. Exit 2 when there
 is nothing to report on (no cloud assembly) or the baseline is not a review report.
@@ -53,16 +55,25 @@ def main(argv: list[str] | None = None) -> int:
         "--checkov-json", type=Path, help="use this `checkov -o json` output instead of running it"
     )
     parser.add_argument("--cfn-lint-json", type=Path, help="use this `cfn-lint --format json` output instead")
+    parser.add_argument(
+        "--scans",
+        type=Path,
+        help="`make scan-templates`' output folder: its JSON is used when written after this synth",
+    )
     args = parser.parse_args(argv)
     try:
         app = assembly.load(args.assembly)
     except assembly.AssemblyError as error:
         print(f"review: nothing to report: {error}", file=sys.stderr)
         return 2
+    checkov, cfn_lint = _given(args.checkov_json), _given(args.cfn_lint_json)
+    if checkov is None or cfn_lint is None:
+        found_checkov, found_cfn_lint = scanners.saved_or_run(app, args.scans)
+        checkov, cfn_lint = checkov or found_checkov, cfn_lint or found_cfn_lint
     report = model.build(
         app,
-        checkov=_given(args.checkov_json) or scanners.run_checkov(app),
-        cfn_lint=_given(args.cfn_lint_json) or scanners.run_cfn_lint(app),
+        checkov=checkov,
+        cfn_lint=cfn_lint,
         gates=json.loads(args.gates.read_text(encoding="utf-8")) if args.gates.is_file() else None,
         boundary=boundary.load(args.bootstrap),
     )
@@ -73,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, KeyError, diff.BaselineError) as error:
             print(f"review: cannot use the baseline {args.baseline}: {error}", file=sys.stderr)
             return 2
-    written = write(report, args.out)
+    written = write(report, args.out) + _write_scans({"checkov": checkov, "cfn-lint": cfn_lint}, args.out)
     counts = report["counts"]
     print(
         f"review: {counts['findings.failed']} unacknowledged finding(s), {counts['acknowledgements']} "
@@ -98,6 +109,17 @@ def write(report: dict[str, Any], out: Path) -> list[Path]:
     paths["md"].write_text(markdown_report.render(report), encoding="utf-8")
     paths["junit"].write_bytes(junit.render(report))
     return list(paths.values())
+
+
+def _write_scans(results: dict[str, tuple[str, Any]], out: Path) -> list[Path]:
+    """Each scanner's own JSON beside the report (the review's evidence; `--scans` reads it back)."""
+    names = {"checkov": scanners.CHECKOV_JSON, "cfn-lint": scanners.CFN_LINT_JSON}
+    written = []
+    for scanner, (status, raw) in results.items():
+        if status == scanners.RAN:
+            written.append(out / names[scanner])
+            written[-1].write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    return written
 
 
 def _given(path: Path | None) -> tuple[str, Any] | None:

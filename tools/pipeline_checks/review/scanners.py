@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess  # runs the pinned scanners on our own templates, no shell
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from tools.common.assembly import Assembly, Stack
 from tools.common.paths import REPO_ROOT
 
 RAN = "ran"
+# Where `make scan-templates` leaves each scanner's JSON (reports/scanners/), for `make report`.
+CHECKOV_JSON = "checkov.json"
+CFN_LINT_JSON = "cfn-lint.json"
 
 
 def checkov_binary() -> str | None:
@@ -81,6 +85,35 @@ def run_cfn_lint(assembly: Assembly) -> tuple[str, Any]:
             f"not run: cfn-lint exited {result.returncode} without a JSON report: {result.stderr[-500:]}",
             None,
         )
+
+
+def run_both(assembly: Assembly) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """(checkov, cfn-lint) results, the two processes side by side."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checkov = pool.submit(run_checkov, assembly)
+        cfn_lint = pool.submit(run_cfn_lint, assembly)
+        return checkov.result(), cfn_lint.result()
+
+
+def saved_or_run(assembly: Assembly, saved: Path | None) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """The JSON `make scan-templates` saved in `saved` for this very synth (written after its
+    manifest), else both scanners run now. Each scanner's file is taken or run on its own."""
+    manifest = assembly.directory / "manifest.json"
+
+    def fresh(name: str) -> tuple[str, Any] | None:
+        path = saved / name if saved else None
+        if path is None or not path.is_file() or path.stat().st_mtime < manifest.stat().st_mtime:
+            return None
+        return RAN, json.loads(path.read_text(encoding="utf-8"))
+
+    checkov, cfn_lint = fresh(CHECKOV_JSON), fresh(CFN_LINT_JSON)
+    if checkov and cfn_lint:
+        return checkov, cfn_lint
+    if checkov:
+        return checkov, run_cfn_lint(assembly)
+    if cfn_lint:
+        return run_checkov(assembly), cfn_lint
+    return run_both(assembly)
 
 
 def checkov_results(assembly: Assembly, report: Any) -> dict[str, dict[str, Any]]:
