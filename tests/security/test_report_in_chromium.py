@@ -111,7 +111,9 @@ def test_the_diff_counts_on_the_page_are_the_jsons(review, gates_summary, tmp_pa
     baseline["acknowledgements"].pop()
     path = tmp_path / "baseline.json"
     path.write_text(json.dumps(baseline), encoding="utf-8")
-    result = write_review(review.assembly, tmp_path / "out", gates_summary, "--baseline", str(path))
+    result = write_review(
+        review.assembly, tmp_path / "out", gates_summary, "--baseline", str(path), "--scans", str(review.out)
+    )
     # WHEN Chromium renders it
     rendered = _rendered_counts(tmp_path, result.html)
     # THEN the page's diff counts are report.json's: one new

@@ -93,7 +93,15 @@ def test_an_unchanged_baseline_shows_nothing_new(review, gates_summary, tmp_path
     baseline = tmp_path / "same.json"
     baseline.write_text(json.dumps(review.report), encoding="utf-8")
     # WHEN the review is run against it
-    result = write_review(review.assembly, tmp_path / "out", gates_summary, "--baseline", str(baseline))
+    result = write_review(
+        review.assembly,
+        tmp_path / "out",
+        gates_summary,
+        "--baseline",
+        str(baseline),
+        "--scans",
+        str(review.out),
+    )
     # THEN nothing is new, changed or removed, and everything is unchanged
     counts = result.report["diff"]["counts"]
     assert (counts["diff.new"], counts["diff.changed"], counts["diff.removed"]) == (0, 0, 0)
