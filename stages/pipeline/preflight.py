@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
 from constructs import Construct
 
+from stages.pipeline.bootstrap import bootstrap_qualifier, bootstrap_role_arn
 from stages.upload_stage import UploadApiStage
 
 PREFLIGHT_COMMAND = "make preflight"
@@ -38,18 +39,6 @@ def reserved_concurrency(stage: UploadApiStage) -> int:
     return total
 
 
-def lookup_role_arn(stage: UploadApiStage) -> str:
-    stack = stage.stack
-    synthesizer = stack.synthesizer
-    qualifier = (
-        getattr(synthesizer, "bootstrap_qualifier", None) or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    )
-    return (
-        f"arn:{cdk.Aws.PARTITION}:iam::{stack.account}:role/"
-        f"cdk-{qualifier}-lookup-role-{stack.account}-{stack.region}"
-    )
-
-
 def preflight_step(
     scope: Construct,
     stage: UploadApiStage,
@@ -59,10 +48,7 @@ def preflight_step(
     stack = stage.stack
     settings = stack.settings
     step_id = f"{stage.stage_name}Preflight"
-    qualifier = (
-        getattr(stack.synthesizer, "bootstrap_qualifier", None)
-        or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    )
+    qualifier = bootstrap_qualifier(stage)
     role = iam.Role(
         scope,
         f"{step_id}Role",
@@ -97,7 +83,7 @@ def preflight_step(
             iam.PolicyStatement(
                 sid="AssumeTheStageAccountsLookupRole",
                 actions=["sts:AssumeRole"],
-                resources=[lookup_role_arn(stage)],
+                resources=[bootstrap_role_arn(stage, "lookup")],
             )
         ],
         timeout=cdk.Duration.minutes(10),

@@ -11,30 +11,20 @@ Without this, the first Assets run fails with BootstrapVersionSsmConfirmationFai
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stages.pipeline.bootstrap import bootstrap_role_arn
 from stages.pipeline.patches.generated import file_role, patch_of
 from stages.upload_stage import UploadApiStage
 
 SID = "PublishAssetsChecksTheBootstrapVersionAsTheDeployRole"
 
 
-def deploy_role_arn(stage: UploadApiStage) -> str:
-    stack = stage.stack
-    qualifier = (
-        getattr(stack.synthesizer, "bootstrap_qualifier", None)
-        or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    )
-    role_name = f"cdk-{qualifier}-deploy-role-{stack.account}-{stack.region}"
-    return f"arn:{cdk.Aws.PARTITION}:iam::{stack.account}:role/{role_name}"
-
-
 @patch_of("asset-publishing role (Assets/FileRole)")
 def grant_the_bootstrap_version_check(pipeline: Construct, stages: list[UploadApiStage]) -> None:
     """The role may assume exactly the deploy role of each stage's environment, and no other."""
-    arns = list(dict.fromkeys(deploy_role_arn(stage) for stage in stages))
+    arns = list(dict.fromkeys(bootstrap_role_arn(stage, "deploy") for stage in stages))
     file_role(pipeline).add_to_principal_policy(
         iam.PolicyStatement(sid=SID, actions=["sts:AssumeRole"], resources=arns)
     )
