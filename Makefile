@@ -72,7 +72,7 @@ $(VERIFY_INSTALLED): uv.lock pyproject.toml $(UV_INSTALLED)
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 # checkov's own environment, made by uv from the lock's checkov group (its boto3 1.35 conflicts with .venv's).

@@ -29,7 +29,9 @@ from stages.pipeline.patches.generated import (
 
 PIPELINE_TOOLS = "pipeline-tools"
 PIPELINE_CDK = f"{PIPELINE_TOOLS}/node_modules/.bin/cdk"
-PIPELINE_NPM_CI = f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --no-audit --no-fund"
+# No install script runs (a commit's package.json could add one), and Node is the CodeBuild image's
+# (runtime-versions), not the lock's optional platform binaries, which are for developer machines.
+PIPELINE_NPM_CI = f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --omit=optional --no-audit --no-fund"
 # The projects CDK Pipelines generates for self-mutation and (one per asset type) asset publishing,
 # by the end of their construct paths.
 SELF_MUTATION = "/UpdatePipeline/SelfMutation"

@@ -343,7 +343,7 @@ def _log_tail(log: Path, lines: int = 4) -> str:
 def runtimes(work: Path) -> codebuild.Runtimes:
     """Where this machine has the image's runtimes: Node 22 (package.json's), Python (the venv's)."""
     bin_dirs: dict[tuple[str, str], Path] = {}
-    node22 = REPO_ROOT / "node_modules" / "node" / "bin" / "node"
+    node22 = REPO_ROOT / "node_modules" / ".bin" / "node"  # package-lock.json's node-<platform> binary
     if node22.exists():
         directory = work / "runtimes" / "nodejs-22"
         directory.mkdir(parents=True, exist_ok=True)
