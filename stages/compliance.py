@@ -380,9 +380,10 @@ SELF_MUTATION_LOOKUPS = Reason(
     nag=("AwsSolutions-IAM5[Resource::*]",),
 )
 PERMISSIONS_CHECK_DIFF = Reason(
-    "cdk diff --security-only assumes only roles tagged aws-cdk:bootstrap-role=deploy (CDK's condition on "
-    "this statement), which trust only accounts bootstrapped with --trust for this pipeline; it reads the "
-    "deployed template through them, in whichever stage account that is.",
+    "cdk diff --security-only --method=template assumes only roles tagged aws-cdk:bootstrap-role=lookup "
+    "(the stages' read-only lookup roles; CDK's grant named the deploy roles, which can execute change "
+    "sets), in whichever stage account trusts this pipeline; it reads the deployed template and creates "
+    "no change set.",
     nag=("AwsSolutions-IAM5[Resource::*]",),
 )
 PERMISSIONS_CHECK_INVOKE = Reason(

@@ -44,6 +44,7 @@ from stages.pipeline.patches.node_tools import (
 from stages.pipeline.patches.permissions_check import (
     encrypt_auto_approver_logs,
     log_permissions_check_to_build_logs,
+    read_through_lookup_roles_only,
     size_auto_approver,
 )
 from stages.pipeline.patches.source import use_the_connections_prefix
@@ -262,6 +263,7 @@ class UploadApiPipelineStack(cdk.Stack):
         self._add_push_trigger()
         run_permissions_check_on_pinned_node_tools(self.pipeline, nodejs=nodejs)
         log_permissions_check_to_build_logs(self.pipeline, self.build_logs)
+        read_through_lookup_roles_only(self.pipeline)
         size_auto_approver(self.pipeline)
         approve_only_permission_checks(self.pipeline, stage_names=stage_names)
         encrypt_auto_approver_logs(self.pipeline, self.build_logs_key)

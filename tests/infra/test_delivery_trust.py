@@ -368,6 +368,30 @@ def test_the_permission_check_installs_the_pinned_cdk_cli(pipeline_app):
     )
 
 
+def test_the_permission_check_reads_through_lookup_roles_and_can_assume_no_deploy_role(pipeline_app):
+    # GIVEN the permission check's project role (CDK lets it assume every role tagged as a deploy role,
+    # which can create and execute change sets in each account that trusts the pipeline)
+    template = pipeline_app.template.to_json()
+    (role_id,) = [k for k in _resources(template, "AWS::IAM::Role") if "CDKSecurityCheckRole" in k]
+    policies = identity_policies(template, role_id)
+
+    def assume(kind: str) -> bool:
+        role = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-{kind}-role-{ACCOUNT}-{REGION}"
+        tags = {"iam:ResourceTag/aws-cdk:bootstrap-role": kind}
+        return evaluate(Request("sts:AssumeRole", role, tags), policies).allowed
+
+    # WHEN it assumes each kind of bootstrap role
+    # THEN only the read-only lookup role is allowed
+    assert assume("lookup")
+    assert not assume("deploy")
+    assert not assume("file-publishing")
+    # AND its diff compares templates (a change set would need the deploy role)
+    (check,) = [a for a in pipeline_app.actions("Dev") if a["Name"] == "DevPermissionsCheck.Check"]
+    build = pipeline_app.buildspec(pipeline_app.project_id(check))["phases"]["build"]["commands"]
+    (diff,) = [c for c in build if c.startswith(f"if {PIPELINE_CDK} diff ")]
+    assert " --security-only --method=template --fail " in diff
+
+
 def test_with_approvers_a_broadening_notifies_the_approval_topic(synth_pipeline):
     # GIVEN approverEmails set
     app = synth_pipeline(pipeline={"approverEmails": ["release-manager@example.com"]})

@@ -108,6 +108,9 @@ def run_permissions_check_on_pinned_node_tools(pipeline: Construct, *, nodejs: s
         '"phases": {\n    "build": {': f'"phases": {{\n    {install},\n    "build": {{',
         '        "npm install -g aws-cdk",\n': "",
         "if cdk diff ": f"if {PIPELINE_CDK} diff ",
+        # A template diff: no change set, so the lookup role (read-only) is all it needs
+        # (permissions_check.py takes the deploy roles away).
+        "--security-only --fail": "--security-only --method=template --fail",
     }
     for before, after in edits.items():
         expect(first.count(before) == 1, project, f"{before!r} exactly once in its buildspec")

@@ -1,11 +1,14 @@
 """ConfirmPermissionsBroadening's shared pieces: the check project's logs, the auto-approver's size and logs.
 
 CDK Pipelines generates one `cdk diff --security-only` project and one auto-approve function for
-every permission check in the pipeline. Its tools are pinned in node_tools.py, its grants cut in
-grants.py; here its logs join every other step's.
+every permission check in the pipeline. Its tools are pinned in node_tools.py (which also makes its
+diff a template diff), its approver's grant cut in grants.py; here its own role reads through the
+stages' lookup roles only, and its logs join every other step's.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_kms as kms
@@ -14,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stages.pipeline.patches.generated import (
+    as_list,
     auto_approve_function,
     default_child,
     expect,
@@ -21,7 +25,38 @@ from stages.pipeline.patches.generated import (
     patch_of,
     permissions_check,
     permissions_check_project,
+    rewrite_statements,
+    role_of,
 )
+
+BOOTSTRAP_ROLE_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
+
+
+@patch_of("permission check's role policy (ConfirmPermissionsBroadening's CDKSecurityCheck project)")
+def read_through_lookup_roles_only(pipeline: Construct) -> None:
+    """The check may assume the stages' read-only lookup roles, never their deploy roles.
+
+    CDK grants sts:AssumeRole on every role tagged `aws-cdk:bootstrap-role=deploy`: with it, code
+    in the check's build could create and execute change sets in every account that trusts the
+    pipeline. `cdk diff --method=template` (node_tools.py) reads the deployed template through the
+    lookup role (the CLI's accessStackForLookupBestEffort) and creates no change set.
+    """
+    project = permissions_check_project(pipeline)
+    narrowed: list[dict[str, Any]] = []
+
+    def lookup_not_deploy(statement: dict[str, Any]) -> dict[str, Any]:
+        if "sts:AssumeRole" not in as_list(statement["Action"]):
+            return statement
+        expect(
+            statement.get("Condition") == {"ForAnyValue:StringEquals": {BOOTSTRAP_ROLE_TAG: ["deploy"]}},
+            f"{project.node.path}/Role/DefaultPolicy",
+            "sts:AssumeRole on roles tagged aws-cdk:bootstrap-role=deploy",
+        )
+        narrowed.append(statement)
+        return {**statement, "Condition": {"ForAnyValue:StringEquals": {BOOTSTRAP_ROLE_TAG: ["lookup"]}}}
+
+    rewrite_statements(role_of(project, project.role), lookup_not_deploy)
+    expect(len(narrowed) == 1, f"{project.node.path}/Role/DefaultPolicy", "one sts:AssumeRole statement")
 
 
 @patch_of("permission check (ConfirmPermissionsBroadening's CDKSecurityCheck project)")
