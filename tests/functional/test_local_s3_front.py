@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import queue
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -142,3 +143,18 @@ def test_an_anonymous_request_is_denied(front: S3Front, through_front: Any):
     answer = httpx.put(f"{front.url}/{BUCKET}/uploads/p-3/anon.txt", content=b"x")
     assert answer.status_code == 403
     assert "<Code>AccessDenied</Code>" in answer.text
+
+
+def test_expect_100_continue_is_answered_before_the_body(front: S3Front, through_front: Any):
+    # GIVEN a PutObject's headers with `Expect: 100-continue`, as botocore sends them (it then waits
+    # up to a second for the 100 before sending the body; moto's server never sends one)
+    host, port = front.url.removeprefix("http://").split(":")
+    head = (
+        f"PUT /{BUCKET}/uploads/p-4/expect.txt HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request\r\n"
+        "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=0.5) as connection:
+        connection.sendall(head.encode())
+        # WHEN only the headers were sent THEN the front answers 100 Continue at once
+        assert connection.recv(64).startswith(b"HTTP/1.1 100 Continue")

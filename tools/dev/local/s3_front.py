@@ -57,20 +57,14 @@ CLOCK_SKEW = timedelta(minutes=15)  # how far in the future S3 accepts X-Amz-Dat
 MAX_PUT_BYTES = 5 * 1024**3  # a single PUT stores at most 5 GiB
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024  # larger bodies go to a temporary file, never all in memory
 CHUNK_BYTES = 1024 * 1024
-AUTH_PARAMS = (
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-)
+AUTH_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires")
+AUTH_PARAMS += ("X-Amz-SignedHeaders", "X-Amz-Signature")
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
 _VIRTUAL_HOST = re.compile(r"^([a-z0-9][a-z0-9.-]*)\.s3[.-]([a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?(?::\d+)?$")
-# Never forwarded as received: they describe one hop, not the request.
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
-)
+# Never forwarded as received: they describe one hop, not the request. `expect` is answered here
+# (100 Continue): moto's server would leave the client waiting.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"})
+HOP_BY_HOP |= {"host", "content-length", "expect"}
 
 
 class S3Error(Exception):
@@ -388,6 +382,7 @@ class S3Front:
                 return await self._presigned(request, incoming, request_id)
             if "Authorization" not in request.headers:
                 raise S3Error(403, "AccessDenied", "Access Denied")
+            await _continue(request)
             return await self._forward(request, request.headers, _chunks(request.content), request_id)
         except S3Error as error:
             return _error_response(error, incoming.raw_path, request_id)
@@ -400,6 +395,7 @@ class S3Front:
             raise S3Error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
         if (request.content_length or 0) > MAX_PUT_BYTES:
             raise S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+        await _continue(request)  # as S3 does: only once the headers are found good
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as body:
             length, digest = await _spool(request, body)
             check_body(grant, length, digest)
@@ -452,6 +448,12 @@ class S3Front:
                 await response.write(chunk)
             await response.write_eof()
             return response
+
+
+async def _continue(request: web.BaseRequest) -> None:
+    """Answer `Expect: 100-continue` (botocore sends it with a PutObject and waits up to a second)."""
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
 async def _spool(request: web.BaseRequest, body: IO[bytes]) -> tuple[int, bytes]:
