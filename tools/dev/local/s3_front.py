@@ -57,7 +57,7 @@ CLOCK_SKEW = timedelta(minutes=15)  # how far in the future S3 accepts X-Amz-Dat
 MAX_PUT_BYTES = 5 * 1024**3  # a single PUT stores at most 5 GiB
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024  # larger bodies go to a temporary file, never all in memory
 CHUNK_BYTES = 1024 * 1024
-AUTH_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires")
+AUTH_PARAMS: tuple[str, ...] = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires")
 AUTH_PARAMS += ("X-Amz-SignedHeaders", "X-Amz-Signature")
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
 _VIRTUAL_HOST = re.compile(r"^([a-z0-9][a-z0-9.-]*)\.s3[.-]([a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?(?::\d+)?$")
