@@ -158,3 +158,16 @@ def test_expect_100_continue_is_answered_before_the_body(front: S3Front, through
         connection.sendall(head.encode())
         # WHEN only the headers were sent THEN the front answers 100 Continue at once
         assert connection.recv(64).startswith(b"HTTP/1.1 100 Continue")
+
+
+def test_a_presigned_url_with_an_authorization_header_too_is_refused(through_front: Any, moto_s3: Any):
+    # S3 allows one auth mechanism; forwarding such a request unchecked would skip every check above.
+    key = "uploads/p-1/6b1e/two-mechanisms.pdf"
+    headers = {
+        **HEADERS,
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request",
+    }
+    answer = httpx.put(presigned(through_front, key), content=BODY[:-1] + b"!", headers=headers)
+    assert answer.status_code == 400
+    assert "<Code>InvalidArgument</Code>" in answer.text
+    assert moto_s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount") == 0

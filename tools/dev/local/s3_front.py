@@ -15,7 +15,7 @@ on its own it would store whatever a client sends. The handler's S3 client point
 - forwards the accepted request to moto, and after a stored PUT calls `on_object_created`
   with the EventBridge "Object Created" event S3 would send (the finalizer, in local mode);
 - forwards requests signed in the Authorization header (the handler's own S3 calls) unchecked,
-  and refuses anonymous ones (the bucket blocks public access).
+  and refuses anonymous ones (the bucket blocks public access) and ones that carry both forms.
 
 It does not check Content-MD5, SigV2 or SigV4a, POST policies, bucket policies or IAM.
 """
@@ -115,9 +115,7 @@ class IncomingRequest:
 
     @property
     def is_presigned(self) -> bool:
-        return any(name.startswith("X-Amz-") for name in self.query) and "authorization" not in {
-            name.lower() for name in self.headers
-        }
+        return not {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"}.isdisjoint(self.query)
 
 
 @dataclass(frozen=True)
@@ -378,6 +376,8 @@ class S3Front:
             request.method, request.raw_path.partition("?")[0], request.query_string, request.headers
         )
         try:
+            if incoming.is_presigned and "Authorization" in request.headers:
+                raise S3Error(400, "InvalidArgument", "Only one auth mechanism allowed")
             if incoming.is_presigned:
                 return await self._presigned(request, incoming, request_id)
             if "Authorization" not in request.headers:
