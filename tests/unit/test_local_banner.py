@@ -15,6 +15,7 @@ def test_the_banner_says_iam_and_the_resource_policy_are_not_enforced():
         stack_name="Dev-UploadApi",
         gateway=gateway,
         moto_endpoint="http://127.0.0.1:5000",
+        s3_endpoint="http://127.0.0.1:5001",
         bucket_name="dev-bucket",
         table_name="dev-table",
     )
@@ -32,6 +33,7 @@ def test_the_banner_says_how_to_see_what_was_stored():
         stack_name="Dev-UploadApi",
         gateway=gateway,
         moto_endpoint="http://127.0.0.1:5000",
+        s3_endpoint="http://127.0.0.1:5001",
         bucket_name="dev-bucket",
         table_name="dev-table",
     )
@@ -45,3 +47,17 @@ def test_the_banner_says_how_to_see_what_was_stored():
     )
     assert f"{prefix} s3api list-object-versions --bucket dev-bucket" in lines
     assert f"{prefix} dynamodb scan --table-name dev-table" in lines
+
+
+def test_the_banner_names_the_s3_front_that_checks_presigned_uploads():
+    gateway = SimpleNamespace(throttle=None, request_schema={}, fault_status=None)
+    stack = SimpleNamespace(
+        stack_name="Dev-UploadApi",
+        gateway=gateway,
+        moto_endpoint="http://127.0.0.1:5000",
+        s3_endpoint="http://127.0.0.1:5001",
+        bucket_name="dev-bucket",
+        table_name="dev-table",
+    )
+    text = banner(stack, "http://127.0.0.1:3000/dev/", Path("local-outputs.json"))  # type: ignore[arg-type]
+    assert "S3 for presigned uploads at http://127.0.0.1:5001 (signature, expiry and SHA-256 checked)" in text

@@ -5,7 +5,10 @@
 The bucket, table and keys come from the upload stack's own synthesized template
 (tools/dev/local/template.json, written by a synth: template.py; read by aws.py); so do the
 stage name, the throttling numbers, the request model, the gateway responses and the function's
-environment. The outputs file names the limits enforced (ThrottlingRateLimit,
+environment. The handler's S3 client points at an S3 front on a second loopback port
+(s3_front.py, AWS_ENDPOINT_URL_S3): it checks presigned uploads as S3 does, forwards to moto, and
+hands each stored presigned PUT to the finalizer (upload_api.finalizer) as S3's EventBridge event
+would. The outputs file names the limits enforced (ThrottlingRateLimit,
 ThrottlingBurstLimit), so `make verify` needs no flags. Knobs for tests, all read at start:
 
     THROTTLE=off                    no stage throttling (and no limits in the outputs file)
@@ -27,6 +30,7 @@ import signal
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +38,21 @@ from types import FrameType
 from typing import Any
 
 from tools.common.paths import REPO_ROOT
-from tools.dev.local.gateway import FunctionInfo, LocalGateway, ResponseSpec, TokenBucket
+from tools.dev.local.gateway import (
+    REGION,
+    FunctionInfo,
+    LocalGateway,
+    LocalLambdaContext,
+    ResponseSpec,
+    TokenBucket,
+)
+from tools.dev.local.s3_front import ObjectCreatedHook, S3Front, SigningSecret
 from tools.dev.local.server import EVENT_LOOP, GatewayHTTPServer
 
 LAMBDA_DIR = REPO_ROOT / "lambda"
 DEFAULT_OUTPUTS = Path("local-outputs.json")  # the Makefile's OUTPUTS
 HOST = "127.0.0.1"
+ACCOUNT_ID = "123456789012"  # moto's default account
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -103,6 +116,33 @@ def use_emulated_aws(endpoint_url: str) -> None:
     )
 
 
+def start_s3_front(moto_endpoint: str) -> S3Front:
+    """The S3 endpoint the handler's client uses: presigned requests checked, then moto."""
+    secret = SigningSecret(
+        FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
+    hook = finalizer_hook(FunctionInfo(function_name="UploadFinalizer-local", timeout_seconds=60))
+    return S3Front(moto_endpoint, {secret.access_key: secret}, REGION, ACCOUNT_ID, hook, host=HOST).start()
+
+
+def finalizer_hook(function: FunctionInfo) -> ObjectCreatedHook:
+    """Deliver S3's "Object Created" event to upload_api.finalizer, imported at the first event."""
+
+    def deliver(event: dict[str, Any]) -> None:
+        try:
+            finalizer = importlib.import_module("upload_api.finalizer")
+        except ModuleNotFoundError as missing:
+            if missing.name != "upload_api.finalizer":
+                raise
+            logging.getLogger(__name__).warning("no upload_api.finalizer: the object stays unrecorded")
+            return
+        finalizer.lambda_handler(event, LocalLambdaContext(function, str(uuid.uuid4())))
+
+    return deliver
+
+
 def write_outputs(path: Path, outputs: dict[str, Any]) -> None:
     """Write the outputs file atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +168,7 @@ class LocalStack:
     stack_name: str
     gateway: LocalGateway
     moto_endpoint: str
+    s3_endpoint: str
     bucket_name: str
     table_name: str
     function: FunctionInfo
@@ -152,7 +193,9 @@ class LocalStack:
         return {self.stack_name: outputs}
 
 
-def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -> LocalStack | None:
+def build_local_stack(
+    moto_endpoint: str, s3_endpoint: str, knobs: Knobs, stop: threading.Event
+) -> LocalStack | None:
     """Create the stack's resources in moto and import the handler, as Lambda's init would."""
     import boto3
 
@@ -160,6 +203,7 @@ def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -
     from tools.dev.local.template import load
 
     use_emulated_aws(moto_endpoint)
+    os.environ["AWS_ENDPOINT_URL_S3"] = s3_endpoint  # what the handler presigns names the S3 front
     stack_name, template = load()
     if stop.is_set():
         return None
@@ -187,7 +231,13 @@ def build_local_stack(moto_endpoint: str, knobs: Knobs, stop: threading.Event) -
         responses={kind: ResponseSpec(**spec) for kind, spec in view.gateway_responses.items()},
     )
     return LocalStack(
-        stack_name, gateway, moto_endpoint, resources.bucket_name, resources.table_name, function
+        stack_name,
+        gateway,
+        moto_endpoint,
+        s3_endpoint,
+        resources.bucket_name,
+        resources.table_name,
+        function,
     )
 
 
@@ -205,6 +255,7 @@ def banner(stack: LocalStack, api_url: str, outputs_path: Path) -> str:
             f"Upload API ({stack.stack_name}) serving on {api_url}",
             f"  POST {endpoint}",
             f"  AWS emulated by moto at {stack.moto_endpoint}",
+            f"  S3 for presigned uploads at {stack.s3_endpoint} (signature, expiry and SHA-256 checked)",
             f"  throttle {limits}; gateway body validation {validation}; HTTP front on {EVENT_LOOP}"
             + (f"; fault {stack.gateway.fault_status}" if stack.gateway.fault_status else ""),
             f"  outputs written to {outputs_path}",
@@ -280,11 +331,16 @@ def run(http: GatewayHTTPServer, knobs: Knobs, outputs_path: Path, stop: threadi
     moto.start()
     try:
         moto_host, moto_port = moto.get_host_and_port()
-        stack = build_local_stack(f"http://{moto_host}:{moto_port}", knobs, stop)
-        if stack is None:  # stopped during start-up
-            return 0
-        http.gateway = stack.gateway
-        return serve(http, stack, outputs_path, stop)
+        moto_endpoint = f"http://{moto_host}:{moto_port}"
+        s3_front = start_s3_front(moto_endpoint)
+        try:
+            stack = build_local_stack(moto_endpoint, s3_front.url, knobs, stop)
+            if stack is None:  # stopped during start-up
+                return 0
+            http.gateway = stack.gateway
+            return serve(http, stack, outputs_path, stop)
+        finally:
+            s3_front.stop()
     finally:
         moto.stop()
 

@@ -1,16 +1,26 @@
-"""Upload one file to the upload API and print what it answered.
+"""Upload one file to the upload API and print what it stored.
 
     python -m tools.dev.upload lamp.png --product-id p-1 --product-name "Desk lamp" --price 29.99
     python -m tools.dev.upload lamp.png ... --outputs outputs.json       # cdk deploy --outputs-file
     python -m tools.dev.upload lamp.png ... --url https://{id}.execute-api.{region}.amazonaws.com/dev/upload
 
+Two paths, chosen by size. A file of at most 4 MiB goes inline: base64 in `fileContent`, and the
+API's 201 body is printed. A larger one (or any, with --direct) goes straight to S3: the client
+computes its SHA-256 reading it in chunks, POSTs `fileSize` and `checksumSha256`, then streams the
+file with the presigned PUT of the API's 202 (progress on stderr when it is a terminal). Against a
+local server (its outputs file names AwsEndpointUrl) it then waits for the item and prints it;
+against a deployment it prints the 202 body and the key: the item is written once S3 reports
+the object, and this client does not read the table.
+
 The target is the UploadEndpoint of the outputs file (`make local` writes local-outputs.json,
 the default) or --url. A target that is not on a loopback address is signed with SigV4
 (service execute-api) using the default AWS credential chain (environment, profile, SSO,
 instance role), as the API's IAM authorization requires; the local server checks no signature.
+The S3 PUT carries no credentials: the presigned URL is its authorization.
 
-Exit status: 0 the API answered 2xx (its body is printed), 1 it answered an error (status,
-message and each field error are printed to stderr), 2 the request could not be made.
+Exit status: 0 the API answered 2xx (and a direct upload was stored), 1 the API or S3 answered an
+error (status, message and each field error are printed to stderr) or the item did not appear in
+time, 2 the request could not be made.
 """
 
 from __future__ import annotations
@@ -25,7 +35,8 @@ from typing import Any, TextIO
 import httpx
 
 from tools.common.sigv4 import SigV4, region_of
-from tools.dev.upload.request import RequestError, Upload, body
+from tools.dev.upload import direct
+from tools.dev.upload.request import RequestError, Upload, body, direct_body
 from tools.pipeline_checks.verify.target import SetupError, is_loopback, target_from_outputs
 
 DEFAULT_OUTPUTS = Path("local-outputs.json")
@@ -40,9 +51,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tools.dev.upload",
         description=__doc__.split("\n\n")[0],
-        epilog="Exit status: 0 stored (2xx), 1 the API answered an error, 2 the request could not be made.",
+        epilog="Exit status: 0 stored, 1 the API or S3 answered an error (or no item in time), "
+        "2 the request could not be made.",
     )
-    parser.add_argument("file", type=Path, help="the file to upload (at most 4 MiB)")
+    parser.add_argument(
+        "file", type=Path, help="the file to upload: inline up to 4 MiB, straight to S3 above (up to 5 GiB)"
+    )
     parser.add_argument("--product-id", required=True, help="productId, e.g. p-1")
     parser.add_argument("--product-name", required=True, help="productName, e.g. 'Desk lamp'")
     parser.add_argument(
@@ -71,15 +85,32 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-sign", action="store_true", help="never sign (an API deployed with apiAuth: none)"
     )
+    parser.add_argument(
+        "--direct", action="store_true", help="send the file straight to S3 even if it would fit inline"
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="local server, direct path: how long to wait for the item (default 60)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser.parse_args(argv)
 
 
 def endpoint(args: argparse.Namespace) -> str:
+    return resolve(args)[0]
+
+
+def resolve(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
+    """The upload endpoint, and the outputs it came from (none for --url)."""
     if args.url:
         # The stage URL (the ApiUrl output, ending in "/") names the API; its endpoint is under it.
-        return f"{args.url}upload" if str(args.url).endswith("/") else str(args.url)
+        return (f"{args.url}upload" if str(args.url).endswith("/") else str(args.url)), {}
     try:
-        return target_from_outputs(args.outputs or DEFAULT_OUTPUTS, args.stack).upload_endpoint
+        target = target_from_outputs(args.outputs or DEFAULT_OUTPUTS, args.stack)
+        return target.upload_endpoint, dict(target.outputs)
     except SetupError as error:
         hint = " (start `make local`, or pass --outputs FILE or --url URL)" if not args.outputs else ""
         raise ClientError(f"{error}{hint}") from None
@@ -125,16 +156,59 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
     upload = Upload(
         args.file, args.product_id, args.product_name, args.price, args.file_name, args.content_type
     )
+    url = "the API"
     try:
-        content = body(upload)
-        url = endpoint(args)
+        url, outputs = resolve(args)
         auth = auth_for(url, args.region, args.no_sign)
         with httpx.Client(auth=auth, timeout=TIMEOUT_S, transport=transport) as client:
-            response = client.post(url, content=content, headers={"Content-Type": "application/json"})
+            if (
+                not args.direct
+                and upload.path.is_file()
+                and upload.path.stat().st_size <= direct.INLINE_LIMIT_BYTES
+            ):
+                response = client.post(url, content=body(upload), headers=JSON)
+                return report(response, sys.stdout, sys.stderr)
+            size, sha256 = direct.file_digest(upload.path)
+            response = client.post(url, content=direct_body(upload, size, sha256), headers=JSON)
+        if response.status_code != 202:
+            return report(response, sys.stdout, sys.stderr)
+        return send_direct(args, upload, response.json(), size, outputs, transport)
     except (RequestError, ClientError) as error:
         print(f"upload: {error}", file=sys.stderr)
         return 2
     except httpx.HTTPError as error:
         print(f"upload: no answer from {url}: {error}", file=sys.stderr)
         return 2
-    return report(response, sys.stdout, sys.stderr)
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def send_direct(
+    args: argparse.Namespace,
+    upload: Upload,
+    accepted: dict[str, Any],
+    size: int,
+    outputs: dict[str, str],
+    transport: httpx.BaseTransport | None,
+) -> int:
+    """PUT the file to the 202's URL; then the item (local server) or the 202 body (deployment)."""
+    show_progress = not args.quiet and sys.stderr.isatty()
+    progress = direct.Progress(size, sys.stderr if show_progress else None)
+    # No API credentials on this request: the presigned URL is its whole authorization.
+    with httpx.Client(timeout=httpx.Timeout(TIMEOUT_S, write=None), transport=transport) as s3:
+        put = direct.put_file(s3, accepted["upload"], upload.path, size, progress)
+    if not put.is_success:
+        print(f"upload failed: S3 refused the file: {direct.s3_refusal(put)}", file=sys.stderr)
+        return 1
+    key = accepted["file"]["key"]
+    if "AwsEndpointUrl" not in outputs or "TableName" not in outputs:
+        print(json.dumps(accepted, indent=2))
+        print(f"sent {size} bytes to {key}; the item is written once S3 reports the object", file=sys.stderr)
+        return 0
+    item = direct.wait_for_item(outputs, upload.product_id, upload.product_name, key, args.wait)
+    if item is None:
+        print(f"upload: S3 stored {key} but no item pointed at it within {args.wait:g} s", file=sys.stderr)
+        return 1
+    print(json.dumps(item, indent=2, default=direct.plain))
+    return 0

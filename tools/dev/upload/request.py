@@ -1,4 +1,5 @@
-"""The request body the client sends: the file base64-encoded, its SHA-256, and the price as typed.
+"""The request bodies the client sends: inline (the file base64-encoded) or direct (its size), each
+with the file's SHA-256 and the price as typed.
 
 The price goes into the JSON as the exact text the user gave (`29.99`, `1000000000`, `0.5`),
 never through a float: the API stores the number as written, so the client must not round it.
@@ -41,17 +42,30 @@ def check_price(text: str) -> str:
 
 
 def body(upload: Upload) -> bytes:
-    """The JSON request body, with `price` spliced in as its own text."""
+    """The inline request body: the file base64-encoded in `fileContent`, with its SHA-256."""
     try:
         content = upload.path.read_bytes()
     except OSError as error:
         raise RequestError(f"cannot read {upload.path}: {error.strerror or error}") from None
-    fields: dict[str, str] = {
+    return document(
+        upload,
+        fileContent=base64.b64encode(content).decode("ascii"),
+        checksumSha256=base64.b64encode(hashlib.sha256(content).digest()).decode("ascii"),
+    )
+
+
+def direct_body(upload: Upload, size: int, sha256: str) -> bytes:
+    """The direct-upload request body: the file's size and SHA-256, its bytes sent to S3 later."""
+    return document(upload, fileSize=size, checksumSha256=sha256)
+
+
+def document(upload: Upload, **file_fields: str | int) -> bytes:
+    """The JSON request body, with `price` spliced in as its own text."""
+    fields: dict[str, str | int] = {
         "productId": upload.product_id,
         "productName": upload.product_name,
         "fileName": upload.file_name if upload.file_name is not None else upload.path.name,
-        "fileContent": base64.b64encode(content).decode("ascii"),
-        "checksumSha256": base64.b64encode(hashlib.sha256(content).digest()).decode("ascii"),
+        **file_fields,
     }
     if upload.content_type is not None:
         fields["contentType"] = upload.content_type

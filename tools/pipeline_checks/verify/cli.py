@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.sigv4 import region_of
-from tools.pipeline_checks.verify import calibration, loadgen, probes, throttling
+from tools.pipeline_checks.verify import calibration, direct, loadgen, probes, throttling
 from tools.pipeline_checks.verify.model import CheckResult
 from tools.pipeline_checks.verify.report import Run, table, write
 from tools.pipeline_checks.verify.target import (
@@ -262,12 +262,30 @@ def validation_checks(plan: Plan) -> list[CheckResult]:
         if plan.write:
             upload = partial(probes.check_valid_upload, client, target.upload_endpoint, product_id)
             checks.append(guarded(probes.UPLOAD_CHECK, upload))
+            checks += direct_upload_checks(client, target, product_id)
         else:
             why = f"{plan.mode} mode writes nothing (--write uploads one file)"
             checks.append(CheckResult.skipped(probes.UPLOAD_CHECK, why))
+            why = f"not checked: {plan.mode} mode writes nothing (--write uploads through S3 too)"
+            checks += [CheckResult.skipped(name, why) for name in direct.CHECKS]
         gateway = partial(probes.check_load_body_refused_by_gateway, client, target.upload_endpoint)
         checks.append(guarded(probes.GATEWAY_CHECK, gateway))
     return checks
+
+
+def direct_upload_checks(client: Any, target: Target, product_id: str) -> list[CheckResult]:
+    """The direct path (verify/direct.py); the item is read only where the target's AWS is emulated."""
+    started = time.perf_counter()
+    try:
+        reader = direct.local_item_reader(target.outputs) if "AwsEndpointUrl" in target.outputs else None
+        ids = (f"{product_id}-direct", f"{product_id}-direct-refused")
+        return direct.direct_checks(client, target.upload_endpoint, ids, reader)
+    except Exception as error:  # a crashed proof is four failed rows with the reason
+        why = f"the check itself failed: {type(error).__name__}: {error}"
+        return [
+            timed(CheckResult.judge(name, False, why), time.perf_counter() - started)
+            for name in direct.CHECKS
+        ]
 
 
 def throttling_checks(plan: Plan) -> list[CheckResult]:
