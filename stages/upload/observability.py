@@ -285,16 +285,24 @@ class Observability(Construct):
             self, "AlarmTopicKey", "Encrypts the upload API's alarm notifications", access=key_access
         )
         self.topic_key = key
-        # CloudWatch publishes to an encrypted topic only if the key lets it make data keys.
+        this_accounts_alarms = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+        # CloudWatch publishes to an encrypted topic only if the key lets it make data keys; only on
+        # behalf of this account's alarms (CloudWatch sends aws:SourceArn/SourceAccount to KMS).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToPublish",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": this_accounts_alarms},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
             )
         )
-        # EventBridge (the security event rules) publishes to the encrypted topic the same way.
+        # EventBridge (the security event rules) publishes to the encrypted topic the same way. No
+        # source conditions here: SNS documents that EventBridge's KMS requests carry none, so they
+        # would drop every event; the topic policy names the rules that may publish (security_events.py).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowEventBridgeRulesToPublish",
@@ -311,7 +319,6 @@ class Observability(Construct):
             enforce_ssl=True,
         )
         # The topic policy enforce_ssl creates replaces SNS's default one: allow this account's alarms.
-        this_accounts_alarms = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
         topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowThisAccountsAlarmsToPublish",

@@ -17,7 +17,7 @@ from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stag
 from stages.upload.observability import FAILED_UPLOADS_BY_REASON, STORAGE_FAILURES_BY_CAUSE
 from stages.upload.stack import METRICS_NAMESPACE, api_stage_name, service_name
 
-from .conftest import Synthesized, cdk_json_setting, context_with, synth_stage
+from .conftest import Synthesized, as_text, cdk_json_setting, context_with, synth_stage
 
 pytestmark = pytest.mark.synth
 
@@ -461,15 +461,23 @@ def test_the_alarm_topic_is_kms_encrypted_and_tls_only(dev, template):
     key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     key = dev.resources[key_id]
     assert key["Properties"]["EnableKeyRotation"] is True
-    # AND CloudWatch (the alarms) may use that key to publish
+    # AND CloudWatch may use that key to publish, only on behalf of this account's alarms
     statements = key["Properties"]["KeyPolicy"]["Statement"]
-    assert {
+    (cloudwatch,) = [s for s in statements if s.get("Sid") == "AllowCloudWatchAlarmsToPublish"]
+    condition = cloudwatch.pop("Condition")
+    assert cloudwatch == {
         "Sid": "AllowCloudWatchAlarmsToPublish",
         "Effect": "Allow",
         "Principal": {"Service": "cloudwatch.amazonaws.com"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "Resource": "*",
-    } in statements
+    }
+    rendered = {test: {key: as_text(v) for key, v in keys.items()} for test, keys in condition.items()}
+    alarms = "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*"
+    assert rendered == {
+        "ArnLike": {"aws:SourceArn": alarms},
+        "StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"},
+    }
     # AND the topic policy denies publishing without TLS and lets only this account's alarms publish
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
