@@ -153,7 +153,7 @@ def _action_kind(action: Mapping[str, Any]) -> str:
     if provider == "Manual":
         return "approval"
     if str(action.get("Name", "")).endswith(".Check"):
-        return "permission check"
+        return "check"
     return f"{provider} action"
 
 

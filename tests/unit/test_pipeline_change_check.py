@@ -17,7 +17,7 @@ import pytest
 from stages.pipeline import pipeline_change_check as check
 
 STACK = "UploadApiPipeline"
-APPROVAL = f"{STACK}Pipeline/PipelineChangeGate/ApprovePipelineChange"
+APPROVAL = f"{STACK}Pipeline/PipelineChangeGate/PipelineChange.Confirm"
 EXECUTION = "0f4c2d7e-1111-2222-3333-444455556666"
 TOOLS = {
     "package.json": b'{"devDependencies": {"aws-cdk": "2.1.0"}}',
@@ -117,7 +117,7 @@ def test_deleting_a_permission_check_needs_a_person():
     new = pipeline_template()
     prod_actions(new)[:] = [a for a in prod_actions(new) if "PermissionsCheck" not in a["Name"]]
     changes = check.template_changes(pipeline_template(), new)
-    assert "pipeline Pipeline: stage Prod: permission check ProdPermissionsCheck.Check removed" in changes
+    assert "pipeline Pipeline: stage Prod: check ProdPermissionsCheck.Check removed" in changes
     assert "pipeline Pipeline: stage Prod: approval ProdPermissionsCheck.Confirm removed" in changes
 
 
@@ -298,7 +298,7 @@ class FakeCli:
                     "latestExecution": {"pipelineExecutionId": execution, "status": "InProgress"},
                     "actionStates": [
                         {
-                            "actionName": "ApprovePipelineChange",
+                            "actionName": "PipelineChange.Confirm",
                             "latestExecution": {"status": status, "token": "t-1"},
                         }
                     ],
@@ -336,7 +336,7 @@ def test_an_unchanged_pipeline_is_approved_by_the_check(tmp_path, capsys):
     assert run_main(tmp_path, pipeline_template(), cli) == check.AUTO_APPROVE
     (approval,) = cli.approvals
     assert approval[approval.index("--token") + 1] == "t-1"
-    assert approval[approval.index("--action-name") + 1] == "ApprovePipelineChange"
+    assert approval[approval.index("--action-name") + 1] == "PipelineChange.Confirm"
     assert json.loads(approval[approval.index("--result") + 1])["status"] == "Approved"
 
 
@@ -382,7 +382,7 @@ def test_the_approval_of_another_execution_is_never_approved(monkeypatch):
     where = {
         "pipeline": "p",
         "stage": "PipelineChangeGate",
-        "action": "ApprovePipelineChange",
+        "action": "PipelineChange.Confirm",
         "execution": EXECUTION,
     }
     with pytest.raises(check.Refused, match="did not start waiting"):
