@@ -299,20 +299,30 @@ def approval_state(run: Runner, pipeline: str, stage: str, action: str, executio
     return {}
 
 
-def approve(run: Runner, where: Mapping[str, str], attempts: int = 60, pause: float = 5.0) -> None:
-    """Approve this execution's approval once it waits (it starts beside this check)."""
+def waiting_approval(run: Runner, where: Mapping[str, str], attempts: int = 60, pause: float = 5.0) -> str:
+    """The token of this execution's approval once it waits (it starts beside this check).
+
+    Only a waiting approval is surely this run's (an earlier run's shows Succeeded or Rejected), so
+    one decided before the check saw it waiting is never taken for a wait: the check gives up.
+    """
     for _ in range(attempts):
         state = approval_state(run, where["pipeline"], where["stage"], where["action"], where["execution"])
         if state.get("status") == "InProgress" and state.get("token"):
-            summary = "No pipeline change needing a person: the new template acts as the deployed one."
-            run([
-                "codepipeline", "put-approval-result", "--pipeline-name", where["pipeline"],
-                "--stage-name", where["stage"], "--action-name", where["action"], "--token", state["token"],
-                "--result", json.dumps({"summary": summary, "status": "Approved"}),
-            ])  # fmt: skip
-            return
+            return str(state["token"])
         time.sleep(pause)
-    raise Refused(f"the approval {where['action']} did not start waiting within {attempts * pause:.0f} s")
+    raise Refused(
+        f"{where['action']} was not seen waiting within {attempts * pause:.0f} s (decided before the check "
+        "had judged, or not started): nothing approved, retry the stage"
+    )
+
+
+def approve(run: Runner, where: Mapping[str, str], token: str) -> None:
+    summary = "No pipeline change needing a person: the new template acts as the deployed one."
+    run([
+        "codepipeline", "put-approval-result", "--pipeline-name", where["pipeline"],
+        "--stage-name", where["stage"], "--action-name", where["action"], "--token", token,
+        "--result", json.dumps({"summary": summary, "status": "Approved"}),
+    ])  # fmt: skip
 
 
 def judge(assembly: Path, deployed: Path, stack_id: str, tools: str) -> list[str]:
@@ -337,8 +347,9 @@ def main(argv: list[str] | None = None, run: Runner = aws) -> int:
     where = {"pipeline": pipeline, "stage": stage, "action": action, "execution": args.execution}
     try:
         changes = judge(args.assembly, args.deployed, args.stack, args.tools_digest)
+        token = waiting_approval(run, where)
         if not changes:
-            approve(run, where)
+            approve(run, where, token)
             print(f"{args.stack}: no change needing a person; {action} approved")
             return AUTO_APPROVE
     except Refused as refused:
@@ -346,8 +357,8 @@ def main(argv: list[str] | None = None, run: Runner = aws) -> int:
         return REFUSED
     print(f"{args.stack}: {len(changes)} change(s) wait for a person at {action}:")
     print("\n".join(f"  - {change}" for change in changes))
-    if approval_state(run, pipeline, stage, action, args.execution).get("status") == "Succeeded":
-        print(f"{action} was approved before this list was written: retry the stage", file=sys.stderr)
+    if approval_state(run, pipeline, stage, action, args.execution).get("token") != token:
+        print(f"{action} was decided before this list was written: retry the stage", file=sys.stderr)
         return REFUSED
     return NEEDS_A_PERSON
 

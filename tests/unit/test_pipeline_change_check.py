@@ -368,15 +368,35 @@ def test_a_refused_assembly_approves_nothing_and_fails_the_check(tmp_path):
     assert cli.approvals == []
 
 
-def test_an_approval_given_before_the_list_was_written_fails_the_check(tmp_path):
-    # GIVEN a person approved while the check was still comparing, and the change needs a person
+def test_an_approval_decided_before_the_check_saw_it_waiting_fails_the_check(tmp_path, monkeypatch):
+    # GIVEN a person approved before the check saw the approval wait (an earlier run's shows the same)
+    monkeypatch.setattr(check.time, "sleep", lambda seconds: None)
+    cli = FakeCli(status="Succeeded")
+    # WHEN the check runs THEN it approves nothing and fails (the stage is retried)
+    assert run_main(tmp_path, pipeline_template(), cli) == check.REFUSED
+    assert cli.approvals == []
+
+
+class DecidedWhileListing(FakeCli):
+    """The approval waits when the check first looks, and is decided (a new token) by the next look."""
+
+    def __call__(self, arguments: list[str]) -> str:
+        answer = super().__call__(arguments)
+        action = self.state["stageStates"][0]["actionStates"][0]["latestExecution"]
+        action.update(status="Succeeded", token="t-2")
+        return answer
+
+
+def test_an_approval_given_while_the_list_was_written_fails_the_check(tmp_path):
+    # GIVEN a pipeline change, and a person who approves before the check has listed it
     new = pipeline_template()
     prod_actions(new)[:] = [a for a in prod_actions(new) if a["Name"] != "UploadApi.PromoteToProd"]
-    assert run_main(tmp_path, new, FakeCli(status="Succeeded")) == check.REFUSED
+    # WHEN the check runs THEN it fails the stage: the approval was not given on the list
+    assert run_main(tmp_path, new, DecidedWhileListing()) == check.REFUSED
 
 
 def test_the_approval_of_another_execution_is_never_approved(monkeypatch):
-    # GIVEN the gate stage shows another execution WHEN approving THEN it waits and then gives up
+    # GIVEN the gate stage shows another execution WHEN waiting for the approval THEN the check gives up
     cli = FakeCli(execution="another-execution")
     monkeypatch.setattr(check.time, "sleep", lambda seconds: None)
     where = {
@@ -385,6 +405,31 @@ def test_the_approval_of_another_execution_is_never_approved(monkeypatch):
         "action": "PipelineChange.Confirm",
         "execution": EXECUTION,
     }
-    with pytest.raises(check.Refused, match="did not start waiting"):
-        check.approve(cli, where, attempts=3)
+    with pytest.raises(check.Refused, match="not seen waiting"):
+        check.waiting_approval(cli, where, attempts=3)
     assert cli.approvals == []
+
+
+class StartsAfterAnEarlierRunsApproval(FakeCli):
+    """At the first look the approval still shows the earlier run's result; then this run's waits."""
+
+    def __init__(self) -> None:
+        super().__init__(status="Succeeded")
+
+    def __call__(self, arguments: list[str]) -> str:
+        answer = super().__call__(arguments)
+        self.state["stageStates"][0]["actionStates"][0]["latestExecution"] = {
+            "status": "InProgress",
+            "token": "t-3",
+        }
+        return answer
+
+
+def test_an_earlier_runs_approval_is_not_taken_for_this_ones(tmp_path, monkeypatch, capsys):
+    # GIVEN a change that needs a person, and the approval showing the earlier run's Succeeded at first
+    monkeypatch.setattr(check.time, "sleep", lambda seconds: None)
+    new = pipeline_template()
+    prod_actions(new)[:] = [a for a in prod_actions(new) if a["Name"] != "UploadApi.PromoteToProd"]
+    # WHEN the check runs THEN it waits for this run's approval and leaves it to a person
+    assert run_main(tmp_path, new, StartsAfterAnEarlierRunsApproval()) == check.NEEDS_A_PERSON
+    assert "approval UploadApi.PromoteToProd removed" in capsys.readouterr().out
