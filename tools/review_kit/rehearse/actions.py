@@ -95,10 +95,10 @@ def _git(*args: str) -> str:
 
 def codebuild_action(run: Run, action: Action) -> Outcome:
     if change_gate.is_gate(action):  # the deployed pipeline's check of its own change (change_gate.py)
-        verdict, note = change_gate.judge(run, action)
+        verdict, note, measured = change_gate.judge(run, action)
         if verdict == "fail":
-            raise ActionFailed(note)
-        return Outcome(verdict, note)
+            raise FailedBuild(Outcome("fail", note, [measured]), note)
+        return Outcome(verdict, note, [measured])
     project = run.pipeline.project(action)
     action_dir = run.work / "builds" / action.label.replace("/", "-")
     source_dir = action_dir / "src"

@@ -4,34 +4,49 @@ The check that runs is the one inlined in the gate project's buildspec (decoded 
 would decode it), not the working tree's. It compares the artifact's pipeline template with the
 deployed one: `Run.deployed_templates[<pipeline stack>]` when a scenario sets it (the pipeline as
 deployed from an earlier commit), else the artifact's own (a person's first `cdk deploy` of this
-commit, the state a fresh rehearsal starts from). CodePipeline's approval API is not emulated: the
-verdict is the check's row, and the approval's row reads it.
+commit, the state a fresh rehearsal starts from). The judging runs as its own measured python3
+process, as in the build (its peak goes to measured.json). CodePipeline's approval API is not
+emulated: the verdict is the check's row, and the approval's row reads it.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import json
+import os
 import re
+import shlex
+import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from tools.review_kit.rehearse.measure import Measured, run_measured
 from tools.review_kit.rehearse.pipeline import Action
 
 GATE_STAGE = "PipelineChangeGate"
 _EMBEDDED = re.compile(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip')
+# The check's judging without its approval calls (CodePipeline's API is not emulated): a verdict file.
+_JUDGE = """import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import pipeline_change_check as check
+assembly, deployed, stack, digest, out = sys.argv[2:7]
+try:
+    result = {"changes": check.judge(Path(assembly), Path(deployed), stack, digest)}
+except check.Refused as refused:
+    result = {"refused": str(refused)}
+Path(out).write_text(json.dumps(result), encoding="utf-8")
+"""
 
 
 def is_gate(action: Action) -> bool:
     return action.stage == GATE_STAGE
 
 
-def embedded_check(spec: dict[str, Any], into: Path) -> ModuleType:
-    """The check script the buildspec writes out, loaded as a module."""
+def embedded_check(spec: dict[str, Any], into: Path) -> Path:
+    """The check script the buildspec writes out, written into `into`."""
     commands = spec["phases"]["build"]["commands"]
     found = [m for m in (_EMBEDDED.search(str(c)) for c in commands) if m]
     if len(found) != 1:
@@ -40,34 +55,43 @@ def embedded_check(spec: dict[str, Any], into: Path) -> ModuleType:
         )
     path = into / "pipeline_change_check.py"
     path.write_bytes(gzip.decompress(base64.b64decode(found[0].group(1))))
-    module_spec = importlib.util.spec_from_file_location("rehearsed_pipeline_change_check", path)
-    assert module_spec is not None
-    assert module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+    return path
 
 
-def judge(run: Any, action: Action) -> tuple[str, str]:
+def judge(run: Any, action: Action) -> tuple[str, str, Measured]:
     """("pass", note) when the check would approve itself, ("person", the changes) when they wait for
-    a person, ("fail", why) for an artifact the check refuses (its build fails)."""
+    a person, ("fail", why) for an artifact the check refuses (its build fails); and its measure."""
     project = run.pipeline.project(action)
     assembly = run.artifacts[action.inputs[0]]
     stack = project.environment["PIPELINE_STACK"]
-    with tempfile.TemporaryDirectory() as scratch:
-        check = embedded_check(project.load_buildspec(assembly), Path(scratch))
-        deployed_file = Path(scratch) / "deployed.json"
-        try:
-            deployed = run.deployed_templates.get(stack) or check.pipeline_template(assembly, stack)
-            deployed_file.write_text(json.dumps(deployed), encoding="utf-8")
-            changes = check.judge(
-                assembly, deployed_file, stack, project.environment["PIPELINE_TOOLS_DIGEST"]
-            )
-        except check.Refused as refused:
-            return "fail", f"refused, nothing approved: {refused}"
+    scratch = Path(tempfile.mkdtemp(prefix="change-gate-", dir=run.work if run.work.is_dir() else None))
+    check = embedded_check(project.load_buildspec(assembly), scratch)
+    (scratch / "judge.py").write_text(_JUDGE, encoding="utf-8")
+    deployed_file, verdict_file = scratch / "deployed.json", scratch / "verdict.json"
+    if stack in run.deployed_templates:
+        deployed_file.write_text(json.dumps(run.deployed_templates[stack]), encoding="utf-8")
+    else:  # the pipeline a person's first `cdk deploy` of this commit left: its own template
+        deployed_file.write_bytes((assembly / f"{stack}.template.json").read_bytes())
+    arguments = [str(check.parent), str(assembly), str(deployed_file), stack]
+    arguments += [project.environment["PIPELINE_TOOLS_DIGEST"], str(verdict_file)]
+    command = shlex.join([sys.executable, str(scratch / "judge.py"), *arguments])
+    measured = run_measured(command, cwd=assembly, env=dict(os.environ), log_path=scratch / "build.log")
+    if measured.returncode != 0:
+        return (
+            "fail",
+            f"the check crashed (exit {measured.returncode}); log {scratch / 'build.log'}",
+            measured,
+        )
+    result = json.loads(verdict_file.read_text(encoding="utf-8"))
     source = "the scenario's deployed pipeline" if stack in run.deployed_templates else "this commit's own"
+    if "refused" in result:
+        return "fail", f"refused, nothing approved: {result['refused']}", measured
+    changes = result["changes"]
     if not changes:
-        return "pass", f"no pipeline change needing a person (compared with {source}): the check approves"
-    return "person", f"{len(changes)} change(s) wait for a person (compared with {source}): " + "; ".join(
-        changes
-    )
+        return (
+            "pass",
+            f"no pipeline change needing a person (compared with {source}): the check approves",
+            measured,
+        )
+    note = f"{len(changes)} change(s) wait for a person (compared with {source}): " + "; ".join(changes)
+    return "person", note, measured
