@@ -438,6 +438,13 @@ AUTO_APPROVE_NOT_TRACED = Reason(
     "and the pipeline's execution history record it, so X-Ray tracing would add cost without insight.",
     nag=("Serverless-LambdaTracing",),
 )
+PIPELINE_CHANGE_GATE_READS_ITS_STACK = Reason(
+    "The self-mutation gate reads the template of the pipeline's own stack only (cloudformation:GetTemplate "
+    "on stack/<pipeline stack name>/*): the wildcard is the stack id CloudFormation generates when it "
+    "creates the stack, which a stack ARN must end in.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)
 PIPELINE_DEPENDS_ON_ITS_ROLE = Reason(
     "CDK's Pipeline construct adds DependsOn its role next to the GetAtt of the role's ARN; the "
     "duplicate ordering is harmless and not ours to remove.",

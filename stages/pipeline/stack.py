@@ -49,6 +49,7 @@ from stages.pipeline.patches.permissions_check import (
 )
 from stages.pipeline.patches.source import use_the_connections_prefix
 from stages.pipeline.preflight import preflight_step
+from stages.pipeline.self_mutation_gate import SelfMutationGate
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings
 from stages.pipeline.steps import broadening_check, prod_approval, runtime_versions, synth_step, verify_step
 from stages.settings import StageSettings
@@ -132,6 +133,15 @@ class UploadApiPipelineStack(cdk.Stack):
         )
         self.pipeline.build_pipeline()
         self._patch_generated_constructs()
+        # Before self-mutation applies this commit's pipeline, the deployed pipeline judges it.
+        self.self_mutation_gate = SelfMutationGate(
+            self,
+            "PipelineChangeGate",
+            build_logs=self.build_logs,
+            artifact_bucket=self.artifact_bucket,
+            build_image=BUILD_IMAGE,
+        )
+        self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
 
     # -- what the pipeline is built from ---------------------------------------------------------
 

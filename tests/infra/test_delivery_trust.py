@@ -637,7 +637,9 @@ def test_the_approver_policy_names_exactly_the_pipelines_approval_actions(pipeli
     [
         ("codepipeline:PutApprovalResult", f"{PIPELINE_NAME}/Prod/UploadApi.PromoteToProd"),
         ("codepipeline:PutApprovalResult", f"{PIPELINE_NAME}/Prod/ProdPermissionsCheck.Confirm"),
+        ("codepipeline:PutApprovalResult", f"{PIPELINE_NAME}/PipelineChangeGate/PipelineChange.Confirm"),
         ("codepipeline:GetPipelineState", PIPELINE_NAME),
+        ("logs:GetLogEvents", "log-group:BUILD_LOGS_GROUP:log-stream:gate-build"),
         ("cloudformation:DescribeChangeSet", "stack/Prod-UploadApi/0c4f-uuid"),
         ("cloudformation:ListChangeSets", "stack/Prod-UploadApi/0c4f-uuid"),
     ],

@@ -165,6 +165,15 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
         }
         | {f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codepipeline')}:*]"},
     )
+    # The self-mutation gate: its own logs, its input artifact's read, and the pipeline stack's template.
+    | _on(
+        "PipelineChangeGate/Role/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("PipelineChangeGateProjectC15D38D6"),
+    )
+    | _on(
+        "PipelineChangeGate/ReadAndApprovePolicy",
+        {f"AwsSolutions-IAM5[Resource::{_ARN.format(service='cloudformation')}:stack/UploadApiPipeline/*]"},
+    )
 )
 _FINDING_ID = re.compile(r"^(AwsSolutions|Serverless)-[A-Za-z0-9]+(\[.+\])?$")
 PLACEHOLDER_WARNING = ("Annotation::upload-api:placeholder-connection", "warning")

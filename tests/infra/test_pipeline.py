@@ -27,7 +27,7 @@ from .conftest import SynthesizedApp, as_text, cdk_context, synth_app
 
 pytestmark = pytest.mark.synth
 
-STAGE_ORDER = ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
+STAGE_ORDER = ["Source", "Build", "PipelineChangeGate", "UpdatePipeline", "Assets", "Dev", "Prod"]
 STAGE_IDS = ["Dev", "Prod"]
 APPROVERS = ["release-manager@example.com", "security@example.org"]
 EXPLICIT_ENVS = {
@@ -153,11 +153,11 @@ def _push_starts_the_pipeline(push_filter: dict[str, Any], branch: str, changed:
 # -- stages and their order ----------------------------------------------------------------------
 
 
-def test_the_stages_run_source_build_update_assets_dev_prod(pipeline_app):
+def test_the_stages_run_source_build_gate_update_assets_dev_prod(pipeline_app):
     # GIVEN the pipeline stack as cdk.json configures it
     # WHEN its pipeline's stages are read in order
     names = [stage["Name"] for stage in pipeline_app.pipeline["Stages"]]
-    # THEN they are source, synth, self-mutation, assets, dev, prod
+    # THEN they are source, synth, the self-mutation gate, self-mutation, assets, dev, prod
     assert names == STAGE_ORDER
 
 
@@ -200,9 +200,11 @@ def test_the_approvals_are_the_permission_checks_and_the_prod_promotion(pipeline
         if action["ActionTypeId"]["Category"] == "Approval"
     ]
     # WHEN the approvals are listed
-    # THEN each stage has a permission-broadening confirmation (auto-approved when nothing broadens),
-    # and Prod waits for a person on its change set
+    # THEN a pipeline change waits for a person before self-mutation (auto-approved when the pipeline
+    # template is as deployed), each stage has a permission-broadening confirmation (auto-approved when
+    # nothing broadens), and Prod waits for a person on its change set
     assert approvals == [
+        ("PipelineChangeGate", "PipelineChange.Confirm"),
         ("Dev", "DevPermissionsCheck.Confirm"),
         ("Prod", "ProdPermissionsCheck.Confirm"),
         ("Prod", "UploadApi.PromoteToProd"),
@@ -492,9 +494,9 @@ def test_every_codebuild_project_logs_to_the_build_logs_group(pipeline_app):
     log_group_id = pipeline_app.logical_id(pipeline_app.stack.build_logs)
     projects = pipeline_app.of_type("AWS::CodeBuild::Project")
     # WHEN their logging configuration is read
-    # THEN every project (synth, self-mutation, assets, preflights, verifiers, permission check) writes
-    # to BuildLogs
-    assert len(projects) == 8
+    # THEN every project (synth, the self-mutation gate, self-mutation, assets, preflights, verifiers,
+    # permission check) writes to BuildLogs
+    assert len(projects) == 9
     for project in projects.values():
         assert project["Properties"]["LogsConfig"] == {
             "CloudWatchLogs": {"GroupName": {"Ref": log_group_id}, "Status": "ENABLED"}
@@ -723,8 +725,11 @@ def test_generated_projects_run_on_the_pinned_node_with_locked_tools(pipeline_ap
 
 
 def test_every_codebuild_project_selects_node_22(pipeline_app):
-    # GIVEN every CodeBuild project of the pipeline (synth, verify, self-mutation, assets)
-    projects = pipeline_app.of_type("AWS::CodeBuild::Project")
+    # GIVEN every CodeBuild project of the pipeline that runs Node (synth, verify, self-mutation, assets):
+    # not the self-mutation gate, which runs python3 and the AWS CLI only (test_pipeline_change_gate.py)
+    gate = pipeline_app.logical_id(pipeline_app.stack.self_mutation_gate.project)
+    projects = {k: v for k, v in pipeline_app.of_type("AWS::CodeBuild::Project").items() if k != gate}
+    assert len(projects) == 8
     # WHEN each one's install runtime-versions are read
     nodes = {
         p: pipeline_app.buildspec(p)["phases"]["install"].get("runtime-versions", {}).get("nodejs")

@@ -52,8 +52,8 @@ def write_reviewed(lines: list[str], path: Path = REVIEWED_FILE) -> None:
             "Every permission of the pipeline stack, reviewed. `make synth` fails on any permission not "
             "listed here (tools/pipeline_checks/pipeline_iam/gate.py); "
             f"`{UPDATE_COMMAND}` rewrites this file from the "
-            "current synth. Review its diff like code: self-mutation applies the pipeline's IAM with no "
-            "approval step."
+            "current synth. Review its diff like code: a change to it also waits for a person at the "
+            "deployed pipeline's PipelineChangeGate before self-mutation applies it."
         ),
         "permissions": lines,
     }

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.paths import REPO_ROOT
-from tools.review_kit.rehearse import codebuild, deploy, emulator
+from tools.review_kit.rehearse import change_gate, codebuild, deploy, emulator
 from tools.review_kit.rehearse.measure import Measured
 from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action_variables
 
@@ -94,6 +94,11 @@ def _git(*args: str) -> str:
 
 
 def codebuild_action(run: Run, action: Action) -> Outcome:
+    if change_gate.is_gate(action):  # the deployed pipeline's check of its own change (change_gate.py)
+        verdict, note, measured = change_gate.judge(run, action)
+        if verdict == "fail":
+            raise FailedBuild(Outcome("fail", note, [measured]), note)
+        return Outcome(verdict, note, [measured])
     project = run.pipeline.project(action)
     action_dir = run.work / "builds" / action.label.replace("/", "-")
     source_dir = action_dir / "src"
@@ -467,6 +472,9 @@ def _check_execution_policy(run: Run, role_arn: str, template: dict[str, Any], s
 
 def manual_action(run: Run, action: Action) -> Outcome:
     """Not run: a person's step. What they would see at this point."""
+    checked = [o for a, o in run.history if change_gate.is_gate(a) and a.provider == "CodeBuild"]
+    if change_gate.is_gate(action) and checked and checked[-1].result == "pass":
+        return Outcome("pass", f"approved by the gate's check: {checked[-1].note}")
     comment = action.configuration.get("CustomData", "")
     before = [f"{a.label} {o.result}" for a, o in run.history if a.provider != "Manual"]
     topic = action.configuration.get("NotificationArn")

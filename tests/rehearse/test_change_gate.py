@@ -1,0 +1,88 @@
+"""The rehearsal runs PipelineChangeGate as the deployed pipeline would: a commit that deletes
+PromoteToProd stops there for a person; an unchanged pipeline passes on its own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.rehearse.conftest import ENV
+from tools.review_kit.rehearse import actions
+from tools.review_kit.rehearse.pipeline import Pipeline
+
+pytestmark = pytest.mark.synth
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK = "UploadApiPipeline"
+
+
+def commit_artifact(pipeline_app: Any, tmp_path: Path) -> Path:
+    """The synth artifact of a commit, as `make synth` writes it (the pipeline tools copied in)."""
+    artifact = tmp_path / "Synth_Output"
+    shutil.copytree(pipeline_app.outdir, artifact)
+    (artifact / "pipeline-tools").mkdir(exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(REPO_ROOT / name, artifact / "pipeline-tools" / name)
+    return artifact
+
+
+def rehearse_the_gate(deployed: dict[str, Any], artifact: Path, tmp_path: Path) -> dict[str, actions.Outcome]:
+    """The deployed pipeline's gate actions, in order, on `artifact`."""
+    run = actions.Run(
+        pipeline=Pipeline.from_template(deployed, ENV, {}),
+        work=tmp_path / "work",
+        emulator_env={},
+        deployed_templates={STACK: deployed},
+    )
+    run.artifacts["Synth_Output"] = artifact
+    outcomes = {}
+    for action in [a for a in run.pipeline.actions if a.stage == "PipelineChangeGate"]:
+        try:
+            outcome = actions.PROVIDERS[action.provider](run, action)
+        except actions.ActionFailed as failed:
+            outcome = actions.Outcome("fail", str(failed))
+        run.history.append((action, outcome))
+        outcomes[action.name] = outcome
+    return outcomes
+
+
+def deployed_template(artifact: Path) -> dict[str, Any]:
+    return json.loads((artifact / f"{STACK}.template.json").read_text(encoding="utf-8"))
+
+
+def test_an_unchanged_pipeline_passes_the_gate_on_its_own(pipeline_app, tmp_path):
+    artifact = commit_artifact(pipeline_app, tmp_path)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
+    assert {name: o.result for name, o in outcomes.items()} == {
+        "PipelineChange.Check": "pass",
+        "PipelineChange.Confirm": "pass",
+    }
+
+
+def test_a_commit_that_deletes_promote_to_prod_stops_at_the_gate(pipeline_app, tmp_path):
+    # GIVEN the deployed pipeline, and a commit whose synth drops the PromoteToProd approval
+    artifact = commit_artifact(pipeline_app, tmp_path)
+    deployed = deployed_template(artifact)
+    commit = json.loads(json.dumps(deployed))
+    (pipeline,) = [r for r in commit["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    (prod,) = [s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Prod"]
+    prod["Actions"] = [a for a in prod["Actions"] if a["Name"] != "UploadApi.PromoteToProd"]
+    (artifact / f"{STACK}.template.json").write_text(json.dumps(commit), encoding="utf-8")
+    # WHEN the deployed pipeline's gate is rehearsed on it
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path)
+    # THEN the check lists the deleted approval and the approval waits for a person
+    assert outcomes["PipelineChange.Check"].result == "person"
+    assert "approval UploadApi.PromoteToProd removed" in outcomes["PipelineChange.Check"].note
+    assert outcomes["PipelineChange.Confirm"].result == "person"
+
+
+def test_an_artifact_with_cli_configuration_fails_the_gate(pipeline_app, tmp_path):
+    artifact = commit_artifact(pipeline_app, tmp_path)
+    (artifact / "cdk.json").write_text('{"plugin": ["./plugin.js"]}', encoding="utf-8")
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
+    assert outcomes["PipelineChange.Check"].result == "fail"
+    assert "cdk.json" in outcomes["PipelineChange.Check"].note

@@ -1,0 +1,97 @@
+"""The rehearsal's PipelineChangeGate: the deployed pipeline's own check, judging this run's artifact.
+
+The check that runs is the one inlined in the gate project's buildspec (decoded here as the build
+would decode it), not the working tree's. It compares the artifact's pipeline template with the
+deployed one: `Run.deployed_templates[<pipeline stack>]` when a scenario sets it (the pipeline as
+deployed from an earlier commit), else the artifact's own (a person's first `cdk deploy` of this
+commit, the state a fresh rehearsal starts from). The judging runs as its own measured python3
+process, as in the build (its peak goes to measured.json). CodePipeline's approval API is not
+emulated: the verdict is the check's row, and the approval's row reads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import re
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tools.review_kit.rehearse.measure import Measured, run_measured
+from tools.review_kit.rehearse.pipeline import Action
+
+GATE_STAGE = "PipelineChangeGate"
+_EMBEDDED = re.compile(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip')
+# The check's judging without its approval calls (CodePipeline's API is not emulated): a verdict file.
+_JUDGE = """import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import pipeline_change_check as check
+assembly, deployed, stack, digest, out = sys.argv[2:7]
+try:
+    result = {"changes": check.judge(Path(assembly), Path(deployed), stack, digest)}
+except check.Refused as refused:
+    result = {"refused": str(refused)}
+Path(out).write_text(json.dumps(result), encoding="utf-8")
+"""
+
+
+def is_gate(action: Action) -> bool:
+    return action.stage == GATE_STAGE
+
+
+def embedded_check(spec: dict[str, Any], into: Path) -> Path:
+    """The check script the buildspec writes out, written into `into`."""
+    commands = spec["phases"]["build"]["commands"]
+    found = [m for m in (_EMBEDDED.search(str(c)) for c in commands) if m]
+    if len(found) != 1:
+        raise ValueError(
+            f"{GATE_STAGE}: expected one embedded check script in the buildspec, found {len(found)}"
+        )
+    path = into / "pipeline_change_check.py"
+    path.write_bytes(gzip.decompress(base64.b64decode(found[0].group(1))))
+    return path
+
+
+def judge(run: Any, action: Action) -> tuple[str, str, Measured]:
+    """("pass", note) when the check would approve itself, ("person", the changes) when they wait for
+    a person, ("fail", why) for an artifact the check refuses (its build fails); and its measure."""
+    project = run.pipeline.project(action)
+    assembly = run.artifacts[action.inputs[0]]
+    stack = project.environment["PIPELINE_STACK"]
+    scratch = Path(tempfile.mkdtemp(prefix="change-gate-", dir=run.work if run.work.is_dir() else None))
+    check = embedded_check(project.load_buildspec(assembly), scratch)
+    (scratch / "judge.py").write_text(_JUDGE, encoding="utf-8")
+    deployed_file, verdict_file = scratch / "deployed.json", scratch / "verdict.json"
+    if stack in run.deployed_templates:
+        deployed_file.write_text(json.dumps(run.deployed_templates[stack]), encoding="utf-8")
+    else:  # the pipeline a person's first `cdk deploy` of this commit left: its own template
+        deployed_file.write_bytes((assembly / f"{stack}.template.json").read_bytes())
+    arguments = [str(check.parent), str(assembly), str(deployed_file), stack]
+    arguments += [project.environment["PIPELINE_TOOLS_DIGEST"], str(verdict_file)]
+    command = shlex.join([sys.executable, str(scratch / "judge.py"), *arguments])
+    measured = run_measured(command, cwd=assembly, env=dict(os.environ), log_path=scratch / "build.log")
+    if measured.returncode != 0:
+        return (
+            "fail",
+            f"the check crashed (exit {measured.returncode}); log {scratch / 'build.log'}",
+            measured,
+        )
+    result = json.loads(verdict_file.read_text(encoding="utf-8"))
+    source = "the scenario's deployed pipeline" if stack in run.deployed_templates else "this commit's own"
+    if "refused" in result:
+        return "fail", f"refused, nothing approved: {result['refused']}", measured
+    changes = result["changes"]
+    if not changes:
+        return (
+            "pass",
+            f"no pipeline change needing a person (compared with {source}): the check approves",
+            measured,
+        )
+    note = f"{len(changes)} change(s) wait for a person (compared with {source}): " + "; ".join(changes)
+    return "person", note, measured
