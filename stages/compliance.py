@@ -168,7 +168,8 @@ FUNCTION_DEPENDS_ON_ITS_ROLE = Reason(
 )
 FUNCTION_ENVIRONMENT_NOT_SECRET = Reason(
     "The environment holds only non-secret names: the bucket and table names, which the stack "
-    "also publishes as outputs, and the Powertools service name and metrics namespace; Lambda "
+    "also publishes as outputs, the bucket key's ARN, the upload URL lifetime, and the Powertools "
+    "service name and metrics namespace; Lambda "
     "encrypts it at rest with its AWS managed key. Secrets do not belong in these variables.",
     checkov=("CKV_AWS_173",),
 )
@@ -334,6 +335,31 @@ SCAN_RESULT_FUNCTION_OUTSIDE_VPC = Reason(
 SCAN_RESULT_CONCURRENCY_BOUNDED = Reason(
     "Invoked asynchronously by one EventBridge rule, once per scanned upload, so its "
     "concurrency follows the upload rate that the API stage throttle already bounds.",
+    checkov=("CKV_AWS_115",),
+)
+
+FINALIZER_DEAD_LETTER_QUEUE_ITSELF = Reason(
+    "This queue is itself the dead-letter queue of the direct-upload finalizer's rule and "
+    "function; a DLQ of a DLQ would only move the problem, and its depth alarm asks a person to look.",
+    nag=("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
+)
+FINALIZER_DEAD_LETTER_QUEUE_SQS_MANAGED_SSE = Reason(
+    "Encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled), which this check does not "
+    "recognise; a customer managed key would have to admit EventBridge in its key policy, for "
+    "messages that hold only S3's Object Created event: a bucket name, object key, size and version id.",
+    checkov=("CKV_AWS_27",),
+)
+FINALIZER_FUNCTION_OUTSIDE_VPC = Reason(
+    "The function reaches only AWS public service endpoints (DynamoDB, CloudWatch Logs, X-Ray, "
+    "SQS) over TLS with SigV4; its role allows GetItem and DeleteItem on pending records only, "
+    "PutItem on one table, its logs and traces. A VPC would add NAT or endpoint cost without "
+    "narrowing that access.",
+    checkov=("CKV_AWS_117",),
+)
+FINALIZER_CONCURRENCY_UNRESERVED = Reason(
+    'Unreserved only where cdk.json sets the stage\'s reservedConcurrency to "unreserved" (an '
+    "account whose quota allows no reservation); invoked asynchronously once per object under "
+    "uploads/, so a throttled invoke is retried by Lambda and EventBridge, never lost.",
     checkov=("CKV_AWS_115",),
 )
 

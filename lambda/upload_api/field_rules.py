@@ -18,7 +18,20 @@ NOT_AN_OBJECT = "must be a JSON object"
 REQUIRED = "is required"
 UNKNOWN = "is not a known field"
 BODY_FAULT = f"{BODY_FIELD}: {NOT_AN_OBJECT}"
-# `fileSize` (contract v3) is listed so its messages exist from the day the schema carries it.
+# A body carries its file one way: inline (fileContent) or as a direct upload (fileSize).
+FILE_FIELDS = ("fileContent", "fileSize")
+ONE_FILE_FIELD_REQUIRED = {
+    "fileContent": "is required unless fileSize is sent: the file in base64, up to 4 MiB",
+    "fileSize": "is required unless fileContent is sent: the file's size in bytes, for a direct upload "
+    "of up to 5 GiB",
+}
+SENT_WITH_OTHER = {
+    "fileContent": "must not be sent together with fileSize: send the file inline, up to 4 MiB, "
+    "or announce it in fileSize, not both",
+    "fileSize": "must not be sent together with fileContent: announce the file's size for a direct "
+    "upload, or send the file inline, not both",
+}
+REQUIRED_WITH_FILE_SIZE = "is required with fileSize: the file's SHA-256 digest in base64, which S3 checks"
 MESSAGES: Dict[Tuple[str, str], str] = {
     ("productId", "type"): "must be a string",
     ("productId", "minLength"): "must not be empty",

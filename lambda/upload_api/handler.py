@@ -20,8 +20,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from upload_api.direct import accepted_body
 from upload_api.errors import ApiError, BadRequest, MissingAuthenticationToken, StorageFailed
-from upload_api.request import parse_upload, require_json_content_type
+from upload_api.request import DirectUploadRequest, parse_upload, require_json_content_type
 from upload_api.settings import Settings
 from upload_api.storage import StorageError, StoredUpload, UploadStore
 
@@ -46,6 +47,8 @@ _UPLOAD_PATH = re.compile(r"^/upload/*$")
 def upload(event: Dict[str, Any]) -> Dict[str, Any]:
     require_json_content_type(header(event, "content-type"))
     request = parse_upload(request_text(event), allow_active_content=settings.allow_active_content)
+    if isinstance(request, DirectUploadRequest):
+        return announce(request)
     try:
         stored = store.save(request)
     except StorageError as error:
@@ -61,6 +64,18 @@ def upload(event: Dict[str, Any]) -> Dict[str, Any]:
     metrics.add_metric(name="UploadedBytes", unit=MetricUnit.Bytes, value=stored.file.size)
     logger.info("Upload stored", extra={"key": stored.file.key, "size": stored.file.size})
     return json_response(201, created_body(stored))
+
+
+def announce(request: DirectUploadRequest) -> Dict[str, Any]:
+    """202: where to PUT the file. The item follows when the object arrives (finalizer.py)."""
+    try:
+        announced = store.announce(request)
+    except StorageError as error:
+        logger.error("Direct upload not announced", extra={"stage": error.stage, "code": error.code})
+        raise error.to_api_error() from error
+    metrics.add_metric(name="DirectUploadsAnnounced", unit=MetricUnit.Count, value=1)
+    logger.info("Direct upload announced", extra={"key": announced.key, "size": request.size})
+    return json_response(202, accepted_body(announced, decimal_to_json_number(request.price)))
 
 
 def route(event: Dict[str, Any]) -> Dict[str, Any]:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import fastjsonschema
 
@@ -30,6 +30,8 @@ SCHEMA: Dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 _validate_schema = fastjsonschema.compile(SCHEMA)
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+# A direct upload's largest file: S3's limit for one PUT (5 GiB), the schema's fileSize maximum.
+MAX_DIRECT_FILE_BYTES = 5 * 1024 * 1024 * 1024
 # Longest padded base64 text of MAX_FILE_BYTES. The exact decoded size is worked
 # out from the text's length and padding before decoding (_decoded_size), so an
 # oversize upload, even by one byte, costs no decode.
@@ -58,14 +60,31 @@ class UploadRequest:
     sha256_b64: str
 
 
+@dataclass(frozen=True)
+class DirectUploadRequest:
+    """A body with fileSize: the client sends the bytes to S3 itself, the handler never sees them."""
+
+    product_id: str
+    product_name: str
+    price: Decimal
+    file_name: str
+    content_type: str
+    size: int
+    sha256_b64: str
+
+
+ParsedUpload = Union[UploadRequest, DirectUploadRequest]
+
+
 def require_json_content_type(content_type: Optional[str]) -> None:
     """415 unless the media type is application/json (UTF-8 is JSON's only charset here)."""
     if not content_type or not _JSON_MEDIA_TYPE.match(content_type):
         raise UnsupportedMediaType("Content-Type must be application/json")
 
 
-def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> UploadRequest:
-    """Turn a raw JSON body into a checked UploadRequest, or raise an ApiError.
+def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> ParsedUpload:
+    """Turn a raw JSON body into a checked UploadRequest (fileContent) or DirectUploadRequest
+    (fileSize), or raise an ApiError.
 
     `allow_active_content`: the stage's allowActiveContent setting (HTML, SVG, script... stored).
     """
@@ -77,6 +96,8 @@ def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> 
     _check_schema(document)
     content_type = document.get("contentType", DEFAULT_CONTENT_TYPE)
     check_content_type(content_type, allow_active_content=allow_active_content)
+    if "fileSize" in document:
+        return _direct_upload(document, content_type)
     content = _decode_file(document["fileContent"])
     digest = base64.b64encode(hashlib.sha256(content).digest()).decode("ascii")
     expected = document.get("checksumSha256")
@@ -94,6 +115,26 @@ def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> 
         content_type=content_type,
         content=content,
         sha256_b64=digest,
+    )
+
+
+def _direct_upload(document: Dict[str, Any], content_type: str) -> DirectUploadRequest:
+    """The schema checked fileSize's range; S3 checks the bytes against it and the checksum."""
+    checksum = document.get("checksumSha256")
+    if checksum is None:
+        raise BadRequest(
+            INVALID_FIELDS,
+            [f"checksumSha256: {field_rules.REQUIRED_WITH_FILE_SIZE}"],
+            reason="schema",
+        )
+    return DirectUploadRequest(
+        product_id=document["productId"],
+        product_name=document["productName"],
+        price=Decimal(document["price"]),
+        file_name=document["fileName"],
+        content_type=content_type,
+        size=int(document["fileSize"]),
+        sha256_b64=checksum,
     )
 
 
@@ -168,8 +209,18 @@ def _check_field_names(document: Dict[str, Any]) -> None:
     faults = [f"{name}: {field_rules.REQUIRED}" for name in missing]
     # An unknown name is echoed; a lone surrogate in it (valid JSON, no UTF-8) as its escape.
     faults += [f"{_printable(name)}: {field_rules.UNKNOWN}" for name in unknown]
+    faults += _file_field_faults(document)
     if faults:
         raise BadRequest(INVALID_FIELDS, faults, reason="schema")
+
+
+def _file_field_faults(document: Dict[str, Any]) -> List[str]:
+    """Exactly one of fileContent and fileSize: both, or neither, names each of the two."""
+    sent = [name for name in field_rules.FILE_FIELDS if name in document]
+    if len(sent) == 1:
+        return []
+    words = field_rules.SENT_WITH_OTHER if sent else field_rules.ONE_FILE_FIELD_REQUIRED
+    return [f"{name}: {words[name]}" for name in field_rules.FILE_FIELDS]
 
 
 def _printable(name: str) -> str:
@@ -206,6 +257,7 @@ def _schema_view(document: Dict[str, Any]) -> Dict[str, Any]:
     decimal that was sent; a price a double cannot hold has too many digits for
     the schema (> 2 decimals or > 1e9), and is refused as such.
     """
+    document = _file_size_view(document)
     price = document.get("price")
     if not isinstance(price, Decimal):
         return document
@@ -220,6 +272,26 @@ def _schema_view(document: Dict[str, Any]) -> Dict[str, Any]:
     if Decimal(repr(as_float)) != price:
         raise _price_error("multipleOf")
     return {**document, "price": as_float}
+
+
+def _file_size_view(document: Dict[str, Any]) -> Dict[str, Any]:
+    """fileSize as an int when it is a whole number in range: the schema's `integer` wants an int.
+
+    The bounds are checked on the Decimal first, so a size like 1e999999999 is refused for its
+    maximum without ever being turned into a number with a billion digits.
+    """
+    size = document.get("fileSize")
+    if not isinstance(size, Decimal):
+        return document
+    rules = SCHEMA["properties"]["fileSize"]
+    for keyword, out_of_range in (("maximum", size > rules["maximum"]), ("minimum", size < rules["minimum"])):
+        if out_of_range:
+            raise BadRequest(
+                INVALID_FIELDS, [field_rules.schema_fault("fileSize", keyword, None)], reason="schema"
+            )
+    if size != size.to_integral_value():
+        return document  # a fraction: the schema refuses it as not a whole number
+    return {**document, "fileSize": int(size)}
 
 
 def _price_error(keyword: str) -> BadRequest:

@@ -8,9 +8,10 @@ orphan, and the client gets a 5xx and may retry safely.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Optional
 
 import boto3
@@ -18,9 +19,10 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from upload_api import direct
 from upload_api.content import content_disposition
 from upload_api.errors import BadRequest, StorageFailed, StorageUnavailable
-from upload_api.request import UploadRequest
+from upload_api.request import DirectUploadRequest, UploadRequest
 from upload_api.settings import Settings
 
 KEY_PREFIX = "uploads/"
@@ -29,6 +31,8 @@ KEY_PREFIX = "uploads/"
 MAX_KEY_BYTES = 1024
 # Fail fast enough to answer inside API Gateway's 29 s integration timeout.
 CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+# Presigned URLs are SigV4 (S3 refuses SSE-KMS requests signed otherwise), whatever the default.
+S3_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
 # Error codes that mean "try again later" rather than "this will never work".
 RETRYABLE_CODES = frozenset(
     {
@@ -101,6 +105,18 @@ def object_key(product_id: str, file_name: str, upload_id: str) -> str:
     return f"{KEY_PREFIX}{product_id}/{upload_id}/{file_name}"
 
 
+# uploads/{productId}/{uploadId}/{fileName}: productId never holds "/", the upload id is a uuid4.
+_UPLOAD_ID = re.compile(
+    "^" + re.escape(KEY_PREFIX) + r"[^/]+/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/."
+)
+
+
+def upload_id_of(key: str) -> Optional[str]:
+    """The upload id (the uuid) of a key the API writes, or None for any other key."""
+    match = _UPLOAD_ID.match(key)
+    return match.group(1) if match else None
+
+
 def check_key_fits(key: str, file_name: str) -> None:
     """400, not an S3 failure, when the key would exceed S3's limit: the client can fix it."""
     excess = len(key.encode("utf-8")) - MAX_KEY_BYTES
@@ -132,6 +148,9 @@ class UploadStore:
         malware_scanning: bool = False,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         clock: Callable[[], str] = utc_timestamp,
+        bucket_key_arn: Optional[str] = None,
+        upload_url_seconds: int = 900,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self._s3 = s3_client
         self._dynamodb = dynamodb_client
@@ -140,16 +159,50 @@ class UploadStore:
         self._scan_status = SCAN_PENDING if malware_scanning else None
         self._new_id = new_id
         self._clock = clock
+        self._bucket_key_arn = bucket_key_arn
+        self._upload_url_seconds = upload_url_seconds
+        self._now = now
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "UploadStore":
         # AWS_ENDPOINT_URL (moto locally) is honoured by boto3 itself: no code branch.
         return cls(
-            s3_client=boto3.client("s3", config=CLIENT_CONFIG),
+            s3_client=boto3.client("s3", config=S3_CLIENT_CONFIG),
             dynamodb_client=boto3.client("dynamodb", config=CLIENT_CONFIG),
             bucket_name=settings.bucket_name,
             table_name=settings.table_name,
             malware_scanning=settings.malware_scanning,
+            bucket_key_arn=settings.bucket_key_arn,
+            upload_url_seconds=settings.upload_url_seconds,
+        )
+
+    def announce(self, request: DirectUploadRequest) -> direct.AnnouncedUpload:
+        """The pending record, then the URL: no URL is ever handed out that the finalizer cannot
+        match to its request. The bytes never pass through here."""
+        if self._bucket_key_arn is None:
+            # A deployment error (the stack sets BUCKET_KEY_ARN): a URL without the key would
+            # be refused by the bucket policy only if the client chose another key.
+            raise StorageError("s3.presign", "BucketKeyNotConfigured", retryable=False)
+        upload_id = self._new_id()
+        key = object_key(request.product_id, request.file_name, upload_id)
+        check_key_fits(key, request.file_name)
+        signed_at = self._now()
+        expires = signed_at + timedelta(seconds=self._upload_url_seconds)
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=direct.pending_item(request, upload_id=upload_id, key=key, expires=expires),
+                # A fresh uuid4 never collides; if it ever did, never overwrite another's record.
+                ConditionExpression="attribute_not_exists(productId)",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _storage_error("dynamodb.put_item", error) from error
+        headers = direct.upload_headers(request, self._bucket_key_arn)
+        url = direct.presigned_put(
+            self._s3, bucket=self._bucket, key=key, headers=headers, seconds=self._upload_url_seconds
+        )
+        return direct.AnnouncedUpload(
+            request=request, key=key, url=url, headers=headers, expires_at=direct.expiry_text(expires)
         )
 
     def save(self, request: UploadRequest) -> StoredUpload:

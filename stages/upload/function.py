@@ -20,6 +20,8 @@ METRICS_NAMESPACE = "UploadApi"
 SERVICE_NAME = "upload-api"
 LATEST_RUNTIME = "python3.14"
 ARCHITECTURE = lambda_.Architecture.ARM_64
+# A direct upload's presigned PUT is valid this long (the contract's most: 15 minutes).
+UPLOAD_URL_SECONDS = 900
 
 
 def service_name(stage: str) -> str:
@@ -150,6 +152,9 @@ class UploadFunction:
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "ALLOW_ACTIVE_CONTENT": flag(settings.allow_active_content),
                 "MALWARE_SCANNING": flag(settings.scans_uploads),
+                # Direct uploads (contract v3): the key their URLs sign, and how long those live.
+                "BUCKET_KEY_ARN": storage.bucket_key.key_arn,
+                "UPLOAD_URL_SECONDS": str(UPLOAD_URL_SECONDS),
             },
             log_group=self.logs,
             logging_format=lambda_.LoggingFormat.JSON,

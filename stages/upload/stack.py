@@ -28,6 +28,7 @@ from stages.upload.api import (
 )
 from stages.upload.data_access import allow_table_key_use, protect_upload_bucket
 from stages.upload.deployment import AliasDeployment, live_alias
+from stages.upload.direct_upload import FINALIZER_CONCURRENCY, DirectUploadFinalizer
 from stages.upload.encryption import KeyAccess
 from stages.upload.function import (
     ARCHITECTURE,
@@ -93,6 +94,8 @@ class UploadApiStack(cdk.Stack):
         self.role, self.function = self.upload_function.role, self.upload_function.function
         # GuardDuty scans uploads (malwareScanning; on by default in prod). None where it does not.
         self.malware_scanning = self._malware_scanning(retention) if settings.scans_uploads else None
+        # Direct uploads' items (contract v3), written when S3 reports their objects.
+        self.finalizer = self._direct_upload_finalizer(retention)
         self._protect_data()
 
         # API Gateway calls the alias; CodeDeploy moves it between versions (stages/upload/deployment.py).
@@ -144,6 +147,37 @@ class UploadApiStack(cdk.Stack):
         acknowledge_runtime(scanning.function, self.settings, only=("nag",))
         return scanning
 
+    def _direct_upload_finalizer(self, retention: logs.RetentionDays) -> DirectUploadFinalizer:
+        storage, upload, stage = self.storage, self.upload_function, self.settings.stage
+        finalizer = DirectUploadFinalizer(
+            self,
+            "DirectUploads",
+            bucket=storage.bucket,
+            table=storage.table,
+            table_key=storage.table_key,
+            object_prefix=UPLOAD_PREFIX,
+            code=upload.code,
+            runtime=upload.runtime,
+            architecture=ARCHITECTURE,
+            environment={
+                "BUCKET_NAME": storage.bucket.bucket_name,
+                "TABLE_NAME": storage.table.table_name,
+                "MALWARE_SCANNING": flag(self.settings.scans_uploads),
+                "POWERTOOLS_SERVICE_NAME": service_name(stage),
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+            logs_key=storage.logs_key,
+            retention=retention,
+            metrics_namespace=METRICS_NAMESPACE,
+            service_name=service_name(stage),
+            reserved_concurrency=FINALIZER_CONCURRENCY
+            if self.settings.reserved_concurrency is not None
+            else None,
+        )
+        # The finalizer runs the upload function's runtime, for the same reason.
+        acknowledge_runtime(finalizer.function, self.settings, only=("nag",))
+        return finalizer
+
     def _protect_data(self) -> None:
         """The data policies, once every role that touches the data exists: GuardDuty's scanner reads
         and tags objects; the scan-result function updates items with the table key."""
@@ -153,7 +187,7 @@ class UploadApiStack(cdk.Stack):
             self.settings.break_glass_role_arns,
             scanner_role=scanning.scanner_role if scanning is not None else None,
         )
-        table_writers: list[iam.IRole] = [self.role]
+        table_writers: list[iam.IRole] = [self.role, self.finalizer.role]
         if scanning is not None and scanning.function.role is not None:
             table_writers.append(scanning.function.role)
         allow_table_key_use(
@@ -214,6 +248,10 @@ class UploadApiStack(cdk.Stack):
             # A scan verdict that never reached its item pages whoever gets the stage's alarms.
             for alarm in self.malware_scanning.alarms:
                 alarm.add_alarm_action(cloudwatch_actions.SnsAction(observability.topic))
+        # So does a direct upload whose item could not be written, or an object unlike its announcement.
+        for alarm in self.finalizer.alarms:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(observability.topic))
+        observability.dashboard.add_widgets(*self.finalizer.dashboard_row())
         return observability
 
     def _outputs(self) -> None:

@@ -90,5 +90,8 @@ def _product_table(scope: Construct, key: kms.IKey) -> dynamodb.Table:
             point_in_time_recovery_enabled=True
         ),
         deletion_protection=True,
+        # Only a direct upload's pending record carries it (lambda/upload_api/direct.py): DynamoDB
+        # removes records whose object never arrived; no product item has the attribute.
+        time_to_live_attribute="pendingExpiresAt",
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )

@@ -59,9 +59,12 @@ def test_the_method_is_a_lambda_proxy_integration_of_the_upload_function(dev, te
 def test_api_gateway_may_invoke_the_function_only_for_post_upload(dev, template):
     # GIVEN the dev stage (no console test-invoke permission)
     # WHEN synthesized
-    # THEN one Lambda permission exists, on the live alias (what the method invokes), for
-    # apigateway.amazonaws.com and the POST /upload ARN only
-    template.resource_count_is("AWS::Lambda::Permission", 1)
+    # THEN one Lambda permission for API Gateway exists, on the live alias (what the method
+    # invokes), for apigateway.amazonaws.com and the POST /upload ARN only (the other permission
+    # is EventBridge's, for the direct-upload finalizer)
+    permissions = template.find_resources("AWS::Lambda::Permission")
+    principals = sorted(p["Properties"]["Principal"] for p in permissions.values())
+    assert principals == ["apigateway.amazonaws.com", "events.amazonaws.com"]
     source_arn = Capture()
     template.has_resource_properties(
         "AWS::Lambda::Permission",

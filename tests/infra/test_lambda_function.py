@@ -14,8 +14,9 @@ def test_the_function_runs_python_3_13_on_arm64_by_default(template):
     # GIVEN cdk.json, which leaves lambdaRuntime at its default
     assert cdk_json_setting("dev", "lambdaRuntime") == "python3.13"
     # WHEN synthesized
-    # THEN there is one function, the upload handler, on python3.13 / arm64
-    template.resource_count_is("AWS::Lambda::Function", 1)
+    # THEN there are two functions, the upload handler and the direct-upload finalizer, and the
+    # handler runs on python3.13 / arm64
+    template.resource_count_is("AWS::Lambda::Function", 2)
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {"Runtime": "python3.13", "Architectures": ["arm64"], "Handler": "upload_api.handler.lambda_handler"},
@@ -79,9 +80,10 @@ def test_the_function_logs_json_to_its_own_log_group_with_retention(dev, templat
 def test_log_retention_is_not_set_by_the_deprecated_custom_resource(template):
     # GIVEN the dev stage
     # WHEN synthesized
-    # THEN there is no Custom::LogRetention resource (nor its provider function)
+    # THEN there is no Custom::LogRetention resource (nor its provider function): the two
+    # functions are the upload handler and the direct-upload finalizer
     assert not [r for r in template.to_json()["Resources"].values() if r["Type"] == "Custom::LogRetention"]
-    template.resource_count_is("AWS::Lambda::Function", 1)
+    template.resource_count_is("AWS::Lambda::Function", 2)
 
 
 def test_the_log_retention_is_a_setting(synth):

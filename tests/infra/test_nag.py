@@ -33,6 +33,13 @@ NAG_PACKS = {"AwsSolutions", "Serverless"}
 # Every acknowledgement in the default stack, reviewed. A new one must be added here on purpose.
 # (The API stage's construct is named after its stage, DeploymentStage.dev / .prod: see expected_for.)
 EXPECTED_ACKNOWLEDGEMENTS = {
+    # The direct-upload finalizer, on every stage (stages/upload/direct_upload.py).
+    ("DirectUploads/FinalizerFunctionRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
+    ("DirectUploads/FinalizerDLQ", "AwsSolutions-SQS3"),
+    ("DirectUploads/FinalizerDLQ", "Serverless-SQSRedrivePolicy"),
+    ("DirectUploads/FinalizerFunction/EventInvokeConfig", "Serverless-LambdaAsyncFailureDestination"),
+    ("DirectUploads/FinalizerFunction", "AwsSolutions-L1"),
+    ("DirectUploads/FinalizerFunction", "Serverless-LambdaLatestVersion"),
     ("UploadFunctionRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
     ("UploadFunctionPolicy", "AwsSolutions-IAM5[Resource::<UploadBucketD2C1DA78.Arn>/uploads/*]"),
     ("UploadFunction", "Serverless-LambdaDLQ"),

@@ -163,7 +163,8 @@ def test_the_dashboard_has_every_widget_in_reading_order(dev):
     # GIVEN the dev stage
     # WHEN its dashboard body is read
     widgets = _dashboard(dev)["widgets"]
-    # THEN a header, the alarm status, then API, Lambda, handler, storage and security rows, top to bottom
+    # THEN a header, the alarm status, then API, Lambda, handler, storage, security and direct-upload
+    # rows, top to bottom
     assert [w["type"] for w in widgets[:2]] == ["text", "alarm"]
     assert "# Upload API (dev)" in widgets[0]["properties"]["markdown"]
     titles = [w["properties"].get("title") for w in widgets[2:]]
@@ -185,6 +186,9 @@ def test_the_dashboard_has_every_widget_in_reading_order(dev):
         "Storage failures by cause (Logs Insights, function log)",
         "Security events: key and bucket changes sent to the alarm topic",
         "Security events not delivered",
+        "Direct uploads (202 -> item)",
+        "Finalizer: invocations, errors, throttles",
+        "Finalizer DLQ depth",
     ]
     # AND the rows tile the 24-column grid without overlapping
     cells = set()
@@ -591,9 +595,9 @@ def test_every_log_group_is_encrypted_and_expires_after_the_setting(synth, stage
     retention = _setting(stage, "logRetentionDays")
     # WHEN synthesized
     groups = built.of_type("AWS::Logs::LogGroup")
-    # THEN the function, access and API execution log groups (and the scan-result function's, where
-    # the stage scans uploads) all keep logs that many days, KMS-encrypted
-    assert len(groups) == (4 if built.stack.malware_scanning is not None else 3)
+    # THEN the function, finalizer, access and API execution log groups (and the scan-result
+    # function's, where the stage scans uploads) all keep logs that many days, KMS-encrypted
+    assert len(groups) == (5 if built.stack.malware_scanning is not None else 4)
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == retention, logical_id
         assert "KmsKeyId" in group["Properties"], logical_id

@@ -36,7 +36,7 @@ def test_the_request_body_is_the_schema_file_itself():
 
 def test_every_status_of_the_contract_is_documented_with_the_handler_s_headers():
     responses = CHECKED_IN["paths"]["/upload"]["post"]["responses"]
-    assert set(responses) == {"201", "400", "403", "413", "415", "429", "500", "502", "503"}
+    assert set(responses) == {"201", "202", "400", "403", "413", "415", "429", "500", "502", "503"}
     for status, response in responses.items():
         assert set(response["headers"]) == set(SECURITY_HEADERS), status
     assert CHECKED_IN["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
@@ -54,6 +54,17 @@ def test_check_mode_fails_on_drift(tmp_path, capsys):
     assert main(["--out", str(stale), "--check"]) == 0
 
 
-@pytest.mark.parametrize("field", ["productId", "productName", "price", "fileName", "fileContent"])
+@pytest.mark.parametrize("field", ["productId", "productName", "price", "fileName"])
 def test_required_fields_are_required(field):
     assert field in CHECKED_IN["components"]["schemas"]["UploadRequest"]["required"]
+
+
+def test_a_direct_upload_body_is_valid_against_the_document_and_its_202_is_described():
+    # GIVEN a body with fileSize instead of fileContent (v3)
+    body = valid_document(fileContent=None, fileSize=73400320)
+    del body["fileContent"]
+    # THEN the document's request schema accepts it, and the 202 names the upload's fields
+    Draft4Validator(CHECKED_IN["components"]["schemas"]["UploadRequest"]).validate(body)
+    accepted = CHECKED_IN["components"]["schemas"]["AcceptedResponse"]
+    assert accepted["properties"]["upload"]["required"] == ["method", "url", "headers", "expiresAt"]
+    assert accepted["properties"]["file"]["properties"]["status"]["enum"] == ["AWAITING_UPLOAD"]

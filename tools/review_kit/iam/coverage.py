@@ -71,6 +71,15 @@ FEATURE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "AWS::Lambda::Function": {
         "ReservedConcurrentExecutions": ("lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"),
+        # The handler's KMS calls encrypt the environment with a customer managed key: a key the
+        # function only names in a variable (an ARN its code uses) is no KmsKeyArn.
+        "KmsKeyArn": (
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+        ),
         "CodeSigningConfigArn": (
             "lambda:PutFunctionCodeSigningConfig",
             "lambda:DeleteFunctionCodeSigningConfig",
