@@ -215,7 +215,8 @@ preflight: verify-dependencies ## Pipeline preflight of a stage's account (needs
 	$(PYTHON) -m tools.pipeline_checks.preflight
 
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
-# signed with your default AWS credentials. Prints the 201 body, or the error with its fields.
+# signed with your default AWS credentials. Inline up to 4 MiB, else straight to S3 (streamed);
+# prints the stored item (the 201 body, or the item the direct upload became), or the error with its fields.
 upload: $(VERIFY_INSTALLED) ## Upload a file: FILE=... PRODUCT_ID=... PRODUCT_NAME=... PRICE=... [CONTENT_TYPE=...] [URL=...]
 	@test -n "$(FILE)" -a -n "$(PRODUCT_ID)" -a -n "$(PRODUCT_NAME)" -a -n "$(PRICE)" || \
 		{ echo "make upload: set FILE, PRODUCT_ID, PRODUCT_NAME and PRICE (CONTENT_TYPE, URL optional)" >&2; exit 2; }

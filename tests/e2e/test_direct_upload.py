@@ -21,7 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from tests.bodies import REMOVE, sha256_b64, valid_document
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xfail(strict=False, reason="needs the handler's direct path")]
+pytestmark = pytest.mark.e2e
 
 # Just over the inline limit: only the direct path can carry it.
 BIG_FILE = bytes(range(256)) * (4 * 1024 * 4) + b"over the inline limit"

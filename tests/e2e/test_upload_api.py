@@ -254,7 +254,6 @@ SCHEMA_VIOLATIONS = {
     "missing-productName": ("productName", lambda: upload_body(productName=REMOVE)),
     "missing-price": ("price", lambda: upload_body(price=REMOVE)),
     "missing-fileName": ("fileName", lambda: upload_body(fileName=REMOVE)),
-    "missing-fileContent": ("fileContent", lambda: upload_body(fileContent=REMOVE)),
     "unknown-field": ("owner", lambda: upload_body(owner="someone-else")),
 }
 # Bodies only the handler can refuse (or, for the newline, either of them).
@@ -319,6 +318,19 @@ def test_bad_file_or_checksum_is_400(api, deployment, make_body):
     # THEN 400 with a clean JSON error
     assert response.status_code == 400, response.text
     assert_clean_error(response, deployment)
+
+
+def test_a_body_with_neither_file_field_is_400_naming_both(api, deployment):
+    # GIVEN a body with neither fileContent nor fileSize (v3: exactly one is required, which the
+    # handler says in plain words rather than the model's "one of")
+    body = upload_body(fileContent=REMOVE, checksumSha256=REMOVE)
+    # WHEN it is posted as JSON
+    response = post(api, deployment.upload_endpoint, body)
+    # THEN 400, each of the two fields named, in plain words
+    assert response.status_code == 400, response.text
+    document = assert_clean_error(response, deployment)
+    assert sorted(error.split(": ", 1)[0] for error in document["errors"]) == ["fileContent", "fileSize"]
+    assert all(plainness_faults(error) == [] for error in document["errors"]), document
 
 
 @pytest.mark.parametrize("make_body", PATHOLOGICAL_BODIES.values(), ids=PATHOLOGICAL_BODIES.keys())

@@ -93,7 +93,6 @@ def test_make_upload_wraps_the_client(outputs_file, lamp):
     assert json.loads(body)["price"] == 0.5
 
 
-@pytest.mark.xfail(strict=False, reason="needs the handler's direct path")
 def test_client_sends_a_large_file_straight_to_s3(outputs_file, deployment, tmp_path):
     # GIVEN a file over the 4 MiB inline limit
     manual = tmp_path / "manual.pdf"

@@ -704,7 +704,9 @@ def test_self_mutation_installs_the_cli_version_package_json_pins(pipeline_app):
     install = pipeline_app.buildspec(pipeline_app.project_id(action))["phases"]["install"]["commands"]
     # THEN it installs the lockfile's tools (that CLI, integrity-checked), not npm's latest, and runs
     # no package's lifecycle scripts
-    assert install == [f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --omit=optional --no-audit --no-fund"]
+    assert install == [
+        f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --omit=optional --no-audit --no-fund"
+    ]
     assert locked["node_modules/aws-cdk"]["version"] == version == pinned_cdk_cli_version()
     assert all(entry.get("integrity", "").startswith("sha512-") for key, entry in locked.items() if key)
 

@@ -41,7 +41,6 @@ DIRECT_CHECKS = {
     "upload/direct-item",
     "upload/direct-wrong-checksum-refused",
 }
-NEEDS_DIRECT_PATH = pytest.mark.xfail(strict=False, reason="needs the handler's direct path")
 
 
 def stored_objects(outputs: dict[str, str]) -> int:
@@ -52,7 +51,6 @@ def stored_objects(outputs: dict[str, str]) -> int:
     return len(s3.list_object_versions(Bucket=outputs["BucketName"]).get("Versions", []))
 
 
-@NEEDS_DIRECT_PATH
 def test_passes_against_a_correct_local_server(verifier_runs):
     # GIVEN a local server throttled at 50 req/s, burst 50, validating bodies, without faults
     run = verifier_runs["correct"]
@@ -67,7 +65,6 @@ def test_passes_against_a_correct_local_server(verifier_runs):
     assert "VERIFIED: 24 passed, 0 failed, 1 skipped" in run.stdout
 
 
-@NEEDS_DIRECT_PATH
 def test_correct_run_writes_junit_and_json_reports(verifier_runs):
     # GIVEN the passing run
     run = verifier_runs["correct"]

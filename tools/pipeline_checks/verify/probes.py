@@ -26,7 +26,7 @@ from tools.pipeline_checks.verify.model import CheckResult
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 JSON = "application/json"
-# Schema-invalid on purpose (four required fields missing), tiny, and the same every time: the
+# Schema-invalid on purpose (three required fields missing), tiny, and the same every time: the
 # throttling checks send it thousands of times.
 LOAD_BODY = b'{"productId":"verify-throttling"}'
 # What API Gateway answers for LOAD_BODY: its BAD_REQUEST_BODY gateway response
@@ -35,7 +35,7 @@ LOAD_BODY = b'{"productId":"verify-throttling"}'
 # ("Invalid request fields": tests/unit/test_gateway_responses.py keeps them apart), so this body
 # says the gateway answered and Lambda never ran. The errors' order is the validator's: compared sorted.
 GATEWAY_VALIDATOR_MESSAGE = "Invalid request body"
-LOAD_BODY_MISSING = ("fileContent", "fileName", "price", "productName")
+LOAD_BODY_MISSING = ("fileName", "price", "productName")
 GATEWAY_VALIDATOR_BODY = {
     "message": GATEWAY_VALIDATOR_MESSAGE,
     "errors": [f"{name}: is required" for name in LOAD_BODY_MISSING],
