@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import unquote_plus
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import TypeSerializer
@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from upload_api import direct
 from upload_api.settings import Settings
 from upload_api.storage import CLIENT_CONFIG, SCAN_PENDING, StoredFile, upload_id_of, utc_timestamp
+from upload_api.tracing import log_key, traces_without_file_names
 
 SOURCE = "aws.s3"
 DETAIL_TYPE = "Object Created"
@@ -188,7 +189,7 @@ def _lost_to_another_finalizer(error: ClientError) -> bool:
 
 
 logger = Logger()
-tracer = Tracer(patch_modules=["botocore"])
+tracer = traces_without_file_names()
 metrics = Metrics()
 settings = Settings.from_env()
 finalizer = UploadFinalizer.from_settings(settings)
@@ -199,8 +200,12 @@ def handle(event: Dict[str, Any]) -> str:
     if created.bucket != settings.bucket_name:
         raise InvalidObjectEvent("the object is in another bucket")
     outcome = finalizer.finalize(created)
-    # The key names the file, as the upload function's own log lines do; nothing more of it.
-    log_keys = {"key": created.key, "versionId": created.version_id, "size": created.size, "outcome": outcome}
+    log_keys = {
+        "key": log_key(created.key),
+        "versionId": created.version_id,
+        "size": created.size,
+        "outcome": outcome,
+    }
     if outcome == FINALIZED:
         metrics.add_metric(name="DirectUploadsFinalized", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="UploadedBytes", unit=MetricUnit.Bytes, value=created.size)

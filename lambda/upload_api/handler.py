@@ -15,7 +15,7 @@ import re
 from decimal import Decimal
 from typing import Any, Dict, Optional
 
-from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,11 +25,12 @@ from upload_api.errors import ApiError, BadRequest, MissingAuthenticationToken, 
 from upload_api.request import DirectUploadRequest, parse_upload, require_json_content_type
 from upload_api.settings import Settings
 from upload_api.storage import StorageError, StoredUpload, UploadStore
+from upload_api.tracing import log_key, traces_without_file_names
 
 logger = Logger()
 # Only the AWS SDK is traced: patching everything X-Ray supports imports every such
 # library that happens to be installed (requests, httpx, sqlite3...) at cold start.
-tracer = Tracer(patch_modules=["botocore"])
+tracer = traces_without_file_names()
 metrics = Metrics()
 
 settings = Settings.from_env()
@@ -57,12 +58,12 @@ def upload(event: Dict[str, Any]) -> Dict[str, Any]:
             # The object was written but no item points at it: say which, never silently, so it
             # can be found and removed (the function's role may not delete).
             metrics.add_metric(name="OrphanedObjects", unit=MetricUnit.Count, value=1)
-            details.update(orphanKey=error.orphan.key, orphanVersionId=error.orphan.version_id)
+            details.update(orphanKey=log_key(error.orphan.key), orphanVersionId=error.orphan.version_id)
         logger.error("Upload not stored", extra=details)
         raise error.to_api_error() from error
     metrics.add_metric(name="Uploads", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="UploadedBytes", unit=MetricUnit.Bytes, value=stored.file.size)
-    logger.info("Upload stored", extra={"key": stored.file.key, "size": stored.file.size})
+    logger.info("Upload stored", extra={"key": log_key(stored.file.key), "size": stored.file.size})
     return json_response(201, created_body(stored))
 
 
@@ -74,7 +75,7 @@ def announce(request: DirectUploadRequest) -> Dict[str, Any]:
         logger.error("Direct upload not announced", extra={"stage": error.stage, "code": error.code})
         raise error.to_api_error() from error
     metrics.add_metric(name="DirectUploadsAnnounced", unit=MetricUnit.Count, value=1)
-    logger.info("Direct upload announced", extra={"key": announced.key, "size": request.size})
+    logger.info("Direct upload announced", extra={"key": log_key(announced.key), "size": request.size})
     return json_response(202, accepted_body(announced, decimal_to_json_number(request.price)))
 
 

@@ -23,13 +23,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import unquote_plus
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from upload_api.settings import Settings
 from upload_api.storage import CLIENT_CONFIG, KEY_PREFIX
+from upload_api.tracing import log_key, traces_without_file_names
 
 DETAIL_TYPE = "GuardDuty Malware Protection Object Scan Result"
 SOURCE = "aws.guardduty"
@@ -193,7 +194,7 @@ def _candidate_keys(key: str) -> List[str]:
 
 
 logger = Logger()
-tracer = Tracer(patch_modules=["botocore"])
+tracer = traces_without_file_names()
 metrics = Metrics()
 settings = Settings.from_env()
 store = ScanStatusStore.from_settings(settings)
@@ -204,7 +205,7 @@ def handle(event: Dict[str, Any], now: Callable[[], datetime] = lambda: datetime
     result = parse_scan_result(event)
     if result.bucket != settings.bucket_name:
         raise InvalidScanEvent("the scan result is for another bucket")
-    log_keys = {"key": result.key, "versionId": result.version_id, "scanStatus": result.status}
+    log_keys = {"key": log_key(result.key), "versionId": result.version_id, "scanStatus": result.status}
     if store.record(result):
         if result.status == INFECTED:
             metrics.add_metric(name="ThreatsFound", unit=MetricUnit.Count, value=1)
