@@ -46,8 +46,17 @@ EXPECTED_CHECKOV_SKIPS = {
     ("UploadFunction/Resource", "CKV_AWS_115"),
     ("UploadApi/DeploymentStage.dev/Resource", "CKV_AWS_120"),  # the dev stage's API stage is "dev"
     ("AccessLogsBucket/Resource", "CKV_AWS_18"),
+    # The direct-upload finalizer (stages/upload/direct_upload.py): outside a VPC, a non-secret
+    # environment, unreserved like dev's upload function, its DLQ with SQS-managed SSE
+    ("DirectUploads/FinalizerFunction/Resource", "CKV_AWS_117"),
+    ("DirectUploads/FinalizerFunction/Resource", "CKV_AWS_173"),
+    ("DirectUploads/FinalizerFunction/Resource", "CKV_AWS_115"),
+    ("DirectUploads/FinalizerDLQ/Resource", "CKV_AWS_27"),
 }
-EXPECTED_CFN_LINT_IGNORES = {("UploadFunction/Resource", "W3005")}
+EXPECTED_CFN_LINT_IGNORES = {
+    ("UploadFunction/Resource", "W3005"),
+    ("DirectUploads/FinalizerFunction/Resource", "W3005"),
+}
 # The whole app: main.build_app with these pipeline / stage settings (cdk.json spelling).
 APP_VARIANTS: dict[str, dict[str, Any]] = {
     "cdk.json": {},
