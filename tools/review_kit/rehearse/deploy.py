@@ -57,6 +57,7 @@ def create_change_set(
     capabilities: list[str],
     execution_role_arn: str,
     upload_bucket: str,
+    upload_session: Any = None,
 ) -> None:
     cloudformation = session.client("cloudformation")
     if emulator.existing_change_set(cloudformation, stack_name, change_set_name):
@@ -65,7 +66,7 @@ def create_change_set(
     source: dict[str, str] = {"TemplateBody": body}
     if len(body) > TEMPLATE_BODY_LIMIT:
         key = f"rehearsal/{stack_name}/{int(time.time() * 1000)}.template.json"
-        session.client("s3").put_object(Bucket=upload_bucket, Key=key, Body=body.encode())
+        (upload_session or session).client("s3").put_object(Bucket=upload_bucket, Key=key, Body=body.encode())
         source = {"TemplateURL": f"{emulator_s3_url()}/{upload_bucket}/{key}"}
     exists = _stack_status(cloudformation, stack_name) not in (None, "REVIEW_IN_PROGRESS")
     cloudformation.create_change_set(
