@@ -44,6 +44,7 @@ class Outcome:
     emulated: list[str] = field(default_factory=list)
     project: Project | None = None
     seconds: float | None = None  # the build's own time, when it ran before the rehearsal (reuse.py)
+    resources: dict[str, Any] | None = None  # a deploy's fidelity (fidelity.py), for summary.json
 
     @property
     def peak_mib(self) -> float | None:
@@ -413,10 +414,10 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
         if action.namespace:
             run.variables[action.namespace] = outputs
         check = deploy.check_stack(run.session, stack_name, run.deployed_templates[stack_name])
-        outcome = Outcome("pass", emulated=check.emulated)
+        outcome = Outcome("pass", emulated=check.emulated, resources=check.fidelity.as_summary())
         summary = (
             f"{len(check.deployed)} resources deployed and read back, "
-            f"{len(check.emulated)} emulated, not deployed"
+            f"{len(check.emulated)} emulated, not deployed; {check.fidelity.line()}"
         )
         if check.missing:
             raise FailedBuild(

@@ -286,6 +286,8 @@ def _row(action: actions.Action, outcome: actions.Outcome, seconds: float) -> di
         ]
     if outcome.emulated:
         row["emulated_not_deployed"] = outcome.emulated
+    if outcome.resources is not None:
+        row["resources"] = outcome.resources
     return row
 
 

@@ -8,8 +8,8 @@ templates that use them deploy; it is never called deployed. The deploy action l
 `emulated, not deployed`. A type that is neither supported by moto nor modelled here is skipped
 by moto without an error; the deploy action's check of every resource catches that.
 
-moto's other quirks, and the patches that work around them (every patch of moto, there only):
-tools/review_kit/rehearse/moto_patches.py.
+moto's other quirks, and the patches that work around them: tools/review_kit/rehearse/moto_patches.py;
+the patches of moto's access control that enforce IAM: tools/review_kit/rehearse/iam_enforcement.py.
 """
 
 from __future__ import annotations
