@@ -89,3 +89,46 @@ def test_modelled_types_and_unreadable_properties_are_never_created_as_written(m
     assert summary["propertiesLost"] == [
         "AWS::CloudWatch::Dashboard Dashboard: DashboardBody (not proven), DashboardName (not proven)"
     ]
+
+
+def test_a_tables_kms_encryption_and_point_in_time_recovery_are_applied(moto_account):
+    # GIVEN a table encrypted with its own key and with point-in-time recovery, as the stage writes it
+    # (moto's CloudFormation dropped both before the patch)
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "KeyPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                                "Action": "kms:*",
+                                "Resource": "*",
+                            }
+                        ],
+                    }
+                },
+            },
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "SSESpecification": {
+                        "SSEEnabled": True,
+                        "SSEType": "KMS",
+                        "KMSMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]},
+                    },
+                },
+            },
+        }
+    }
+    # WHEN it is deployed THEN both read back from DynamoDB: the table is created as written
+    check = _deploy(moto_account, template)
+    assert "AWS::DynamoDB::Table Table" not in check.fidelity.lost
+    assert "AWS::DynamoDB::Table Table" in check.fidelity.created_as_written

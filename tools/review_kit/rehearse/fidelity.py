@@ -36,7 +36,19 @@ class Written(intrinsics.Deployed):
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         value = super().get_att(logical_id, attribute)
-        return UNRESOLVED if value == f"{self.ref(logical_id)}.{attribute}" else value
+        if value != f"{self.ref(logical_id)}.{attribute}":
+            return value
+        w, physical = self.where, self.ref(logical_id)
+        # ARNs AWS (and moto) build from the physical id alone.
+        arns = {
+            "AWS::KMS::Key": f"arn:{w.partition}:kms:{w.region}:{w.account}:key/{physical}",
+            "AWS::S3::Bucket": f"arn:{w.partition}:s3:::{physical}",
+            "AWS::DynamoDB::Table": f"arn:{w.partition}:dynamodb:{w.region}:{w.account}:table/{physical}",
+            "AWS::Logs::LogGroup": f"arn:{w.partition}:logs:{w.region}:{w.account}:log-group:{physical}:*",
+            "AWS::SQS::Queue": f"arn:{w.partition}:sqs:{w.region}:{w.account}:{physical.rsplit('/', 1)[-1]}",
+        }
+        known = arns.get(self.types.get(logical_id, ""))
+        return known if attribute == "Arn" and known else UNRESOLVED
 
 
 Reader = Callable[[Any, str, Mapping[str, Any]], dict[str, Any]]  # session, physical id, props
@@ -144,7 +156,11 @@ def _table(s: Any, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
         "KeySchema": table.get("KeySchema", MISSING),
         "BillingMode": (table.get("BillingModeSummary") or {}).get("BillingMode", MISSING),
         "DeletionProtectionEnabled": table.get("DeletionProtectionEnabled", MISSING),
-        "SSESpecification": {"SSEEnabled": sse.get("Status") == "ENABLED", "SSEType": sse.get("SSEType")}
+        "SSESpecification": {
+            "SSEEnabled": sse.get("Status") == "ENABLED",
+            "SSEType": sse.get("SSEType"),
+            "KMSMasterKeyId": sse.get("KMSMasterKeyArn"),
+        }
         if sse
         else MISSING,
         "PointInTimeRecoverySpecification": {
