@@ -22,9 +22,12 @@ from tools.common.paths import REPO_ROOT
 from tools.review_kit.rehearse import actions, cli, emulator, iam_enforcement, identities
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
-pytestmark = pytest.mark.skipif(
-    not (REPO_ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="NO CDK CLI: make install first"
-)
+pytestmark = [
+    pytest.mark.synth,  # the module's account deploys the synthesized pipeline stack
+    pytest.mark.skipif(
+        not (REPO_ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="NO CDK CLI: make install first"
+    ),
+]
 CODEBUILD_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
