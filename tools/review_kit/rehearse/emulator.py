@@ -248,8 +248,13 @@ def start(profile: AccountProfile = PROFILES["mature"], *, enforce_iam: bool = T
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-call access log
-    # AWS managed policies exist (the bootstrap's lookup role attaches ReadOnlyAccess).
+    from moto.moto_api._internal.models import moto_api_backend
+
+    # AWS managed policies exist (the bootstrap's lookup role attaches ReadOnlyAccess; the operator
+    # AdministratorAccess). moto loads them when its IAM backend is made: reset what an earlier user
+    # of moto in this process (a test) made without them.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    moto_api_backend.reset()
     install_emulated_types()
     patch_moto()
     account_profile.install(profile)
