@@ -268,6 +268,9 @@ def start(profile: AccountProfile = PROFILES["mature"], *, enforce_iam: bool = T
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
     os.environ.update(client_environment(emulator.endpoint))
+    import boto3
+
+    boto3.DEFAULT_SESSION = None  # one made earlier in the process keeps the credentials it resolved
     return emulator
 
 

@@ -305,7 +305,7 @@ def is_on(endpoint: str) -> bool:
         return False
 
     unknown = boto3.Session(
-        aws_access_key_id="AKIANOTISSUED0000000",
+        aws_access_key_id="AKIANOTISSUED0000000",  # pragma: allowlist secret - a key moto never issued
         aws_secret_access_key="not-issued",  # noqa: S106  # pragma: allowlist secret - a key moto never issued
         region_name="us-east-1",
     )
