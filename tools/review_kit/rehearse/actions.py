@@ -44,6 +44,7 @@ class Outcome:
     emulated: list[str] = field(default_factory=list)
     project: Project | None = None
     seconds: float | None = None  # the build's own time, when it ran before the rehearsal (reuse.py)
+    resources: dict[str, Any] | None = None  # a deploy's fidelity (fidelity.py), for summary.json
 
     @property
     def peak_mib(self) -> float | None:
@@ -62,7 +63,10 @@ class Run:
     deployed_templates: dict[str, dict[str, Any]] = field(default_factory=dict)  # stack -> template
     history: list[tuple[Action, Outcome]] = field(default_factory=list)
     coverage: Callable[..., list[Any]] | None = None  # tools.review_kit.iam.coverage.missing_permissions
-    session: Any = None
+    session: Any = None  # the operator's: bootstrap, read-backs (identities.py)
+    # With IAM enforced (identities.py): a CodeBuild action's role credentials, CodePipeline's session.
+    credentials: Callable[[Action], Mapping[str, str]] | None = None
+    pipeline_session: Any = None
 
 
 # -- Source ---------------------------------------------------------------------------------------
@@ -181,6 +185,8 @@ def _machine_environment(run: Run, action: Action, npm_prefix: Path) -> dict[str
         # The synth role may write only its reports and artifacts, which are not emulated; its tests
         # mock AWS in-process (moto), and an endpoint override would send them to the shared server.
         aws = {k: v for k, v in aws.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    if run.credentials is not None:
+        aws.update(run.credentials(action))  # the project's service role, as CodeBuild assumes it
     base.update(
         {
             "PATH": os.pathsep.join([str(npm_prefix / "bin"), *_machine_path()]),
@@ -382,7 +388,7 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
     stack_name = config["StackName"]
     if action.role_arn is None:
         raise ActionFailed("the action names no role")
-    session = deploy.assume(run.session, action.role_arn, "rehearsal-deploy")
+    session = deploy.assume(run.pipeline_session or run.session, action.role_arn, "rehearsal-deploy")
     if mode == "CHANGE_SET_REPLACE":
         artifact, path = config["TemplatePath"].split("::", 1)
         template = json.loads((run.artifacts[artifact] / path).read_text(encoding="utf-8"))
@@ -395,6 +401,7 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
             capabilities=[c for c in config.get("Capabilities", "").split(",") if c],
             execution_role_arn=config["RoleArn"],
             upload_bucket=f"cdk-hnb659fds-assets-{emulator.ACCOUNT}-{emulator.REGION}",
+            upload_session=run.session,  # CodePipeline hands CloudFormation the artifact, not the role
         )
         run.deployed_templates[stack_name] = template
         return Outcome(
@@ -411,11 +418,11 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
             raise ActionFailed(str(error)) from None
         if action.namespace:
             run.variables[action.namespace] = outputs
-        check = deploy.check_stack(session, stack_name, run.deployed_templates[stack_name])
-        outcome = Outcome("pass", emulated=check.emulated)
+        check = deploy.check_stack(run.session, stack_name, run.deployed_templates[stack_name])
+        outcome = Outcome("pass", emulated=check.emulated, resources=check.fidelity.as_summary())
         summary = (
             f"{len(check.deployed)} resources deployed and read back, "
-            f"{len(check.emulated)} emulated, not deployed"
+            f"{len(check.emulated)} emulated, not deployed; {check.fidelity.line()}"
         )
         if check.missing:
             raise FailedBuild(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.paths import REPO_ROOT
-from tools.review_kit.rehearse import actions, emulator, make_test, reuse
+from tools.review_kit.rehearse import actions, emulator, iam_enforcement, identities, make_test, reuse
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 MEASURED = Path(__file__).with_name("measured.json")
@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         emu.stop()
     if not args.keep and all(r["result"] in PASSED for r in rows):
         shutil.rmtree(work, ignore_errors=True)
-    write_reports(rows, args.out, profile)
+    write_reports(rows, args.out, profile, iam_enforced=emu.iam_enforced)
     print(table(rows))
+    print(enforcement_text(emu.iam_enforced))
     print(f"\nsummary: {args.out / 'summary.json'}; build logs under {work}")
     failed = [r for r in rows if r["result"] not in PASSED]
     if not failed:
@@ -181,6 +182,10 @@ def rehearse(
         coverage=_coverage_function(),
         session=boto3.Session(region_name=emulator.REGION),
     )
+    if emu.iam_enforced:
+        physical = identities.first_deploy(cdk_out, env, work)
+        run.credentials = identities.codebuild_credentials(pipeline, physical)
+        run.pipeline_session = identities.pipeline_session(pipeline, physical)
     return run_actions(
         run,
         reused_synth=cdk_out if reuse_synth else None,
@@ -201,6 +206,7 @@ def run_actions(
     stopped: str | None = None
     for action in run.pipeline.actions:
         start = time.monotonic()
+        denied_before = len(iam_enforcement.LEDGER.denied)
         if stopped:
             outcome = actions.Outcome("not run", f"after {stopped} failed")
         else:
@@ -221,6 +227,9 @@ def run_actions(
                 outcome = actions.Outcome("fail", f"{type(error).__name__}: {error}")
             if outcome.result == "fail" and not keep_going:
                 stopped = action.label
+        denied = iam_enforcement.LEDGER.denied[denied_before:]
+        if denied:  # what IAM refused during the action, whether or not the action survived it
+            outcome.note = f"{outcome.note}; IAM denied {len(denied)}: " + " | ".join(denied[:3])
         run.history.append((action, outcome))
         seconds = time.monotonic() - start if outcome.seconds is None else outcome.seconds
         rows.append(_row(action, outcome, seconds))
@@ -277,13 +286,22 @@ def _row(action: actions.Action, outcome: actions.Outcome, seconds: float) -> di
         ]
     if outcome.emulated:
         row["emulated_not_deployed"] = outcome.emulated
+    if outcome.resources is not None:
+        row["resources"] = outcome.resources
     return row
 
 
-def write_reports(rows: list[dict[str, Any]], out: Path, profile: emulator.AccountProfile) -> None:
+def write_reports(
+    rows: list[dict[str, Any]], out: Path, profile: emulator.AccountProfile, *, iam_enforced: bool = False
+) -> None:
+    enforcement = iam_enforcement.summary()
     summary = {
         "emulator": "moto (uv.lock's pin), in-process server on 127.0.0.1",
         "accountProfile": {"name": profile.name, "lambdaConcurrencyQuota": profile.concurrency_quota},
+        # True only when the server was probed refusing an unknown key and a caller with no policy.
+        "iamEnforced": iam_enforced,
+        "iamCalls": {"allowed": enforcement["callsAllowed"], "denied": enforcement["callsDenied"]},
+        "notEnforced": enforcement["notEnforced"] if iam_enforced else ["IAM: nothing (enforcement is off)"],
         "actions": rows,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -312,6 +330,17 @@ def write_measured(rows: list[dict[str, Any]]) -> None:
 
 def _memory_gib() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
+def enforcement_text(iam_enforced: bool) -> str:
+    """What IAM enforcement covered in this run, and what it could not: printed under the table."""
+    if not iam_enforced:
+        return "\nIAM: NOT ENFORCED (every call was allowed; summary.json iamEnforced false)"
+    enforcement = iam_enforcement.summary()
+    denied = len(enforcement["callsDenied"])
+    lines = [f"\nIAM enforced: {enforcement['callsAllowed']} calls allowed, {denied} denied; not enforced:"]
+    lines += [f"  - {item}" for item in enforcement["notEnforced"]]
+    return "\n".join(lines)
 
 
 def table(rows: list[dict[str, Any]]) -> str:

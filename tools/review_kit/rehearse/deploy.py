@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.common import assembly, intrinsics
-from tools.review_kit.rehearse import emulator
+from tools.review_kit.rehearse import emulator, fidelity
 
 WAIT_SECONDS = 120
 TEMPLATE_BODY_LIMIT = 51_200  # CloudFormation's TemplateBody limit; larger goes through S3
@@ -34,6 +34,7 @@ class StackCheck:
     deployed: list[str] = field(default_factory=list)  # "Type LogicalId"
     emulated: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # "Type LogicalId: why"
+    fidelity: fidelity.Fidelity = field(default_factory=fidelity.Fidelity)  # properties read back
 
 
 def assume(session: Any, role_arn: str, name: str) -> Any:
@@ -57,6 +58,7 @@ def create_change_set(
     capabilities: list[str],
     execution_role_arn: str,
     upload_bucket: str,
+    upload_session: Any = None,
 ) -> None:
     cloudformation = session.client("cloudformation")
     if emulator.existing_change_set(cloudformation, stack_name, change_set_name):
@@ -65,7 +67,7 @@ def create_change_set(
     source: dict[str, str] = {"TemplateBody": body}
     if len(body) > TEMPLATE_BODY_LIMIT:
         key = f"rehearsal/{stack_name}/{int(time.time() * 1000)}.template.json"
-        session.client("s3").put_object(Bucket=upload_bucket, Key=key, Body=body.encode())
+        (upload_session or session).client("s3").put_object(Bucket=upload_bucket, Key=key, Body=body.encode())
         source = {"TemplateURL": f"{emulator_s3_url()}/{upload_bucket}/{key}"}
     exists = _stack_status(cloudformation, stack_name) not in (None, "REVIEW_IN_PROGRESS")
     cloudformation.create_change_set(
@@ -207,6 +209,7 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
     where = intrinsics.Account(emulator.ACCOUNT, emulator.REGION)
     policy = intrinsics.Deployed(where, physical, assembly.Template(template).types())
     check = StackCheck()
+    check.fidelity.total = len(template.get("Resources", {}))
     for logical_id, resource in template.get("Resources", {}).items():
         resource_type = resource["Type"]
         label = f"{resource_type} {logical_id}"
@@ -215,6 +218,7 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
                 check.missing.append(f"{label}: modelled type, but the stack never created it")
             else:
                 check.emulated.append(label)
+                check.fidelity.modelled.append(label)
             continue
         if logical_id not in physical:
             check.missing.append(f"{label}: not in the stack's resources (skipped by the emulator)")
@@ -225,12 +229,19 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
                 f"{label}: no read-back check for this type in tools/review_kit/rehearse/deploy.py"
             )
             continue
+        properties = intrinsics.resolve_tree(resource.get("Properties", {}), policy)
+        written = intrinsics.resolve_tree(
+            resource.get("Properties", {}), fidelity.Written(where, physical, policy.types)
+        )
         try:
-            checker(
-                session, physical[logical_id], intrinsics.resolve_tree(resource.get("Properties", {}), policy)
-            )
+            checker(session, physical[logical_id], properties)
         except Exception as error:  # any failure to read it back: it does not exist as declared
             check.missing.append(f"{label}: {type(error).__name__}: {error}")
+            continue
+        check.deployed.append(label)
+        gaps = fidelity.compare(session, resource_type, physical[logical_id], written)
+        if gaps:
+            check.fidelity.lost[label] = gaps
         else:
-            check.deployed.append(label)
+            check.fidelity.created_as_written.append(label)
     return check

@@ -8,8 +8,8 @@ templates that use them deploy; it is never called deployed. The deploy action l
 `emulated, not deployed`. A type that is neither supported by moto nor modelled here is skipped
 by moto without an error; the deploy action's check of every resource catches that.
 
-moto's other quirks, and the patches that work around them (every patch of moto, there only):
-tools/review_kit/rehearse/moto_patches.py.
+moto's other quirks, and the patches that work around them: tools/review_kit/rehearse/moto_patches.py;
+the patches of moto's access control that enforce IAM: tools/review_kit/rehearse/iam_enforcement.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.review_kit.rehearse import account_profile
+from tools.review_kit.rehearse import account_profile, iam_enforcement
 from tools.review_kit.rehearse.account_profile import PROFILES, AccountProfile
 from tools.review_kit.rehearse.moto_patches import patch_moto
 
@@ -228,20 +228,33 @@ class _Instance:
 class Emulator:
     endpoint: str  # http://localhost:PORT (see the module docstring for why not 127.0.0.1)
     server: Any
+    iam_enforced: bool = False  # probed: the server refused an unknown key and a caller with no policy
 
     def stop(self) -> None:
+        iam_enforcement.switch_off()
+        _OPERATOR.clear()
         self.server.stop()
 
 
-def start(profile: AccountProfile = PROFILES["mature"]) -> Emulator:
-    """moto on loopback, patched, with `profile`'s Lambda quota and GuardDuty offer (account_profile.py)."""
+# The rehearsal operator's credentials once IAM is enforced (iam_enforcement.py); else moto's fakes.
+_OPERATOR: dict[str, str] = {}
+
+
+def start(profile: AccountProfile = PROFILES["mature"], *, enforce_iam: bool = True) -> Emulator:
+    """moto on loopback, patched, with `profile`'s Lambda quota and GuardDuty offer (account_profile.py),
+    and, with `enforce_iam`, every call authorized against the caller's policies (iam_enforcement.py)."""
     import logging
 
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-call access log
-    # AWS managed policies exist (the bootstrap's lookup role attaches ReadOnlyAccess).
+    from moto.moto_api._internal.models import moto_api_backend
+
+    # AWS managed policies exist (the bootstrap's lookup role attaches ReadOnlyAccess; the operator
+    # AdministratorAccess). moto loads them when its IAM backend is made: reset what an earlier user
+    # of moto in this process (a test) made without them.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    moto_api_backend.reset()
     install_emulated_types()
     patch_moto()
     account_profile.install(profile)
@@ -249,16 +262,29 @@ def start(profile: AccountProfile = PROFILES["mature"]) -> Emulator:
     server.start()
     _host, port = server.get_host_and_port()
     emulator = Emulator(f"http://localhost:{port}", server)
-    os.environ.update(client_environment(emulator.endpoint))
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+    if enforce_iam:
+        _OPERATOR.update(iam_enforcement.switch_on(ACCOUNT))
+        emulator.iam_enforced = iam_enforcement.is_on(emulator.endpoint)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
+    os.environ.update(client_environment(emulator.endpoint))
+    import boto3
+
+    boto3.DEFAULT_SESSION = None  # one made earlier in the process keeps the credentials it resolved
     return emulator
 
 
+def enforcing() -> bool:
+    """Whether IAM is enforced on the running server (the operator's credentials exist)."""
+    return bool(_OPERATOR)
+
+
 def client_environment(endpoint: str) -> dict[str, str]:
-    """Environment for any AWS client (boto3, the CDK CLI) to reach only the emulator."""
+    """Environment for any AWS client (boto3, the CDK CLI) to reach only the emulator, as the operator
+    when IAM is enforced (an IAM user's key: no session token)."""
+    credentials = dict(_OPERATOR) if _OPERATOR else FAKE_CREDENTIALS
     return {
-        **FAKE_CREDENTIALS,
+        **credentials,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": endpoint,
         "AWS_REGION": REGION,

@@ -67,7 +67,11 @@ def start_front(
     bucket, key = _resolved_code_location(session, code, stack_name)
     body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     zipfile.ZipFile(io.BytesIO(body)).extractall(code_dir.name)
-    handler = _import_handler(Path(code_dir.name), configuration.get("Environment", {}).get("Variables", {}))
+    handler = _import_handler(
+        Path(code_dir.name),
+        configuration.get("Environment", {}).get("Variables", {}),
+        _function_credentials(configuration["Role"]),
+    )
     rate, burst = throttle or view.throttling
     gateway = LocalGateway(
         stage_name=view.stage_name,
@@ -103,15 +107,35 @@ def _resolved_code_location(session: Any, code: dict[str, Any], stack_name: str)
     return intrinsics.resolve(code["S3Bucket"], policy), intrinsics.resolve(code["S3Key"], policy)
 
 
-def _import_handler(code_dir: Path, environment: dict[str, str]) -> Any:
-    """Import the handler from the published code with the deployed environment, as a cold start."""
+def _function_credentials(role_arn: str) -> dict[str, str] | None:
+    """The session Lambda gets for the function's role, when IAM is enforced (else moto's fakes)."""
+    from tools.review_kit.rehearse import emulator, iam_enforcement
+
+    if not emulator.enforcing():
+        return None  # not enforced: the fake credentials serve
+    return iam_enforcement.service_session(role_arn, "lambda.amazonaws.com", "upload-api-front")
+
+
+def _import_handler(code_dir: Path, environment: dict[str, str], credentials: dict[str, str] | None) -> Any:
+    """Import the handler from the published code with the deployed environment, as a cold start:
+    its boto3 clients (built at import) get the function role's credentials."""
+    import boto3
+
     for name in [m for m in sys.modules if m == "upload_api" or m.startswith("upload_api.")]:
         del sys.modules[name]  # a second stage's front imports its own copy with its own settings
     os.environ.update(environment)
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "1"
     sys.path.insert(0, str(code_dir))
+    previous = boto3.DEFAULT_SESSION
+    if credentials is not None:
+        boto3.setup_default_session(
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        )
     try:
         module = importlib.import_module("upload_api.handler")
     finally:
         sys.path.remove(str(code_dir))
+        boto3.DEFAULT_SESSION = previous
     return module.lambda_handler

@@ -29,6 +29,11 @@ Each where it is used:
   patch_moto() attaches them, failing as IAM would for a policy that does not exist.
 - AWS::KMS::Key passes the template's Tags (Key/Value) where its API expects TagKey/TagValue
   (500): patch_moto() converts them.
+- AWS::Logs::LogGroup drops KmsKeyId (moto's API reads `kmsKeyId`; CloudFormation passes `KmsKeyId`):
+  patch_moto() sets it, so DescribeLogGroups answers the key the template names (fidelity.py).
+- AWS::DynamoDB::Table reads SSESpecification in the API's shape (`Enabled`) where CloudFormation
+  writes `SSEEnabled`, so the table's KMS key is dropped, and ignores
+  PointInTimeRecoverySpecification: patch_moto() applies both.
 - AWS::Lambda::Version has no Ref (CloudFormation's is the version ARN) and no Fn::GetAtt
   (`Version`, used by the alias): a GetAtt answers 500. patch_moto() gives it both.
 """
@@ -97,6 +102,8 @@ def patch_moto() -> None:
     _patch_bucket_versioning()
     _patch_policy_variables_in_arns()
     _patch_role_managed_policies()
+    _patch_log_group_kms_key()
+    _patch_table_encryption_and_recovery()
     from moto.apigateway import models as apigateway
 
     apigateway.Deployment.physical_resource_id = property(lambda self: self.id)  # type: ignore[attr-defined]
@@ -180,6 +187,36 @@ def _patch_role_managed_policies() -> None:
             backend.attach_role_policy(policy_arn, role.name)
 
     _wrap_cloudformation_create(iam.Role, after=attach)
+
+
+def _patch_log_group_kms_key() -> None:
+    from moto.logs import models as logs
+
+    def encrypt(group: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
+        key = (cloudformation_json.get("Properties") or {}).get("KmsKeyId")
+        if key:
+            group.kms_key_id = key
+
+    _wrap_cloudformation_create(logs.LogGroup, after=encrypt)
+
+
+def _patch_table_encryption_and_recovery() -> None:
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    def as_written(table: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
+        properties = cloudformation_json.get("Properties") or {}
+        sse = properties.get("SSESpecification") or {}
+        if sse.get("SSEEnabled"):
+            table.sse_specification = {"Enabled": True, "SSEType": sse.get("SSEType", "KMS")}
+            if sse.get("KMSMasterKeyId"):
+                table.sse_specification["KMSMasterKeyId"] = sse["KMSMasterKeyId"]
+        recovery = properties.get("PointInTimeRecoverySpecification") or {}
+        if recovery.get("PointInTimeRecoveryEnabled"):
+            backend = dynamodb_backends[account_id][table.region_name]
+            backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
+
+    _wrap_cloudformation_create(Table, after=as_written)
 
 
 def _patch_bucket_versioning() -> None:

@@ -1,0 +1,134 @@
+"""What a deploy created as written (rehearse/fidelity.py): properties read back from moto."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tools.review_kit.rehearse import deploy, emulator, fidelity
+
+
+@pytest.fixture
+def moto_account(monkeypatch):
+    for key, value in emulator.client_environment("unused").items():
+        if not key.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        emulator.install_emulated_types()
+        emulator.patch_moto()
+        yield boto3.Session(region_name=emulator.REGION)
+
+
+def _deploy(session, template):
+    session.client("cloudformation").create_stack(StackName="S", TemplateBody=json.dumps(template))
+    return deploy.check_stack(session, "S", template)
+
+
+def test_contains_holds_what_the_template_wrote_and_nothing_less():
+    assert fidelity.contains({"A": 1, "B": [{"K": "v", "X": 2}]}, {"A": "1", "B": [{"K": "v"}]})
+    assert not fidelity.contains({"A": 1}, {"A": 1, "B": 2})
+    assert not fidelity.contains(fidelity.MISSING, "x")
+    assert fidelity.contains('{"Statement": [{"Effect": "Allow"}]}', {"Statement": [{"Effect": "Allow"}]})
+
+
+def test_a_property_moto_drops_is_lost_and_the_resource_not_created_as_written(moto_account):
+    # GIVEN a bucket whose public access block moto's CloudFormation does not apply
+    template = {
+        "Resources": {
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "RestrictPublicBuckets": True}
+                },
+            }
+        }
+    }
+    # WHEN it is deployed and read back
+    check = _deploy(moto_account, template)
+    # THEN it exists, but is counted with a lost property, not as written
+    assert check.deployed == ["AWS::S3::Bucket Bucket"]
+    assert check.fidelity.lost == {"AWS::S3::Bucket Bucket": ["PublicAccessBlockConfiguration (lost)"]}
+    assert check.fidelity.as_summary()["createdAsWritten"] == 0
+
+
+def test_a_log_groups_kms_key_is_applied_and_read_back(moto_account):
+    # GIVEN a log group encrypted with a key (moto's CloudFormation dropped KmsKeyId before the patch)
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    template = {
+        "Resources": {
+            "Logs": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": "g", "KmsKeyId": key_arn, "RetentionInDays": 30},
+            }
+        }
+    }
+    # WHEN it is deployed THEN every property reads back: created as written
+    check = _deploy(moto_account, template)
+    assert check.fidelity.lost == {}
+    assert check.fidelity.created_as_written == ["AWS::Logs::LogGroup Logs"]
+
+
+def test_modelled_types_and_unreadable_properties_are_never_created_as_written(moto_account):
+    # GIVEN a modelled type, and a type with no read-back of its properties
+    template = {
+        "Resources": {
+            "App": {"Type": "AWS::CodeDeploy::Application", "Properties": {"ComputePlatform": "Lambda"}},
+            "Dashboard": {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {"DashboardName": "d", "DashboardBody": "{}"},
+            },
+        }
+    }
+    check = _deploy(moto_account, template)
+    summary = check.fidelity.as_summary()
+    assert (summary["total"], summary["createdAsWritten"], summary["modelled"]) == (2, 0, 1)
+    assert summary["propertiesLost"] == [
+        "AWS::CloudWatch::Dashboard Dashboard: DashboardBody (not proven), DashboardName (not proven)"
+    ]
+
+
+def test_a_tables_kms_encryption_and_point_in_time_recovery_are_applied(moto_account):
+    # GIVEN a table encrypted with its own key and with point-in-time recovery, as the stage writes it
+    # (moto's CloudFormation dropped both before the patch)
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "KeyPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                                "Action": "kms:*",
+                                "Resource": "*",
+                            }
+                        ],
+                    }
+                },
+            },
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "SSESpecification": {
+                        "SSEEnabled": True,
+                        "SSEType": "KMS",
+                        "KMSMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]},
+                    },
+                },
+            },
+        }
+    }
+    # WHEN it is deployed THEN both read back from DynamoDB: the table is created as written
+    check = _deploy(moto_account, template)
+    assert "AWS::DynamoDB::Table Table" not in check.fidelity.lost
+    assert "AWS::DynamoDB::Table Table" in check.fidelity.created_as_written
