@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.paths import REPO_ROOT
-from tools.review_kit.rehearse import change_gate, codebuild, deploy, emulator
+from tools.review_kit.rehearse import change_gate, codebuild, deploy, emulator, execution_policy
 from tools.review_kit.rehearse.measure import Measured
 from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action_variables
 
@@ -392,7 +392,13 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
     if mode == "CHANGE_SET_REPLACE":
         artifact, path = config["TemplatePath"].split("::", 1)
         template = json.loads((run.artifacts[artifact] / path).read_text(encoding="utf-8"))
-        gaps_note = _check_execution_policy(run, config["RoleArn"], template, stack_name)
+        if run.coverage is None:
+            raise ActionFailed("execution-policy coverage NOT CHECKED: no coverage function")
+        allowed, gaps_note = execution_policy.check(
+            run.session, run.coverage, config["RoleArn"], template, stack_name
+        )
+        if not allowed:
+            raise ActionFailed(gaps_note)
         deploy.create_change_set(
             session,
             stack_name=stack_name,
@@ -431,47 +437,6 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
         outcome.note = summary
         return outcome
     raise ActionFailed(f"ActionMode {mode} is not rehearsed")
-
-
-def _managed_policy_document(iam: Any, policy_arn: str) -> dict[str, Any]:
-    policy = iam.get_policy(PolicyArn=policy_arn)["Policy"]
-    version = iam.get_policy_version(PolicyArn=policy_arn, VersionId=policy["DefaultVersionId"])
-    document = version["PolicyVersion"]["Document"]
-    return dict(json.loads(document) if isinstance(document, str) else document)
-
-
-def _check_execution_policy(run: Run, role_arn: str, template: dict[str, Any], stack_name: str) -> str:
-    """The execution role's policies and boundary, read back from the account, must allow what the
-    template's resources need (review_kit/iam/coverage.py: the resource schemas' handler permissions)."""
-    if run.coverage is None:
-        raise ActionFailed("execution-policy coverage NOT CHECKED: no coverage function")
-    iam = run.session.client("iam")
-    role_name = role_arn.split("/")[-1]
-    attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
-    if not attached:
-        raise ActionFailed(f"execution role {role_name} has no policy attached")
-    policies = [_managed_policy_document(iam, a["PolicyArn"]) for a in attached]
-    boundary_arn = (iam.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary") or {}).get(
-        "PermissionsBoundaryArn"
-    )
-    boundary = _managed_policy_document(iam, boundary_arn) if boundary_arn else None
-    gaps = run.coverage(
-        template,
-        policies,
-        stack_name=stack_name,
-        account=emulator.ACCOUNT,
-        region=emulator.REGION,
-        boundary=boundary,
-    )
-    if gaps:
-        by_type: dict[str, set[str]] = {}
-        for gap in gaps:
-            by_type.setdefault(gap.resource_type, set()).add(gap.action)
-        listed = "; ".join(f"{t}: {', '.join(sorted(a))}" for t, a in sorted(by_type.items()))
-        raise ActionFailed(f"execution policy of {role_name} does not allow: {listed}")
-    names = ", ".join(a["PolicyName"] for a in attached)
-    within = f" within boundary {boundary_arn.split('/')[-1]}" if boundary_arn else " (no boundary)"
-    return f"execution policies {names}{within} allow every resource's handler permissions"
 
 
 # -- Approval -------------------------------------------------------------------------------------
