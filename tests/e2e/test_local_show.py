@@ -20,7 +20,8 @@ pytestmark = pytest.mark.e2e
 
 def printed_show_commands(server: LocalServer) -> list[str]:
     """The lines of the banner under "See what it stored", up to "Ctrl-C stops it."."""
-    lines = server.log_tail(20_000).splitlines()
+    # The whole log: the banner comes first, and a shared server's request lines follow it.
+    lines = server.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("See what it stored"))
     end = next(i for i, line in enumerate(lines) if line.startswith("Ctrl-C"))
     return [line.strip() for line in lines[start + 1 : end]]

@@ -74,17 +74,17 @@ def test_rejection_output_has_no_file_content(upload, captured_stdout):
     assert_no_file_content(output)
 
 
-SECRET_NAME = "Jane Doe - medical report.pdf"
+PRIVATE_FILE_NAME = "Jane Doe - medical report.pdf"
 
 
 def test_logs_name_the_upload_but_not_the_file(upload, captured_stdout):
     # GIVEN an upload whose file name is a person's private text
-    response = upload(valid_document(CONTENT, fileName=SECRET_NAME, contentType="application/pdf"))
+    response = upload(valid_document(CONTENT, fileName=PRIVATE_FILE_NAME, contentType="application/pdf"))
     assert response.status == 201
     # WHEN the handler's stdout (logs and EMF metrics) is read
     output = captured_stdout()
     # THEN the log line finds the upload by its key up to the upload id, and never names the file
     assert "Upload stored" in output
     assert '"key":"uploads/p-1/' in output.replace(" ", "")
-    assert SECRET_NAME not in output
+    assert PRIVATE_FILE_NAME not in output
     assert "Jane" not in output

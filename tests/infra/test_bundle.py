@@ -91,7 +91,11 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def function_environment() -> dict[str, str]:
     """The function's environment from the synthesized template, references replaced by names."""
     variables = synth_stage("dev").function["Environment"]["Variables"]
-    names = {"BUCKET_NAME": "probe-upload-bucket", "TABLE_NAME": "probe-product-table"}
+    names = {
+        "BUCKET_NAME": "probe-upload-bucket",
+        "TABLE_NAME": "probe-product-table",
+        "BUCKET_KEY_ARN": "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000",
+    }
     # A new variable that references a resource needs a stand-in here: KeyError says which.
     return {key: names[key] if isinstance(value, dict) else value for key, value in variables.items()}
 
@@ -287,8 +291,9 @@ def test_a_real_synth_bundles_locally_with_the_source_hash(tmp_path):
     )
     assembly = app.synth()
     template = assembly.get_stack_artifact(stage.stack.artifact_id).template
-    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    s3_key = function["Properties"]["Code"]["S3Key"]
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    # (the upload function and the direct-upload finalizer share the one bundle)
+    (s3_key,) = {function["Properties"]["Code"]["S3Key"] for function in functions}
     # THEN the deployed asset has the same hash the skipped-bundling tests see
     assert s3_key == skipped_key
     # AND the staged asset is the bundle: handler plus wheels, no caches or metadata
