@@ -137,3 +137,16 @@ def test_a_url_that_lives_longer_than_15_minutes_fails_the_202_row():
     }
     problems = direct.accepted_mismatches(httpx.Response(202, json=answer), now)
     assert problems == ["upload.expiresAt 2026-12-06T11:00:00Z is more than 15 minutes away"]
+
+
+def test_a_target_that_cannot_answer_a_presigned_put_gets_not_checked_rows_never_passes(monkeypatch):
+    # GIVEN a target whose S3 says it cannot answer a presigned PUT as S3 does (the rehearsal's)
+    from tools.pipeline_checks.verify.cli import direct_upload_checks
+
+    monkeypatch.setenv(direct.NOT_CHECKED_ENV, "the emulator cannot")
+    # WHEN the direct path's rows are made (no client, no target: nothing may be sent)
+    rows = direct_upload_checks(None, None, "p-1")  # type: ignore[arg-type]
+    # THEN every row is NOT CHECKED with the reason, none passed, none failed
+    assert [row.name for row in rows] == list(direct.CHECKS)
+    assert {row.status for row in rows} == {Status.SKIPPED}
+    assert all(row.summary == "not checked: the emulator cannot" for row in rows)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.paths import REPO_ROOT
+from tools.pipeline_checks.verify import direct
 from tools.review_kit.rehearse import change_gate, codebuild, deploy, emulator, execution_policy
 from tools.review_kit.rehearse.measure import Measured
 from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action_variables
@@ -26,6 +27,10 @@ from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action
 # Environments a fresh CodeBuild container would restore from its cache; linked, not rebuilt.
 WARM_ENVIRONMENTS = (".venv", ".venv-tools/uv", ".venv-tools/checkov", "node_modules")
 VERIFY_THROTTLE = (20.0, 40)  # a Python front on loopback cannot serve the stage's 1000 req/s
+VERIFY_DIRECT_NOT_CHECKED = (
+    "the rehearsal's S3 (moto, IAM enforced) cannot authenticate a presigned PUT, checks no checksum and "
+    "delivers no Object Created event; local mode's S3 front proves the direct path (tests/e2e)"
+)
 
 
 # What `make rehearse` passes down to its children; a CodeBuild container has none of it.
@@ -252,6 +257,7 @@ def _verify_target(run: Run, action: Action, variables: dict[str, str]) -> tuple
         key: value.replace(deployed_url.rstrip("/") + "/", front.api_url) for key, value in variables.items()
     }
     local["THROTTLE_RATE"], local["THROTTLE_BURST"] = (str(VERIFY_THROTTLE[0]), str(VERIFY_THROTTLE[1]))
+    local[direct.NOT_CHECKED_ENV] = VERIFY_DIRECT_NOT_CHECKED
     front.note = f"API_URL {deployed_url} served by {front.note}"
     return front, local
 
