@@ -47,7 +47,7 @@ from botocore.credentials import Credentials
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from tools.common.sigv4 import S3_SERVICE, presigned_s3_signature
+from tools.common.s3_presign import S3_SERVICE, presigned_s3_signature
 
 logger = logging.getLogger(__name__)
 
