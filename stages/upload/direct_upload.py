@@ -17,18 +17,16 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stages import compliance
 from stages.compliance import acknowledge
 from stages.upload.bundling import HANDLER_PACKAGE
+from stages.upload.event_function import EventFunction, EventFunctionSpec, FunctionCode, threshold_alarm
 
 FINALIZER_HANDLER = f"{HANDLER_PACKAGE}.finalizer.lambda_handler"
 # lambda/upload_api/direct.py: the pending records' partition keys (no productId can start so).
@@ -60,10 +58,7 @@ class DirectUploadFinalizer(Construct):
         table: dynamodb.ITable,
         table_key: kms.IKey,
         object_prefix: str,
-        code: lambda_.Code,
-        runtime: lambda_.Runtime,
-        architecture: lambda_.Architecture,
-        environment: dict[str, str],
+        source: FunctionCode,
         logs_key: kms.IKey,
         retention: logs.RetentionDays,
         metrics_namespace: str,
@@ -73,22 +68,17 @@ class DirectUploadFinalizer(Construct):
         """`reserved_concurrency`: the finalizer's reservation (None: unreserved, like dev's function)."""
         super().__init__(scope, construct_id)
         enable_eventbridge(bucket)
-        self.dead_letter_queue = sqs.Queue(
+        self.finalizer = EventFunction(
             self,
-            "FinalizerDLQ",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        self.logs = logs.LogGroup(
-            self,
-            "FinalizerFunctionLogs",
+            _finalizer_spec(table, reserved_concurrency),
+            source,
+            table_key=table_key,
+            logs_key=logs_key,
             retention=retention,
-            encryption_key=logs_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.role = self._role(table, table_key)
-        self.function = self._function(code, runtime, architecture, environment, reserved_concurrency)
+        self.dead_letter_queue = self.finalizer.dead_letter_queue
+        self.role = self.finalizer.role
+        self.function = self.finalizer.function
         self.rule = self._rule(bucket, object_prefix)
 
         def metric(name: str) -> cloudwatch.Metric:
@@ -103,14 +93,12 @@ class DirectUploadFinalizer(Construct):
         self.announced = metric("DirectUploadsAnnounced")
         self.finalized = metric("DirectUploadsFinalized")
         self.refused = metric("DirectUploadsRefused")
-        self.dead_letter_alarm = self._alarm(
-            "FinalizerDLQAlarm",
+        self.dead_letter_alarm = self.finalizer.dead_letter_alarm(
+            self,
             "A direct upload's object arrived but its item could not be written (see the finalizer's DLQ)",
-            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=cdk.Duration.minutes(5), statistic="Maximum"
-            ),
         )
-        self.refused_alarm = self._alarm(
+        self.refused_alarm = threshold_alarm(
+            self,
             "DirectUploadRefusedAlarm",
             "An object arrived under a direct upload's key unlike its announcement (size or write); "
             "no item was written",
@@ -144,18 +132,6 @@ class DirectUploadFinalizer(Construct):
             ),
         ]
 
-    def _alarm(self, construct_id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
-            construct_id,
-            alarm_description=description,
-            metric=metric,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-
     def _rule(self, bucket: s3.IBucket, object_prefix: str) -> events.Rule:
         return events.Rule(
             self,
@@ -169,87 +145,8 @@ class DirectUploadFinalizer(Construct):
                     "object": {"key": [{"prefix": object_prefix}]},
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=cdk.Duration.hours(24),
-                )
-            ],
+            targets=[self.finalizer.rule_target()],
         )
-
-    def _role(self, table: dynamodb.ITable, table_key: kms.IKey) -> iam.Role:
-        region = cdk.Stack.of(self).region
-        role = iam.Role(
-            self,
-            "FinalizerFunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Direct-upload finalizer: read and delete pending records, put items, logs, traces",
-        )
-        pending_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [PENDING_KEYS]}}
-        self.policy = iam.Policy(
-            self,
-            "FinalizerFunctionPolicy",
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadAndDeletePendingRecords",
-                    actions=["dynamodb:GetItem", "dynamodb:DeleteItem"],
-                    resources=[table.table_arn],
-                    conditions=pending_only,
-                ),
-                iam.PolicyStatement(
-                    sid="PutProductItems", actions=["dynamodb:PutItem"], resources=[table.table_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="UseTableKeyViaDynamoDB",
-                    actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[table_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
-                ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.logs.log_group_arn],
-                ),
-            ],
-        )
-        self.policy.attach_to_role(role)
-        return role
-
-    def _function(
-        self,
-        code: lambda_.Code,
-        runtime: lambda_.Runtime,
-        architecture: lambda_.Architecture,
-        environment: dict[str, str],
-        reserved_concurrency: int | None,
-    ) -> lambda_.Function:
-        function = lambda_.Function(
-            self,
-            "FinalizerFunction",
-            description="Writes a direct upload's item once its object has arrived as announced",
-            runtime=runtime,
-            architecture=architecture,
-            handler=FINALIZER_HANDLER,
-            code=code,
-            role=self.role,
-            # One GetItem and one two-item transaction: well under a second at 256 MB.
-            memory_size=256,
-            timeout=cdk.Duration.seconds(30),
-            reserved_concurrent_executions=reserved_concurrency,
-            environment=environment,
-            log_group=self.logs,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            tracing=lambda_.Tracing.ACTIVE,
-            # Asynchronous invokes from EventBridge: Lambda retries twice, then the DLQ keeps the event.
-            dead_letter_queue=self.dead_letter_queue,
-            retry_attempts=2,
-        )
-        function.node.add_dependency(self.policy)
-        return function
 
     def _acknowledge_findings(self, reserved_concurrency: int | None) -> None:
         acknowledge(self.role.node.find_child("DefaultPolicy"), compliance.ACTIVE_TRACING_WILDCARD)
@@ -264,3 +161,25 @@ class DirectUploadFinalizer(Construct):
             acknowledge(function, compliance.FINALIZER_CONCURRENCY_UNRESERVED)
         acknowledge(function, compliance.FUNCTION_ENVIRONMENT_NOT_SECRET)
         acknowledge(function, compliance.FUNCTION_DEPENDS_ON_ITS_ROLE)
+
+
+def _finalizer_spec(table: dynamodb.ITable, reserved_concurrency: int | None) -> EventFunctionSpec:
+    pending_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [PENDING_KEYS]}}
+    return EventFunctionSpec(
+        name="Finalizer",
+        description="Writes a direct upload's item once its object has arrived as announced",
+        role_description="Direct-upload finalizer: read and delete pending records, put items, logs, traces",
+        handler=FINALIZER_HANDLER,
+        table_statements=[
+            iam.PolicyStatement(
+                sid="ReadAndDeletePendingRecords",
+                actions=["dynamodb:GetItem", "dynamodb:DeleteItem"],
+                resources=[table.table_arn],
+                conditions=pending_only,
+            ),
+            iam.PolicyStatement(
+                sid="PutProductItems", actions=["dynamodb:PutItem"], resources=[table.table_arn]
+            ),
+        ],
+        reserved_concurrency=reserved_concurrency,
+    )

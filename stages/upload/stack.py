@@ -30,6 +30,7 @@ from stages.upload.data_access import allow_table_key_use, protect_upload_bucket
 from stages.upload.deployment import AliasDeployment, live_alias
 from stages.upload.direct_upload import FINALIZER_CONCURRENCY, DirectUploadFinalizer
 from stages.upload.encryption import KeyAccess
+from stages.upload.event_function import FunctionCode
 from stages.upload.function import (
     ARCHITECTURE,
     METRICS_NAMESPACE,
@@ -121,7 +122,7 @@ class UploadApiStack(cdk.Stack):
         self._outputs()
 
     def _malware_scanning(self, retention: logs.RetentionDays) -> MalwareScanning:
-        storage, upload, stage = self.storage, self.upload_function, self.settings.stage
+        storage = self.storage
         scanning = MalwareScanning(
             self,
             "MalwareScanning",
@@ -130,16 +131,7 @@ class UploadApiStack(cdk.Stack):
             table=storage.table,
             table_key=storage.table_key,
             object_prefix=UPLOAD_PREFIX,
-            code=upload.code,
-            runtime=upload.runtime,
-            architecture=ARCHITECTURE,
-            environment={
-                "BUCKET_NAME": storage.bucket.bucket_name,
-                "TABLE_NAME": storage.table.table_name,
-                "MALWARE_SCANNING": flag(True),
-                "POWERTOOLS_SERVICE_NAME": service_name(stage),
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            },
+            source=self._event_function_code(),
             logs_key=storage.logs_key,
             retention=retention,
         )
@@ -147,8 +139,24 @@ class UploadApiStack(cdk.Stack):
         acknowledge_runtime(scanning.function, self.settings, only=("nag",))
         return scanning
 
+    def _event_function_code(self) -> FunctionCode:
+        """What the scan-result function and the finalizer run: the upload function's bundle and runtime."""
+        storage = self.storage
+        return FunctionCode(
+            code=self.upload_function.code,
+            runtime=self.upload_function.runtime,
+            architecture=ARCHITECTURE,
+            environment={
+                "BUCKET_NAME": storage.bucket.bucket_name,
+                "TABLE_NAME": storage.table.table_name,
+                "MALWARE_SCANNING": flag(self.settings.scans_uploads),
+                "POWERTOOLS_SERVICE_NAME": service_name(self.settings.stage),
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+
     def _direct_upload_finalizer(self, retention: logs.RetentionDays) -> DirectUploadFinalizer:
-        storage, upload, stage = self.storage, self.upload_function, self.settings.stage
+        storage, stage = self.storage, self.settings.stage
         finalizer = DirectUploadFinalizer(
             self,
             "DirectUploads",
@@ -156,16 +164,7 @@ class UploadApiStack(cdk.Stack):
             table=storage.table,
             table_key=storage.table_key,
             object_prefix=UPLOAD_PREFIX,
-            code=upload.code,
-            runtime=upload.runtime,
-            architecture=ARCHITECTURE,
-            environment={
-                "BUCKET_NAME": storage.bucket.bucket_name,
-                "TABLE_NAME": storage.table.table_name,
-                "MALWARE_SCANNING": flag(self.settings.scans_uploads),
-                "POWERTOOLS_SERVICE_NAME": service_name(stage),
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            },
+            source=self._event_function_code(),
             logs_key=storage.logs_key,
             retention=retention,
             metrics_namespace=METRICS_NAMESPACE,
