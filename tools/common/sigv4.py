@@ -5,8 +5,8 @@ Two ways in, one signer:
 - `CachedSigner`: the load generator's headers for one fixed request, re-signed once per
   second. A signature covers method, URL, body, the signed headers and X-Amz-Date (whole
   seconds), so within one second the same request signs to the same headers. botocore
-  spends about 0.1 ms per signature, as much as aiohttp spends on a whole request, so signing
-  every request would halve the rate the generator can offer (`make bench` measures both).
+  spends about 0.15 ms per signature, about twice what the generator spends on a whole request,
+  so signing every request would cut the rate it can offer to a third (`make bench` measures both).
 """
 
 from __future__ import annotations

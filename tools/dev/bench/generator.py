@@ -1,5 +1,5 @@
 """(c) The post-deploy verifier's load generator (tools/pipeline_checks/verify/loadgen.py), open loop
-against a minimal loopback server that answers 429 (tools/pipeline_checks/verify/sink.py, its own
+against a minimal loopback server that answers 429 (tools/dev/bench/sink.py, its own
 process): the rate it actually offers (target >= 3,000 req/s on 2 cores), its schedule slip and
 its CPU per request, unsigned and SigV4-signed (signed once per second, as against a deployment),
 next to what one botocore signature costs. Unsigned and signed runs alternate, in pairs.
@@ -30,7 +30,7 @@ UNSIGNED, SIGNED = "unsigned", "SigV4, signed once a second"
 def _sink() -> Iterator[str]:
     """The verifier's sink in a process of its own (the generator gets the other core); its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tools.pipeline_checks.verify.sink", "--port", "0", "--max-seconds", "600"],
+        [sys.executable, "-m", "tools.dev.bench.sink", "--port", "0", "--max-seconds", "600"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -106,7 +106,7 @@ def _run(url: str, rate: float, seconds: float, signer: CachedSigner | None = No
     plan = loadgen.LoadPlan.for_duration(rate, seconds, warm_connections=32)
     request = loadgen.Request("POST", url, b'{"productId":"bench"}', headers)
     cpu = time.process_time()
-    result = loadgen.run(plan, request, lambda status, body: str(status), warm_url=url)
+    result = loadgen.run(plan, request, lambda status, body: str(status))
     cpu = time.process_time() - cpu
     return LoadFigure(
         SIGNED if signer is not None else UNSIGNED,
@@ -149,11 +149,18 @@ def _median_run(figures: list[LoadFigure]) -> LoadFigure:
 def print_loadgen(rate: float, seconds: float, pairs: int) -> None:
     measured = measure_loadgen(rate, seconds, pairs)
     print(
-        f"load generator (open loop, aiohttp) vs a minimal loopback server answering 429, "
+        "load generator (open loop, answers parsed by httptools) vs a minimal loopback server answering 429, "
         f"{rate:g} req/s planned for {seconds:g} s, {pairs} interleaved pairs of runs (median run shown):"
     )
     print(_median_run([pair.unsigned for pair in measured]).line())
     print(_median_run([pair.signed for pair in measured]).line())
+    cpu_us = statistics.median(
+        figure.cpu_us_per_request for pair in measured for figure in (pair.unsigned, pair.signed)
+    )
+    print(
+        f"    at a median {cpu_us:.0f} us of client CPU per request, "
+        f"one core offers about {1e6 / cpu_us:.0f} req/s"
+    )
     shares = [pair.signing_share for pair in measured]
     signature_us = statistics.median(pair.signature_us for pair in measured)
     print(

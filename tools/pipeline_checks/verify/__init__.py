@@ -5,7 +5,7 @@
 
 Modules: cli (options, order of the checks, exit status), target (which API, signing,
 the limits to expect), probes (the contract's error cases and one upload), loadgen (the
-open-loop load generator), throttling (the below-limit control and the flood, and their
-verdicts), report (table, JUnit XML, JSON), model (the check result every module returns),
-sink (a minimal loopback server answering 429: what `make bench` measures the generator against).
+open-loop load generator) and http1 (its keep-alive HTTP/1.1 connections), throttling (the
+below-limit control and the flood, and their verdicts), report (table, JUnit XML, JSON), model
+(the check result every module returns).
 """

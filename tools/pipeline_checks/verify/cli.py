@@ -235,9 +235,7 @@ def calibrate(plan: Plan) -> dict[str, Any]:
     say(f"calibration: {options.load_rate:g} req/s for {seconds:g} s, the flood's rate")
     headers = load_headers(plan.credentials, plan.region, target.upload_endpoint)
     sample = options.plan(options.load_rate, seconds)
-    capacity = calibration.Capacity.measure(
-        throttling.run_load(sample, target.upload_endpoint, target.api_url, headers)
-    )
+    capacity = calibration.Capacity.measure(throttling.run_load(sample, target.upload_endpoint, headers))
     if capacity.lost >= capacity.count:
         raise SetupError(f"no answer from {target.upload_endpoint}: is the server running?")
     if not capacity.enough:
@@ -303,9 +301,7 @@ def throttling_checks(plan: Plan) -> list[CheckResult]:
     def load(rate: float, seconds: float) -> loadgen.LoadResult:
         # Each phase starts on a full bucket: the probes and the control spent tokens.
         time.sleep(throttling.refill_wait(limits))
-        return throttling.run_load(
-            options.plan(rate, seconds), target.upload_endpoint, target.api_url, headers
-        )
+        return throttling.run_load(options.plan(rate, seconds), target.upload_endpoint, headers)
 
     phases: dict[str, loadgen.LoadResult] = {}
     checks: list[CheckResult] = []

@@ -145,16 +145,11 @@ def refill_wait(limits: Limits) -> float:
     return min(MAX_REFILL_WAIT_S, limits.burst / limits.rate) + 0.1
 
 
-def run_load(
-    plan: loadgen.LoadPlan, endpoint: str, api_url: str, headers: loadgen.HeadersFactory
-) -> loadgen.LoadResult:
+def run_load(plan: loadgen.LoadPlan, endpoint: str, headers: loadgen.HeadersFactory) -> loadgen.LoadResult:
     request = loadgen.Request("POST", endpoint, LOAD_BODY, headers)
-    # Warm-up requests are GET /upload: the method does not exist, so they get 403 "Missing
-    # Authentication Token" and open connections without reaching the validator or the function.
-    # The local gateway answers them before its throttle. Should a deployed stage count them, they
-    # would spend at most warm_connections tokens (100 at the default 2,000 req/s flood): the
-    # accepted rate would read 100 / T = 25 req/s (2.5%) low, well inside the tolerance.
-    return loadgen.run(plan, request, classify, warm_url=f"{api_url}upload")
+    # The warm connections are TCP and TLS only, no request: the flood's first request is the first
+    # the stage counts against its token bucket.
+    return loadgen.run(plan, request, classify)
 
 
 # -- Verdicts -------------------------------------------------------------------------------------
