@@ -4,7 +4,9 @@ only when it is the same build (tools/review_kit/rehearse/reuse.py), and says so
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import yaml
 
 from tests.rehearse.conftest import codebuild_pipeline
 from tools.review_kit.rehearse import actions, cli, make_test, reuse
+from tools.review_kit.rehearse.measure import run_measured
 
 SPEC: dict[str, Any] = {
     "version": "0.2",
@@ -159,3 +162,21 @@ def test_a_record_that_is_not_this_build_is_not_reused(changes, clean, reason):
 
 def test_the_matching_record_is_reusable():
     assert reuse.why_not_reusable(_record("a" * 40), SPEC, "a" * 40, True) == ""
+
+
+def test_a_commands_peak_names_the_processes_that_made_it(tmp_path):
+    # GIVEN a command whose process tree holds ~200 MiB in one Python child for a moment
+    hold = "import time; b = bytearray(200 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    command = f'{sys.executable} -c "{hold}" & {sys.executable} -m json.tool --help >/dev/null; wait'
+    # WHEN it is measured as make test measures each buildspec command
+    measured = run_measured(command, cwd=tmp_path, env=os.environ, log_path=tmp_path / "log")
+    # THEN the peak is at least the held memory, and its largest part is that Python process
+    assert measured.peak_mib >= 200
+    kind, count, mib = measured.peak_parts[0]
+    assert (kind, count) == (Path(sys.executable).name, 1)
+    assert mib >= 200
+    # AND the table says what the peak was made of once it reaches a GiB
+    row = {"command": "make unit", "exit": 0, "seconds": 1.0, "peak_mib": 5000}
+    row["peak_parts"] = [{"process": "pytest-xdist worker", "count": 2, "mib": 3000}]
+    assert "make unit's peak: pytest-xdist worker x2 3000 MiB" in make_test.table([row])
+    assert "peak:" not in make_test.table([{**row, "peak_mib": 900}])

@@ -28,6 +28,7 @@ from tools.review_kit.rehearse.codebuild import BuildResult, run_phases
 from tools.review_kit.rehearse.measure import Measured, run_measured
 
 RECORD = REPO_ROOT / "reports" / "make-test.json"
+PARTS_SHOWN_FROM_MIB = 1024  # the table says what made each peak of at least this much
 
 
 def git_state(repo: Path = REPO_ROOT) -> tuple[str | None, bool]:
@@ -80,6 +81,9 @@ def record(
                 "exit": c.returncode,
                 "seconds": round(c.seconds, 1),
                 "peak_mib": round(c.peak_mib),
+                "peak_parts": [
+                    {"process": kind, "count": count, "mib": round(mib)} for kind, count, mib in c.peak_parts
+                ],
             }
             for c in result.commands
         ],
@@ -95,6 +99,10 @@ def table(commands: list[dict[str, Any]]) -> str:
     ]
     total = sum(c["seconds"] for c in commands)
     lines.append(f"{'total':<{width}}        {total:>7.1f}")
+    for c in commands:
+        if c["peak_mib"] >= PARTS_SHOWN_FROM_MIB and c.get("peak_parts"):
+            parts = ", ".join(f"{p['process']} x{p['count']} {p['mib']} MiB" for p in c["peak_parts"])
+            lines.append(f"{c['command']}'s peak: {parts}")
     return "\n".join(lines)
 
 

@@ -28,23 +28,51 @@ class Measured:
     returncode: int
     seconds: float
     peak_mib: float
+    # What the peak was made of: (kind of process, how many, MiB), largest first.
+    peak_parts: tuple[tuple[str, int, float], ...] = ()
 
 
-def session_rss_kib(session_id: int) -> int:
-    """Sum of the RSS of every live process whose session is `session_id`."""
-    total = 0
+def process_kind(comm: str, cmdline: list[str]) -> str:
+    """What a process is: `python -m <module>`, a pytest-xdist worker, or its command name."""
+    if "-m" in cmdline[:-1]:
+        return f"{comm} -m {cmdline[cmdline.index('-m') + 1]}"
+    if any("xdist" in argument for argument in cmdline):
+        return "pytest-xdist worker"
+    return comm
+
+
+def session_rss_by_process(session_id: int) -> dict[int, tuple[str, int]]:
+    """pid -> (kind, RSS in KiB) of every live process whose session is `session_id`."""
+    processes = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            stat = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-            statm = Path(entry.path, "statm").read_text().split()
-        except (OSError, IndexError):
+            comm, after = Path(entry.path, "stat").read_text().rsplit(")", 1)
+            stat = after.split()
+            # stat after the command name: state ppid pgrp session ...
+            if int(stat[3]) != session_id:
+                continue
+            rss = int(Path(entry.path, "statm").read_text().split()[1]) * _PAGE_KIB
+            cmdline = Path(entry.path, "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except (OSError, IndexError, ValueError):
             continue  # the process ended between listing and reading
-        # stat after the command name: state ppid pgrp session ...
-        if int(stat[3]) == session_id:
-            total += int(statm[1]) * _PAGE_KIB
-    return total
+        processes[int(entry.name)] = (process_kind(comm.split("(", 1)[-1], cmdline), rss)
+    return processes
+
+
+def session_rss_kib(session_id: int) -> int:
+    """Sum of the RSS of every live process whose session is `session_id`."""
+    return sum(rss for _, rss in session_rss_by_process(session_id).values())
+
+
+def peak_parts(processes: dict[int, tuple[str, int]], top: int = 4) -> tuple[tuple[str, int, float], ...]:
+    """The `top` kinds of process by memory: (kind, count, MiB)."""
+    kinds: dict[str, list[int]] = {}
+    for kind, rss in processes.values():
+        kinds.setdefault(kind, []).append(rss)
+    ranked = sorted(kinds.items(), key=lambda item: -sum(item[1]))[:top]
+    return tuple((kind, len(sizes), round(sum(sizes) / 1024, 1)) for kind, sizes in ranked)
 
 
 def run_measured(
@@ -67,12 +95,16 @@ def run_measured(
             start_new_session=True,
         )
         peak = 0
+        parts: tuple[tuple[str, int, float], ...] = ()
         stop = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, parts
             while not stop.is_set():
-                peak = max(peak, session_rss_kib(process.pid))
+                processes = session_rss_by_process(process.pid)
+                total = sum(rss for _, rss in processes.values())
+                if total > peak:
+                    peak, parts = total, peak_parts(processes)
                 stop.wait(SAMPLE_SECONDS)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -90,4 +122,4 @@ def run_measured(
     seconds = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
     largest_child = after if after > before else 0
-    return Measured(command, returncode, seconds, max(peak, largest_child) / 1024)
+    return Measured(command, returncode, seconds, max(peak, largest_child) / 1024, parts)
