@@ -50,27 +50,29 @@ _JSON_MEDIA_TYPE = re.compile(r"^\s*application/json\s*(;\s*charset\s*=\s*\"?utf
 
 
 @dataclass(frozen=True)
-class UploadRequest:
+class _UploadFields:
+    """What every upload names: the product, its price, and the file's name, type and SHA-256 (base64)."""
+
     product_id: str
     product_name: str
     price: Decimal
     file_name: str
     content_type: str
-    content: bytes
     sha256_b64: str
 
 
 @dataclass(frozen=True)
-class DirectUploadRequest:
+class UploadRequest(_UploadFields):
+    """A body with fileContent: the handler decoded the bytes and computed their SHA-256."""
+
+    content: bytes
+
+
+@dataclass(frozen=True)
+class DirectUploadRequest(_UploadFields):
     """A body with fileSize: the client sends the bytes to S3 itself, the handler never sees them."""
 
-    product_id: str
-    product_name: str
-    price: Decimal
-    file_name: str
-    content_type: str
     size: int
-    sha256_b64: str
 
 
 ParsedUpload = Union[UploadRequest, DirectUploadRequest]
@@ -107,15 +109,18 @@ def parse_upload(body: Optional[str], *, allow_active_content: bool = False) -> 
             ["checksumSha256: does not match the SHA-256 of the file sent in fileContent"],
             reason="checksum_mismatch",
         )
-    return UploadRequest(
-        product_id=document["productId"],
-        product_name=document["productName"],
-        price=Decimal(document["price"]),
-        file_name=document["fileName"],
-        content_type=content_type,
-        content=content,
-        sha256_b64=digest,
-    )
+    return UploadRequest(**_named_fields(document, content_type), sha256_b64=digest, content=content)
+
+
+def _named_fields(document: Dict[str, Any], content_type: str) -> Dict[str, Any]:
+    """The checked body's product and file fields, as both kinds of request hold them."""
+    return {
+        "product_id": document["productId"],
+        "product_name": document["productName"],
+        "price": Decimal(document["price"]),
+        "file_name": document["fileName"],
+        "content_type": content_type,
+    }
 
 
 def _direct_upload(document: Dict[str, Any], content_type: str) -> DirectUploadRequest:
@@ -128,13 +133,7 @@ def _direct_upload(document: Dict[str, Any], content_type: str) -> DirectUploadR
             reason="schema",
         )
     return DirectUploadRequest(
-        product_id=document["productId"],
-        product_name=document["productName"],
-        price=Decimal(document["price"]),
-        file_name=document["fileName"],
-        content_type=content_type,
-        size=int(document["fileSize"]),
-        sha256_b64=checksum,
+        **_named_fields(document, content_type), sha256_b64=checksum, size=int(document["fileSize"])
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,7 +50,15 @@ def test_without_the_bucket_key_no_url_is_handed_out():
     from upload_api.storage import StorageError
 
     store = UploadStore(s3_client=None, dynamodb_client=None, bucket_name="b", table_name="t")
-    request = DirectUploadRequest("p", "n", 1, "f.pdf", "application/pdf", 3, "x" * 43 + "=")  # type: ignore[arg-type]
+    request = DirectUploadRequest(
+        product_id="p",
+        product_name="n",
+        price=Decimal(1),
+        file_name="f.pdf",
+        content_type="application/pdf",
+        sha256_b64="x" * 43 + "=",
+        size=3,
+    )
     with pytest.raises(StorageError) as caught:
         store.announce(request)
     assert (caught.value.code, caught.value.retryable) == ("BucketKeyNotConfigured", False)
