@@ -42,7 +42,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi clean
+.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi bootstrap-template clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -231,6 +231,11 @@ REHEARSE_SYNTH ?= synth
 rehearse: $(REHEARSE_SYNTH) ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
 	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal \
 		--make-test-record $(REPORTS)/make-test.json $(REHEARSE_ARGS)
+
+# The locked CLI's bootstrap template with the stage accounts' trust narrowed to the pipeline's roles
+# (docs/bootstrap.md); a test fails when the committed file is not what this writes.
+bootstrap-template: $(INSTALLED) $(NODE_INSTALLED) ## Rewrite bootstrap/cdk/bootstrap-template.json from the locked CDK CLI's template
+	python -m tools.dev.bootstrap_template
 
 bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate; the local gateway's answered rate
 	python -m tools.dev.bench

@@ -101,6 +101,27 @@ def test_summary_json_says_iam_enforced_and_lists_what_is_not(account, tmp_path)
     assert off["iamEnforced"] is False
 
 
+def test_the_account_is_bootstrapped_from_the_committed_template(account):
+    # GIVEN the emulated account bootstrapped as the rehearsal does (docs/bootstrap.md's template)
+    from tools.dev import bootstrap_template
+
+    committed = json.loads(bootstrap_template.TEMPLATE_PATH.read_text(encoding="utf-8"))
+    (stack,) = boto3.client("cloudformation").describe_stacks(StackName="CDKToolkit")["Stacks"]
+    parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
+    # WHEN its variant and the deploy role's trust are read back
+    iam = boto3.client("iam")
+    role = f"cdk-hnb659fds-deploy-role-{emulator.ACCOUNT}-{emulator.REGION}"
+    deployed = iam_enforcement._without_no_value(
+        iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    )
+    # THEN they are the committed template's, which the rehearsal's IAM enforcement then evaluates
+    assert parameters["BootstrapVariant"] == bootstrap_template.VARIANT
+    expected = bootstrap_template.trust_policy(
+        committed, "DeploymentActionRole", bootstrap_template.Bootstrap(account=emulator.ACCOUNT)
+    )
+    assert deployed["Statement"] == expected["Statement"]
+
+
 def test_assets_with_the_old_file_role_policy_fails_on_the_deploy_roles_assume(account):
     # GIVEN the asset-publishing role's policy as CDK Pipelines generates it (without the statement
     # stages/pipeline/patches/asset_publishing.py adds: assume the deploy role for the version check)

@@ -32,6 +32,7 @@ from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 MEASURED = Path(__file__).with_name("measured.json")
 PASSED = ("pass", "person", "not checked", reuse.REUSED)
 BOOTSTRAP = REPO_ROOT / "bootstrap"
+BOOTSTRAP_TEMPLATE = BOOTSTRAP / "cdk" / "bootstrap-template.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bootstrap(env: dict[str, str], work: Path) -> None:
-    """The account set-up of docs/bootstrap.md: boundary and execution policies, then `cdk bootstrap`."""
+    """The account set-up of docs/bootstrap.md: boundary and execution policies, then `cdk bootstrap`
+    with the committed template."""
     import boto3
 
     from stages.guardrails import (
@@ -144,6 +146,10 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
             str(REPO_ROOT / "node_modules" / ".bin" / "cdk"),
             "bootstrap",
             f"aws://{emulator.ACCOUNT}/{emulator.REGION}",
+            # docs/bootstrap.md's template: the bootstrap roles' trust as deployed (one account here,
+            # so the statements for trusted accounts are absent, as in the pipeline account)
+            "--template",
+            str(BOOTSTRAP_TEMPLATE),
             "--custom-permissions-boundary",
             PERMISSIONS_BOUNDARY_NAME,
             "--cloudformation-execution-policies",
