@@ -100,25 +100,36 @@ def test_the_account_settings_answer_the_profiles_quota(emulator):
     assert limits["UnreservedConcurrentExecutions"] == 10
 
 
-def test_preflight_against_the_emulator_passes_dev_and_stops_prod_in_one_line(emulator, capsys):
-    # GIVEN a bootstrapped new account (the version parameter) and the two stages' needs
-    boto3.client("ssm", endpoint_url=emulator, **CREDENTIALS).put_parameter(
+PREFLIGHT_BASE = {
+    "BOOTSTRAP_QUALIFIER": "hnb659fds",
+    "MINIMUM_BOOTSTRAP_VERSION": "8",
+    "CREATES_API_GATEWAY_ACCOUNT_ROLE": "true",
+}
+
+
+def _bootstrapped(endpoint: str) -> None:
+    """The version parameter `cdk bootstrap` leaves."""
+    boto3.client("ssm", endpoint_url=endpoint, **CREDENTIALS).put_parameter(
         Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String"
     )
-    base = {
-        "BOOTSTRAP_QUALIFIER": "hnb659fds",
-        "MINIMUM_BOOTSTRAP_VERSION": "8",
-        "CREATES_API_GATEWAY_ACCOUNT_ROLE": "true",
-    }
-    dev = {
-        **base,
+
+
+def _dev(reserved: int) -> dict[str, str]:
+    return {
+        **PREFLIGHT_BASE,
         "STAGE": "dev",
         "STACK_NAME": "Dev-UploadApi",
-        "RESERVED_CONCURRENCY": "0",
+        "RESERVED_CONCURRENCY": str(reserved),
         "MALWARE_SCANNING": "false",
     }
+
+
+def test_preflight_against_the_emulator_passes_dev_and_stops_prod_in_one_line(emulator, capsys):
+    # GIVEN a bootstrapped new account (the version parameter) and the two stages' needs
+    _bootstrapped(emulator)
+    dev = _dev(0)
     prod = {
-        **base,
+        **PREFLIGHT_BASE,
         "STAGE": "prod",
         "STACK_NAME": "Prod-UploadApi",
         "RESERVED_CONCURRENCY": "510",
@@ -131,6 +142,25 @@ def test_preflight_against_the_emulator_passes_dev_and_stops_prod_in_one_line(em
     failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
     assert len(failures) == 1
     assert "uploadApi.stages.prod.reservedConcurrency" in failures[0]
+
+
+def test_dev_reserving_100_stops_at_its_preflight_on_a_new_account_in_one_line(emulator, capsys):
+    # GIVEN a bootstrapped new account (quota 10) and dev set to reserve 100, as it once did
+    _bootstrapped(emulator)
+    # WHEN dev's Preflight runs against it
+    assert preflight(_dev(100)) == 1
+    # THEN it stops in one line naming the quota, dev's setting and the fix, before anything changes
+    failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
+    assert len(failures) == 1
+    assert "the account allows 10" in failures[0]
+    assert "the dev stage reserves 100 (uploadApi.stages.dev.reservedConcurrency" in failures[0]
+    assert "fix: raise 'Concurrent executions' in Service Quotas (Lambda) or set" in failures[0]
+    assert "Dev-UploadApi" not in [
+        s["StackName"]
+        for s in boto3.client("cloudformation", endpoint_url=emulator, **CREDENTIALS).describe_stacks()[
+            "Stacks"
+        ]
+    ]
 
 
 def test_an_emulated_api_gateway_account_sets_the_role_a_later_preflight_reads(emulator):

@@ -19,7 +19,7 @@ import pytest
 
 from tests.rehearse.conftest import codebuild_pipeline
 from tools.common.paths import REPO_ROOT
-from tools.review_kit.rehearse import actions, cli, emulator, iam_enforcement, identities
+from tools.review_kit.rehearse import actions, cli, emulator, iam_enforcement, identities, readback
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 pytestmark = [
@@ -120,6 +120,24 @@ def test_the_account_is_bootstrapped_from_the_committed_template(account):
         committed, "DeploymentActionRole", bootstrap_template.Bootstrap(account=emulator.ACCOUNT)
     )
     assert deployed["Statement"] == expected["Statement"]
+
+
+def test_the_synthesized_pipeline_stack_reads_back_as_deployed(account):
+    # GIVEN the operator's first deploy of the synthesized pipeline stack
+    template = json.loads((account["cdk_out"] / f"{identities.PIPELINE_STACK}.template.json").read_text())
+    (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    stages = pipeline["Properties"]["Stages"]
+    projects = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
+    # WHEN it is read back as SelfMutate reads it (the operator's session)
+    session = boto3.Session(region_name=emulator.REGION)
+    result = readback.read_back(session, identities.PIPELINE_STACK, template)
+    # THEN every stage, action and buildspec is the synthesized one, and each resource is counted
+    assert result.problems == []
+    assert (result.stages, result.buildspecs) == (len(stages), len(projects))
+    assert result.actions == sum(len(stage["Actions"]) for stage in stages)
+    summary = result.check.fidelity.as_summary()
+    assert summary["total"] == len(template["Resources"])
+    assert not any(line.startswith("AWS::CodeBuild::Project") for line in summary["propertiesLost"])
 
 
 def test_assets_with_the_old_file_role_policy_fails_on_the_deploy_roles_assume(account):

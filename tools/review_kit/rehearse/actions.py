@@ -20,7 +20,7 @@ from typing import Any
 
 from tools.common.paths import REPO_ROOT
 from tools.pipeline_checks.verify import direct
-from tools.review_kit.rehearse import change_gate, codebuild, deploy, emulator, execution_policy
+from tools.review_kit.rehearse import change_gate, codebuild, deploy, emulator, execution_policy, readback
 from tools.review_kit.rehearse.measure import Measured
 from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action_variables
 
@@ -174,7 +174,19 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         raise FailedBuild(
             outcome, f"{outcome.note}: more than the compute type's memory (CodeBuild would kill it)"
         )
+    if readback.is_self_mutation(action):
+        _read_back_pipeline_stack(run, spec, source_dir, outcome)
     return outcome
+
+
+def _read_back_pipeline_stack(run: Run, spec: Mapping[str, Any], source_dir: Path, outcome: Outcome) -> None:
+    """What SelfMutate deployed, read back through the services (readback.py); it fails unless it is the
+    synthesized pipeline: every stage, action, approval and buildspec."""
+    stack = readback.after_self_mutation(run.session, spec, source_dir)
+    outcome.resources, outcome.emulated = stack.check.fidelity.as_summary(), stack.check.emulated
+    if stack.problems:
+        raise FailedBuild(outcome, f"{stack.note()}; not as synthesized: " + "; ".join(stack.problems))
+    outcome.note = f"{outcome.note}; {stack.note()}"
 
 
 def _machine_environment(run: Run, action: Action, npm_prefix: Path) -> dict[str, str]:

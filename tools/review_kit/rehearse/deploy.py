@@ -167,6 +167,11 @@ def _method(s: Any, physical: str, props: Mapping[str, Any]) -> None:
     )
 
 
+def _project(s: Any, physical: str, props: Mapping[str, Any]) -> None:
+    if not s.client("codebuild").batch_get_projects(names=[physical])["projects"]:
+        raise LookupError(f"no CodeBuild project {physical}")  # BatchGetProjects answers an unknown name
+
+
 # Type -> how to read one resource back from its service. A type without an entry here that the
 # emulator does not model fails the check: nothing is assumed to exist.
 CHECKERS: dict[str, Checker] = {
@@ -194,6 +199,8 @@ CHECKERS: dict[str, Checker] = {
     "AWS::SNS::Topic": lambda s, p, _: s.client("sns").get_topic_attributes(TopicArn=p),
     "AWS::Events::Rule": lambda s, p, _: s.client("events").describe_rule(Name=p),
     "AWS::SQS::Queue": lambda s, p, _: s.client("sqs").get_queue_attributes(QueueUrl=p),
+    "AWS::CodePipeline::Pipeline": lambda s, p, _: s.client("codepipeline").get_pipeline(name=p),
+    "AWS::CodeBuild::Project": _project,
 }
 
 

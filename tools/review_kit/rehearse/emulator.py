@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.review_kit.rehearse import account_profile, iam_enforcement
+from tools.review_kit.rehearse import account_profile, iam_enforcement, pipeline_services
 from tools.review_kit.rehearse.account_profile import PROFILES, AccountProfile
 from tools.review_kit.rehearse.moto_patches import patch_moto
 
@@ -56,7 +56,8 @@ def _set_api_gateway_account(properties: dict[str, Any], account_id: str, region
         apigateway_backends[account_id][region].account.cloudwatch_role_arn = str(role)
 
 
-# The types moto 5.2.5's CloudFormation lacks that our templates use. Each entry is a model, not a
+# The types moto 5.2.5's CloudFormation lacks that our templates use (but the pipeline and its
+# CodeBuild projects, which moto's own services hold: pipeline_services.py). Each entry is a model, not a
 # deployment: the deploy action reports these resources as `emulated, not deployed`.
 EMULATED_TYPES: dict[str, EmulatedType] = {
     "AWS::CDK::Metadata": EmulatedType(),
@@ -70,11 +71,6 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
         arn="arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}",
         attributes=("Arn",),
     ),
-    "AWS::CodeBuild::Project": EmulatedType(
-        name_property="Name",
-        arn="arn:{partition}:codebuild:{region}:{account}:project/{name}",
-        attributes=("Arn",),
-    ),
     "AWS::CodeBuild::ReportGroup": EmulatedType(
         name_property="Name",
         ref="arn",
@@ -83,7 +79,6 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
     ),
     "AWS::CodeDeploy::Application": EmulatedType(name_property="ApplicationName"),
     "AWS::CodeDeploy::DeploymentGroup": EmulatedType(name_property="DeploymentGroupName"),
-    "AWS::CodePipeline::Pipeline": EmulatedType(name_property="Name", attributes=("Version",)),
     "AWS::GuardDuty::MalwareProtectionPlan": EmulatedType(
         ref="id",
         arn="arn:{partition}:guardduty:{region}:{account}:malware-protection-plan/{name}",
@@ -145,6 +140,7 @@ def install_emulated_types(types: Mapping[str, EmulatedType] = EMULATED_TYPES) -
     from moto.core.common_models import CloudFormationModel
 
     parsing.get_model_map()  # moto's own models first: never shadow a type moto supports
+    pipeline_services.install()  # the pipeline and its projects, created in moto's own services
     for type_name, spec in types.items():
         if type_name in _INSTALLED or type_name in parsing.get_model_map():
             continue

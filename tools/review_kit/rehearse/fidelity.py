@@ -35,12 +35,17 @@ class Written(intrinsics.Deployed):
     and a property holding one is not proven (never compared with a guess)."""
 
     def get_att(self, logical_id: str, attribute: str) -> str:
-        value = super().get_att(logical_id, attribute)
-        if value != f"{self.ref(logical_id)}.{attribute}":
-            return value
         w, physical = self.where, self.ref(logical_id)
+        if attribute == "Arn" and physical.startswith("arn:"):
+            return physical  # a type whose Ref is its ARN (a CodeBuild report group)
+        value = super().get_att(logical_id, attribute)
+        if value != f"{physical}.{attribute}":
+            return value
         # ARNs AWS (and moto) build from the physical id alone.
         arns = {
+            "AWS::CodeBuild::Project": (
+                f"arn:{w.partition}:codebuild:{w.region}:{w.account}:project/{physical}"
+            ),
             "AWS::KMS::Key": f"arn:{w.partition}:kms:{w.region}:{w.account}:key/{physical}",
             "AWS::S3::Bucket": f"arn:{w.partition}:s3:::{physical}",
             "AWS::DynamoDB::Table": f"arn:{w.partition}:dynamodb:{w.region}:{w.account}:table/{physical}",
@@ -314,6 +319,28 @@ def _alias(s: Any, physical: str, props: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _pipeline(s: Any, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    from tools.review_kit.rehearse.pipeline_services import cfn_shape
+
+    codepipeline = s.client("codepipeline")
+    answer = codepipeline.get_pipeline(name=name)
+    pipeline = cfn_shape(answer["pipeline"])
+    arn = answer["metadata"]["pipelineArn"]
+    read = {
+        key: pipeline.get(key, MISSING) for key in props if key not in ("Tags", "RestartExecutionOnUpdate")
+    }
+    read["Tags"] = _call(lambda: _tags(codepipeline.list_tags_for_resource(resourceArn=arn)["tags"]))
+    return read  # RestartExecutionOnUpdate: CodePipeline's API has no such field (not proven)
+
+
+def _project(s: Any, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    from tools.review_kit.rehearse.pipeline_services import cfn_shape
+
+    (project,) = s.client("codebuild").batch_get_projects(names=[name])["projects"]
+    read = {key: value for key, value in cfn_shape(project).items() if key != "Tags"}
+    return {**read, "Tags": _tags(project.get("tags") or [])}
+
+
 def _same_as_asked(*names: str) -> Reader:
     """Properties the read-back call itself is keyed by: the resource answering proves them."""
 
@@ -338,6 +365,8 @@ READERS: dict[str, Reader] = {
     "AWS::Lambda::Alias": _alias,
     "AWS::Lambda::Version": _same_as_asked("FunctionName"),
     "AWS::ApiGateway::Resource": _same_as_asked("RestApiId"),
+    "AWS::CodePipeline::Pipeline": _pipeline,
+    "AWS::CodeBuild::Project": _project,
 }
 
 

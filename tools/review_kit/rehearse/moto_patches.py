@@ -31,6 +31,8 @@ Each where it is used:
   (500): patch_moto() converts them.
 - AWS::Logs::LogGroup drops KmsKeyId (moto's API reads `kmsKeyId`; CloudFormation passes `KmsKeyId`):
   patch_moto() sets it, so DescribeLogGroups answers the key the template names (fidelity.py).
+- AWS::Logs::LogGroup's Fn::GetAtt Arn lacks the `:*` CloudFormation documents (a policy granting
+  log streams under it then names the group alone): patch_moto() answers it as CloudFormation does.
 - AWS::DynamoDB::Table reads SSESpecification in the API's shape (`Enabled`) where CloudFormation
   writes `SSEEnabled`, so the table's KMS key is dropped, and ignores
   PointInTimeRecoverySpecification: patch_moto() applies both.
@@ -103,6 +105,7 @@ def patch_moto() -> None:
     _patch_policy_variables_in_arns()
     _patch_role_managed_policies()
     _patch_log_group_kms_key()
+    _patch_log_group_arn_attribute()
     _patch_table_encryption_and_recovery()
     from moto.apigateway import models as apigateway
 
@@ -198,6 +201,21 @@ def _patch_log_group_kms_key() -> None:
             group.kms_key_id = key
 
     _wrap_cloudformation_create(logs.LogGroup, after=encrypt)
+
+
+def _patch_log_group_arn_attribute() -> None:
+    from moto.logs import models as logs
+
+    log_group: Any = logs.LogGroup
+    original = log_group.get_cfn_attribute
+    if getattr(original, "_rehearsal_patched", False):
+        return
+
+    def attribute(self: Any, name: str) -> str:
+        return f"{self.arn}:*" if name == "Arn" else str(original(self, name))
+
+    attribute._rehearsal_patched = True  # type: ignore[attr-defined]
+    log_group.get_cfn_attribute = attribute
 
 
 def _patch_table_encryption_and_recovery() -> None:
