@@ -8,6 +8,7 @@ deploy needs is allowed (tests/iam/test_coverage.py).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 
@@ -242,6 +243,49 @@ def test_tagging_a_key_into_the_app_is_not_a_way_in(bounded):
     assert not exec_role("kms:PutKeyPolicy", key, bounded)
 
 
+# -- a key created minutes ago: its tag may not take effect for five minutes (KMS ABAC) ----------
+
+NEW_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/4444-just-created"
+VIA_DYNAMODB = {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
+
+
+@ALONE_AND_BOUNDED
+@pytest.mark.parametrize(
+    ("action", "context"),
+    [
+        ("kms:EnableKeyRotation", {}),
+        ("kms:CreateGrant", VIA_DYNAMODB),
+        ("kms:DescribeKey", VIA_DYNAMODB),
+        ("kms:Encrypt", VIA_DYNAMODB),
+        ("kms:Decrypt", VIA_DYNAMODB),
+    ],
+)
+def test_the_first_deployment_sets_up_a_key_before_its_tag_takes_effect(bounded, action, context):
+    # The key's own create handler turns rotation on; CloudFormation's table handler has DynamoDB
+    # check the key and make the table's grant: none of it waits for the tag.
+    assert exec_role(action, NEW_KEY, bounded, **context)
+
+
+@ALONE_AND_BOUNDED
+@pytest.mark.parametrize(
+    ("action", "context"),
+    [
+        ("kms:PutKeyPolicy", {}),
+        ("kms:ScheduleKeyDeletion", {}),
+        ("kms:DisableKey", {}),
+        ("kms:DisableKeyRotation", {}),
+        ("kms:UntagResource", {}),
+        ("kms:CreateGrant", {}),
+        ("kms:Decrypt", {}),
+        ("kms:Decrypt", {"kms:ViaService": "s3.us-east-1.amazonaws.com"}),
+        ("kms:ScheduleKeyDeletion", VIA_DYNAMODB),
+    ],
+)
+def test_without_the_tag_a_key_can_be_neither_managed_nor_used_directly(bounded, action, context):
+    # The same untagged key, as any other team's key in the account looks: only the calls above.
+    assert not exec_role(action, NEW_KEY, bounded, **context)
+
+
 # -- GuardDuty Malware Protection for S3: plans by the app's tag, only the scanner role passed --------
 
 SCANNER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Prod-UploadApi-MalwareScanningScannerRole50BBBBC4-RANDOMSUFFIX"
@@ -289,14 +333,19 @@ def test_the_apps_queues_and_the_pipelines_function_are_allowed(bounded):
 def test_cdk_json_attaches_the_boundary_the_policies_name():
     context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
     assert context["@aws-cdk/core:permissionsBoundary"] == {"name": PERMISSIONS_BOUNDARY_NAME}
-    for text in (json.dumps(POLICIES[0]), json.dumps(BOUNDARY)):
-        for name in (
-            PERMISSIONS_BOUNDARY_NAME,
-            EXECUTION_POLICY_NAME,
-            EXECUTION_RESOURCES_POLICY_NAME,
-            EXECUTION_SCANNING_POLICY_NAME,
-        ):
-            assert f":policy/{name}" in text
+    names = (
+        PERMISSIONS_BOUNDARY_NAME,
+        EXECUTION_POLICY_NAME,
+        EXECUTION_RESOURCES_POLICY_NAME,
+        EXECUTION_SCANNING_POLICY_NAME,
+    )
+    text = json.dumps(POLICIES[0])
+    for name in names:
+        assert f":policy/{name}" in text
+    # The boundary's deny names them by their common prefix (IAM's size limit); the evaluator
+    # proves each is covered (test_changing_the_guardrail_policies_is_denied).
+    (guarded,) = [s["Resource"] for s in BOUNDARY["Statement"] if s["Sid"] == "NeverEditTheGuardrails"]
+    assert all(fnmatch.fnmatchcase(f"arn:aws:iam::1:policy/{name}", guarded) for name in names)
 
 
 def test_the_bootstrap_commands_create_and_name_these_policies():

@@ -30,12 +30,18 @@ Request context: the action's own condition keys only (as the reference lists th
 aws:RequestTag/* and aws:TagKeys on the creating call and tagging calls, aws:ResourceTag/* on
 calls on an existing resource (all services here tag at creation), iam:PermissionsBoundary (the
 role's boundary), iam:PolicyARN, iam:PassedToService (the service of the resource the role is
-passed to), plus aws:ResourceAccount and aws:SecureTransport. Bucket policies in the template are
-judged as the bucket's resource policy (their Deny statements apply to the execution role too).
+passed to), kms:ViaService on the KMS calls a service makes for the caller (`_KMS_VIA_SERVICE`),
+plus aws:ResourceAccount and aws:SecureTransport. Bucket policies in the template are judged as
+the bucket's resource policy (their Deny statements apply to the execution role too).
+
+First deployment (`first_deployment=True`): KMS documents that a key's tags can take five minutes
+to affect authorization, so the create-handler calls on the template's own keys are judged without
+aws:ResourceTag (`_as_first_deployed`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,6 +172,11 @@ _PASSED_TO = {
     # "Permissions to pass the IAM role": iam:PassedToService).
     "guardduty": "malware-protection-plan.guardduty.amazonaws.com",
 }
+
+# Services whose handlers' KMS permissions are calls the service makes on the caller's behalf,
+# so KMS sees kms:ViaService: DynamoDB checks a table's key and makes the table's grant
+# (DynamoDB Developer Guide, "How Amazon DynamoDB uses AWS KMS").
+_KMS_VIA_SERVICE = {"AWS::DynamoDB::Table": "dynamodb"}
 
 
 @dataclass(frozen=True)
@@ -357,6 +368,8 @@ def _requests(
         for key, value in tags.items():
             context[f"aws:RequestTag/{key}"] = value
         context["aws:TagKeys"] = list(tags)
+    if "kms:viaservice" in keys and resource_type in _KMS_VIA_SERVICE:
+        context["kms:ViaService"] = f"{_KMS_VIA_SERVICE[resource_type]}.{template.env.region}.amazonaws.com"
     if "iam:permissionsboundary" in keys:
         boundary = _boundary_of(template, owner)
         if boundary:
@@ -407,6 +420,45 @@ def all_calls(template: Mapping[str, Any], env: Env) -> Iterator[Call | Gap]:
         yield from calls(model, logical_id)
 
 
+def _key_arns(model: Template) -> frozenset[str]:
+    """The ARNs of the KMS keys the template creates."""
+    return frozenset(
+        arn
+        for logical_id in model.resources
+        if model.type_of(logical_id) == "AWS::KMS::Key"
+        for arn in model.arns(logical_id)
+    )
+
+
+def _key_create_path(props: Mapping[str, Any]) -> frozenset[str]:
+    """What AWS::KMS::Key's create handler calls (aws-cloudformation-resource-providers-kms):
+    CreateKey with the policy and tags, EnableKeyRotation when asked, DisableKey when not Enabled.
+    The schema also lists PutKeyPolicy for create; the handler passes the policy to CreateKey."""
+    path = {"kms:CreateKey", "kms:TagResource"}
+    if props.get("EnableKeyRotation") is True:
+        path.add("kms:EnableKeyRotation")
+    if props.get("Enabled") is False:
+        path.add("kms:DisableKey")
+    return frozenset(path)
+
+
+def _as_first_deployed(template: Template, call: Call, new_keys: frozenset[str]) -> Call | None:
+    """The call as the stack's first deployment makes it (None: that deployment does not make it).
+
+    KMS documents that a tag can take up to five minutes to affect authorization. On the first
+    deployment every create-handler call on one of the template's own keys (the key's own
+    EnableKeyRotation, a table's grant on its key) falls inside that window: it is judged without
+    aws:ResourceTag. Read, update and delete handlers run on later deployments.
+    """
+    if call.handler != "create" or call.resource not in new_keys:
+        return call
+    own_key = call.resource_type == "AWS::KMS::Key"
+    if own_key and call.action not in _key_create_path(template.props(call.logical_id)):
+        return None
+    context = {k: v for k, v in call.context.items() if not k.startswith("aws:ResourceTag/")}
+    return dataclasses.replace(call, context=context)
+
+
 def missing_permissions(
     template: Mapping[str, Any],
     policy: Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -416,17 +468,27 @@ def missing_permissions(
     region: str,
     partition: str = "aws",
     boundary: Mapping[str, Any] | None = None,
+    first_deployment: bool = False,
 ) -> list[Gap]:
     """The calls for `template` that `policy` (one document or several, as the execution role has
-    them attached; within `boundary`, if the role has one) denies."""
+    them attached; within `boundary`, if the role has one) denies. With `first_deployment`, the
+    create-handler calls on the template's own KMS keys are judged as the stack's first deployment
+    makes them: before the keys' tags take effect."""
     policies = [policy] if isinstance(policy, Mapping) else list(policy)
     env = Env(stack_name, account, region, partition)
     principal = CFN_EXEC_ROLE.format(partition=partition, account=account, region=region)
+    model = Template(template, env)
+    new_keys = _key_arns(model) if first_deployment else frozenset()
     gaps: dict[Gap, None] = {}
     for call in all_calls(template, env):
         if isinstance(call, Gap):
             gaps[call] = None
             continue
+        if new_keys:
+            first = _as_first_deployed(model, call, new_keys)
+            if first is None:
+                continue
+            call = first
         context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": account, **call.context}
         request = Request(call.action, call.resource, context, principal_arn=principal)
         decision = evaluate(request, policies, boundary=boundary, resource_policy=call.resource_policy)
