@@ -19,7 +19,7 @@ from tests.local_server import OUTPUTS_ENV, LocalServer
 from tests.verify.support import SERVERS, SMALL_LIMITS, Verifier, VerifierRun
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LocalServer]]:
     """The four servers, started at once: most of a start is synthesizing the stack, and they overlap."""
     if os.environ.get(OUTPUTS_ENV):
@@ -40,7 +40,7 @@ def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def verifier_runs(
     local_servers: dict[str, LocalServer], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, VerifierRun]:

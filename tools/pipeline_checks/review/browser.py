@@ -24,6 +24,10 @@ HEADLESS_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
+    # One process instead of about ten: the same DOM, screenshot and PDF, 380 MiB instead of about
+    # 1,060 MiB (summed RSS, measured on the review report), inside the Synth build's memory budget.
+    "--single-process",
+    "--no-zygote",
 )
 
 
