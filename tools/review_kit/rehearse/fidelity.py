@@ -387,7 +387,7 @@ def compare(
         return [f"{name} (not proven: {type(error).__name__})" for name in sorted(props)]
     gaps = []
     for name, written in sorted(props.items()):
-        if UNRESOLVED in json.dumps(written, default=str, ensure_ascii=False):  # as written: not \\u27e8 escapes
+        if UNRESOLVED in json.dumps(written, default=str, ensure_ascii=False):  # not as \u27e8
             gaps.append(f"{name} (not proven: an attribute the rehearsal cannot resolve)")
         elif name not in read:
             gaps.append(f"{name} (not proven)")
