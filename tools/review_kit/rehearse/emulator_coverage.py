@@ -8,11 +8,11 @@ Each stack of the assembly (Dev, Prod, the pipeline) is created with CreateStack
 after what `cdk bootstrap` and the Assets action leave: the bootstrap version parameter and the
 stack's file assets in the assets bucket. A type the emulator refuses up front ("Unrecognized
 resource types") is removed, with every reference to it replaced by a placeholder, and the stack
-created again: those resources are counted `rejected`. The stack is then read back as the
-rehearsal's deploy actions read theirs (deploy.check_stack, fidelity.py): on moto with the
-rehearsal's modelled types (`modelled`), on another emulator with none, and with read-backs of the
-types moto's CloudFormation lacks (READERS below), so a resource counts as created only when its
-own service answers for it, and as written only when every property reads back.
+created again (`rejected`); so is a resource whose creation fails (`failed`). The stack is then
+read back as the rehearsal's deploy actions read theirs (deploy.check_stack, fidelity.py): on moto
+with the rehearsal's modelled types (`modelled`), on another emulator with none and with
+read-backs of the types moto's CloudFormation lacks (modelled_readback.py), so a resource counts
+as created only when its own service answers for it, as written only when every property does.
 """
 
 from __future__ import annotations
