@@ -156,3 +156,29 @@ def test_a_request_validator_the_service_does_not_hold_fails_its_check(moto_acco
     check = modelled_readback.CHECKERS["AWS::ApiGateway::RequestValidator"]
     with pytest.raises(ClientError, match="GetRequestValidator"):
         check(moto_account, "abc123", {"RestApiId": api})
+
+
+def test_a_type_the_emulator_refuses_is_removed_counted_rejected_and_the_rest_measured(
+    moto_account, tmp_path, monkeypatch
+):
+    # GIVEN an emulator that refuses the CodeDeploy type up front, as MiniStack does
+    real_create = emulator_coverage.create
+    refused = []
+
+    def refusing(session, name, template, bucket, endpoint):
+        if any(r["Type"] == "AWS::CodeDeploy::Application" for r in template["Resources"].values()):
+            refused.append(name)
+            return {"App": "rejected: AWS::CodeDeploy::Application is an unrecognized resource type"}
+        return real_create(session, name, template, bucket, endpoint)
+
+    monkeypatch.setattr(emulator_coverage, "create", refusing)
+    # WHEN the stack is measured
+    coverage = emulator_coverage.measure(moto_account, _stack(tmp_path, TEMPLATE), "unused", moto=True)
+    # THEN it was created without it, and it is counted rejected, the others as before
+    assert refused == ["S"]
+    assert coverage.states() == {
+        "AWS::Logs::LogGroup Logs": "as written",
+        "AWS::S3::Bucket Bucket": "props lost",
+        "AWS::CodeDeploy::Application App": "rejected",
+    }
+    assert emulator_coverage.counts("S", list(coverage.states().values()))[-2:] == ["1", "0"]
