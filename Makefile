@@ -233,15 +233,13 @@ rehearse: $(REHEARSE_SYNTH) ## Run every pipeline action in order against moto: 
 		--make-test-record $(REPORTS)/make-test.json $(REHEARSE_ARGS)
 
 # moto against MiniStack on our three templates (docs/rehearsal.md, "Why moto: measured against
-# MiniStack"). MiniStack pins botocore (and so boto3) below the project's: its own environment,
-# from its own hash lock (ministack==1.5.33 and boto3==1.43.106, which its Lambda runtime imports:
-# `uv pip compile --generate-hashes --python-version 3.11`), its server on loopback only.
+# MiniStack"). MiniStack pins botocore below the project's groups: uv installs the lock's ministack
+# group apart, in .venv-tools/ministack, as it does checkov; its server listens on loopback only.
 MINISTACK := $(TOOLS)/ministack
-MINISTACK_LOCK := tools/review_kit/rehearse/ministack-requirements.txt
 MINISTACK_PORT ?= 4599
-$(MINISTACK)/.installed: $(MINISTACK_LOCK)
-	rm -rf $(MINISTACK) && $(PYTHON) -m venv $(MINISTACK)
-	$(MINISTACK)/bin/pip install -q --require-hashes --only-binary=:all: -r $(MINISTACK_LOCK)
+$(MINISTACK)/.installed: uv.lock pyproject.toml $(UV_INSTALLED)
+	@echo "== $(MINISTACK): the ministack group from uv.lock"
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(MINISTACK) $(UV_SYNC) --only-group ministack
 	touch $@
 
 emulator-coverage: $(INSTALLED) $(MINISTACK)/.installed ## What moto and MiniStack create as written from cdk.out (make synth first)
