@@ -42,7 +42,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi bootstrap-template clean
+.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse emulator-coverage bench openapi bootstrap-template clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -231,6 +231,25 @@ REHEARSE_SYNTH ?= synth
 rehearse: $(REHEARSE_SYNTH) ## Run every pipeline action in order against moto: table + reports/rehearsal/summary.json
 	python -m tools.review_kit.rehearse --cdk-out $(CDK_OUT) --out $(REPORTS)/rehearsal \
 		--make-test-record $(REPORTS)/make-test.json $(REHEARSE_ARGS)
+
+# moto against MiniStack on our three templates (docs/rehearsal.md, "Why moto: measured against
+# MiniStack"). MiniStack pins botocore below the project's groups: uv installs the lock's ministack
+# group apart, in .venv-tools/ministack, as it does checkov; its server listens on loopback only.
+MINISTACK := $(TOOLS)/ministack
+MINISTACK_PORT ?= 4599
+$(MINISTACK)/.installed: uv.lock pyproject.toml $(UV_INSTALLED)
+	@echo "== $(MINISTACK): the ministack group from uv.lock"
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(MINISTACK) $(UV_SYNC) --only-group ministack
+	touch $@
+
+emulator-coverage: $(INSTALLED) $(MINISTACK)/.installed ## What moto and MiniStack create as written from cdk.out (make synth first)
+	python -m tools.review_kit.rehearse.emulator_coverage --cdk-out $(CDK_OUT) --by-type
+	work=$$(mktemp -d); BIND_HOST=127.0.0.1 GATEWAY_PORT=$(MINISTACK_PORT) MINISTACK_ACCOUNT_ID=123456789012 \
+		TMPDIR=$$work S3_DATA_DIR=$$work/s3 $(MINISTACK)/bin/python -m ministack >$$work/ministack.log 2>&1 & \
+		server=$$!; trap 'kill $$server' EXIT; \
+		for _ in $$(seq 60); do curl -sf http://127.0.0.1:$(MINISTACK_PORT)/_ministack/health >/dev/null && break; sleep 0.5; done; \
+		python -m tools.review_kit.rehearse.emulator_coverage --cdk-out $(CDK_OUT) --by-type \
+			--endpoint http://127.0.0.1:$(MINISTACK_PORT)
 
 # The locked CLI's bootstrap template with the stage accounts' trust narrowed to the pipeline's roles
 # (docs/bootstrap.md); a test fails when the committed file is not what this writes.

@@ -35,6 +35,16 @@ def test_contains_holds_what_the_template_wrote_and_nothing_less():
     assert fidelity.contains('{"Statement": [{"Effect": "Allow"}]}', {"Statement": [{"Effect": "Allow"}]})
 
 
+def test_a_property_holding_an_unresolved_attribute_is_not_proven_never_compared():
+    # GIVEN a property whose value is a Fn::GetAtt the rehearsal cannot resolve (a Version's number),
+    # read back by the very call that is keyed by it (it answers what it was asked)
+    written = {"FunctionName": fidelity.UNRESOLVED}
+    # WHEN compared THEN it is not proven: the placeholder never compares equal to itself
+    assert fidelity.compare(None, "AWS::Lambda::Version", "fn:1", written) == [
+        "FunctionName (not proven: an attribute the rehearsal cannot resolve)"
+    ]
+
+
 def test_a_property_moto_drops_is_lost_and_the_resource_not_created_as_written(moto_account):
     # GIVEN a bucket whose public access block moto's CloudFormation does not apply
     template = {

@@ -204,8 +204,19 @@ CHECKERS: dict[str, Checker] = {
 }
 
 
-def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> StackCheck:
-    """Each template resource: deployed (read back), emulated (modelled), or missing (and why)."""
+def check_stack(
+    session: Any,
+    stack_name: str,
+    template: Mapping[str, Any],
+    *,
+    modelled: Mapping[str, Any] = emulator.EMULATED_TYPES,
+    checkers: Mapping[str, Checker] = CHECKERS,
+    readers: Mapping[str, fidelity.Reader] = fidelity.READERS,
+) -> StackCheck:
+    """Each template resource: deployed (read back), emulated (modelled), or missing (and why).
+
+    The defaults are the rehearsal's moto; emulator_coverage.py reads another emulator's stack back
+    with no modelled types and read-backs for the types moto's CloudFormation lacks."""
     cloudformation = session.client("cloudformation")
     stack_id = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
     listed = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
@@ -220,7 +231,7 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
     for logical_id, resource in template.get("Resources", {}).items():
         resource_type = resource["Type"]
         label = f"{resource_type} {logical_id}"
-        if resource_type in emulator.EMULATED_TYPES:
+        if resource_type in modelled:
             if emulator.REGISTRY.get(stack_id, logical_id) is None:
                 check.missing.append(f"{label}: modelled type, but the stack never created it")
             else:
@@ -230,7 +241,7 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
         if logical_id not in physical:
             check.missing.append(f"{label}: not in the stack's resources (skipped by the emulator)")
             continue
-        checker = CHECKERS.get(resource_type)
+        checker = checkers.get(resource_type)
         if checker is None:
             check.missing.append(
                 f"{label}: no read-back check for this type in tools/review_kit/rehearse/deploy.py"
@@ -246,7 +257,7 @@ def check_stack(session: Any, stack_name: str, template: Mapping[str, Any]) -> S
             check.missing.append(f"{label}: {type(error).__name__}: {error}")
             continue
         check.deployed.append(label)
-        gaps = fidelity.compare(session, resource_type, physical[logical_id], written)
+        gaps = fidelity.compare(session, resource_type, physical[logical_id], written, readers)
         if gaps:
             check.fidelity.lost[label] = gaps
         else:

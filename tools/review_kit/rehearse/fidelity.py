@@ -370,9 +370,15 @@ READERS: dict[str, Reader] = {
 }
 
 
-def compare(session: Any, resource_type: str, physical: str, props: Mapping[str, Any]) -> list[str]:
+def compare(
+    session: Any,
+    resource_type: str,
+    physical: str,
+    props: Mapping[str, Any],
+    readers: Mapping[str, Reader] = READERS,
+) -> list[str]:
     """The template properties not applied ("X (lost)") or with no read-back ("X (not proven)")."""
-    reader = READERS.get(resource_type)
+    reader = readers.get(resource_type)
     if reader is None:
         return [f"{name} (not proven)" for name in sorted(props)]
     try:
@@ -381,7 +387,7 @@ def compare(session: Any, resource_type: str, physical: str, props: Mapping[str,
         return [f"{name} (not proven: {type(error).__name__})" for name in sorted(props)]
     gaps = []
     for name, written in sorted(props.items()):
-        if UNRESOLVED in json.dumps(written, default=str):
+        if UNRESOLVED in json.dumps(written, default=str, ensure_ascii=False):  # not as \u27e8
             gaps.append(f"{name} (not proven: an attribute the rehearsal cannot resolve)")
         elif name not in read:
             gaps.append(f"{name} (not proven)")
