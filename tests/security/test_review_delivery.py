@@ -337,6 +337,27 @@ def test_a_role_that_may_assume_a_bootstrap_role_is_listed_and_flagged_unless_tr
     assert [a["role"] for a in section["assumes"]] == ["Planted/Role"]
 
 
+def test_a_grant_naming_the_pipelines_own_account_is_own_account(make_assembly):
+    # GIVEN a pipeline stack synthesized into account 111111111111 whose role may assume, by tag, the
+    # bootstrap roles of that account named literally (as CDK writes self-mutation's for an explicit account)
+    planted = {
+        "IntruderRole": _role("Planted/Role"),
+        "PlantedPolicy": _assume_policy(
+            "Planted/Policy", "IntruderRole", ["arn:*:iam::111111111111:role/*"],
+            {"StringEquals": {"iam:ResourceTag/aws-cdk:bootstrap-role": ["deploy"]}},
+        ),
+    }  # fmt: skip
+    built = make_assembly(planted, stack_name="UploadApiPipeline", environment="aws://111111111111/eu-west-1")
+    # WHEN the section is built
+    section = delivery.build(assembly.load(built))
+    # THEN the grant reaches the deploy role of its own account only: a warning, and no stage is there
+    (grant,) = section["assumes"][0]["grants"]
+    assert (grant["kind"], grant["reach"], grant["trustedByName"]) == ("deploy", "own account", False)
+    flag = _flags(section, ASSUME_RULE)["Planted/Role"]
+    assert flag["severity"] == "warning"
+    assert "stage's role" not in flag["description"]
+
+
 # -- what a command installs ------------------------------------------------------------------------
 
 

@@ -81,7 +81,9 @@ def build(
         "topology": topology,
         "gates": delivery_context.gates_table(gates_doc, actions),
     }
-    section["flags"] = [_assume_flag(stack, a, topology) for a in assumes]
+    section["environments"] = environments(assembly)
+    stage_here = any(e["inPipelineAccount"] for e in section["environments"] if e["stage"] != stack.stage)
+    section["flags"] = [_assume_flag(stack, a, stage_here) for a in assumes]
     section["flags"] += [f for f in (_install_flag(stack, p) for p in projects) if f]
     return section
 
@@ -195,8 +197,8 @@ def _reach(stack: Stack, resource: Any, target: BootstrapRole, statement: dict[s
     pattern = delivery_context.concrete(resource, stack.name_of)
     account = pattern.split(":")[4] if pattern.count(":") >= 5 else "*"
     region = delivery_context.region_in(pattern)
-    if account == OWN_ACCOUNT:
-        return "own account" if fnmatch.fnmatchcase(target.arn(OWN_ACCOUNT, region), pattern) else ""
+    if account in (OWN_ACCOUNT, stack.environment.partition("://")[2].partition("/")[0]):
+        return "own account" if fnmatch.fnmatchcase(target.arn(account, region), pattern) else ""
     if account.isdigit():
         return f"account {account}" if fnmatch.fnmatchcase(target.arn(account, region), pattern) else ""
     return "any account" if fnmatch.fnmatchcase(target.arn(OTHER_ACCOUNT, region), pattern) else ""
@@ -213,17 +215,17 @@ def _tag_values(condition: Any) -> set[str] | None:
     return None
 
 
-def _assume_flag(stack: Stack, assume: dict[str, Any], topology: dict[str, Any]) -> dict[str, Any]:
+def _assume_flag(stack: Stack, assume: dict[str, Any], stage_here: bool) -> dict[str, Any]:
+    """stage_here: a stage stack is synthesized into the pipeline's account."""
     verdicts: dict[str, list[str]] = {}
     severity = "info"
-    stage_here = any(a["inPipelineAccount"] for a in topology.get("accounts", []) if a["name"] != "pipeline")
     for grant in assume["grants"]:
         if grant["trustedByName"]:
             verdict = "trusted by name in the bootstrap template"
         elif grant["reach"] == "own account":
             verdict = "NOT trusted by name: only the CLI's own-account trust admits it"
             if stage_here:
-                verdict += " (a stage is in the pipeline's account in cdk.json: that is the stage's role)"
+                verdict += " (a stage is synthesized into the pipeline's account: that is the stage's role)"
             severity = "error" if severity == "error" else "warning"
         else:
             verdict = "NOT trusted by name: reaches other accounts' bootstrap roles"
@@ -247,6 +249,26 @@ def _assume_flag(stack: Stack, assume: dict[str, Any], topology: dict[str, Any])
         "AWS::IAM::Role",
         description,
     )
+
+
+def environments(assembly: Assembly) -> list[dict[str, Any]]:
+    """Each stack's account and region as synthesized; an environment-agnostic stage stack deploys
+    into the pipeline's account (CDK Pipelines), so it counts as in the pipeline's account."""
+    root = assembly.root_stack()
+
+    def parts(stack: Stack) -> tuple[str, str]:
+        _, _, rest = stack.environment.partition("://")
+        account, _, region = rest.partition("/")
+        return account or "unknown-account", region or "unknown-region"
+
+    pipeline_account = parts(root)[0]
+    found = []
+    for stack in assembly.stacks:
+        account, region = parts(stack)
+        here = account in (pipeline_account, "unknown-account")
+        found.append({"stage": stack.stage, "stack": stack.stack_name, "account": account, "region": region,
+                      "inPipelineAccount": here})  # fmt: skip
+    return found
 
 
 # -- 2. projects ------------------------------------------------------------------------------------

@@ -93,7 +93,13 @@ def _delivery(delivery: dict[str, Any]) -> list[str]:
         f"From `{delivery['stack']}`'s template, the bootstrap template, cdk.json and the gate table.",
         "",
     ]
+    out += ["### Flags", ""]
     out += [
+        f"- **{f['severity']}** `{f['rule']}` at `{_cell(f['construct'])}`: {f['description']}"
+        for f in delivery["flags"]
+    ] or ["None."]
+    out += [
+        "",
         "### Stages and actions",
         "",
         "| stage | order | action | kind | category / provider | in → out |",
@@ -127,11 +133,6 @@ def _delivery(delivery: dict[str, Any]) -> list[str]:
             f"{_cell(g['sees'])} | {_cell(g['doesNotSee'])} |"
             for g in gates["rows"]
         ]
-    out += ["", "### Flags", ""]
-    out += [
-        f"- **{f['severity']}** `{f['rule']}` at `{_cell(f['construct'])}`: {f['description']}"
-        for f in delivery["flags"]
-    ] or ["None."]
     return out
 
 
@@ -174,6 +175,13 @@ def _delivery_trust(delivery: dict[str, Any]) -> list[str]:
         )
         reason = f": {topology['sharedReason']}" if topology.get("sharedReason") else ""
         out += ["", shared + _cell(reason)]
+    out += ["", "As synthesized:", "", "| stage | stack | account | region | the pipeline's account |"]
+    out.append("|---|---|---|---|---|")
+    out += [
+        f"| {e['stage']} | {e['stack']} | {e['account']} | {e['region']} | "
+        f"{'yes' if e['inPipelineAccount'] else 'no'} |"
+        for e in delivery["environments"]
+    ]
     return out
 
 
