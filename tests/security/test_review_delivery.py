@@ -82,7 +82,12 @@ def test_each_project_has_its_actions_commands_inputs_role_and_what_that_role_ma
     verdicts = {i["verdict"] for i in synth["installs"]}
     assert {"hash-locked", "no scripts"} <= verdicts
     assert commands.RUNS_SCRIPTS not in verdicts
-    assert synth["assumes"] == []
+    assert synth["assumes"] == synth["assumeTargets"] == []
+    # AND a role's every sts:AssumeRole target is listed, bootstrap role or not: dev's verify role
+    # may assume only dev's VerifierRole
+    verify = projects["Dev / VerifyDev"]
+    assert [t.rsplit(":", 1)[-1] for t in verify["assumeTargets"]] == ["role/Dev-UploadApi-Verifier"]
+    assert verify["assumes"] == []
     # AND every project of the pipeline is listed, the permission check once for both stages
     checks = [
         p for p in review.report["delivery"]["projects"] if "Dev / DevPermissionsCheck.Check" in p["actions"]

@@ -68,8 +68,9 @@ def build(
     roles = delivery_context.bootstrap_roles(template)
     topology = delivery_context.topology(cdk_json)
     stages = [_stage(stack, s) for p in pipelines for s in p.properties.get("Stages") or []]
-    assumes = [a for a in (_assume(stack, role, roles) for role in _roles(stack)) if a["grants"]]
-    projects = _projects(stack, stages, assumes, commands.Makefile.read(repo / "Makefile"), repo)
+    every_role = [_assume(stack, role, roles) for role in _roles(stack)]
+    assumes = [a for a in every_role if a["grants"]]
+    projects = _projects(stack, stages, every_role, commands.Makefile.read(repo / "Makefile"), repo)
     actions = [(s["name"], a["name"], a["runOrder"]) for s in stages for a in s["actions"]]
     section: dict[str, Any] = {
         "status": "read" if pipelines else f"no CodePipeline in {stack.stack_name}",
@@ -141,10 +142,16 @@ def _assume(
     role, statements = entry
     name_value = role.properties.get("RoleName")
     role_name = render(name_value, stack.name_of) if name_value is not None else None
-    grants = []
+    grants, targets = [], []
     for statement in statements:
         if statement.get("Effect", "Allow") != "Allow" or not _allows_assume(statement):
             continue
+        condition = json.dumps(statement["Condition"]) if statement.get("Condition") else ""
+        resources = statement.get("Resource", [])
+        targets += [
+            render(r, stack.name_of) + (f" if {condition}" if condition else "")
+            for r in (resources if isinstance(resources, list) else [resources])
+        ]
         for resource in (
             statement.get("Resource", [])
             if isinstance(statement.get("Resource"), list)
@@ -176,6 +183,7 @@ def _assume(
         "roleName": role_name or "",
         "why": delivery_context.why_trusted(role.logical_id),
         "grants": grants,
+        "targets": list(dict.fromkeys(targets)),
     }
 
 
@@ -307,6 +315,7 @@ def _projects(
                 ],
                 "role": render(role_value, stack.name_of) if role_value is not None else "",
                 "assumes": (by_role.get(role_id) or {}).get("grants", []),
+                "assumeTargets": (by_role.get(role_id) or {}).get("targets", []),
                 "installs": [i.as_dict() for i in installs],
             }
         )

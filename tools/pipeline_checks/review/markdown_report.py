@@ -118,7 +118,9 @@ def _delivery(delivery: dict[str, Any]) -> list[str]:
         assumes = ", ".join(f"{g['kind']} ({g['reach']})" for g in p["assumes"]) or "no bootstrap role"
         out += ["", f"#### `{_cell(p['project'])}`", ""]
         out += [f"- run by: {', '.join(p['actions']) or 'no action'}; buildspec: {p['buildspec']}"]
-        out += [f"- input: {inputs}", f"- role `{_cell(p['role'])}`, may assume: {assumes}"]
+        targets = ", ".join(f"`{_cell(t)}`" for t in p["assumeTargets"]) or "nothing"
+        out += [f"- input: {inputs}", f"- role `{_cell(p['role'])}`: sts:AssumeRole on {targets}"]
+        out += [f"  - bootstrap roles among them: {assumes}"]
         for phase in p["phases"]:
             out.append(f"- {phase['phase']}: " + "; ".join(f"`{_cell(c)}`" for c in phase["commands"]))
         for i in p["installs"]:
