@@ -85,7 +85,8 @@ def templates(assembly: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def make_assembly(tmp_path: Path) -> Callable[..., Path]:
-    """`make_assembly(resources, metadata={}, violations=[])`: a one-stack cloud assembly on disk.
+    """`make_assembly(resources, metadata={}, violations=[], stack_name="App-Stack", environment=None)`:
+    a one-stack cloud assembly on disk.
 
     The stack is `App/Stack` (construct path `App/Stack`), template App-Stack.template.json.
     """
@@ -94,6 +95,8 @@ def make_assembly(tmp_path: Path) -> Callable[..., Path]:
         resources: dict[str, Any],
         metadata: dict[str, Any] | None = None,
         violations: list[dict[str, Any]] | None = None,
+        stack_name: str = "App-Stack",
+        environment: str | None = None,
     ) -> Path:
         root = tmp_path / "cdk.out"
         root.mkdir()
@@ -105,8 +108,9 @@ def make_assembly(tmp_path: Path) -> Callable[..., Path]:
                 "AppStack": {
                     "type": "aws:cloudformation:stack",
                     "displayName": "App/Stack",
-                    "properties": {"templateFile": "App-Stack.template.json", "stackName": "App-Stack"},
+                    "properties": {"templateFile": "App-Stack.template.json", "stackName": stack_name},
                     "additionalMetadataFile": "App-Stack.metadata.json",
+                    **({"environment": environment} if environment else {}),
                 }
             },
         }

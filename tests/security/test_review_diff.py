@@ -77,7 +77,7 @@ def test_new_findings_and_acknowledgements_come_first(changed, name):
     # WHEN the positions of the sections are compared
     order = [
         text.index(heading("Changes since baseline", 2)),
-        text.index(heading("New: cdk-nag findings (1)", 3)),
+        text.index(heading("New: findings (cdk-nag, delivery path) (1)", 3)),
         text.index(heading("New: cdk-nag acknowledgements (2)", 3)),
         text.index(heading("Reason changed: cdk-nag acknowledgements (1)", 3)),
         text.index(heading("Removed: checkov skips (1)", 3)),

@@ -22,7 +22,8 @@ def test_the_json_counts_are_the_lengths_of_its_lists(review):
     # WHEN its counts are recomputed from its lists, here
     expected = {
         "findings.failed": len([f for f in r["findings"] if f["severity"] == "error"]),
-        "findings.warnings": len([f for f in r["findings"] if f["severity"] != "error"]),
+        "findings.warnings": len([f for f in r["findings"] if f["severity"] == "warning"]),
+        "findings.info": len([f for f in r["findings"] if f["severity"] == "info"]),
         "acknowledgements": len(r["acknowledgements"]),
         "checkov.failed": len(r["checkov"]["failed"]),
         "checkov.skipped": len(r["checkov"]["skipped"]),
@@ -41,6 +42,8 @@ def test_the_json_counts_are_the_lengths_of_its_lists(review):
         "boundary.rows": len(boundary),
         "boundary.wildcardAllowRows": len([b for b in boundary if b["wildcards"] and b["effect"] == "Allow"]),
         "stacks": len(r["stacks"]),
+        "delivery.flagged": len([f for f in r["delivery"]["flags"] if f["severity"] != "info"]),
+        "delivery.bootstrapAssumers": len(r["delivery"]["assumes"]),
         "gates.passed": 2,
         "gates.failed": 1,
         "gates.notChecked": 1,
@@ -88,9 +91,10 @@ def test_the_junit_file_has_a_case_per_finding_acknowledgement_skip_and_gate(rev
     # WHEN its suites are read
     # THEN cdk-nag has a case per finding and per acknowledgement (skipped, with the reason as message)
     nag = suites["cdk-nag"]
-    assert int(nag.get("tests")) == len(r["findings"]) + len(r["acknowledgements"])
+    nag_findings = [f for f in r["findings"] if f["pack"] != "DeliveryPath"]
+    assert int(nag.get("tests")) == len(nag_findings) + len(r["acknowledgements"])
     assert int(nag.get("skipped")) == len(r["acknowledgements"])
-    assert int(nag.get("failures")) == r["counts"]["findings.failed"]
+    assert int(nag.get("failures")) == len([f for f in nag_findings if f["severity"] == "error"])
     skipped = [
         case.find("skipped").get("message")
         for case in nag.iter("testcase")
@@ -102,6 +106,12 @@ def test_the_junit_file_has_a_case_per_finding_acknowledgement_skip_and_gate(rev
     # AND checkov and cfn-lint skips are skipped cases; the gates are a pass, a failure and an error
     assert int(suites["checkov"].get("skipped")) == r["counts"]["checkov.skipped"]
     assert int(suites["cfn-lint"].get("skipped")) == r["counts"]["cfnLint.ignores"]
+    # AND the delivery path's flags are their own suite: a case each, an error-severity one a failure
+    delivery = suites["delivery-path"]
+    assert int(delivery.get("tests")) == len(r["delivery"]["flags"]) > 0
+    assert int(delivery.get("failures")) == len(
+        [f for f in r["delivery"]["flags"] if f["severity"] == "error"]
+    )
     gates = suites["gates"]
     assert (gates.get("tests"), gates.get("failures"), gates.get("errors")) == ("4", "1", "1")
 

@@ -93,6 +93,8 @@ class Stack:
     template_file: Path
     metadata: dict[str, list[dict[str, Any]]]  # construct path (leading slash) -> metadata entries
     template: dict[str, Any] = field(repr=False)
+    # Where synth put it: "aws://123456789012/eu-west-1", or "aws://unknown-account/unknown-region"
+    environment: str = ""
 
     @cached_property
     def view(self) -> Template:
@@ -206,6 +208,7 @@ def _stack(directory: Path, stage: str, artifact_id: str, artifact: dict[str, An
         template_file=template_file,
         metadata=metadata,
         template=_read_json(template_file),
+        environment=str(artifact.get("environment", "")),
     )
 
 

@@ -21,7 +21,7 @@ class BaselineError(Exception):
 
 # name -> (title, how to get the items out of a report, field a changed reason sits in)
 CATEGORIES: dict[str, tuple[str, Callable[[dict[str, Any]], list[dict[str, Any]]], str | None]] = {
-    "findings": ("cdk-nag findings", lambda r: r["findings"], None),
+    "findings": ("findings (cdk-nag, delivery path)", lambda r: r["findings"], None),
     "acknowledgements": ("cdk-nag acknowledgements", lambda r: r["acknowledgements"], "reason"),
     "checkovFailed": ("checkov failed checks", lambda r: r["checkov"]["failed"], None),
     "checkovSkipped": ("checkov skips", lambda r: r["checkov"]["skipped"], "reason"),

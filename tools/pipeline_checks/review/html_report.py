@@ -21,8 +21,11 @@ from tools.pipeline_checks.review.scanners import RAN
 
 # (count name, label, tone when above zero)
 COUNT_LABELS = [
-    ("findings.failed", "unacknowledged cdk-nag findings", "bad"),
-    ("findings.warnings", "validation warnings", "warn"),
+    ("findings.failed", "unacknowledged findings (cdk-nag, delivery path)", "bad"),
+    ("findings.warnings", "warnings (cdk-nag, delivery path)", "warn"),
+    ("findings.info", "informational findings", ""),
+    ("delivery.flagged", "delivery-path flags (error or warning)", "bad"),
+    ("delivery.bootstrapAssumers", "pipeline roles that may assume a bootstrap role", ""),
     ("acknowledgements", "acknowledged findings (each with a reason)", ""),
     ("acknowledgements.reasons", "distinct acknowledgement reasons", ""),
     ("acknowledgements.ownClaimsFlagged", 'acknowledgements saying "own" over others\' resources', "bad"),
@@ -106,6 +109,7 @@ def _toc(report: dict[str, Any]) -> list[tuple[str, str]]:
     links += [
         ("gates", "Build gates"),
         ("boundary", "Deployment boundary"),
+        ("delivery", "Delivery path"),
         ("risks", "Risky permissions"),
         ("trust", "Who may assume each role"),
         ("reasons", "Acknowledgements by reason"),

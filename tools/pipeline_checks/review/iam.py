@@ -47,7 +47,9 @@ def _roles(stack: Stack) -> list[dict[str, Any]]:
         for policy in properties.get("Policies", []) or []:
             via = f"inline {render(policy.get('PolicyName', ''), name)}"
             rows += _rows(stack, policy.get("PolicyDocument", {}), principal=role, via=via, entity=role)
-            statements.setdefault(resource.logical_id, []).extend(_statements(policy.get("PolicyDocument")))
+            statements.setdefault(resource.logical_id, []).extend(
+                policy_statements(policy.get("PolicyDocument"))
+            )
         for arn in render_list(properties.get("ManagedPolicyArns", []), name):
             rows.append(_managed_row(stack, role, arn))
         entities[resource.logical_id] = _entity(
@@ -77,7 +79,7 @@ def _roles(stack: Stack) -> list[dict[str, Any]]:
             role = entities[logical_id]["principal"]
             rows = _rows(stack, document, principal=role, via=name(resource.logical_id), entity=role)
             entities[logical_id]["rows"].extend(rows)
-            statements.setdefault(logical_id, []).extend(_statements(document))
+            statements.setdefault(logical_id, []).extend(policy_statements(document))
     for logical_id, entity in entities.items():
         # All of a role's statements at once: an escalation path may span two policies.
         entity["risks"] = risks.classify(
@@ -158,7 +160,7 @@ def _entity(
 
 def _trust(stack: Stack, properties: dict[str, Any]) -> list[str]:
     trust = []
-    for statement in _statements(properties.get("AssumeRolePolicyDocument", {})):
+    for statement in policy_statements(properties.get("AssumeRolePolicyDocument", {})):
         who = _principal(statement, stack.name_of)
         actions = ", ".join(render_list(statement.get("Action", []), stack.name_of))
         condition = _condition(statement.get("Condition"), stack.name_of)
@@ -185,7 +187,7 @@ def document_rows(
 ) -> list[dict[str, Any]]:
     """One row per statement of a policy document; `where` starts each row's key (stage/stack)."""
     rows = []
-    for statement in _statements(document):
+    for statement in policy_statements(document):
         actions, not_action = _field(statement, "Action", name_of)
         resources, not_resource = _field(statement, "Resource", name_of)
         who = principal if principal is not None else _principal(statement, name_of)
@@ -243,7 +245,7 @@ def _key(where: str, row: dict[str, Any], entity: str) -> str:
     )
 
 
-def _statements(document: Any) -> list[dict[str, Any]]:
+def policy_statements(document: Any) -> list[dict[str, Any]]:
     if not isinstance(document, dict):
         return []
     statements = document.get("Statement", [])

@@ -2,7 +2,8 @@
 
 One test case per finding, so the pipeline run lists each: an unacknowledged finding (or a
 failed check) is a failure, an acknowledged one (or a skipped check) is skipped with its reason
-as the message, a gate that could not check is an error. Warnings pass, with their text.
+as the message, a gate that could not check is an error. Warnings (and information) pass, with
+their text. The delivery path's flags are their own suite, as is a delivery path that was not read.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from typing import Any
 
 from tools.common import junit
 from tools.common.junit import Outcome
+from tools.pipeline_checks.review.delivery import PACK as DELIVERY_PACK
 from tools.pipeline_checks.review.scanners import RAN
 
 
 def render(report: dict[str, Any]) -> bytes:
     suites = [
         junit.Suite("cdk-nag", _nag_cases(report)),
+        junit.Suite("delivery-path", _delivery_cases(report)),
         junit.Suite("checkov", _checkov_cases(report)),
         junit.Suite("cfn-lint", _cfn_lint_cases(report)),
         junit.Suite("gates", _gate_cases(report)),
@@ -38,6 +41,8 @@ def _nag_cases(report: dict[str, Any]) -> list[junit.Case]:
     if not report["validationReport"].startswith("read"):
         cases.append(_case("app", "cdk-nag validation report", "error", report["validationReport"]))
     for f in report["findings"]:
+        if f["pack"] == DELIVERY_PACK:
+            continue
         outcome: Outcome = "failure" if f["severity"] == "error" else "pass"
         message = f"{f['severity']}: {f['pack']} {f['rule']} at {f['constructPath']}: {f['description']}"
         cases.append(_case(_where(f), f"{f['rule']} @ {f['construct']}", outcome, message))
@@ -45,6 +50,19 @@ def _nag_cases(report: dict[str, Any]) -> list[junit.Case]:
         covers = ", ".join(f"{c['path']} ({c['type']})" for c in a["covers"]) or "no resource"
         message = f"acknowledged on {a['construct']} (covers {covers}): {a['reason']}"
         cases.append(_case(_where(a), f"{a['findingId']} @ {a['construct']}", "skipped", message))
+    return cases
+
+
+def _delivery_cases(report: dict[str, Any]) -> list[junit.Case]:
+    delivery = report.get("delivery", {})
+    cases: list[junit.Case] = []
+    if delivery.get("status") != "read":
+        cases.append(_case("app", "delivery path read", "error", str(delivery.get("status"))))
+    for f in report["findings"]:
+        if f["pack"] == DELIVERY_PACK:
+            outcome: Outcome = "failure" if f["severity"] == "error" else "pass"
+            message = f"{f['severity']}: {f['rule']} at {f['constructPath']}: {f['description']}"
+            cases.append(_case(_where(f), f"{f['rule']} @ {f['construct']}", outcome, message))
     return cases
 
 

@@ -41,6 +41,7 @@ def render(report: dict[str, Any]) -> str:
         out += _changes(report["diff"])
     out += _gates(report["gates"])
     out += _boundary(report["boundary"])
+    out += _delivery(report.get("delivery", {"status": "not read", "flags": []}))
     out += _risks(report["risks"])
     out += _trust(report["iam"])
     out += _reasons(report)
@@ -81,6 +82,108 @@ def _boundary(boundary: dict[str, Any]) -> list[str]:
                 f"cloudsplaining: **{risk['title']}** ({len(risk['items'])}): " + _items(risk["items"]),
             ]
     out += ["", *[f"**`{u['file']}`: {u['problem']}**" for u in boundary["unreadable"]]]
+    return out
+
+
+def _delivery(delivery: dict[str, Any]) -> list[str]:
+    out = ["", "## Delivery path", ""]
+    if delivery["status"] != "read":
+        return [*out, f"**delivery path {delivery['status']}**"]
+    out += [
+        f"From `{delivery['stack']}`'s template, the bootstrap template, cdk.json and the gate table.",
+        "",
+    ]
+    out += ["### Flags", ""]
+    out += [
+        f"- **{f['severity']}** `{f['rule']}` at `{_cell(f['construct'])}`: {f['description']}"
+        for f in delivery["flags"]
+    ] or ["None."]
+    out += [
+        "",
+        "### Stages and actions",
+        "",
+        "| stage | order | action | kind | category / provider | in → out |",
+    ]
+    out.append("|---|---:|---|---|---|---|")
+    for stage in delivery["pipeline"]:
+        for a in stage["actions"]:
+            flow = f"{', '.join(a['inputs']) or '-'} → {', '.join(a['outputs']) or '-'}"
+            out.append(
+                f"| {stage['name']} | {a['runOrder']} | `{_cell(a['name'])}` | **{a['kind']}** | "
+                f"{a['category']} / {a['provider']} | {_cell(flow)} |"
+            )
+    out += ["", "### CodeBuild projects"]
+    for p in delivery["projects"]:
+        inputs = ", ".join(f"`{i['artifact']}` (from {i['from']})" for i in p["inputs"]) or "none"
+        assumes = ", ".join(f"{g['kind']} ({g['reach']})" for g in p["assumes"]) or "no bootstrap role"
+        out += ["", f"#### `{_cell(p['project'])}`", ""]
+        out += [f"- run by: {', '.join(p['actions']) or 'no action'}; buildspec: {p['buildspec']}"]
+        targets = ", ".join(f"`{_cell(t)}`" for t in p["assumeTargets"]) or "nothing"
+        out += [f"- input: {inputs}", f"- role `{_cell(p['role'])}`: sts:AssumeRole on {targets}"]
+        out += [f"  - bootstrap roles among them: {assumes}"]
+        for phase in p["phases"]:
+            out.append(f"- {phase['phase']}: " + "; ".join(f"`{_cell(c)}`" for c in phase["commands"]))
+        for i in p["installs"]:
+            out.append(f"  - install **{i['verdict']}**: `{_cell(i['command'])}` (via {_cell(i['via'])})")
+    out += _delivery_trust(delivery)
+    gates = delivery["gates"]
+    out += ["", "### What each gate sees", "", f"From `{gates['source']}` ({gates['status']})."]
+    if gates["rows"]:
+        out += ["", "| gate | in this pipeline | sees | does not see |", "|---|---|---|---|"]
+        out += [
+            f"| `{_cell(g['gate'])}` | {_cell('; '.join(g['actions'])) or '**not in this pipeline**'} | "
+            f"{_cell(g['sees'])} | {_cell(g['doesNotSee'])} |"
+            for g in gates["rows"]
+        ]
+    return out
+
+
+def _delivery_trust(delivery: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "### Roles that may assume a bootstrap role",
+        "",
+        "| role | bootstrap role | reach | trusted by name |",
+    ]
+    out.append("|---|---|---|---|")
+    for a in delivery["assumes"]:
+        for g in a["grants"]:
+            trusted = "yes" if g["trustedByName"] else "**no**"
+            out.append(
+                f"| `{_cell(a['role'])}` | {g['kind']} | {g['reach']}: `{_cell(g['resource'])}` | {trusted} |"
+            )
+    out += ["", "### Bootstrap roles and their trust", ""]
+    out.append("In a stage account bootstrapped with `--trust` the pipeline's account:")
+    for b in delivery["bootstrap"]:
+        named = ", ".join(f"`{n}`" for n in b["namesPipelineRoles"]) or "none"
+        out += ["", f"#### {b['kind']}: `{b['name']}`", "", f"Pipeline roles it names: {named}.", ""]
+        out += ["| effect | principal | actions | condition |", "|---|---|---|---|"]
+        out += [
+            f"| {r['effect']} | `{_cell(r['principal'])}` | {', '.join(r['actions'])} | "
+            f"{_cell(r['condition']) or '-'} |"
+            for r in b["trustRows"]
+        ]
+    topology = delivery["topology"]
+    out += ["", "### Accounts", "", f"From `{topology['source']}` ({topology['status']})."]
+    if topology["accounts"]:
+        out += ["", "| account of | account | region | the pipeline's account |", "|---|---|---|---|"]
+        out += [
+            f"| {a['name']} | {_cell(a['account'])} | {a['region']} | "
+            f"{'yes' if a['inPipelineAccount'] else 'no'} |"
+            for a in topology["accounts"]
+        ]
+        shared = (
+            "**dev and prod share one account**" if topology["shared"] else "dev and prod in two accounts"
+        )
+        reason = f": {topology['sharedReason']}" if topology.get("sharedReason") else ""
+        out += ["", shared + _cell(reason)]
+    out += ["", "As synthesized:", "", "| stage | stack | account | region | the pipeline's account |"]
+    out.append("|---|---|---|---|---|")
+    out += [
+        f"| {e['stage']} | {e['stack']} | {e['account']} | {e['region']} | "
+        f"{'yes' if e['inPipelineAccount'] else 'no'} |"
+        for e in delivery["environments"]
+    ]
     return out
 
 
@@ -197,7 +300,7 @@ def _stack(report: dict[str, Any], stack: dict[str, Any]) -> list[str]:
     out = ["", f"### Stack {name}", "", f"`{stack['templateFile']}`, {stack['resources']} resources", ""]
     out += _controls(mine(report.get("controls", [])))
     findings = mine(report["findings"])
-    out.append(f"#### cdk-nag findings ({len(findings)})")
+    out.append(f"#### Findings: cdk-nag, delivery path ({len(findings)})")
     out += [""] + (
         [
             f"- **{f['severity']}** {f['pack']} `{f['rule']}` at `{f['construct']}` {f['logicalId']}: "

@@ -4,7 +4,8 @@ Every list is flat (each item names its stage and stack) so a machine can filter
 sums them for the whole app and `stacks[].counts` per stack. Beside the stacks: `boundary`, the
 bootstrap policies every deployment runs inside; `risks`, cloudsplaining's risk classes per
 principal (the boundary's policies' stage is `bootstrap`); `acknowledgementReasons`, the
-acknowledgements grouped by reason. Every item has a `key` that stays
+acknowledgements grouped by reason; `delivery`, the delivery path (review/delivery.py), whose flags
+are findings too (pack `DeliveryPath`, severity error, warning or info). Every item has a `key` that stays
 the same between two builds of the same code, which is what `--baseline` diffs on.
 """
 
@@ -24,6 +25,8 @@ from tools.pipeline_checks.review import controls, iam, nag, scanners
 # `bootstrap` when the review was not given the bootstrap folder's policies
 # (tools.pipeline_checks.review.boundary).
 NO_BOUNDARY: dict[str, Any] = {"status": "not read", "directory": "", "policies": [], "unreadable": []}
+# `delivery` when the review was not given the delivery path (tools.pipeline_checks.review.delivery).
+NO_DELIVERY: dict[str, Any] = {"status": "not read", "flags": []}
 
 SCHEMA = "secure-upload-api/security-review/1"
 # Which gates results count as what (tools/pipeline_checks/gates/common.py statuses).
@@ -38,10 +41,13 @@ def build(
     gates: dict[str, Any] | None,
     source: dict[str, str] | None = None,
     boundary: dict[str, Any] | None = None,
+    delivery: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """checkov / cfn_lint: (status, the tool's JSON report or None); gates: the gates'
     summary.json;
-    boundary: review.boundary.load(bootstrap/), the policies every deployment runs inside."""
+    boundary: review.boundary.load(bootstrap/), the policies every deployment runs inside;
+    delivery: review.delivery.build(assembly), the delivery path and its flags."""
+    delivery = delivery if delivery is not None else NO_DELIVERY
     order = {stage: i for i, stage in enumerate(assembly.stages)}
     stack_order = {s.stack_name: i for i, s in enumerate(assembly.stacks)}
 
@@ -77,7 +83,7 @@ def build(
             }
             for s in assembly.stacks
         ],
-        "findings": ordered(nag.findings(assembly)),
+        "findings": ordered([*nag.findings(assembly), *delivery["flags"]]),
         "acknowledgements": ordered(nag.acknowledgements(assembly)),
         "checkov": {
             "status": checkov_status,
@@ -91,6 +97,7 @@ def build(
         },
         "iam": ordered(e for s in assembly.stacks for e in iam.permissions(s)),
         "boundary": boundary if boundary is not None else NO_BOUNDARY,
+        "delivery": delivery,
         "controls": ordered(c for s in assembly.stacks for c in controls.controls(s)),
         "gates": {
             "status": "ran" if gates is not None else "not run: no reports/gates/summary.json (`make scan`)",
@@ -117,7 +124,8 @@ def counts(report: dict[str, Any], stack: str | None = None) -> dict[str, int]:
     rows = [row for entity in entities for row in entity["rows"]]
     result = {
         "findings.failed": sum(1 for f in findings if f["severity"] == "error"),
-        "findings.warnings": sum(1 for f in findings if f["severity"] != "error"),
+        "findings.warnings": sum(1 for f in findings if f["severity"] == "warning"),
+        "findings.info": sum(1 for f in findings if f["severity"] == "info"),
         "acknowledgements": len(of(report["acknowledgements"])),
         "checkov.failed": len(of(report["checkov"]["failed"])),
         "checkov.skipped": len(of(report["checkov"]["skipped"])),
@@ -143,6 +151,9 @@ def counts(report: dict[str, Any], stack: str | None = None) -> dict[str, int]:
             1 for r in boundary_rows if r["wildcards"] and r["effect"] == "Allow"
         )
         result["stacks"] = len(report["stacks"])
+        delivery = report.get("delivery", NO_DELIVERY)
+        result["delivery.flagged"] = sum(1 for f in delivery["flags"] if f["severity"] != "info")
+        result["delivery.bootstrapAssumers"] = len(delivery.get("assumes", []))
         statuses = [GATE_STATUSES.get(g["status"], "failed") for g in report["gates"]["results"]]
         for status in GATE_STATUSES.values():
             result[f"gates.{status}"] = statuses.count(status)
