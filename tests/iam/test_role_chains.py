@@ -1,0 +1,168 @@
+"""Chains of sts:AssumeRole: which role of the pipeline reaches a stage's bootstrap roles, in any
+number of hops, decided by the project's IAM evaluator.
+
+The pipeline is synthesized with the pipeline, dev and prod in three accounts (as in
+test_bootstrap_trust.py); every role of the pipeline stack is a node with its synthesized policies,
+its permissions boundary and its trust policy; each stage account adds its bootstrap roles, with the
+trust of bootstrap/cdk/bootstrap-template.json, and its CloudFormation execution role, which only
+the deploy role can hand to CloudFormation (`iam:PassRole`). An edge is an AssumeRole the source's
+policies allow and the target's trust admits. The question a security reviewer asks: can the build
+that runs the commit's code (Synth), or any other role, reach a role that deploys to prod other than
+through the roles docs/delivery-trust.md names?
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.iam.test_bootstrap_trust import (
+    BOUNDARY,
+    DEV_ACCOUNT,
+    KIND,
+    PIPELINE_ACCOUNT,
+    PROD_ACCOUNT,
+    REGION,
+    THREE_ACCOUNTS,
+    bootstrap_role_arn,
+    stage_bootstrap,
+)
+from tools.dev import bootstrap_template as bt
+from tools.review_kit.iam.arns import Env, Template
+from tools.review_kit.iam.evaluator import Request, evaluate
+from tools.review_kit.iam.validity import resolve_document
+
+pytestmark = pytest.mark.synth
+
+SYNTH_ROLE = "PipelineBuildSynthCdkBuildProjectRole231EEA2A"  # the build that runs the commit's code
+EXEC = "cfn-exec"
+
+
+@dataclass
+class Role:
+    arn: str
+    policies: list[dict[str, Any]]
+    trust: dict[str, Any] | None  # None: nothing assumes it (reached another way)
+    boundary: Mapping[str, Any] | None
+    tag: str | None = None  # aws-cdk:bootstrap-role, which CDK Pipelines' grants select by
+
+
+def _pipeline_roles(raw: Mapping[str, Any]) -> dict[str, Role]:
+    model = Template(raw, Env(bt.PIPELINE_STACK, PIPELINE_ACCOUNT, REGION))
+    roles: dict[str, Role] = {}
+    for logical_id, resource in raw["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            props = resource["Properties"]
+            roles[logical_id] = Role(
+                arn=model.get_att(logical_id, "Arn"),
+                policies=[resolve_document(model, p["PolicyDocument"]) for p in props.get("Policies", [])],
+                trust=resolve_document(model, props["AssumeRolePolicyDocument"]),
+                boundary=BOUNDARY if "PermissionsBoundary" in props else None,
+            )
+    for resource in raw["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            for role in resource["Properties"]["Roles"]:
+                roles[role["Ref"]].policies.append(
+                    resolve_document(model, resource["Properties"]["PolicyDocument"])
+                )
+    return roles
+
+
+def _stage_roles(committed: Mapping[str, Any]) -> dict[str, Role]:
+    roles = {}
+    for account, stage in ((DEV_ACCOUNT, "dev"), (PROD_ACCOUNT, "prod")):
+        for role_id, kind in KIND.items():
+            trust = bt.trust_policy(committed, role_id, stage_bootstrap(account))
+            roles[f"{stage}:{kind}"] = Role(bootstrap_role_arn(role_id, account), [], trust, None, kind)
+        exec_arn = f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{REGION}"
+        roles[f"{stage}:{EXEC}"] = Role(exec_arn, [], None, None)
+    return roles
+
+
+def _assumes(source: Role, target: Role) -> bool:
+    context = {"iam:ResourceTag/aws-cdk:bootstrap-role": target.tag} if target.tag else {}
+    request = Request("sts:AssumeRole", target.arn, context, principal_arn=source.arn)
+    return evaluate(request, source.policies, boundary=source.boundary, resource_policy=target.trust).allowed
+
+
+def reachable(roles: Mapping[str, Role], start: str) -> set[str]:
+    """Every role `start` reaches through AssumeRole chains, and a stage's execution role from its
+    deploy role (which passes it to CloudFormation: the deploy role's own permissions)."""
+    seen, todo = {start}, [start]
+    while todo:
+        here = todo.pop()
+        targets = {name for name, role in roles.items() if role.trust and _assumes(roles[here], role)}
+        if here.endswith(":deploy"):
+            targets.add(here.replace(":deploy", f":{EXEC}"))
+        for name in targets - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen - {start}
+
+
+@pytest.fixture(scope="module")
+def graph(synth_pipeline) -> dict[str, Role]:
+    import json
+
+    committed = json.loads(bt.TEMPLATE_PATH.read_text(encoding="utf-8"))
+    raw = synth_pipeline(**THREE_ACCOUNTS).template.to_json()
+    return {**_pipeline_roles(raw), **_stage_roles(committed)}
+
+
+def test_the_build_that_runs_the_commits_code_reaches_no_role(graph):
+    # GIVEN Synth's build role (it runs make install, lint, unit, synth on the pushed commit)
+    # WHEN every chain of AssumeRole from it is followed
+    # THEN it reaches nothing: no bootstrap role, no execution role, no other pipeline role
+    assert reachable(graph, SYNTH_ROLE) == set()
+
+
+def test_a_role_reaches_prods_deploy_role_only_as_a_named_role_in_one_hop(graph):
+    # GIVEN every role of the pipeline stack
+    pipeline = [name for name in graph if ":" not in name]
+    # WHEN each one's chains are followed to the end
+    reaching = {name for name in pipeline if "prod:deploy" in reachable(graph, name)}
+    direct = {name for name in pipeline if _assumes(graph[name], graph["prod:deploy"])}
+    # THEN the roles reaching prod's deploy role (and through it prod's execution role) are the ones
+    # bootstrap_template.py names, each directly: no chain through another role adds one
+    named = {role.logical_id for role in bt.TRUSTED_PIPELINE_ROLES["DeploymentActionRole"]}
+    assert reaching == direct == named
+    assert {name for name in pipeline if "prod:cfn-exec" in reachable(graph, name)} == named
+
+
+def test_no_pipeline_role_reaches_a_stage_role_other_than_the_named_ones(graph):
+    # The lookup role also admits the auto-approver's role, whose generated name shares the
+    # permission check's prefix (test_bootstrap_trust.py); it is read-only.
+    same_name = {"PipelinePipelinesSecurityCheckCDKPipelinesAutoApproveServiceRoleC48D6A44"}
+    for role_id, kind in KIND.items():
+        named = {role.logical_id for role in bt.TRUSTED_PIPELINE_ROLES[role_id]}
+        # GIVEN the pipeline roles whose chains reach this bootstrap role, in dev and in prod
+        reaching = [
+            {n for n in graph if ":" not in n and f"{stage}:{kind}" in reachable(graph, n)} - same_name
+            for stage in ("dev", "prod")
+        ]
+        # THEN each stage's are among the named roles, and together they are all of them (one
+        # template serves both stages; each Preflight role reaches its own stage only)
+        assert all(stage <= named for stage in reaching), (kind, reaching)
+        assert set().union(*reaching) == named, kind
+
+
+def test_a_two_hop_chain_from_synth_is_found(graph):
+    # GIVEN Synth's role allowed to assume the Assets build's role, and that role trusting it (a
+    # pipeline change that would wait at PipelineChangeGate)
+    planted = copy.deepcopy(graph)
+    assets = planted["PipelineAssetsFileRole59943A77"]
+    planted[SYNTH_ROLE].policies.append(
+        {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": assets.arn}]}
+    )
+    assert assets.trust is not None
+    assets.trust["Statement"].append(
+        {"Effect": "Allow", "Principal": {"AWS": planted[SYNTH_ROLE].arn}, "Action": "sts:AssumeRole"}
+    )
+    # WHEN Synth's chains are followed THEN prod's deploy and execution roles are reached in two hops
+    assert {"PipelineAssetsFileRole59943A77", "prod:deploy", "prod:cfn-exec"} <= reachable(
+        planted, SYNTH_ROLE
+    )
