@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from tools.review_kit.rehearse import actions
+from tools.review_kit.rehearse import actions, emulator
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 ENV = Environment("123456789012", "us-east-1")
@@ -80,3 +82,16 @@ def make_run(tmp_path: Path):
         return run
 
     return make
+
+
+@pytest.fixture
+def moto_account(monkeypatch: pytest.MonkeyPatch):
+    """An emulated account as the rehearsal sets it up (its types and moto patches), in process."""
+    for key, value in emulator.client_environment("unused").items():
+        if not key.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        emulator.install_emulated_types()
+        emulator.patch_moto()
+        yield boto3.Session(region_name=emulator.REGION)

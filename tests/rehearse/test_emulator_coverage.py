@@ -5,25 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from tools.common import assembly
 from tools.review_kit.rehearse import emulator, emulator_coverage, fidelity, modelled_readback
-
-
-@pytest.fixture
-def moto_account(monkeypatch):
-    for key, value in emulator.client_environment("unused").items():
-        if not key.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        emulator.install_emulated_types()
-        emulator.patch_moto()
-        yield boto3.Session(region_name=emulator.REGION)
 
 
 def _stack(tmp_path: Path, template: dict) -> assembly.Stack:

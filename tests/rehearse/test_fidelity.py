@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import json
 
-import boto3
-import pytest
-from moto import mock_aws
-
-from tools.review_kit.rehearse import deploy, emulator, fidelity
-
-
-@pytest.fixture
-def moto_account(monkeypatch):
-    for key, value in emulator.client_environment("unused").items():
-        if not key.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        emulator.install_emulated_types()
-        emulator.patch_moto()
-        yield boto3.Session(region_name=emulator.REGION)
+from tools.review_kit.rehearse import deploy, fidelity
 
 
 def _deploy(session, template):
