@@ -42,7 +42,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi bootstrap-template clean
+.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi approver-policy bootstrap-template clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -242,6 +242,9 @@ bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator
 
 openapi: $(INSTALLED) ## Regenerate docs/openapi.json from the request schema and validate it (OpenAPI 3)
 	python -m tools.dev.openapi
+
+approver-policy: $(INSTALLED) ## Rewrite docs/approver-policy.json from the approver role's policy (stages/pipeline/approvals.py)
+	python -m stages.pipeline.approvals
 
 clean: ## Remove build output (keeps the venvs)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUTPUTS)

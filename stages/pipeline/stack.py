@@ -17,6 +17,7 @@ import yaml
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -25,6 +26,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from stages import compliance
+from stages.pipeline.approvals import ApprovalRecord, approver_role, check_approval_actions
 from stages.pipeline.patches.acknowledgements import (
     acknowledge_codecommit_source_rule,
     acknowledge_generated_grants,
@@ -142,8 +144,32 @@ class UploadApiPipelineStack(cdk.Stack):
             build_image=BUILD_IMAGE,
         )
         self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        self._approvals(dev, prod)
 
     # -- what the pipeline is built from ---------------------------------------------------------
+
+    def _approvals(self, dev: StageSettings, prod: StageSettings) -> None:
+        """Who may approve (the approver role, when approvers are named) and the record of every
+        approval (stages/pipeline/approvals.py)."""
+        pipeline = self.pipeline.pipeline
+        check_approval_actions(pipeline)
+        self.approval_record = ApprovalRecord(
+            self, "ApprovalRecord", pipeline=pipeline, key=self.build_logs_key
+        )
+        approvers = self.pipeline_settings.approvers
+        self.approver_role: iam.Role | None = None
+        if not approvers:
+            return
+        # A stage without an account deploys into the pipeline's.
+        default = self.pipeline_settings.account or self.account
+        self.approver_role = approver_role(
+            self,
+            approvers=approvers,
+            pipeline=pipeline,
+            build_logs=self.build_logs,
+            dev_account=dev.account or default,
+            prod_account=prod.account or default,
+        )
 
     def _preflight_then_broadening_check(
         self, stage: UploadApiStage, source: pipelines.IFileSetProducer
@@ -174,6 +200,14 @@ class UploadApiPipelineStack(cdk.Stack):
                 f"{placeholder}: {settings.shared_account_reason!r}. Set "
                 "uploadApi.stages.dev.account and uploadApi.stages.prod.account to separate accounts for "
                 "production (docs/delivery-trust.md).",
+            )
+
+        if not settings.approvers:
+            cdk.Annotations.of(self).add_warning_v2(
+                "upload-api:no-approvers",
+                "uploadApi.pipeline.approvers is []: no approver role is deployed, so approvals then need "
+                "a role the account makes itself with docs/approver-policy.json's permissions; name the "
+                "IAM roles or users that approve in cdk.json (docs/delivery-trust.md: Who may approve).",
             )
 
     def _source(self) -> pipelines.CodePipelineSource:
