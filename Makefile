@@ -42,7 +42,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi approver-policy bootstrap-template clean
+.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse bench openapi approver-policy approved-change-set bootstrap-template clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -213,6 +213,11 @@ verify-dependencies: $(UV_INSTALLED)
 # Malware Protection), read through the account's lookup role; the stage's needs come from the environment.
 preflight: verify-dependencies ## Pipeline preflight of a stage's account (needs AWS): STAGE, STACK_NAME, RESERVED_CONCURRENCY... from the step
 	$(PYTHON) -m tools.pipeline_checks.preflight
+
+# Between prod's approval and its deploy (stages/pipeline/approved_change_set.py): the change set about to be
+# executed is the one whose id the approver pasted into the approval's comment.
+approved-change-set: verify-dependencies ## Pipeline check (needs AWS): prod's change set is the approved one; PIPELINE_EXECUTION_ID... from the step
+	$(PYTHON) -m tools.pipeline_checks.approved_change_set
 
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
 # signed with your default AWS credentials. Inline up to 4 MiB, else straight to S3 (streamed);

@@ -394,3 +394,81 @@ def test_only_eventbridge_may_write_the_approval_log(pipeline_app):
     assert statement["Principal"] == {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
     assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statement["Resource"] == "LOG_ARN"
+
+
+# -- ApprovedChangeSet: the approval bound to the change set it approved ------------------------------
+
+
+def _prod_action(app: SynthesizedApp, name: str) -> dict[str, Any]:
+    (action,) = [a for a in app.actions("Prod") if a["Name"] == name]
+    return action
+
+
+def test_the_check_runs_after_the_approval_and_before_the_change_set_is_executed(pipeline_app):
+    # GIVEN prod's actions WHEN their run order is read
+    order = {a["Name"]: a["RunOrder"] for a in pipeline_app.actions("Prod")}
+    # THEN the change set is created, approved, checked, then executed: each waits for the one before
+    assert (
+        order["UploadApi.Prepare"]
+        < order["UploadApi.PromoteToProd"]
+        < order["UploadApi.ApprovedChangeSet"]
+        < order["UploadApi.Deploy"]
+    )
+    deploy = _prod_action(pipeline_app, "UploadApi.Deploy")["Configuration"]
+    assert (deploy["ActionMode"], deploy["ChangeSetName"]) == ("CHANGE_SET_EXECUTE", "PipelineChange")
+
+
+def test_the_check_is_told_which_approval_and_which_change_set(pipeline_app):
+    action = _prod_action(pipeline_app, "UploadApi.ApprovedChangeSet")
+    project = pipeline_app.resources[pipeline_app.project_id(action)]["Properties"]
+    environment = {v["Name"]: as_text(v["Value"]) for v in project["Environment"]["EnvironmentVariables"]}
+    assert {
+        k: environment[k] for k in ("APPROVAL_STAGE", "APPROVAL_ACTION", "STACK_NAME", "CHANGE_SET_NAME")
+    } == {
+        "APPROVAL_STAGE": "Prod",
+        "APPROVAL_ACTION": "UploadApi.PromoteToProd",
+        "STACK_NAME": "Prod-UploadApi",
+        "CHANGE_SET_NAME": "PipelineChange",
+    }
+    # AND this execution's id comes from CodePipeline, in the action's own variables
+    (variable,) = json.loads(action["Configuration"]["EnvironmentVariables"])
+    assert variable == {
+        "name": "PIPELINE_EXECUTION_ID",
+        "type": "PLAINTEXT",
+        "value": "#{codepipeline.PipelineExecutionId}",
+    }
+    assert "make approved-change-set" in json.dumps(pipeline_app.buildspec(pipeline_app.project_id(action)))
+
+
+def test_the_checks_role_lists_this_pipelines_actions_and_assumes_only_the_lookup_role(pipeline_app):
+    action = _prod_action(pipeline_app, "UploadApi.ApprovedChangeSet")
+    role_id = pipeline_app.resources[pipeline_app.project_id(action)]["Properties"]["ServiceRole"][
+        "Fn::GetAtt"
+    ][0]
+    granted = {
+        (action_name, as_text(resource))
+        for statement in pipeline_app.role_statements(role_id)
+        for action_name in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if action_name.split(":")[0] in ("codepipeline", "sts", "cloudformation")
+    }
+    pipeline = pipeline_app.logical_id(pipeline_app.stack.pipeline.pipeline)
+    assert granted == {
+        (
+            "codepipeline:ListActionExecutions",
+            f"arn:<AWS::Partition>:codepipeline:<AWS::Region>:<AWS::AccountId>:<{pipeline}>",
+        ),
+        (
+            "sts:AssumeRole",
+            "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-hnb659fds-lookup-role-<AWS::AccountId>-<AWS::Region>",
+        ),
+    }
+
+
+def test_the_approval_asks_for_the_change_sets_id(pipeline_app):
+    comment = _prod_action(pipeline_app, "UploadApi.PromoteToProd")["Configuration"]["CustomData"]
+    assert "approve with its ChangeSetId" in comment

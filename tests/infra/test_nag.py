@@ -146,6 +146,10 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
     )
     | _on("DevPreflightRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevDevPreflight687B53FA"))
     | _on("ProdPreflightRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdProdPreflight650BA773"))
+    | _on(
+        "ProdApprovedChangeSetRole/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("PipelineProdUploadApiApprovedChangeSet8BB5333F"),
+    )
     | _on("VerifyDevRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevVerifyDev2BA78AE9"))
     | _on("VerifyProdRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdVerifyProd5F9B0646"))
     | _on(
