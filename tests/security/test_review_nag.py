@@ -93,15 +93,16 @@ def test_covering_is_by_construct_path_not_by_name_prefix(review):
 
 def test_the_committed_placeholder_is_a_warning_and_nothing_failed(review):
     # GIVEN the app as cdk.json configures it (a placeholder connection ARN, the placeholder reason for
-    # one shared account, no allowedCallers)
+    # one shared account, no allowedCallers, no approvers)
     findings = review.report["findings"]
     # WHEN the report's findings are read
-    # THEN nothing failed, and the warnings are those placeholders': two on the pipeline stack, the
+    # THEN nothing failed, and the warnings are those placeholders': three on the pipeline stack, the
     # verifier-only callers on each upload stack, dev's unreserved concurrency
     assert review.report["counts"]["findings.failed"] == 0
     assert sorted((f["severity"], f["rule"], f["stage"]) for f in findings) == sorted(
         [
             ("warning", "Annotation::upload-api:no-reserved-concurrency", "Dev"),
+            ("warning", "Annotation::upload-api:no-approvers", "Pipeline"),
             ("warning", "Annotation::upload-api:placeholder-connection", "Pipeline"),
             ("warning", "Annotation::upload-api:shared-account", "Pipeline"),
             ("warning", "Annotation::upload-api:verifier-only-callers", "Dev"),

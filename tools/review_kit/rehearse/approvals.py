@@ -106,7 +106,7 @@ def approve(run: Any, action: Any) -> str:
             pending[stack] = earlier.configuration["ChangeSetName"]
         else:
             pending.pop(stack, None)
-    ids = pending_change_set_ids(run.session, pending.items())
+    ids = pending_change_set_ids(run.session, pending.items()) if pending else []
     summary = "reviewed in the rehearsal" + (f"; approving {', '.join(ids)}" if ids else "")
     record(
         execution_id=run.variables["codepipeline"]["PipelineExecutionId"],
