@@ -42,7 +42,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse emulator-coverage bench openapi bootstrap-template clean
+.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse emulator-coverage bench openapi approver-policy approved-change-set bootstrap-template clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -214,6 +214,11 @@ verify-dependencies: $(UV_INSTALLED)
 preflight: verify-dependencies ## Pipeline preflight of a stage's account (needs AWS): STAGE, STACK_NAME, RESERVED_CONCURRENCY... from the step
 	$(PYTHON) -m tools.pipeline_checks.preflight
 
+# Between prod's approval and its deploy (stages/pipeline/approved_change_set.py): the change set about to be
+# executed is the one whose id the approver pasted into the approval's comment.
+approved-change-set: verify-dependencies ## Pipeline check (needs AWS): prod's change set is the approved one; PIPELINE_EXECUTION_ID... from the step
+	$(PYTHON) -m tools.pipeline_checks.approved_change_set
+
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
 # signed with your default AWS credentials. Inline up to 4 MiB, else straight to S3 (streamed);
 # prints the stored item (the 201 body, or the item the direct upload became), or the error with its fields.
@@ -261,6 +266,9 @@ bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator
 
 openapi: $(INSTALLED) ## Regenerate docs/openapi.json from the request schema and validate it (OpenAPI 3)
 	python -m tools.dev.openapi
+
+approver-policy: $(INSTALLED) ## Rewrite docs/approver-policy.json from the approver role's policy (stages/pipeline/approvals.py)
+	python -m stages.pipeline.approvals
 
 clean: ## Remove build output (keeps the venvs)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUTPUTS)

@@ -488,3 +488,13 @@ APPROVAL_EMAIL_NO_REDRIVE = Reason(
     "queue would only keep a notice nobody reads.",
     nag=("Serverless-SNSRedrivePolicy",),
 )
+APPROVAL_RECORD_NO_DLQ = Reason(
+    "A refused event counts in FailedInvocations; each approval stays in pipeline history and CloudTrail.",
+    nag=("Serverless-EventBusDLQ",),
+)
+APPROVER_READS = Reason(  # `{grant}`: the build logs' streams, or an upload stack's id
+    "The approver role reads its build log group and the two upload stacks' change sets, named exactly: the "
+    "wildcard is the log streams CodeBuild names, or the stack id CloudFormation generates for a stack ARN.",
+    nag=_PIPELINE_GRANT,
+    fields=("grant",),
+)

@@ -27,6 +27,9 @@ _BRANCH = re.compile(r"^[\w./-]{1,255}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An approver: one IAM role or user, named exactly (no wildcards, no account root: the approver role's
+# trust policy matches aws:PrincipalArn, and a root would admit every principal of that account).
+APPROVER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 # Placeholders committed so `cdk synth` works in a fresh clone; deploying with them fails.
 # The committed reason for dev and prod sharing one account: a fresh clone synthesizes, and every
 # synth warns until a real reason (or two accounts) replaces it.
@@ -60,6 +63,8 @@ class PipelineSettings:
     cdk_cli_version: str
     # Why dev and prod may share one account (None: they must not).
     shared_account_reason: str | None = None
+    # The IAM roles and users that may assume the approver role (stages/pipeline/approvals.py).
+    approvers: tuple[str, ...] = ()
 
     @property
     def shared_account_is_placeholder(self) -> bool:
@@ -87,7 +92,11 @@ def _dev_dependency(package_json: Path, name: str) -> str:
 def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
     root = require_mapping(upload_api_context, f"cdk.json context {CONTEXT_KEY}")
     pipeline = require_mapping(root.get("pipeline"), _WHERE)
-    _only(pipeline, {"source", "account", "region", "approverEmails", "sharedAccountReason"}, _WHERE)
+    _only(
+        pipeline,
+        {"source", "account", "region", "approverEmails", "approvers", "sharedAccountReason"},
+        _WHERE,
+    )
     return PipelineSettings(
         source=_source(require_mapping(pipeline.get("source"), f"{_WHERE}.source")),
         account=_optional_match(pipeline, "account", _ACCOUNT, "a 12-digit AWS account id, or null"),
@@ -95,6 +104,7 @@ def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
         approver_emails=_emails(pipeline.get("approverEmails", [])),
         cdk_cli_version=pinned_cdk_cli_version(),
         shared_account_reason=_reason(pipeline.get("sharedAccountReason")),
+        approvers=_approvers(pipeline.get("approvers", [])),
     )
 
 
@@ -207,6 +217,17 @@ def _emails(value: Any) -> tuple[str, ...]:
         raise SettingsError(
             f"{_WHERE}.approverEmails must be a list of e-mail addresses, or [] (got {value!r})"
         )
+    return tuple(value)
+
+
+def _approvers(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and APPROVER_ARN.match(v) for v in value):
+        raise SettingsError(
+            f"{_WHERE}.approvers must be a list of IAM role or user ARNs (arn:aws:iam::<account>:role/<name> "
+            f"or :user/<name>), or []; no wildcards, no account root (got {value!r})"
+        )
+    if len(set(value)) != len(value):
+        raise SettingsError(f"{_WHERE}.approvers names an ARN twice (got {value!r})")
     return tuple(value)
 
 

@@ -17,6 +17,7 @@ import yaml
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -25,6 +26,8 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from stages import compliance
+from stages.pipeline.approvals import ApprovalRecord, approver_role, check_approval_actions
+from stages.pipeline.approved_change_set import ApprovedChangeSetStep
 from stages.pipeline.patches.acknowledgements import (
     acknowledge_codecommit_source_rule,
     acknowledge_generated_grants,
@@ -51,7 +54,14 @@ from stages.pipeline.patches.source import use_the_connections_prefix
 from stages.pipeline.preflight import preflight_step
 from stages.pipeline.self_mutation_gate import SelfMutationGate
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings
-from stages.pipeline.steps import broadening_check, prod_approval, runtime_versions, synth_step, verify_step
+from stages.pipeline.steps import (
+    PROD_CHANGE_SET,
+    broadening_check,
+    prod_approval,
+    runtime_versions,
+    synth_step,
+    verify_step,
+)
 from stages.settings import StageSettings
 from stages.upload.buckets import access_logs_bucket
 from stages.upload.encryption import customer_managed_key, log_group_key
@@ -118,20 +128,9 @@ class UploadApiPipelineStack(cdk.Stack):
             post=[verify_step(self, "dev", self.dev_stage, source, self.buildspec)],
         )
         self.prod_stage = UploadApiStage(self, "Prod", settings=prod, pipeline_account_id=pipeline_account)
-        self.pipeline.add_stage(
-            self.prod_stage,
-            pre=self._preflight_then_broadening_check(self.prod_stage, source),
-            # The approval waits between creating the change set and executing it: the approver
-            # reads exactly what will change (CDK Pipelines' change set, PipelineChange).
-            stack_steps=[
-                pipelines.StackSteps(
-                    stack=self.prod_stage.stack,
-                    change_set=[prod_approval(self.prod_stage, self.approval_topic)],
-                )
-            ],
-            post=[verify_step(self, "prod", self.prod_stage, source, self.buildspec)],
-        )
+        self._add_prod_stage(source)
         self.pipeline.build_pipeline()
+        self.approved_change_set.grant(self.pipeline.pipeline)
         self._patch_generated_constructs()
         # Before self-mutation applies this commit's pipeline, the deployed pipeline judges it.
         self.self_mutation_gate = SelfMutationGate(
@@ -142,8 +141,56 @@ class UploadApiPipelineStack(cdk.Stack):
             build_image=BUILD_IMAGE,
         )
         self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        self._approvals(dev, prod)
 
     # -- what the pipeline is built from ---------------------------------------------------------
+
+    def _add_prod_stage(self, source: pipelines.IFileSetProducer) -> None:
+        """The approval waits between creating the change set and executing it: the approver reads
+        exactly what will change (CDK Pipelines' change set, PipelineChange) and pastes its id into
+        the approval; ApprovedChangeSet then fails unless that is the change set about to be executed."""
+        approval = prod_approval(self.prod_stage, self.approval_topic)
+        self.approved_change_set = ApprovedChangeSetStep(
+            self,
+            stage=self.prod_stage,
+            approval=approval,
+            change_set_name=PROD_CHANGE_SET,
+            source=source,
+            runtime_versions=runtime_versions(self.buildspec),
+        )
+        self.pipeline.add_stage(
+            self.prod_stage,
+            pre=self._preflight_then_broadening_check(self.prod_stage, source),
+            stack_steps=[
+                pipelines.StackSteps(
+                    stack=self.prod_stage.stack, change_set=[approval, self.approved_change_set.step]
+                )
+            ],
+            post=[verify_step(self, "prod", self.prod_stage, source, self.buildspec)],
+        )
+
+    def _approvals(self, dev: StageSettings, prod: StageSettings) -> None:
+        """Who may approve (the approver role, when approvers are named) and the record of every
+        approval (stages/pipeline/approvals.py)."""
+        pipeline = self.pipeline.pipeline
+        check_approval_actions(pipeline)
+        self.approval_record = ApprovalRecord(
+            self, "ApprovalRecord", pipeline=pipeline, key=self.build_logs_key
+        )
+        approvers = self.pipeline_settings.approvers
+        self.approver_role: iam.Role | None = None
+        if not approvers:
+            return
+        # A stage without an account deploys into the pipeline's.
+        default = self.pipeline_settings.account or self.account
+        self.approver_role = approver_role(
+            self,
+            approvers=approvers,
+            pipeline=pipeline,
+            build_logs=self.build_logs,
+            dev_account=dev.account or default,
+            prod_account=prod.account or default,
+        )
 
     def _preflight_then_broadening_check(
         self, stage: UploadApiStage, source: pipelines.IFileSetProducer
@@ -174,6 +221,14 @@ class UploadApiPipelineStack(cdk.Stack):
                 f"{placeholder}: {settings.shared_account_reason!r}. Set "
                 "uploadApi.stages.dev.account and uploadApi.stages.prod.account to separate accounts for "
                 "production (docs/delivery-trust.md).",
+            )
+
+        if not settings.approvers:
+            cdk.Annotations.of(self).add_warning_v2(
+                "upload-api:no-approvers",
+                "uploadApi.pipeline.approvers is []: no approver role is deployed, so approvals then need "
+                "a role the account makes itself with docs/approver-policy.json's permissions; name the "
+                "IAM roles or users that approve in cdk.json (docs/delivery-trust.md: Who may approve).",
             )
 
     def _source(self) -> pipelines.CodePipelineSource:

@@ -103,7 +103,9 @@ def prod_approval(stage: UploadApiStage, approval_topic: sns.ITopic | None) -> p
             f"Dev is deployed and verified. Review change set {PROD_CHANGE_SET} of stack "
             f"{stack.stack_name} (the link: the stack's Change sets tab; or `aws cloudformation "
             f"describe-change-set --stack-name {stack.stack_name} --change-set-name {PROD_CHANGE_SET}`) "
-            "and the synth step's reports, then approve to execute exactly that change set."
+            "and the synth step's reports, then approve with its ChangeSetId (the change set's ARN, "
+            "arn:...:changeSet/PipelineChange/...) in the comment: the next step executes nothing unless "
+            "that is the change set about to be executed."
         ),
         # The stack's page (its Change sets tab lists PipelineChange); the console needs the stack's
         # ARN for a direct change set link, which exists only once the change set does.

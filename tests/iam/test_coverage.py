@@ -188,9 +188,12 @@ VARIANTS = {
         {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}},
         {},
     ),
-    # E-mail subscriptions on the approval and alarm topics; no API Gateway account role.
+    # E-mail subscriptions on the approval and alarm topics; no API Gateway account role; the approver role.
     "subscriptions": (
-        {"approverEmails": ["approver@example.com"]},
+        {
+            "approverEmails": ["approver@example.com"],
+            "approvers": ["arn:aws:iam::444444444444:role/release-managers"],
+        },
         {"dev": {"alarmEmail": "ops@example.com", "createApiGatewayAccountRole": False}},
     ),
 }

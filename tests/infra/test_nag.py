@@ -146,6 +146,10 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
     )
     | _on("DevPreflightRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevDevPreflight687B53FA"))
     | _on("ProdPreflightRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdProdPreflight650BA773"))
+    | _on(
+        "ProdApprovedChangeSetRole/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("PipelineProdUploadApiApprovedChangeSet8BB5333F"),
+    )
     | _on("VerifyDevRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevVerifyDev2BA78AE9"))
     | _on("VerifyProdRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdVerifyProd5F9B0646"))
     | _on(
@@ -172,6 +176,9 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
         }
         | {f"AwsSolutions-IAM5[Resource::{_ARN.format(service='codepipeline')}:*]"},
     )
+    # The approval record's rules (stages/pipeline/approvals.py): no dead-letter queue.
+    | _on("ApprovalRecord/StateChanges", {"Serverless-EventBusDLQ"})
+    | _on("ApprovalRecord/ApprovalCalls", {"Serverless-EventBusDLQ"})
     # The self-mutation gate: its own logs, its input artifact's read, and the pipeline stack's template.
     | _on(
         "PipelineChangeGate/Role/DefaultPolicy",
@@ -188,6 +195,8 @@ PLACEHOLDER_WARNING = ("Annotation::upload-api:placeholder-connection", "warning
 CALLERS_WARNING = ("Annotation::upload-api:verifier-only-callers", "warning")
 # dev and prod in one account (the committed default): the pipeline stack names the reason.
 SHARED_ACCOUNT_WARNING = ("Annotation::upload-api:shared-account", "warning")
+# approvers [] (the committed default): no approver role is deployed.
+NO_APPROVERS_WARNING = ("Annotation::upload-api:no-approvers", "warning")
 # reservedConcurrency "unreserved" (dev, as committed: a new account can reserve nothing).
 UNRESERVED_WARNING = ("Annotation::upload-api:no-reserved-concurrency", "warning")
 
@@ -246,11 +255,13 @@ def test_the_real_apps_only_report_entry_is_the_placeholder_warning(real_app):
     # GIVEN the synthesized real app with cdk.json as committed
     # WHEN every entry of the validation report is read
     findings = _findings(_report(real_app))
-    # THEN the entries are the committed placeholders' warnings: the connection and the shared account on
-    # the pipeline stack, the verifier-only callers on each upload stack, dev's unreserved concurrency
+    # THEN the entries are the committed placeholders' warnings: the connection, the shared account and
+    # no approvers on the pipeline stack, the verifier-only callers on each upload stack, dev's
+    # unreserved concurrency
     assert {(rule, severity, path) for _, rule, path, severity in findings} == {
         (*PLACEHOLDER_WARNING, PIPELINE_STACK_ID),
         (*SHARED_ACCOUNT_WARNING, PIPELINE_STACK_ID),
+        (*NO_APPROVERS_WARNING, PIPELINE_STACK_ID),
         (*UNRESERVED_WARNING, f"{PIPELINE_STACK_ID}/Dev/{UPLOAD_STACK_ID}"),
         (*CALLERS_WARNING, f"{PIPELINE_STACK_ID}/Dev/{UPLOAD_STACK_ID}"),
         (*CALLERS_WARNING, f"{PIPELINE_STACK_ID}/Prod/{UPLOAD_STACK_ID}"),
@@ -469,6 +480,16 @@ def test_the_packs_really_run_on_the_upload_stacks_inside_the_pipeline(tmp_path,
     ("pipeline", "stages"),
     [
         pytest.param({"approverEmails": ["release-manager@example.com"]}, None, id="approverEmails"),
+        pytest.param(
+            {
+                "approvers": [
+                    "arn:aws:iam::444444444444:role/release-managers",
+                    "arn:aws:iam::111111111111:user/alice",
+                ]
+            },
+            None,
+            id="approvers",
+        ),
         pytest.param(
             {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}},
             None,

@@ -76,6 +76,7 @@ def test_cdk_json_pipeline_settings_load_typed():
         approver_emails=(),
         cdk_cli_version=pinned_cdk_cli_version(),
         shared_account_reason=PLACEHOLDER_SHARED_ACCOUNT_REASON,
+        approvers=(),
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.account = "123456789012"  # type: ignore[misc]
@@ -102,6 +103,16 @@ def test_approver_emails_and_an_explicit_env_load():
         "123456789012",
         "eu-west-1",
     )
+
+
+def test_approvers_load_as_given():
+    # GIVEN an IAM Identity Center role (a path in its name) and an IAM user as approvers
+    approvers = [
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Release_0a1b",
+        "arn:aws:iam::210987654321:user/alice",
+    ]
+    # WHEN loaded THEN they are kept in order
+    assert load_pipeline_settings(_upload_api({"approvers": approvers})).approvers == tuple(approvers)
 
 
 # Each wrong setting: the uploadApi object, the setting's path the message must name, and what the
@@ -162,10 +173,46 @@ WRONG = [
         id="bad branch",
     ),
     pytest.param(
-        _upload_api({"approvers": ["a@example.com"]}),
-        "uploadApi.pipeline.approvers",
-        "is not a setting; known: account, approverEmails, region, sharedAccountReason, source",
+        _upload_api({"approver": ["arn:aws:iam::123456789012:role/release"]}),
+        "uploadApi.pipeline.approver",
+        "is not a setting; known: account, approverEmails, approvers, region, sharedAccountReason, source",
         id="unknown pipeline key",
+    ),
+    pytest.param(
+        _upload_api({"approvers": ["arn:aws:iam::123456789012:role/*"]}),
+        "uploadApi.pipeline.approvers",
+        r"must be a list of IAM role or user ARNs .*no wildcards, no account root",
+        id="approver wildcard",
+    ),
+    pytest.param(
+        _upload_api({"approvers": ["arn:aws:iam::123456789012:root"]}),
+        "uploadApi.pipeline.approvers",
+        r"must be a list of IAM role or user ARNs .*no account root",
+        id="approver account root",
+    ),
+    pytest.param(
+        _upload_api({"approvers": ["123456789012"]}),
+        "uploadApi.pipeline.approvers",
+        r"must be a list of IAM role or user ARNs",
+        id="approver account id",
+    ),
+    pytest.param(
+        _upload_api({"approvers": "arn:aws:iam::123456789012:role/release"}),
+        "uploadApi.pipeline.approvers",
+        r"must be a list of IAM role or user ARNs",
+        id="approvers not a list",
+    ),
+    pytest.param(
+        _upload_api({"approvers": ["arn:aws:sts::123456789012:assumed-role/release/alice"]}),
+        "uploadApi.pipeline.approvers",
+        r"must be a list of IAM role or user ARNs",
+        id="approver session ARN",
+    ),
+    pytest.param(
+        _upload_api({"approvers": ["arn:aws:iam::123456789012:role/release"] * 2}),
+        "uploadApi.pipeline.approvers",
+        r"names an ARN twice",
+        id="approver twice",
     ),
     pytest.param(
         _upload_api(source={"repo": "your-org/secure-upload-api"}),

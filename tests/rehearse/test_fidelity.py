@@ -66,6 +66,59 @@ def test_a_log_groups_kms_key_is_applied_and_read_back(moto_account):
     assert check.fidelity.created_as_written == ["AWS::Logs::LogGroup Logs"]
 
 
+def test_the_approval_records_log_group_policy_and_rule_are_deployed_as_written(moto_account):
+    # GIVEN the pipeline stack's approval record as synthesized: a log group, its CloudWatch Logs
+    # resource policy (a document given as joined text) and a rule writing to the group
+    document = {
+        "Fn::Join": [
+            "",
+            [
+                '{"Statement":[{"Action":["logs:CreateLogStream","logs:PutLogEvents"],"Effect":"Allow",'
+                '"Principal":{"Service":["events.amazonaws.com","delivery.logs.amazonaws.com"]},"Resource":"',
+                {"Fn::GetAtt": ["Log", "Arn"]},
+                '"}],"Version":"2012-10-17"}',
+            ],
+        ]
+    }
+    template = {
+        "Resources": {
+            "Log": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 365}},
+            "LogPolicy": {
+                "Type": "AWS::Logs::ResourcePolicy",
+                "Properties": {"PolicyName": "S-ApprovalRecordLogPolicy", "PolicyDocument": document},
+            },
+            "Rule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "EventPattern": {"source": ["aws.codepipeline"]},
+                    "State": "ENABLED",
+                    "Targets": [
+                        {
+                            "Arn": {
+                                "Fn::Join": [
+                                    "",
+                                    ["arn:aws:logs:us-east-1:123456789012:log-group:", {"Ref": "Log"}],
+                                ]
+                            },
+                            "Id": "Target0",
+                        }
+                    ],
+                },
+            },
+        }
+    }
+    # WHEN it is deployed and read back
+    check = _deploy(moto_account, template)
+    # THEN each resource is there, nothing is missing, and the policy holds the document as written
+    assert check.missing == []
+    assert sorted(check.deployed) == [
+        "AWS::Events::Rule Rule",
+        "AWS::Logs::LogGroup Log",
+        "AWS::Logs::ResourcePolicy LogPolicy",
+    ]
+    assert "AWS::Logs::ResourcePolicy LogPolicy" in check.fidelity.created_as_written
+
+
 def test_modelled_types_and_unreadable_properties_are_never_created_as_written(moto_account):
     # GIVEN a modelled type, and a type with no read-back of its properties
     template = {

@@ -143,6 +143,42 @@ def test_the_lambda_permission_shows_who_may_invoke_the_function(review):
     assert row["condition"].endswith("/POST/upload")
 
 
+def test_a_log_group_resource_policy_given_as_text_is_read_as_rows(make_assembly):
+    # GIVEN a CloudWatch Logs resource policy whose document is JSON text joined with a log group's ARN
+    text = {
+        "Fn::Join": [
+            "",
+            [
+                '{"Statement":[{"Action":["logs:CreateLogStream","logs:PutLogEvents"],"Effect":"Allow",'
+                '"Principal":{"Service":"events.amazonaws.com"},"Resource":"',
+                {"Fn::GetAtt": ["Log1234", "Arn"]},
+                '"}],"Version":"2012-10-17"}',
+            ],
+        ]
+    }
+    root = make_assembly(
+        {
+            "Log1234": resource("AWS::Logs::LogGroup", "Log/Resource"),
+            "Policy": resource(
+                "AWS::Logs::ResourcePolicy",
+                "Log/Policy/Resource",
+                {"PolicyDocument": text, "PolicyName": "p"},
+            ),
+        }
+    )
+    # WHEN the stack's permissions are read
+    (stack,) = assembly.load(root).stacks
+    (entity,) = [e for e in iam.permissions(stack) if e["kind"] == "CloudWatch Logs resource policy"]
+    # THEN its statement is a row like any resource policy's: who may write which log group
+    (row,) = entity["rows"]
+    assert (row["principal"], row["effect"], row["actions"], row["resources"]) == (
+        "service events.amazonaws.com",
+        "Allow",
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        ["<Log.Arn>"],
+    )
+
+
 def test_not_action_and_an_external_role_are_marked(make_assembly):
     # GIVEN a policy with NotAction attached to this stack's role and to a role it only names
     document = {"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}]}

@@ -93,16 +93,17 @@ def test_covering_is_by_construct_path_not_by_name_prefix(review):
 
 def test_the_committed_placeholder_is_a_warning_and_nothing_failed(review):
     # GIVEN the app as cdk.json configures it (a placeholder connection ARN, the placeholder reason for
-    # one shared account, no allowedCallers)
+    # one shared account, no allowedCallers, no approvers)
     findings = [f for f in review.report["findings"] if f["pack"] != "DeliveryPath"]
     # WHEN the report's cdk-nag findings are read (the delivery path's flags: test_review_delivery.py)
     # THEN nothing failed (the delivery path's flags included), and the warnings are those
-    # placeholders': two on the pipeline stack, the
+    # placeholders': three on the pipeline stack, the
     # verifier-only callers on each upload stack, dev's unreserved concurrency
     assert review.report["counts"]["findings.failed"] == 0
     assert sorted((f["severity"], f["rule"], f["stage"]) for f in findings) == sorted(
         [
             ("warning", "Annotation::upload-api:no-reserved-concurrency", "Dev"),
+            ("warning", "Annotation::upload-api:no-approvers", "Pipeline"),
             ("warning", "Annotation::upload-api:placeholder-connection", "Pipeline"),
             ("warning", "Annotation::upload-api:shared-account", "Pipeline"),
             ("warning", "Annotation::upload-api:verifier-only-callers", "Dev"),

@@ -93,6 +93,10 @@ DEV_PREFLIGHT_ROLE = PipelineRole(
 PROD_PREFLIGHT_ROLE = PipelineRole(
     "ProdPreflightRoleEC9F4F93", "Prod's Preflight build reads the stage account as the lookup role"
 )
+PROD_APPROVED_CHANGE_SET_ROLE = PipelineRole(
+    "ProdApprovedChangeSetRole0DFC84B1",
+    "Prod's ApprovedChangeSet build reads the approved change set as the lookup role",
+)
 
 # Bootstrap role (its logical id in the CLI's template) -> the pipeline roles that assume it in a
 # stage account, as the synthesized pipeline grants them (tests/iam/test_bootstrap_trust.py checks
@@ -102,7 +106,12 @@ TRUSTED_PIPELINE_ROLES: Mapping[str, tuple[PipelineRole, ...]] = {
     "DeploymentActionRole": (PIPELINE_ROLE, ASSETS_FILE_ROLE),
     "FilePublishingRole": (ASSETS_FILE_ROLE,),
     "ImagePublishingRole": (),
-    "LookupRole": (PERMISSIONS_CHECK_ROLE, DEV_PREFLIGHT_ROLE, PROD_PREFLIGHT_ROLE),
+    "LookupRole": (
+        PERMISSIONS_CHECK_ROLE,
+        DEV_PREFLIGHT_ROLE,
+        PROD_PREFLIGHT_ROLE,
+        PROD_APPROVED_CHANGE_SET_ROLE,
+    ),
 }
 # How many trusted-account statements the CLI writes per role: AssumeRole and TagSession for each
 # parameter it trusts (the lookup role trusts both parameters).

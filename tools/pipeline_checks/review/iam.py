@@ -12,6 +12,7 @@ and the risk classes cloudsplaining finds in its statements (tools/pipeline_chec
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tools.common.assembly import Stack
@@ -25,6 +26,8 @@ RESOURCE_POLICIES: dict[str, tuple[str, str | None, str]] = {
     "AWS::ApiGateway::RestApi": ("Policy", None, "API resource policy"),
     "AWS::SNS::TopicPolicy": ("PolicyDocument", "Topics", "SNS topic policy"),
     "AWS::SQS::QueuePolicy": ("PolicyDocument", "Queues", "SQS queue policy"),
+    # An account-level policy: its document is a JSON string (with the template's values joined in).
+    "AWS::Logs::ResourcePolicy": ("PolicyDocument", None, "CloudWatch Logs resource policy"),
 }
 _ATTACHABLE = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 
@@ -98,6 +101,9 @@ def _resource_policies(stack: Stack) -> list[dict[str, Any]]:
         document = resource.properties.get(document_property)
         if not document:
             continue
+        if not isinstance(document, dict) or "Statement" not in document:
+            # A document given as text: read as a reviewer reads it, values rendered in place.
+            document = json.loads(render(document, name))
         target = (
             render(resource.properties.get(target_property), name)
             if target_property

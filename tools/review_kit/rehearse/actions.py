@@ -20,7 +20,15 @@ from typing import Any
 
 from tools.common.paths import REPO_ROOT
 from tools.pipeline_checks.verify import direct
-from tools.review_kit.rehearse import change_gate, codebuild, deploy, emulator, execution_policy, readback
+from tools.review_kit.rehearse import (
+    approvals,
+    change_gate,
+    codebuild,
+    deploy,
+    emulator,
+    execution_policy,
+    readback,
+)
 from tools.review_kit.rehearse.measure import Measured
 from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action_variables
 
@@ -64,7 +72,7 @@ class Run:
     work: Path
     emulator_env: Mapping[str, str]
     artifacts: dict[str, Path] = field(default_factory=dict)
-    variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    variables: dict[str, dict[str, str]] = field(default_factory=approvals.pipeline_variables)
     deployed_templates: dict[str, dict[str, Any]] = field(default_factory=dict)  # stack -> template
     history: list[tuple[Action, Outcome]] = field(default_factory=list)
     coverage: Callable[..., list[Any]] | None = None  # tools.review_kit.iam.coverage.missing_permissions
@@ -117,7 +125,9 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         _link_warm_environments(source_dir)
     variables = {v["name"]: _substitute(run, v["value"], action) for v in action_variables(action)}
     front = None
-    if action.inputs and any(v.startswith("#{") for v in _raw_values(action)):
+    if action.inputs and any(
+        v.startswith("#{") and not v.startswith("#{codepipeline.") for v in _raw_values(action)
+    ):
         front, variables = _verify_target(run, action, variables)
     npm_prefix = action_dir / "npm-global"  # the container's global npm prefix: fresh per build
     if run.pipeline.is_synth(action) and "SCAN_STRICT" in os.environ:
@@ -466,6 +476,7 @@ def manual_action(run: Run, action: Action) -> Outcome:
     if change_gate.is_gate(action) and checked and checked[-1].result == "pass":
         return Outcome("pass", f"approved by the gate's check: {checked[-1].note}")
     comment = action.configuration.get("CustomData", "")
+    written = approvals.approve(run, action)  # what they write, as CodePipeline lists it (approvals.py)
     before = [f"{a.label} {o.result}" for a, o in run.history if a.provider != "Manual"]
     topic = action.configuration.get("NotificationArn")
     reports = run.artifacts.get("Synth_reports")
@@ -473,7 +484,7 @@ def manual_action(run: Run, action: Action) -> Outcome:
         f'a person approves in the console; they see: "{comment}"'
         + (f"; notified on {topic}" if topic else "; no notification topic (approverEmails is empty)")
         + (f"; the synth reports artifact (review/report.html) from {reports}" if reports else "")
-        + f"; before it: {', '.join(before[-3:])}"
+        + f"; before it: {', '.join(before[-3:])}; their comment: {written}"
     )
     return Outcome("person", note)
 

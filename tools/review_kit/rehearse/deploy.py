@@ -151,6 +151,12 @@ def _log_group(s: Any, physical: str, props: Mapping[str, Any]) -> None:
         raise LookupError(f"no log group {physical}")
 
 
+def _logs_resource_policy(s: Any, physical: str, props: Mapping[str, Any]) -> None:
+    policies = s.client("logs").describe_resource_policies()["resourcePolicies"]
+    if not any(p["policyName"] == physical for p in policies):
+        raise LookupError(f"no CloudWatch Logs resource policy {physical}")
+
+
 def _lambda_permission(s: Any, physical: str, props: Mapping[str, Any]) -> None:
     function = str(props["FunctionName"])
     # moto routes GetPolicy by name (an unqualified function ARN answers 404): ask by name then.
@@ -181,6 +187,7 @@ CHECKERS: dict[str, Checker] = {
     "AWS::IAM::Role": lambda s, p, _: s.client("iam").get_role(RoleName=p),
     "AWS::IAM::Policy": _role_policy,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::Logs::ResourcePolicy": _logs_resource_policy,
     "AWS::Lambda::Function": lambda s, p, _: s.client("lambda").get_function(FunctionName=p),
     "AWS::Lambda::Version": lambda s, p, _: s.client("lambda").get_function_configuration(FunctionName=p),
     "AWS::Lambda::Permission": _lambda_permission,

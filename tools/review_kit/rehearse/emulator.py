@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.review_kit.rehearse import account_profile, iam_enforcement, pipeline_services
+from tools.review_kit.rehearse import account_profile, approvals, iam_enforcement, pipeline_services
 from tools.review_kit.rehearse.account_profile import PROFILES, AccountProfile
 from tools.review_kit.rehearse.moto_patches import patch_moto
 
@@ -253,6 +253,7 @@ def start(profile: AccountProfile = PROFILES["mature"], *, enforce_iam: bool = T
     moto_api_backend.reset()
     install_emulated_types()
     patch_moto()
+    approvals.install()  # ListActionExecutions, which moto lacks: what ApprovedChangeSet reads
     account_profile.install(profile)
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     server.start()

@@ -350,10 +350,17 @@ def _same_as_asked(*names: str) -> Reader:
     return read
 
 
+def _logs_resource_policy(s: Any, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    policies = s.client("logs").describe_resource_policies()["resourcePolicies"]
+    (policy,) = [p for p in policies if p["policyName"] == name]
+    return {"PolicyName": policy["policyName"], "PolicyDocument": policy["policyDocument"]}
+
+
 READERS: dict[str, Reader] = {
     "AWS::S3::Bucket": _bucket,
     "AWS::DynamoDB::Table": _table,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::Logs::ResourcePolicy": _logs_resource_policy,
     "AWS::Lambda::Function": _function,
     "AWS::IAM::Role": _role,
     "AWS::IAM::Policy": _policy,

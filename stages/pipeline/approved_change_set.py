@@ -1,0 +1,99 @@
+"""Prod's approval bound to the change set it approved: `UploadApi.ApprovedChangeSet`.
+
+The step runs after PromoteToProd and before the Deploy action that executes change set
+PipelineChange (CDK Pipelines' change-set steps of the prod stack). It runs `make
+approved-change-set` (tools/pipeline_checks/approved_change_set.py): the approver pasted the change
+set's id into the approval's comment; the step reads that comment (ListActionExecutions of this
+execution) and the change set (DescribeChangeSet through the stage account's read-only CDK lookup
+role) and fails unless they name the same change set. Its role may list this pipeline's action
+executions and assume that lookup role, nothing else.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
+from constructs import Construct
+
+from stages.pipeline.bootstrap import bootstrap_qualifier, bootstrap_role_arn
+from stages.upload_stage import UploadApiStage
+
+STEP_ID = "ApprovedChangeSet"
+COMMAND = "make approved-change-set"
+
+
+class ApprovedChangeSetStep:
+    """The step and its role; `grant` names the pipeline once it is built."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        stage: UploadApiStage,
+        approval: pipelines.Step,
+        change_set_name: str,
+        source: pipelines.IFileSetProducer,
+        runtime_versions: dict[str, str],
+    ) -> None:
+        stack = stage.stack
+        self.scope = scope
+        self.role = iam.Role(
+            scope,
+            f"{stage.stage_name}{STEP_ID}Role",
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=(
+                f"CodeBuild role of {stage.stage_name}'s {STEP_ID}: lists this pipeline's action executions, "
+                "assumes the stage account's read-only lookup role"
+            ),
+        )
+        self.step = pipelines.CodeBuildStep(
+            STEP_ID,
+            input=source,
+            role=self.role,
+            env={
+                # CodePipeline puts this execution's id in the action's environment.
+                "PIPELINE_EXECUTION_ID": codepipeline.GlobalVariables.EXECUTION_ID,
+                "APPROVAL_STAGE": stage.stage_name,
+                "APPROVAL_ACTION": f"{stack.node.id}.{approval.id}",
+                "STACK_NAME": stack.stack_name,
+                "CHANGE_SET_NAME": change_set_name,
+                "BOOTSTRAP_QUALIFIER": bootstrap_qualifier(stage),
+                # The lookup role's ARN is built by the step from these (as Preflight's).
+                "STAGE_ACCOUNT": stack.account,
+                "STAGE_REGION": stack.region,
+                "STAGE_PARTITION": cdk.Aws.PARTITION,
+            },
+            commands=[COMMAND],
+            partial_build_spec=codebuild.BuildSpec.from_object(
+                {"phases": {"install": {"runtime-versions": runtime_versions}}}
+            ),
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    sid="AssumeTheStageAccountsLookupRole",
+                    actions=["sts:AssumeRole"],
+                    resources=[bootstrap_role_arn(stage, "lookup")],
+                )
+            ],
+            timeout=cdk.Duration.minutes(10),
+        )
+        # After the approval, before the deploy (both are the stack's change-set steps).
+        self.step.add_step_dependency(approval)
+
+    def grant(self, pipeline: codepipeline.Pipeline) -> None:
+        """In a policy of its own: the pipeline names the project, so the role's default policy (which
+        the project waits for) cannot name the pipeline. The execution id comes from CodePipeline."""
+        iam.Policy(
+            self.scope,
+            f"{self.role.node.id}ListPolicy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListThisPipelinesActionExecutions",
+                    actions=["codepipeline:ListActionExecutions"],
+                    resources=[pipeline.pipeline_arn],
+                )
+            ],
+        )
