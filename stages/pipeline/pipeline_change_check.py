@@ -202,7 +202,42 @@ def pipeline_template(assembly: Path, stack_id: str) -> dict[str, Any]:
         raise Refused(f"`cdk deploy {stack_id}` selects {selected}, not one stack")
     template_file = _inside(assembly, properties.get("templateFile", ""))
     _check_template_asset(assembly, artifacts.get(assets_id, {}), properties, template_file)
+    _refuse_assets_built_by_commands(assembly)
     return _json(template_file)
+
+
+def _refuse_assets_built_by_commands(assembly: Path) -> None:
+    """No asset of any stack in the artifact is made by running something.
+
+    The locked CLI builds every entry of a stack's asset manifest before it deploys or publishes:
+    a file asset whose source is `executable` is a command it runs, and a container image is a
+    docker build. SelfMutate (`cdk deploy`) and the asset build (`cdk publish-assets`) run them with
+    roles that reach deploy roles, and neither shows in the pipeline template this gate compares.
+    The app's assets are files and directories only, so any such entry is refused.
+    """
+    for manifest_path in _asset_manifests(assembly):
+        manifest = _json(manifest_path)
+        for asset_id, entry in manifest.get("files", {}).items():
+            if "executable" in entry.get("source", {}):
+                raise Refused(
+                    f"{manifest_path.name}: file asset {asset_id} is made by a command "
+                    "(source.executable): the CDK CLI would run it in SelfMutate or the asset build"
+                )
+        if manifest.get("dockerImages"):
+            raise Refused(
+                f"{manifest_path.name}: container image assets {sorted(manifest['dockerImages'])}: "
+                "the asset build would run a docker build; the app has none"
+            )
+
+
+def _asset_manifests(assembly: Path) -> Iterable[Path]:
+    """Every asset manifest of the assembly and of the stage assemblies nested in it."""
+    for artifact in _json(assembly / "manifest.json").get("artifacts", {}).values():
+        properties = artifact.get("properties", {})
+        if artifact.get("type") == "cdk:cloud-assembly":
+            yield from _asset_manifests(_inside(assembly, properties.get("directoryName", "")))
+        elif artifact.get("type") == "cdk:asset-manifest":
+            yield _inside(assembly, properties.get("file", ""))
 
 
 def _stacks_named(assembly: Path, name: str, prefix: str = "") -> Iterable[str]:

@@ -56,8 +56,9 @@ def test_the_section_lists_the_pipelines_stages_and_actions_in_run_order(review)
         ("ProdPermissionsCheck.Confirm", 3, "approval"),
         ("UploadApi.Prepare", 4, "CloudFormation action"),
         ("UploadApi.PromoteToProd", 5, "approval"),
-        ("UploadApi.Deploy", 6, "CloudFormation action"),
-        ("VerifyProd", 7, "CodeBuild action"),
+        ("UploadApi.ApprovedChangeSet", 6, "CodeBuild action"),
+        ("UploadApi.Deploy", 7, "CloudFormation action"),
+        ("VerifyProd", 8, "CodeBuild action"),
     ]
     gate = {a["name"]: a["kind"] for a in stages["PipelineChangeGate"]}
     assert gate == {"PipelineChange.Check": "check", "PipelineChange.Confirm": "approval"}
@@ -93,7 +94,7 @@ def test_each_project_has_its_actions_commands_inputs_role_and_what_that_role_ma
         p for p in review.report["delivery"]["projects"] if "Dev / DevPermissionsCheck.Check" in p["actions"]
     ]
     assert checks[0]["actions"] == ["Dev / DevPermissionsCheck.Check", "Prod / ProdPermissionsCheck.Check"]
-    assert len(review.report["delivery"]["projects"]) == 9
+    assert len(review.report["delivery"]["projects"]) == 10
 
 
 @pytest.mark.synth
@@ -134,12 +135,14 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
         "*PermissionsCheck.Check",
         "*PermissionsCheck.Confirm",
         "*.PromoteToProd",
+        "*.ApprovedChangeSet",
     ]
     for row in gates["rows"]:
         assert row["sees"] in doc
         assert row["doesNotSee"] in doc
         assert row["actions"], row["gate"]
-    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 5)"]
+    assert gates["rows"][-2]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 5)"]
+    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.ApprovedChangeSet (run order 6)"]
 
 
 @pytest.mark.synth
@@ -152,9 +155,9 @@ def test_the_section_renders_in_markdown_html_and_json(review):
     assert "## Delivery path" in markdown
     assert 'id="delivery"' in page
     assert 'href="#delivery"' in page
-    assert page.count('class="delivery-action"') == len(actions) == 19
+    assert page.count('class="delivery-action"') == len(actions) == 20
     assert page.count('class="delivery-project"') == len(section["projects"])
-    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 5
+    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 6
     assert page.count('class="delivery-flag"') == len(section["flags"])
     for action in actions:
         assert f"`{action['name']}`" in markdown
@@ -177,6 +180,7 @@ def test_the_real_synth_flags_only_self_mutation_as_unexpected(review):
         "Pipeline/PipelinesSecurityCheck/CDKSecurityCheck/Role": "info",
         "DevPreflightRole": "info",
         "ProdPreflightRole": "info",
+        "ProdApprovedChangeSetRole": "info",
         # A real finding: CDK's self-mutation role may assume its own account's deploy and publishing
         # roles, which the template trusts only through the CLI's own-account statement; with cdk.json's
         # one shared account that deploy role also deploys Prod-UploadApi.

@@ -243,6 +243,61 @@ def test_an_assembly_whose_template_asset_is_another_file_is_refused(tmp_path):
         check.pipeline_template(assembly, STACK)
 
 
+def _add_asset(manifest_path: Path, asset_id: str, source: dict[str, Any]) -> None:
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"][asset_id] = {
+        "source": source,
+        "destinations": {"current": {"objectKey": f"{asset_id}.zip"}},
+    }
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_a_file_asset_made_by_a_command_is_refused(tmp_path):
+    # GIVEN the pipeline stack's asset manifest with an extra file asset whose source is a command
+    # (the CLI runs it while it builds the stack's assets: in SelfMutate, before anything deploys)
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    _add_asset(assembly / f"{STACK}.assets.json", "evil", {"executable": ["sh", "-c", "id"]})
+    # WHEN the gate reads the artifact THEN it refuses it, naming the asset
+    with pytest.raises(check.Refused, match=r"file asset evil is made by a command"):
+        check.pipeline_template(assembly, STACK)
+
+
+def test_a_command_asset_of_a_stage_stack_is_refused_too(tmp_path):
+    # GIVEN a nested stage assembly (the asset build publishes its assets with a role that may assume
+    # the stage's deploy role) whose asset manifest holds a command
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    stage = assembly / "assembly-Prod"
+    stage.mkdir()
+    (stage / "Prod.assets.json").write_text(json.dumps({"files": {}}), encoding="utf-8")
+    stage_manifest = {
+        "artifacts": {
+            "Prod.assets": {"type": "cdk:asset-manifest", "properties": {"file": "Prod.assets.json"}}
+        }
+    }
+    (stage / "manifest.json").write_text(json.dumps(stage_manifest), encoding="utf-8")
+    edit_manifest(
+        assembly,
+        lambda a: a.update(
+            {"Prod": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Prod"}}}
+        ),
+    )
+    assert check.pipeline_template(assembly, STACK) == pipeline_template()
+    _add_asset(stage / "Prod.assets.json", "build", {"executable": ["node", "build.js"]})
+    # WHEN the gate reads the artifact THEN it refuses it
+    with pytest.raises(check.Refused, match=r"Prod.assets.json: file asset build is made by a command"):
+        check.pipeline_template(assembly, STACK)
+
+
+def test_a_container_image_asset_is_refused(tmp_path):
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    path = assembly / f"{STACK}.assets.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["dockerImages"] = {"img": {"source": {"directory": "asset.img"}, "destinations": {}}}
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(check.Refused, match="container image assets"):
+        check.pipeline_template(assembly, STACK)
+
+
 def test_a_second_stack_the_deploy_command_selects_is_refused(tmp_path):
     # GIVEN a nested assembly holding another stack displayed as the pipeline stack
     assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
