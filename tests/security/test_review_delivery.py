@@ -411,6 +411,35 @@ def test_a_requirements_file_with_a_hash_on_every_line_is_hash_locked(tmp_path):
     assert commands.classify("pip install -r loose.txt", tmp_path)[0] == commands.RUNS_SCRIPTS
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "npm ci # --ignore-scripts",
+        "npm ci --ignore-scripts=false",
+        "pip install boto3 # --require-hashes",
+        "pip install --require-hashes-not boto3",
+        "echo $(npm install evil)",
+        "echo start\nnpm install evil",
+        "npx some-tool",
+        "npm exec some-tool",
+        "pnpm dlx some-tool",
+        "npm rebuild",
+        "pip3.12 install boto3",
+        "uv pip install boto3",
+        "uvx some-tool",
+        "make -f other.mk install",
+        "make --directory=elsewhere install",
+    ],
+)
+def test_a_command_that_may_run_package_scripts_is_not_shown_safe(command, tmp_path):
+    # GIVEN a buildspec command written to look safe, or an install form beyond npm ci / pip install
+    makefile = commands.Makefile.read(tmp_path / "Makefile")
+    # WHEN it is classified
+    found = commands.installs([command], makefile, tmp_path)
+    # THEN it is found, and found able to run a package's scripts
+    assert [i.verdict for i in found] == [commands.RUNS_SCRIPTS], (command, found)
+
+
 def test_a_gate_table_that_is_missing_is_reported_as_not_read(tmp_path):
     # GIVEN a page without the gate table's markers
     page = tmp_path / "delivery-trust.md"

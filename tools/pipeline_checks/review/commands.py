@@ -8,8 +8,11 @@ recipe, `$(VAR)`s expanded, recursive `$(MAKE) TARGET`s included, so `make insta
 it runs. Each install command found is classified:
 
 - `scripts`: it can run a package's lifecycle scripts from a source nothing pins: `npm ci` / `npm
-  install` (yarn, pnpm) without `--ignore-scripts`, `pip install` without `--require-hashes` (or a
-  requirements file whose every line carries a `--hash`), `uv sync` without `--locked` / `--frozen`;
+  install` / `npm rebuild` (yarn, pnpm) without `--ignore-scripts`, `pip install` without
+  `--require-hashes` (or a requirements file whose every line carries a `--hash`), `uv sync` / `uv
+  pip` without `--locked` / `--frozen` / hashes; a command that downloads a package and runs it
+  (`npx`, `npm exec`, `pnpm dlx`, `uvx`, `uv run`, `pipx`); and `make` pointed at another Makefile
+  or directory (`-f`, `-C`: not followed, so never shown safe);
 - `no scripts`: npm with `--ignore-scripts`;
 - `hash-locked`: pip with hashes, `uv sync --locked`: every file checked against a committed hash;
 - `distribution`: apt-get / apt / yum / dnf install: signed distribution archives.
@@ -35,12 +38,18 @@ RUNS_SCRIPTS = "scripts"
 _ASSIGNMENT = re.compile(r"^(?:export\s+|override\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(:=|::=|\?=|\+=|=)\s*(.*)$")
 _RULE = re.compile(r"^([^\s#=:][^=:]*?)\s*:(?![:=])\s*(.*)$")
 _VARIABLE = re.compile(r"\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]")
-_SEPARATORS = re.compile(r"&&|\|\||[;|{}]|\b(?:then|else|do)\b")
+# Command separators, and the starts of command substitutions (what they run is a command too).
+_SEPARATORS = re.compile(r"&&|\|\||[;|{}\n`()]|\$\(|\b(?:then|else|do)\b")
 _NOT_RUN = ("echo", "printf", "#", ":", "test", "[")
 _ENV_PREFIX = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)+")
-_NPM = re.compile(r"\b(npm|yarn|pnpm)\s+(ci|install|i|add)\b")
-_PIP = re.compile(r"\bpip3?\s+install\b")
-_UV_SYNC = re.compile(r"\buv\s+sync\b")
+_NPM = re.compile(r"\b(npm|yarn|pnpm)\s+(ci|install|i|add|rebuild)\b|^\s*(yarn|pnpm)\s*$")
+# Download a package and run it: never scriptless, never hash-locked.
+_RUNS_A_PACKAGE = re.compile(
+    r"\b(npx|uvx|pipx)\b|\b(npm|pnpm)\s+(exec|dlx)\b|\byarn\s+dlx\b|\buv\s+(run|tool)\b"
+)
+_PIP = re.compile(r"\bpip(?:3(?:\.\d+)?)?\s+install\b")
+_UV_SYNC = re.compile(r"\buv\s+(?:sync|pip\s+(?:install|sync))\b")
+_MAKE_ELSEWHERE = ("-f", "--file", "--makefile", "-C", "--directory")
 _DISTRIBUTION = re.compile(r"\b(apt-get|apt|yum|dnf)\s+(-\S+\s+)*install\b")
 _MAKE = re.compile(r"^(?:\S*/)?(?:make|\$\(MAKE\))\s")
 _MAX_DEPTH = 12
@@ -181,6 +190,12 @@ def installs(commands: list[str], makefile: Makefile, repo: Path = REPO_ROOT) ->
         expanded: list[tuple[str, str]] = [(command, "buildspec")]
         if _MAKE.match(command.strip()):
             targets, overrides = make_arguments(command)
+            if set(_words(command)) & set(_MAKE_ELSEWHERE) or any(
+                w.startswith(("--file=", "--directory=", "--makefile=")) for w in _words(command)
+            ):
+                why = "make with another Makefile or directory: not followed, so not shown safe"
+                found.setdefault(command, Install(command, "buildspec", RUNS_SCRIPTS, why))
+                continue
             for target in targets:
                 expanded += [(c, f"{command} > {via}") for c, via in makefile.commands(target, overrides)]
         for line, via in expanded:
@@ -192,24 +207,40 @@ def installs(commands: list[str], makefile: Makefile, repo: Path = REPO_ROOT) ->
 
 
 def _simple_commands(line: str) -> list[str]:
+    """The simple commands of a line: split at separators and at command substitutions, so the
+    `npm install` in `echo $(npm install x)` is one; what echo or test only print is dropped."""
     parts = [_ENV_PREFIX.sub("", part.strip()) for part in _SEPARATORS.split(line) if part and part.strip()]
     return [part for part in parts if part.split(maxsplit=1)[0] not in _NOT_RUN]
 
 
+def _words(command: str) -> list[str]:
+    try:
+        return shlex.split(command, comments=True)
+    except ValueError:
+        return command.split("#", 1)[0].split()
+
+
 def classify(command: str, repo: Path = REPO_ROOT) -> tuple[str, str] | None:
-    """(verdict, why) for an install command; None for any other command."""
+    """(verdict, why) for an install command; None for any other command.
+
+    Options are read as the shell hands them over (shlex, a `#` comment dropped): a flag counts only
+    as its own word, so `npm ci # --ignore-scripts` or `--ignore-scripts=false` is not scriptless.
+    """
+    words = _words(command)
+    if _RUNS_A_PACKAGE.search(command):
+        return RUNS_SCRIPTS, "downloads a package and runs it"
     if _NPM.search(command):
-        if "--ignore-scripts" in command:
+        if "--ignore-scripts" in words or "--ignore-scripts=true" in words:
             return "no scripts", "--ignore-scripts: no package's lifecycle scripts run"
         return RUNS_SCRIPTS, "npm runs every package's preinstall/install/postinstall scripts"
     if _PIP.search(command):
-        if "--require-hashes" in command or _hashed_requirements(command, repo):
+        if "--require-hashes" in words or _hashed_requirements(command, repo):
             return "hash-locked", "every file pip installs must match a committed hash"
         return RUNS_SCRIPTS, "pip installs what the index serves, and builds (runs) a source distribution"
     if _UV_SYNC.search(command):
-        if "--locked" in command or "--frozen" in command:
+        if {"--locked", "--frozen"} & set(words) or ("pip" in words and "--require-hashes" in words):
             return "hash-locked", "uv installs uv.lock's files, each checked against its hash"
-        return RUNS_SCRIPTS, "uv sync without --locked may resolve anew and build source distributions"
+        return RUNS_SCRIPTS, "uv without --locked may resolve anew and build source distributions"
     if _DISTRIBUTION.search(command):
         return "distribution", "distribution packages from signed archives (their maintainer scripts run)"
     return None
