@@ -12,30 +12,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from tools.pipeline_checks.approved_change_set import check
-from tools.review_kit.rehearse import actions, approvals, emulator
+from tools.review_kit.rehearse import actions, approvals
 from tools.review_kit.rehearse.pipeline import Action
 
 TEMPLATE = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}}
 
 
 @pytest.fixture
-def moto_account(monkeypatch):
-    for key, value in emulator.client_environment("unused").items():
-        if not key.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        emulator.install_emulated_types()
-        emulator.patch_moto()
-        approvals.install()
-        approvals.clear()
-        yield boto3.Session(region_name=emulator.REGION)
-        approvals.clear()
+def moto_account(moto_account):
+    """The rehearsal's emulated account (conftest.py), with its CodePipeline approvals emulated."""
+    approvals.install()
+    approvals.clear()
+    yield moto_account
+    approvals.clear()
 
 
 def _action(name: str, provider: str, **configuration: str) -> Action:

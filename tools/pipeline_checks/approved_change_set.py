@@ -103,14 +103,10 @@ def pipeline_name(env: Mapping[str, str]) -> str:
 
 
 def change_set_role_arn(env: Mapping[str, str]) -> str | None:
-    if env.get(ROLE_ENV):
-        return env[ROLE_ENV]
-    account, region = env.get("STAGE_ACCOUNT"), env.get("STAGE_REGION")
-    if not (account and region):
-        return None
-    partition = env.get("STAGE_PARTITION") or "aws"
-    qualifier = env.get("BOOTSTRAP_QUALIFIER", "hnb659fds")
-    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-lookup-role-{account}-{region}"
+    """CHANGE_SET_ROLE_ARN, else the stage's CDK lookup role, as Preflight finds it."""
+    from tools.pipeline_checks.preflight.cli import lookup_role_arn
+
+    return lookup_role_arn(env, ROLE_ENV)
 
 
 def _stage_session(env: Mapping[str, str]) -> Any:

@@ -46,10 +46,11 @@ def needs_from(env: Mapping[str, str]) -> StageNeeds:
     )
 
 
-def lookup_role_arn(env: Mapping[str, str]) -> str | None:
-    """PREFLIGHT_ROLE_ARN, else the CDK lookup role of STAGE_ACCOUNT in STAGE_REGION (None: neither)."""
-    if env.get(ROLE_ENV):
-        return env[ROLE_ENV]
+def lookup_role_arn(env: Mapping[str, str], role_env: str = ROLE_ENV) -> str | None:
+    """`role_env` (PREFLIGHT_ROLE_ARN), else the CDK lookup role of STAGE_ACCOUNT in STAGE_REGION
+    (None: neither). The approved-change-set step reads its stage through the same role."""
+    if env.get(role_env):
+        return env[role_env]
     account, region = env.get("STAGE_ACCOUNT"), env.get("STAGE_REGION")
     if not (account and region):
         return None
