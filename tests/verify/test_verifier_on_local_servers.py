@@ -135,9 +135,9 @@ def test_fails_against_a_server_that_answers_500(verifier_runs):
     assert len(failures) == len(run.failed)
 
 
-def test_prod_mode_writes_nothing_and_does_not_flood(local_servers, verifier_runs, tmp_path):
+def test_prod_mode_writes_nothing_and_does_not_flood(correct_server, verifier_runs, tmp_path):
     # GIVEN the correct server, after the dev run (which uploaded one file)
-    server = local_servers["correct"]
+    server = correct_server
     before = stored_objects(server.deployment.outputs)
     # WHEN the verifier runs in prod mode with its defaults
     run = Verifier(tmp_path, server.outputs_path, "prod").result()
