@@ -280,6 +280,30 @@ def test_an_install_that_runs_scripts_on_an_artifact_as_a_role_that_may_deploy_i
         assert "deploy" in found["Build/Project"]["description"]
 
 
+def test_a_project_whose_role_is_not_read_here_is_flagged_as_if_it_reached_deploy_roles(make_assembly):
+    # GIVEN the planted `npm install` build whose service role is an ARN written out (Fn::Sub), not
+    # a role of the stack: what that role may assume cannot be read from the template
+    resources = _pipeline(["npm install"], None)
+    arn = {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:role/SomeDeployer"}
+    resources["Project"]["Properties"]["ServiceRole"] = arn
+    section = delivery.build(assembly.load(make_assembly(resources)))
+    # WHEN its flags are read THEN the script-running install is flagged, not shown harmless
+    assert set(_flags(section, INSTALL_RULE)) == {"Build/Project"}
+
+
+def test_an_assume_grant_written_with_not_resource_reaches_every_role(make_assembly):
+    # GIVEN a role whose AssumeRole statement names what it may NOT assume
+    planted = {
+        "IntruderRole": _role("Planted/Role"),
+        "PlantedPolicy": _assume_policy("Planted/Policy", "IntruderRole", ["x"]),
+    }
+    statement = planted["PlantedPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    statement["NotResource"] = statement.pop("Resource")
+    section = delivery.build(assembly.load(make_assembly(planted, stack_name="UploadApiPipeline")))
+    # WHEN the assume flags are read THEN it is an error: it reaches every account's bootstrap roles
+    assert _flags(section, ASSUME_RULE)["Planted/Role"]["severity"] == "error"
+
+
 def test_a_flag_is_a_failed_finding_in_the_report_its_junit_and_markdown(make_assembly):
     # GIVEN the planted `npm install` pipeline, reviewed
     built = assembly.load(make_assembly(_pipeline(["npm install"], [DEPLOY_ROLE_ANY_ACCOUNT])))

@@ -147,16 +147,9 @@ def _assume(
         if statement.get("Effect", "Allow") != "Allow" or not _allows_assume(statement):
             continue
         condition = json.dumps(statement["Condition"]) if statement.get("Condition") else ""
-        resources = statement.get("Resource", [])
-        targets += [
-            render(r, stack.name_of) + (f" if {condition}" if condition else "")
-            for r in (resources if isinstance(resources, list) else [resources])
-        ]
-        for resource in (
-            statement.get("Resource", [])
-            if isinstance(statement.get("Resource"), list)
-            else [statement.get("Resource")]
-        ):
+        resources = _assume_resources(statement)
+        targets += [render(r, stack.name_of) + (f" if {condition}" if condition else "") for r in resources]
+        for resource in resources:
             for target in roles:
                 reach = _reach(stack, resource, target, statement)
                 if not reach:
@@ -185,6 +178,14 @@ def _assume(
         "grants": grants,
         "targets": list(dict.fromkeys(targets)),
     }
+
+
+def _assume_resources(statement: dict[str, Any]) -> list[Any]:
+    """What an Allow statement's AssumeRole acts on; `NotResource` (everything but what it names) as `*`."""
+    if "Resource" not in statement and "NotResource" in statement:
+        return ["*"]
+    resources = statement.get("Resource", [])
+    return resources if isinstance(resources, list) else [resources]
 
 
 def _allows_assume(statement: dict[str, Any]) -> bool:
@@ -314,12 +315,27 @@ def _projects(
                     {"artifact": i, "from": producers.get(i, "outside this pipeline")} for i in inputs
                 ],
                 "role": render(role_value, stack.name_of) if role_value is not None else "",
-                "assumes": (by_role.get(role_id) or {}).get("grants", []),
+                "assumes": (by_role.get(role_id) or {}).get("grants", [])
+                if role_id or role_value is None
+                else [_unresolved_role_grant(render(role_value, stack.name_of))],
                 "assumeTargets": (by_role.get(role_id) or {}).get("targets", []),
                 "installs": [i.as_dict() for i in installs],
             }
         )
     return found
+
+
+def _unresolved_role_grant(role: str) -> dict[str, Any]:
+    """A project whose role is not a role of this stack (an ARN, an Fn::Sub): what it may assume is
+    not read here, so it is taken to reach every bootstrap role, never shown harmless."""
+    return {
+        "kind": "any (its role is not one of this stack's)",
+        "bootstrapRole": "*",
+        "reach": "unknown",
+        "resource": role,
+        "condition": "",
+        "trustedByName": False,
+    }
 
 
 def _role_id(value: Any) -> str:
