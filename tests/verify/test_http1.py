@@ -57,6 +57,20 @@ async def server(handle: Handler, tls: ssl.SSLContext | None = None) -> AsyncIte
         listener.close()
 
 
+async def requests_in_turn(
+    handle: Handler, count: int, path: str = "/dev/upload", warm: int = 0
+) -> tuple[list[tuple[int, bytes]], int]:
+    """`count` POSTs one after another through one pool (after warming `warm` connections): the
+    answers, and how many connections the server saw."""
+    async with server(handle) as (port, connections):
+        pool = ConnectionPool(f"http://127.0.0.1:{port}{path}")
+        if warm:
+            await pool.warm(warm, 5)
+        answers = [await pool.request("POST", JSON, b"{}", 5) for _ in range(count)]
+        pool.close()
+        return answers, len(connections)
+
+
 async def keep_alive_echo_length(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     while True:
         _, body = await read_request(reader)
@@ -65,15 +79,8 @@ async def keep_alive_echo_length(reader: asyncio.StreamReader, writer: asyncio.S
 
 
 def test_requests_reuse_one_keep_alive_connection():
-    async def scenario() -> tuple[list[tuple[int, bytes]], int]:
-        async with server(keep_alive_echo_length) as (port, connections):
-            pool = ConnectionPool(f"http://127.0.0.1:{port}/dev/upload")
-            answers = [await pool.request("POST", JSON, b"{}", 5) for _ in range(5)]
-            pool.close()
-            return answers, len(connections)
-
     # GIVEN a keep-alive server WHEN five requests are sent one after another
-    answers, connections = asyncio.run(scenario())
+    answers, connections = asyncio.run(requests_in_turn(keep_alive_echo_length, 5))
     # THEN each gets its answer, over one connection
     assert answers == [(429, b"len=2")] * 5
     assert connections == 1
@@ -84,16 +91,8 @@ def test_requests_reuse_one_connection_on_uvloop_too():
         "uvloop", reason="uvloop is in the dev group; the verify group runs without it"
     )
 
-    async def scenario() -> tuple[list[tuple[int, bytes]], int]:
-        async with server(keep_alive_echo_length) as (port, connections):
-            pool = ConnectionPool(f"http://127.0.0.1:{port}/dev/upload")
-            await pool.warm(2, 5)
-            answers = [await pool.request("POST", JSON, b"{}", 5) for _ in range(3)]
-            pool.close()
-            return answers, len(connections)
-
     # the load generator runs on uvloop where it is installed: its transports are not asyncio's classes
-    answers, connections = uvloop.run(scenario())
+    answers, connections = uvloop.run(requests_in_turn(keep_alive_echo_length, 3, warm=2))
     assert answers == [(429, b"len=2")] * 3
     assert connections == 2
 
@@ -138,14 +137,7 @@ def test_connection_close_opens_a_new_connection_for_the_next_request():
         writer.write(answer(201, b"ok", "Connection: close"))
         await writer.drain()
 
-    async def scenario() -> tuple[list[tuple[int, bytes]], int]:
-        async with server(close_after_each) as (port, connections):
-            pool = ConnectionPool(f"http://127.0.0.1:{port}/")
-            answers = [await pool.request("POST", JSON, b"{}", 5) for _ in range(3)]
-            pool.close()
-            return answers, len(connections)
-
-    answers, connections = asyncio.run(scenario())
+    answers, connections = asyncio.run(requests_in_turn(close_after_each, 3, path="/"))
     assert answers == [(201, b"ok")] * 3
     assert connections == 3
 
