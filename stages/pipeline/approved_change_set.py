@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
-from stages.pipeline.bootstrap import bootstrap_qualifier, bootstrap_role_arn
+from stages.pipeline.bootstrap import assume_lookup_role, bootstrap_qualifier, lookup_role_env
 from stages.upload_stage import UploadApiStage
 
 STEP_ID = "ApprovedChangeSet"
@@ -61,22 +61,13 @@ class ApprovedChangeSetStep:
                 "STACK_NAME": stack.stack_name,
                 "CHANGE_SET_NAME": change_set_name,
                 "BOOTSTRAP_QUALIFIER": bootstrap_qualifier(stage),
-                # The lookup role's ARN is built by the step from these (as Preflight's).
-                "STAGE_ACCOUNT": stack.account,
-                "STAGE_REGION": stack.region,
-                "STAGE_PARTITION": cdk.Aws.PARTITION,
+                **lookup_role_env(stage),
             },
             commands=[COMMAND],
             partial_build_spec=codebuild.BuildSpec.from_object(
                 {"phases": {"install": {"runtime-versions": runtime_versions}}}
             ),
-            role_policy_statements=[
-                iam.PolicyStatement(
-                    sid="AssumeTheStageAccountsLookupRole",
-                    actions=["sts:AssumeRole"],
-                    resources=[bootstrap_role_arn(stage, "lookup")],
-                )
-            ],
+            role_policy_statements=[assume_lookup_role(stage)],
             timeout=cdk.Duration.minutes(10),
         )
         # After the approval, before the deploy (both are the stack's change-set steps).

@@ -4,7 +4,8 @@
 
 The qualifier is the stack synthesizer's (cdk.json `@aws-cdk/core:bootstrapQualifier`, else CDK's
 default). The one place the pipeline stack builds these names: the asset publisher's deploy-role
-grant and the Preflight step's lookup role both read it.
+grant reads it, and the steps that read their stage through its lookup role (Preflight, the
+approved-change-set check) take their grant and its variables from here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 
 from stages.upload_stage import UploadApiStage
 
@@ -27,3 +29,24 @@ def bootstrap_role_arn(stage: UploadApiStage, kind: BootstrapRole) -> str:
     stack = stage.stack
     role_name = f"cdk-{bootstrap_qualifier(stage)}-{kind}-role-{stack.account}-{stack.region}"
     return f"arn:{cdk.Aws.PARTITION}:iam::{stack.account}:role/{role_name}"
+
+
+def lookup_role_env(stage: UploadApiStage) -> dict[str, str]:
+    """What a step needs to find the stage account's lookup role (tools/pipeline_checks/preflight's
+    `lookup_role_arn` builds the ARN from these): a role ARN among a project's properties would read
+    as a role the project passes."""
+    stack = stage.stack
+    return {
+        "STAGE_ACCOUNT": stack.account,
+        "STAGE_REGION": stack.region,
+        "STAGE_PARTITION": cdk.Aws.PARTITION,
+    }
+
+
+def assume_lookup_role(stage: UploadApiStage) -> iam.PolicyStatement:
+    """The one grant of a step that reads its stage through the stage account's read-only lookup role."""
+    return iam.PolicyStatement(
+        sid="AssumeTheStageAccountsLookupRole",
+        actions=["sts:AssumeRole"],
+        resources=[bootstrap_role_arn(stage, "lookup")],
+    )

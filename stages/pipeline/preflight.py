@@ -15,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
 from constructs import Construct
 
-from stages.pipeline.bootstrap import bootstrap_qualifier, bootstrap_role_arn
+from stages.pipeline.bootstrap import assume_lookup_role, bootstrap_qualifier, lookup_role_env
 from stages.upload_stage import UploadApiStage
 
 PREFLIGHT_COMMAND = "make preflight"
@@ -69,22 +69,12 @@ def preflight_step(
             "CREATES_API_GATEWAY_ACCOUNT_ROLE": "true"
             if settings.create_api_gateway_account_role
             else "false",
-            # The lookup role's ARN is built by the step from these (tools/pipeline_checks/preflight):
-            # a role ARN among a project's properties would read as a role the project passes.
-            "STAGE_ACCOUNT": stack.account,
-            "STAGE_REGION": stack.region,
-            "STAGE_PARTITION": cdk.Aws.PARTITION,
+            **lookup_role_env(stage),
         },
         commands=[PREFLIGHT_COMMAND],
         partial_build_spec=cdk.aws_codebuild.BuildSpec.from_object(
             {"phases": {"install": {"runtime-versions": runtime_versions}}}
         ),
-        role_policy_statements=[
-            iam.PolicyStatement(
-                sid="AssumeTheStageAccountsLookupRole",
-                actions=["sts:AssumeRole"],
-                resources=[bootstrap_role_arn(stage, "lookup")],
-            )
-        ],
+        role_policy_statements=[assume_lookup_role(stage)],
         timeout=cdk.Duration.minutes(10),
     )
