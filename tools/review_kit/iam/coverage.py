@@ -414,8 +414,7 @@ def _bucket_policy(template: Template, arn: str) -> Mapping[str, Any] | None:
     return None
 
 
-def all_calls(template: Mapping[str, Any], env: Env) -> Iterator[Call | Gap]:
-    model = Template(template, env)
+def all_calls(model: Template) -> Iterator[Call | Gap]:
     for logical_id in model.resources:
         yield from calls(model, logical_id)
 
@@ -480,7 +479,7 @@ def missing_permissions(
     model = Template(template, env)
     new_keys = _key_arns(model) if first_deployment else frozenset()
     gaps: dict[Gap, None] = {}
-    for call in all_calls(template, env):
+    for call in all_calls(model):
         if isinstance(call, Gap):
             gaps[call] = None
             continue
