@@ -232,25 +232,29 @@ def _refuse_assets_built_by_commands(assembly: Path) -> None:
 
 def _asset_manifests(assembly: Path) -> Iterable[Path]:
     """Every asset manifest of the assembly and of the stage assemblies nested in it."""
-    for artifact in _json(assembly / "manifest.json").get("artifacts", {}).values():
-        properties = artifact.get("properties", {})
-        if artifact.get("type") == "cdk:cloud-assembly":
-            yield from _asset_manifests(_inside(assembly, properties.get("directoryName", "")))
-        elif artifact.get("type") == "cdk:asset-manifest":
-            yield _inside(assembly, properties.get("file", ""))
+    for directory, _, _, artifact in _artifacts(assembly):
+        if artifact.get("type") == "cdk:asset-manifest":
+            yield _inside(directory, artifact.get("properties", {}).get("file", ""))
 
 
-def _stacks_named(assembly: Path, name: str, prefix: str = "") -> Iterable[str]:
+def _stacks_named(assembly: Path, name: str) -> Iterable[str]:
     """Stack artifacts, in this assembly and its nested ones, that `cdk deploy <name>` would select."""
-    for artifact_id, artifact in _json(assembly / "manifest.json").get("artifacts", {}).items():
-        if artifact.get("type") == "cdk:cloud-assembly":
-            nested = _inside(assembly, artifact.get("properties", {}).get("directoryName", ""))
-            yield from _stacks_named(nested, name, f"{prefix}{artifact_id}/")
-        elif artifact.get("type") == "aws:cloudformation:stack" and name in (
+    for _, artifact_id, path, artifact in _artifacts(assembly):
+        if artifact.get("type") == "aws:cloudformation:stack" and name in (
             artifact_id,
             artifact.get("displayName"),
         ):
-            yield f"{prefix}{artifact_id}"
+            yield path
+
+
+def _artifacts(assembly: Path, prefix: str = "") -> Iterable[tuple[Path, str, str, dict[str, Any]]]:
+    """(its directory, its id, its path from the top assembly, the artifact) for every artifact,
+    the nested assemblies' included, as the CDK CLI walks them."""
+    for artifact_id, artifact in _json(assembly / "manifest.json").get("artifacts", {}).items():
+        yield assembly, artifact_id, f"{prefix}{artifact_id}", artifact
+        if artifact.get("type") == "cdk:cloud-assembly":
+            nested = _inside(assembly, artifact.get("properties", {}).get("directoryName", ""))
+            yield from _artifacts(nested, f"{prefix}{artifact_id}/")
 
 
 def _check_template_asset(
