@@ -167,12 +167,8 @@ class Makefile:
 
 def make_arguments(command: str) -> tuple[list[str], dict[str, str]]:
     """`make --flag A B=1` -> (["A"], {"B": "1"})."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
     targets, overrides = [], {}
-    for word in words[1:]:
+    for word in _words(command)[1:]:
         if word.startswith("-"):
             continue
         if "=" in word:
