@@ -4,6 +4,7 @@ bundling skipped), read back as the cloud assembly `cdk synth` writes, and the b
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from tests.infra.conftest import SynthesizedApp
 from tests.repo import REPO_ROOT
 from tools.common import assembly
 from tools.review_kit.iam import coverage
+from tools.review_kit.iam.arns import Env, Template
+from tools.review_kit.iam.validity import resolve_document
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 ACCOUNT = "111111111111"
@@ -21,6 +24,38 @@ REGION = "us-east-1"
 
 def read_policy(name: str) -> dict[str, Any]:
     return json.loads((BOOTSTRAP / name).read_text(encoding="utf-8"))
+
+
+@dataclass
+class TemplateRole:
+    """A role of a synthesized template, resolved: its ARN, policies (inline and attached
+    AWS::IAM::Policy), trust policy, and whether it carries a permissions boundary."""
+
+    arn: str
+    policies: list[dict[str, Any]]
+    trust: dict[str, Any]
+    bounded: bool
+
+
+def template_roles(raw: dict[str, Any], env: Env) -> dict[str, TemplateRole]:
+    """Every AWS::IAM::Role of `raw` by logical id, with its policies and trust resolved."""
+    model = Template(raw, env)
+    roles: dict[str, TemplateRole] = {}
+    for logical_id, resource in raw["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            props = resource["Properties"]
+            roles[logical_id] = TemplateRole(
+                arn=model.get_att(logical_id, "Arn"),
+                policies=[resolve_document(model, p["PolicyDocument"]) for p in props.get("Policies", [])],
+                trust=resolve_document(model, props["AssumeRolePolicyDocument"]),
+                bounded="PermissionsBoundary" in props,
+            )
+    for resource in raw["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            document = resolve_document(model, resource["Properties"]["PolicyDocument"])
+            for role in resource["Properties"]["Roles"]:
+                roles[role["Ref"]].policies.append(document)
+    return roles
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.iam.conftest import read_policy
+from tests.iam.conftest import read_policy, template_roles
 from tools.dev import bootstrap_template as bt
-from tools.review_kit.iam.arns import Env, Template
+from tools.review_kit.iam.arns import Env
 from tools.review_kit.iam.evaluator import Request, evaluate
-from tools.review_kit.iam.validity import resolve_document
 
 PIPELINE_ACCOUNT, DEV_ACCOUNT, PROD_ACCOUNT, OTHER_ACCOUNT = (
     "333333333333",
@@ -88,19 +87,9 @@ def stock() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def pipeline_roles(synth_pipeline) -> dict[str, tuple[str, list[dict[str, Any]]]]:
     """Every role of the three-account pipeline stack: logical id -> (ARN, its resolved policies)."""
-    app = synth_pipeline(**THREE_ACCOUNTS)
-    raw = app.template.to_json()
-    model = Template(raw, Env(bt.PIPELINE_STACK, PIPELINE_ACCOUNT, REGION))
-    roles: dict[str, tuple[str, list[dict[str, Any]]]] = {}
-    for logical_id, resource in raw["Resources"].items():
-        if resource["Type"] == "AWS::IAM::Role":
-            inline = [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
-            roles[logical_id] = (model.get_att(logical_id, "Arn"), inline)
-    for resource in raw["Resources"].values():
-        if resource["Type"] == "AWS::IAM::Policy":
-            for role in resource["Properties"]["Roles"]:
-                roles[role["Ref"]][1].append(resource["Properties"]["PolicyDocument"])
-    return {lid: (arn, [resolve_document(model, d) for d in docs]) for lid, (arn, docs) in roles.items()}
+    raw = synth_pipeline(**THREE_ACCOUNTS).template.to_json()
+    roles = template_roles(raw, Env(bt.PIPELINE_STACK, PIPELINE_ACCOUNT, REGION))
+    return {lid: (role.arn, role.policies) for lid, role in roles.items()}
 
 
 def named(role_id: str) -> set[str]:

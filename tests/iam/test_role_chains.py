@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.iam.conftest import template_roles
 from tests.iam.test_bootstrap_trust import (
     BOUNDARY,
     DEV_ACCOUNT,
@@ -32,9 +33,8 @@ from tests.iam.test_bootstrap_trust import (
     stage_bootstrap,
 )
 from tools.dev import bootstrap_template as bt
-from tools.review_kit.iam.arns import Env, Template
+from tools.review_kit.iam.arns import Env
 from tools.review_kit.iam.evaluator import Request, evaluate
-from tools.review_kit.iam.validity import resolve_document
 
 pytestmark = pytest.mark.synth
 
@@ -51,25 +51,11 @@ class Role:
     tag: str | None = None  # aws-cdk:bootstrap-role, which CDK Pipelines' grants select by
 
 
-def _pipeline_roles(raw: Mapping[str, Any]) -> dict[str, Role]:
-    model = Template(raw, Env(bt.PIPELINE_STACK, PIPELINE_ACCOUNT, REGION))
-    roles: dict[str, Role] = {}
-    for logical_id, resource in raw["Resources"].items():
-        if resource["Type"] == "AWS::IAM::Role":
-            props = resource["Properties"]
-            roles[logical_id] = Role(
-                arn=model.get_att(logical_id, "Arn"),
-                policies=[resolve_document(model, p["PolicyDocument"]) for p in props.get("Policies", [])],
-                trust=resolve_document(model, props["AssumeRolePolicyDocument"]),
-                boundary=BOUNDARY if "PermissionsBoundary" in props else None,
-            )
-    for resource in raw["Resources"].values():
-        if resource["Type"] == "AWS::IAM::Policy":
-            for role in resource["Properties"]["Roles"]:
-                roles[role["Ref"]].policies.append(
-                    resolve_document(model, resource["Properties"]["PolicyDocument"])
-                )
-    return roles
+def _pipeline_roles(raw: dict[str, Any]) -> dict[str, Role]:
+    roles = template_roles(raw, Env(bt.PIPELINE_STACK, PIPELINE_ACCOUNT, REGION))
+    return {
+        lid: Role(r.arn, r.policies, r.trust, BOUNDARY if r.bounded else None) for lid, r in roles.items()
+    }
 
 
 def _stage_roles(committed: Mapping[str, Any]) -> dict[str, Role]:
