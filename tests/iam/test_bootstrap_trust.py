@@ -155,6 +155,13 @@ NOT_THE_PIPELINE = {
     "a role named like the pipeline's stack only": (
         f"arn:aws:iam::{PIPELINE_ACCOUNT}:role/UploadApiPipeline-Anything-RANDOMSUFFIX"
     ),
+    # A role's path is part of its ARN: a path starting with a named role's pattern would match it.
+    "a role whose path starts like the pipeline's role": (
+        f"arn:aws:iam::{PIPELINE_ACCOUNT}:role/UploadApiPipeline-PipelineRoleB27FAA37-x/anyone"
+    ),
+    "a role whose path starts like the lookup readers": (
+        f"arn:aws:iam::{PIPELINE_ACCOUNT}:role/UploadApiPipeline-DevPreflightRole903FD943-x/anyone"
+    ),
 }
 
 

@@ -41,6 +41,7 @@ PIPELINE_STACK = "UploadApiPipeline"
 VARIANT = "UploadApi: AWS CDK Default Resources, trust limited to the pipeline's roles"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 TRUST_PARAMETERS = ("TrustedAccounts", "TrustedAccountsForLookup")
+ROLE_WITH_A_PATH = "arn:*:iam::*:role/*/*"
 
 # CloudFormation names a role that has no RoleName `{stack}-{logicalId}-{random}` and shortens the
 # logical id so the name fits IAM's 64 characters. With this 17-character stack name the id keeps
@@ -199,8 +200,16 @@ def _trusted_accounts_branch(statement: Any) -> dict[str, Any] | None:
 
 
 def _require_principal_arn(role_id: str, branch: dict[str, Any], patterns: list[str]) -> None:
-    """Add `ArnLike aws:PrincipalArn` to the statement's condition, whatever branch of it applies."""
-    arn_like = {"ArnLike": {"aws:PrincipalArn": patterns}}
+    """Add `ArnLike aws:PrincipalArn` to the statement's condition, whatever branch of it applies.
+
+    A role's path is part of its ARN (`role/PATH/NAME`), and `*` matches across `/`: a role created
+    with the path `/UploadApiPipeline-PipelineRoleB27FAA37-x/` would match a named role's pattern.
+    The pipeline's roles have the default path `/`, so any role with a path is refused
+    (`ArnNotLike role/*/*`)."""
+    arn_like = {
+        "ArnLike": {"aws:PrincipalArn": patterns},
+        "ArnNotLike": {"aws:PrincipalArn": ROLE_WITH_A_PATH},
+    }
     condition = branch.get("Condition")
     if condition is None:
         branch["Condition"] = arn_like
