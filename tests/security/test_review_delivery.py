@@ -304,6 +304,59 @@ def test_an_assume_grant_written_with_not_resource_reaches_every_role(make_assem
     assert _flags(section, ASSUME_RULE)["Planted/Role"]["severity"] == "error"
 
 
+@pytest.mark.parametrize(
+    ("attached", "named"),
+    [
+        ("arn:aws:iam::aws:policy/AdministratorAccess", "*"),  # AWS managed: read (moto's snapshot)
+        ("arn:aws:iam::123456789012:policy/TeamDeployer", "TeamDeployer"),  # not readable here
+    ],
+    ids=["aws-managed-admin", "customer-managed-elsewhere"],
+)
+def test_a_role_with_an_attached_managed_policy_not_in_the_template_is_read_or_reaches_every_role(
+    make_assembly, attached, named
+):
+    # GIVEN the planted `npm install` build whose role has no assume grant of its own but a managed
+    # policy attached (ManagedPolicyArns) that is not in the template
+    resources = _pipeline(["npm install"], None)
+    resources["BuildRole"]["Properties"]["ManagedPolicyArns"] = [attached]
+    section = delivery.build(assembly.load(make_assembly(resources, stack_name="UploadApiPipeline")))
+    # WHEN the flags are read THEN the role reaches every bootstrap role (AdministratorAccess allows it;
+    # an unreadable policy is taken to): an error on the role, and the install on its project flagged
+    flag = _flags(section, ASSUME_RULE)["Build/Role"]
+    assert flag["severity"] == "error"
+    assert named in flag["description"]
+    assert set(_flags(section, INSTALL_RULE)) == {"Build/Project"}
+
+
+def test_an_aws_managed_policy_without_assume_is_read_not_flagged(make_assembly):
+    # GIVEN the build role with only AWSLambdaBasicExecutionRole attached (logs only)
+    resources = _pipeline(["npm install"], None)
+    arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+                             ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]]}  # fmt: skip
+    resources["BuildRole"]["Properties"]["ManagedPolicyArns"] = [arn]
+    section = delivery.build(assembly.load(make_assembly(resources, stack_name="UploadApiPipeline")))
+    # THEN nothing reaches a bootstrap role: no flag
+    assert _flags(section, ASSUME_RULE) == {}
+    assert _flags(section, INSTALL_RULE) == {}
+
+
+def test_a_managed_policy_of_the_template_attached_by_arn_is_read(make_assembly):
+    # GIVEN the build role attaching, through ManagedPolicyArns (not the policy's Roles), a managed policy
+    # of the same template that allows assuming any account's deploy role
+    resources = _pipeline(["npm install"], None)
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": DEPLOY_ROLE_ANY_ACCOUNT}]}  # fmt: skip
+    resources["Attached"] = resource(
+        "AWS::IAM::ManagedPolicy", "Build/Attached", {"PolicyDocument": document}
+    )
+    resources["BuildRole"]["Properties"]["ManagedPolicyArns"] = [{"Ref": "Attached"}]
+    section = delivery.build(assembly.load(make_assembly(resources)))
+    # WHEN the flags are read THEN its grant is read like an inline one: the deploy role in reach
+    grants = next(a for a in section["assumes"] if a["logicalId"] == "BuildRole")["grants"]
+    assert {g["kind"] for g in grants} == {"deploy"}
+    assert set(_flags(section, INSTALL_RULE)) == {"Build/Project"}
+
+
 def test_a_flag_is_a_failed_finding_in_the_report_its_junit_and_markdown(make_assembly):
     # GIVEN the planted `npm install` pipeline, reviewed
     built = assembly.load(make_assembly(_pipeline(["npm install"], [DEPLOY_ROLE_ANY_ACCOUNT])))

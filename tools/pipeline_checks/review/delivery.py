@@ -23,7 +23,10 @@ Two kinds of flag join the report's findings (pack `DeliveryPath`), with the rol
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,28 +121,67 @@ def _stage(stack: Stack, stage: dict[str, Any]) -> dict[str, Any]:
 # -- who may assume a bootstrap role ----------------------------------------------------------------
 
 
-def _roles(stack: Stack) -> list[tuple[Resource, list[dict[str, Any]]]]:
-    """Every role with the statements of its inline and attached policies."""
-    found: dict[str, tuple[Resource, list[dict[str, Any]]]] = {
-        lid: (r, []) for lid, r in stack.resources.items() if r.type == "AWS::IAM::Role"
-    }
-    for role, statements in found.values():
-        for policy in role.properties.get("Policies") or []:
-            statements.extend(statements_of(policy.get("PolicyDocument")))
+@dataclass
+class _RolePolicies:
+    """A role of the stack, the statements of its inline and attached policies, and the attached policies
+    this report cannot read (an AWS managed policy, another stack's)."""
+
+    role: Resource
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+
+
+# The partition may be rendered as `${AWS::Partition}`: match from the service on.
+_AWS_MANAGED_ARN = re.compile(r"^arn:.*:iam::aws:policy/(?:[^/]+/)*(?P<name>[^/]+)$")
+
+
+@functools.cache
+def _aws_managed_documents() -> dict[str, Any]:
+    """AWS managed policies' documents by name, from moto's snapshot of them (moto is in the dev lock)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return {name: body.get("Document") for name, body in data.items()}
+
+
+def _aws_managed_document(arn: str) -> Any:
+    """The document of an AWS managed policy ARN (`arn:*:iam::aws:policy/...`), or None if unknown."""
+    found = _AWS_MANAGED_ARN.match(arn)
+    return _aws_managed_documents().get(found["name"]) if found else None
+
+
+def _roles(stack: Stack) -> list[_RolePolicies]:
+    """Every role with its policies: inline (Policies), attached by a policy's Roles, or by the role's
+    ManagedPolicyArns (a managed policy of this template, or an AWS managed policy moto's snapshot
+    holds, is read; any other is listed unread)."""
+    found = {lid: _RolePolicies(r) for lid, r in stack.resources.items() if r.type == "AWS::IAM::Role"}
+    for entry in found.values():
+        for policy in entry.role.properties.get("Policies") or []:
+            entry.statements.extend(statements_of(policy.get("PolicyDocument")))
+        for arn in entry.role.properties.get("ManagedPolicyArns") or []:
+            attached = stack.resources.get(arn.get("Ref", "")) if isinstance(arn, dict) else None
+            aws_managed = _aws_managed_document(render(arn, stack.name_of))
+            if attached is not None and attached.type == "AWS::IAM::ManagedPolicy":
+                entry.statements.extend(statements_of(attached.properties.get("PolicyDocument")))
+            elif aws_managed is not None:
+                entry.statements.extend(statements_of(aws_managed))
+            else:
+                entry.unread.append(render(arn, stack.name_of))
     for resource in stack.resources.values():
         if resource.type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             for target in resource.properties.get("Roles") or []:
                 logical_id = target.get("Ref") if isinstance(target, dict) else None
                 if logical_id in found:
-                    found[logical_id][1].extend(statements_of(resource.properties.get("PolicyDocument")))
+                    found[logical_id].statements.extend(
+                        statements_of(resource.properties.get("PolicyDocument"))
+                    )
     return list(found.values())
 
 
-def _assume(
-    stack: Stack, entry: tuple[Resource, list[dict[str, Any]]], roles: list[BootstrapRole]
-) -> dict[str, Any]:
-    """The bootstrap roles a role's policies let it assume, each with its reach and whether it is trusted."""
-    role, statements = entry
+def _assume(stack: Stack, entry: _RolePolicies, roles: list[BootstrapRole]) -> dict[str, Any]:
+    """The bootstrap roles a role's policies let it assume, each with its reach and whether it is trusted.
+    An attached policy the report cannot read is taken to reach every bootstrap role."""
+    role, statements = entry.role, entry.statements
     name_value = role.properties.get("RoleName")
     role_name = render(name_value, stack.name_of) if name_value is not None else None
     grants, targets = [], []
@@ -169,6 +211,8 @@ def _assume(
                         "trustedByName": target.trusts_by_name(arn),
                     }
                 )
+    grants += [_unread_grant(f"attached managed policy {arn}") for arn in entry.unread]
+    targets += [f"{arn} (attached, not read here)" for arn in entry.unread]
     return {
         "role": stack.relative_path(role.path) or role.logical_id,
         "logicalId": role.logical_id,
@@ -317,7 +361,7 @@ def _projects(
                 "role": render(role_value, stack.name_of) if role_value is not None else "",
                 "assumes": (by_role.get(role_id) or {}).get("grants", [])
                 if role_id or role_value is None
-                else [_unresolved_role_grant(render(role_value, stack.name_of))],
+                else [_unread_grant(render(role_value, stack.name_of))],
                 "assumeTargets": (by_role.get(role_id) or {}).get("targets", []),
                 "installs": [i.as_dict() for i in installs],
             }
@@ -325,14 +369,14 @@ def _projects(
     return found
 
 
-def _unresolved_role_grant(role: str) -> dict[str, Any]:
-    """A project whose role is not a role of this stack (an ARN, an Fn::Sub): what it may assume is
-    not read here, so it is taken to reach every bootstrap role, never shown harmless."""
+def _unread_grant(what: str) -> dict[str, Any]:
+    """A grant this report cannot read (a project whose role is not one of this stack's, an attached
+    managed policy not in the template): taken to reach every bootstrap role, never shown harmless."""
     return {
-        "kind": "any (its role is not one of this stack's)",
+        "kind": "any (not read here)",
         "bootstrapRole": "*",
         "reach": "unknown",
-        "resource": role,
+        "resource": what,
         "condition": "",
         "trustedByName": False,
     }
