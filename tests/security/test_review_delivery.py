@@ -357,6 +357,23 @@ def test_a_managed_policy_of_the_template_attached_by_arn_is_read(make_assembly)
     assert set(_flags(section, INSTALL_RULE)) == {"Build/Project"}
 
 
+@pytest.mark.parametrize(("assume", "flagged"), [([DEPLOY_ROLE_ANY_ACCOUNT], True), (None, False)])
+def test_a_buildspec_file_from_the_artifact_run_by_a_role_that_may_deploy_is_flagged(
+    make_assembly, assume, flagged
+):
+    # GIVEN the planted build whose project names a buildspec file (CodeBuild reads it from the input
+    # artifact: the commit decides the commands) instead of an inline one, installing nothing risky
+    resources = _pipeline(["npm ci --ignore-scripts"], assume)
+    resources["Project"]["Properties"]["Source"]["BuildSpec"] = "buildspec.yml"
+    section = delivery.build(assembly.load(make_assembly(resources)))
+    # THEN it is an error exactly when the project's role may assume a bootstrap role
+    found = _flags(section, delivery.BUILDSPEC_RULE)
+    assert set(found) == ({"Build/Project"} if flagged else set())
+    if flagged:
+        assert found["Build/Project"]["severity"] == "error"
+        assert "buildspec.yml" in found["Build/Project"]["description"]
+
+
 def test_a_flag_is_a_failed_finding_in_the_report_its_junit_and_markdown(make_assembly):
     # GIVEN the planted `npm install` pipeline, reviewed
     built = assembly.load(make_assembly(_pipeline(["npm install"], [DEPLOY_ROLE_ANY_ACCOUNT])))

@@ -73,8 +73,8 @@ def buildspec(project: dict[str, Any], name_of: Any, repo: Path = REPO_ROOT) -> 
     rehearsal reads it (tools/review_kit/rehearse/pipeline.py): a file name from this checkout."""
     value = (project.get("Source") or {}).get("BuildSpec")
     text = render(value, name_of) if value is not None else DEFAULT_BUILDSPEC
-    where = "inline" if "\n" in text else f"file {text.strip()} (read from this checkout)"
     reader = Project(logical_id="", compute_type="", image="", buildspec=text, environment={})
+    where = f"file {text.strip()} (read from this checkout)" if reader.buildspec_is_a_file else "inline"
     try:
         return where, reader.load_buildspec(repo)
     except (OSError, ValueError, yaml.YAMLError) as error:

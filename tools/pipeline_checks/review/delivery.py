@@ -41,6 +41,7 @@ from tools.pipeline_checks.review.iam import policy_statements as statements_of
 
 PACK = "DeliveryPath"
 ASSUME_RULE, INSTALL_RULE = f"{PACK}-BootstrapAssume", f"{PACK}-InstallScripts"
+BUILDSPEC_RULE = f"{PACK}-BuildspecFromArtifact"
 BOOTSTRAP_TEMPLATE = REPO_ROOT / "bootstrap" / "cdk" / "bootstrap-template.json"
 GATES_DOC = REPO_ROOT / "docs" / "delivery-trust.md"
 CDK_JSON = REPO_ROOT / "cdk.json"
@@ -89,6 +90,7 @@ def build(
     stage_here = any(e["inPipelineAccount"] for e in section["environments"] if e["stage"] != stack.stage)
     section["flags"] = [_assume_flag(stack, a, stage_here) for a in assumes]
     section["flags"] += [f for f in (_install_flag(stack, p) for p in projects) if f]
+    section["flags"] += [f for f in (_buildspec_flag(stack, p) for p in projects) if f]
     return section
 
 
@@ -408,6 +410,30 @@ def _install_flag(stack: Stack, project: dict[str, Any]) -> dict[str, Any] | Non
     return _finding(
         stack,
         INSTALL_RULE,
+        "error",
+        project["constructPath"],
+        project["logicalId"],
+        "AWS::CodeBuild::Project",
+        description,
+    )
+
+
+def _buildspec_flag(stack: Stack, project: dict[str, Any]) -> dict[str, Any] | None:
+    """A project that runs a buildspec file (not inline) from its input artifact, as a role that may
+    assume a bootstrap role: the commit decides its commands without changing the pipeline template, so
+    neither the deployed change gate nor this report's reading of the checkout's copy binds them."""
+    if not (project["buildspec"].startswith("file ") and project["inputs"] and project["assumes"]):
+        return None
+    kinds = ", ".join(sorted({g["kind"] for g in project["assumes"]}))
+    artifacts = ", ".join(i["artifact"] for i in project["inputs"])
+    description = (
+        f"{project['project']} runs the buildspec {project['buildspec']} from its input artifact(s) "
+        f"{artifacts}, as {project['role']}, which may assume the bootstrap role(s) {kinds}: what it runs "
+        "changes with the commit, not with the pipeline template. Write the buildspec inline."
+    )
+    return _finding(
+        stack,
+        BUILDSPEC_RULE,
         "error",
         project["constructPath"],
         project["logicalId"],

@@ -50,10 +50,16 @@ class Project:
     environment: Mapping[str, str]
     cache: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def buildspec_is_a_file(self) -> bool:
+        """A file name (read from the input artifact at build time), not an inline buildspec."""
+        text = self.buildspec
+        return "\n" not in text and text.strip().endswith((".yml", ".yaml", ".json"))
+
     def load_buildspec(self, source_dir: Path) -> dict[str, Any]:
         """The buildspec object; a file name is read from the source directory, as CodeBuild does."""
         text = self.buildspec
-        if "\n" not in text and text.strip().endswith((".yml", ".yaml", ".json")):
+        if self.buildspec_is_a_file:
             path = source_dir / text.strip()
             if not path.is_file():
                 raise FileNotFoundError(f"buildspec file {text.strip()} is not in the input artifact")
