@@ -44,6 +44,8 @@ def test_the_json_counts_are_the_lengths_of_its_lists(review):
         "stacks": len(r["stacks"]),
         "delivery.flagged": len([f for f in r["delivery"]["flags"] if f["severity"] != "info"]),
         "delivery.bootstrapAssumers": len(r["delivery"]["assumes"]),
+        "claims.checked": len([c for c in r["claims"]["claims"] if c["verdict"] == "checked"]),
+        "claims.notChecked": len([c for c in r["claims"]["claims"] if c["verdict"] != "checked"]),
         "gates.passed": 2,
         "gates.failed": 1,
         "gates.notChecked": 1,

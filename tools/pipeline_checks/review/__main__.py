@@ -21,6 +21,7 @@ from typing import Any
 from tools.common import assembly
 from tools.pipeline_checks.review import (
     boundary,
+    claims,
     delivery,
     diff,
     html_report,
@@ -60,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cdk-json", type=Path, default=delivery.CDK_JSON, help="the settings the accounts are read from"
     )
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        default=claims.JUNIT,
+        help="pytest's JUnit of this build: the trust claims' tests",
+    )
     parser.add_argument("--baseline", type=Path, help="a previous report.json: new and removed items first")
     parser.add_argument(
         "--checkov-json", type=Path, help="use this `checkov -o json` output instead of running it"
@@ -87,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         gates=json.loads(args.gates.read_text(encoding="utf-8")) if args.gates.is_file() else None,
         boundary=boundary.load(args.bootstrap),
         delivery=delivery.build(app, bootstrap_template=args.bootstrap_template, cdk_json=args.cdk_json),
+        claims=claims.build(args.junit),
     )
     if args.baseline:
         try:
@@ -103,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         f"cfn-lint {counts['cfnLint.findings']} / {counts['cfnLint.ignores']} ignored, "
         f"{counts['iam.wildcardAllowRows']} wildcard Allow rows in {counts['iam.rows']}, "
         f"{counts['risks.findings']} risky-permission classes, {counts['acknowledgements.ownClaimsFlagged']} "
-        f"'own' reasons over others' resources, {counts['delivery.flagged']} delivery-path flag(s), gates "
+        f"'own' reasons over others' resources, {counts['delivery.flagged']} delivery-path flag(s), "
+        f"trust claims {counts['claims.checked']} checked / {counts['claims.notChecked']} NOT CHECKED, gates "
         f"{counts['gates.failed']} failed / {counts['gates.notChecked']} NOT CHECKED"
         + (f"; since baseline: {report['diff']['counts']['diff.new']} new" if "diff" in report else "")
     )

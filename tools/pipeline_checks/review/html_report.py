@@ -26,6 +26,8 @@ COUNT_LABELS = [
     ("findings.info", "informational findings", ""),
     ("delivery.flagged", "delivery-path flags (error or warning)", "bad"),
     ("delivery.bootstrapAssumers", "pipeline roles that may assume a bootstrap role", ""),
+    ("claims.checked", "README trust claims whose tests all passed in this build", ""),
+    ("claims.notChecked", "README trust claims NOT CHECKED (a test failed, skipped or did not run)", "bad"),
     ("acknowledgements", "acknowledged findings (each with a reason)", ""),
     ("acknowledgements.reasons", "distinct acknowledgement reasons", ""),
     ("acknowledgements.ownClaimsFlagged", 'acknowledgements saying "own" over others\' resources', "bad"),

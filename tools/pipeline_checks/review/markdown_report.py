@@ -40,6 +40,7 @@ def render(report: dict[str, Any]) -> str:
     if "diff" in report:
         out += _changes(report["diff"])
     out += _gates(report["gates"])
+    out += _claims(report.get("claims", {"status": "not read", "claims": []}))
     out += _boundary(report["boundary"])
     out += _delivery(report.get("delivery", {"status": "not read", "flags": []}))
     out += _risks(report["risks"])
@@ -288,6 +289,21 @@ def _gates(gates: dict[str, Any]) -> list[str]:
                 f"- {f.get('severity') or '-'} `{f['id']}` at `{f['where']}`: {f['message']}"
                 for f in gate["findings"]
             ]
+    return out
+
+
+def _claims(claims: dict[str, Any]) -> list[str]:
+    out = ["", "## Trust claims (README) and the tests that check them", ""]
+    if claims["status"] != "read":
+        out += [f"**{claims['status']}**", ""]
+    out += ["| claim | verdict | tests (passed / failed / skipped cases) |", "|---|---|---|"]
+    for claim in claims["claims"]:
+        tests = "<br>".join(
+            f"`{t['test']}` {t.get('passed', 0)}/{t.get('failed', 0)}/{t.get('skipped', 0)}"
+            for t in claim["tests"]
+        )
+        verdict = claim["verdict"] + (f": {claim['why']}" if claim["why"] else "")
+        out.append(f"| {_cell(claim['readme'])} | **{_cell(verdict)}** | {tests} |")
     return out
 
 

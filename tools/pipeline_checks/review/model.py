@@ -5,8 +5,10 @@ sums them for the whole app and `stacks[].counts` per stack. Beside the stacks: 
 bootstrap policies every deployment runs inside; `risks`, cloudsplaining's risk classes per
 principal (the boundary's policies' stage is `bootstrap`); `acknowledgementReasons`, the
 acknowledgements grouped by reason; `delivery`, the delivery path (review/delivery.py), whose flags
-are findings too (pack `DeliveryPath`, severity error, warning or info). Every item has a `key` that stays
-the same between two builds of the same code, which is what `--baseline` diffs on.
+are findings too (pack `DeliveryPath`, severity error, warning or info); `claims`, the README's trust
+claims with the tests that check them and how those ended in this build (review/claims.py). Every
+item has a `key` that stays the same between two builds of the same code, which is what `--baseline`
+diffs on.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from tools.pipeline_checks.review import controls, iam, nag, scanners
 NO_BOUNDARY: dict[str, Any] = {"status": "not read", "directory": "", "policies": [], "unreadable": []}
 # `delivery` when the review was not given the delivery path (tools.pipeline_checks.review.delivery).
 NO_DELIVERY: dict[str, Any] = {"status": "not read", "flags": []}
+# `claims` when the review was not given the tests' results (tools.pipeline_checks.review.claims).
+NO_CLAIMS: dict[str, Any] = {"status": "not read", "junit": "", "claims": []}
 
 SCHEMA = "secure-upload-api/security-review/1"
 # Which gates results count as what (tools/pipeline_checks/gates/common.py statuses).
@@ -42,11 +46,13 @@ def build(
     source: dict[str, str] | None = None,
     boundary: dict[str, Any] | None = None,
     delivery: dict[str, Any] | None = None,
+    claims: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """checkov / cfn_lint: (status, the tool's JSON report or None); gates: the gates'
     summary.json;
     boundary: review.boundary.load(bootstrap/), the policies every deployment runs inside;
-    delivery: review.delivery.build(assembly), the delivery path and its flags."""
+    delivery: review.delivery.build(assembly), the delivery path and its flags;
+    claims: review.claims.build(junit), the README's trust claims and how their tests ended."""
     delivery = delivery if delivery is not None else NO_DELIVERY
     order = {stage: i for i, stage in enumerate(assembly.stages)}
     stack_order = {s.stack_name: i for i, s in enumerate(assembly.stacks)}
@@ -98,6 +104,7 @@ def build(
         "iam": ordered(e for s in assembly.stacks for e in iam.permissions(s)),
         "boundary": boundary if boundary is not None else NO_BOUNDARY,
         "delivery": delivery,
+        "claims": claims if claims is not None else NO_CLAIMS,
         "controls": ordered(c for s in assembly.stacks for c in controls.controls(s)),
         "gates": {
             "status": "ran" if gates is not None else "not run: no reports/gates/summary.json (`make scan`)",
@@ -154,6 +161,9 @@ def counts(report: dict[str, Any], stack: str | None = None) -> dict[str, int]:
         delivery = report.get("delivery", NO_DELIVERY)
         result["delivery.flagged"] = sum(1 for f in delivery["flags"] if f["severity"] != "info")
         result["delivery.bootstrapAssumers"] = len(delivery.get("assumes", []))
+        verdicts = [c["verdict"] for c in report.get("claims", NO_CLAIMS)["claims"]]
+        result["claims.checked"] = verdicts.count("checked")
+        result["claims.notChecked"] = len(verdicts) - verdicts.count("checked")
         statuses = [GATE_STATUSES.get(g["status"], "failed") for g in report["gates"]["results"]]
         for status in GATE_STATUSES.values():
             result[f"gates.{status}"] = statuses.count(status)
