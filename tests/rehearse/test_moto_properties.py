@@ -108,6 +108,16 @@ def test_logging_waits_for_the_target_buckets_policy_as_moto_requires_it(moto_ac
     assert deploy.check_stack(moto_account, "S", {"Resources": {"Bucket": BUCKET}}).fidelity.lost == {}
 
 
+def test_a_target_policy_put_after_the_logged_bucket_is_gone_still_succeeds(moto_account):
+    # GIVEN a logged bucket waiting for its target's policy, then deleted with its stack
+    put_policy = _logging_target(moto_account)
+    _deploy(moto_account, {"Resources": {"Bucket": BUCKET}})
+    moto_account.client("cloudformation").delete_stack(StackName="S")
+    # WHEN the target's policy is put THEN S3 takes it (nothing is left to apply)
+    put_policy()
+    assert moto_account.client("s3").get_bucket_policy(Bucket="access-logs")["Policy"]
+
+
 def test_a_bucket_update_applies_the_new_configuration(moto_account):
     # GIVEN a bucket created with no lifecycle and no public access block
     cloudformation = moto_account.client("cloudformation")

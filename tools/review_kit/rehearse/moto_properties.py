@@ -164,7 +164,14 @@ def s3_lifecycle_rules(written: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rules
 
 
-_PENDING_LOGGING: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}  # target -> (bucket, config)
+_PENDING = "_rehearsal_pending_logging"  # on an S3 backend: target bucket -> [(bucket, logging config)]
+
+
+def _pending(backend: Any) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """The logging configurations waiting for their target's policy, kept on the backend (a reset
+    of moto's backends drops them with it)."""
+    found: dict[str, list[tuple[str, dict[str, str]]]] = backend.__dict__.setdefault(_PENDING, {})
+    return found
 
 
 def _apply_bucket(bucket: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
@@ -195,11 +202,11 @@ def _apply_bucket(bucket: Any, properties: Mapping[str, Any], account_id: str, r
         try:
             backend.put_bucket_logging(name, config)
         except InvalidTargetBucketForLogging:  # the target's policy is not there yet
-            _PENDING_LOGGING.setdefault((account_id, config["TargetBucket"]), []).append((name, config))
+            _pending(backend).setdefault(config["TargetBucket"], []).append((name, config))
 
 
 def _patch_bucket_policy_retries_logging() -> None:
-    from moto.s3.exceptions import InvalidTargetBucketForLogging
+    from moto.s3.exceptions import InvalidTargetBucketForLogging, MissingBucket
     from moto.s3.models import S3Backend
 
     backend_class: Any = S3Backend
@@ -209,12 +216,13 @@ def _patch_bucket_policy_retries_logging() -> None:
 
     def put_bucket_policy(self: Any, bucket_name: str, policy: bytes) -> None:
         original(self, bucket_name, policy)
-        waiting = _PENDING_LOGGING.pop((self.account_id, bucket_name), [])
-        for source, config in waiting:
+        for source, config in _pending(self).pop(bucket_name, []):
             try:
                 self.put_bucket_logging(source, config)
-            except InvalidTargetBucketForLogging:
-                _PENDING_LOGGING.setdefault((self.account_id, bucket_name), []).append((source, config))
+            except InvalidTargetBucketForLogging:  # this policy does not let S3's logging write either
+                _pending(self).setdefault(bucket_name, []).append((source, config))
+            except MissingBucket:  # the logged bucket is gone: nothing to apply
+                pass
 
     backend_class.put_bucket_policy = put_bucket_policy
     setattr(backend_class, _FLAG, True)
