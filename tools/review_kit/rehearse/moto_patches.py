@@ -21,7 +21,7 @@ Each where it is used:
   change set's template, as CloudFormation reports them after an execution.
 - AWS::S3::Bucket applies only encryption and tags from the template; versioning is ignored (and
   the verifier checks that an upload gets a version id): patch_moto() applies VersioningConfiguration.
-  The other bucket properties moto ignores are held on the template by tests/infra.
+  The other bucket properties moto ignores are applied by moto_properties.py (below).
 - IAM rejects a policy with a policy variable in an ARN's account field
   (`arn:*:iam::${aws:PrincipalAccount}:role/...`, which AWS accepts): it splits the ARN on the
   variable's colon. patch_moto() validates a copy with the variables replaced by sample values.
