@@ -40,9 +40,15 @@ def _stack(tmp_path: Path, template: dict) -> assembly.Stack:
 TEMPLATE = {
     "Resources": {
         "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "g", "RetentionInDays": 30}},
-        "Bucket": {  # moto's CloudFormation does not apply the block (test_fidelity.py)
+        "Bucket": {  # a queue notification: not applied, even with moto_properties.py (test_fidelity.py)
             "Type": "AWS::S3::Bucket",
-            "Properties": {"PublicAccessBlockConfiguration": {"BlockPublicAcls": True}},
+            "Properties": {
+                "NotificationConfiguration": {
+                    "QueueConfigurations": [
+                        {"Event": "s3:ObjectCreated:*", "Queue": "arn:aws:sqs:us-east-1:123456789012:q"}
+                    ]
+                }
+            },
         },
         "App": {"Type": "AWS::CodeDeploy::Application", "Properties": {"ComputePlatform": "Lambda"}},
     }

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from tools.common import intrinsics
+from tools.review_kit.rehearse import s3_readback
 
 MISSING = object()  # the service's answer has no such property
 UNRESOLVED = "\u27e8unresolved attribute\u27e9"  # a Fn::GetAtt whose value the rehearsal does not know
@@ -51,8 +52,14 @@ class Written(intrinsics.Deployed):
             "AWS::DynamoDB::Table": f"arn:{w.partition}:dynamodb:{w.region}:{w.account}:table/{physical}",
             "AWS::Logs::LogGroup": f"arn:{w.partition}:logs:{w.region}:{w.account}:log-group:{physical}:*",
             "AWS::SQS::Queue": f"arn:{w.partition}:sqs:{w.region}:{w.account}:{physical.rsplit('/', 1)[-1]}",
+            # a rule on the default event bus, an alarm: by name (the Ref).
+            "AWS::Events::Rule": f"arn:{w.partition}:events:{w.region}:{w.account}:rule/{physical}",
+            "AWS::CloudWatch::Alarm": f"arn:{w.partition}:cloudwatch:{w.region}:{w.account}:alarm:{physical}",
         }
-        known = arns.get(self.types.get(logical_id, ""))
+        resource_type = self.types.get(logical_id, "")
+        if resource_type == "AWS::Lambda::Version" and attribute == "Version" and physical.count(":") == 7:
+            return physical.rsplit(":", 1)[1]  # the Ref is the version's ARN, qualified by its number
+        known = arns.get(resource_type)
         return known if attribute == "Arn" and known else UNRESOLVED
 
 
@@ -127,20 +134,21 @@ def _bucket(s: Any, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
     s3 = s.client("s3")
     return {
         "BucketEncryption": _call(
-            lambda: {
-                "ServerSideEncryptionConfiguration": s3.get_bucket_encryption(Bucket=name)[
-                    "ServerSideEncryptionConfiguration"
-                ]["Rules"]
-            }
+            lambda: s3_readback.encryption(
+                s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+            )
         ),
         "VersioningConfiguration": _call(lambda: s3.get_bucket_versioning(Bucket=name)),
         "PublicAccessBlockConfiguration": _call(
             lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
         ),
         "LifecycleConfiguration": _call(
-            lambda: {"Rules": s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]}
+            lambda: s3_readback.lifecycle(s3.get_bucket_lifecycle_configuration(Bucket=name))
         ),
-        "LoggingConfiguration": _call(lambda: s3.get_bucket_logging(Bucket=name)["LoggingEnabled"]),
+        "LoggingConfiguration": _call(lambda: s3_readback.logging(s3.get_bucket_logging(Bucket=name))),
+        "NotificationConfiguration": _call(
+            lambda: s3_readback.notification(s3.get_bucket_notification_configuration(Bucket=name))
+        ),
         "OwnershipControls": _call(
             lambda: s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]
         ),
@@ -155,6 +163,7 @@ def _table(s: Any, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
         lambda: dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     )
     pitr = (backups or {}).get("PointInTimeRecoveryDescription", {}) if backups is not MISSING else {}
+    ttl = _call(lambda: dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"])
     sse = table.get("SSEDescription") or {}
     return {
         "AttributeDefinitions": table.get("AttributeDefinitions", MISSING),
@@ -171,6 +180,9 @@ def _table(s: Any, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
         "PointInTimeRecoverySpecification": {
             "PointInTimeRecoveryEnabled": pitr.get("PointInTimeRecoveryStatus") == "ENABLED"
         },
+        "TimeToLiveSpecification": MISSING
+        if ttl is MISSING or "AttributeName" not in ttl
+        else {"AttributeName": ttl["AttributeName"], "Enabled": ttl.get("TimeToLiveStatus") == "ENABLED"},
         "Tags": _call(lambda: dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]),
     }
 

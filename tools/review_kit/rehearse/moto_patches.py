@@ -21,7 +21,7 @@ Each where it is used:
   change set's template, as CloudFormation reports them after an execution.
 - AWS::S3::Bucket applies only encryption and tags from the template; versioning is ignored (and
   the verifier checks that an upload gets a version id): patch_moto() applies VersioningConfiguration.
-  The other bucket properties moto ignores are held on the template by tests/infra.
+  The other bucket properties moto ignores are applied by moto_properties.py (below).
 - IAM rejects a policy with a policy variable in an ARN's account field
   (`arn:*:iam::${aws:PrincipalAccount}:role/...`, which AWS accepts): it splits the ARN on the
   variable's colon. patch_moto() validates a copy with the variables replaced by sample values.
@@ -38,6 +38,9 @@ Each where it is used:
   PointInTimeRecoverySpecification: patch_moto() applies both.
 - AWS::Lambda::Version has no Ref (CloudFormation's is the version ARN) and no Fn::GetAtt
   (`Version`, used by the alias): a GetAtt answers 500. patch_moto() gives it both.
+- the properties moto's CloudFormation drops on the types it creates (S3 buckets, Lambda
+  functions, the REST API, the SNS topic, the table's TTL): patch_moto() installs
+  moto_properties.py, which applies them through moto's backends.
 """
 
 from __future__ import annotations
@@ -110,6 +113,9 @@ def patch_moto() -> None:
     from moto.apigateway import models as apigateway
 
     apigateway.Deployment.physical_resource_id = property(lambda self: self.id)  # type: ignore[attr-defined]
+    from tools.review_kit.rehearse import moto_properties
+
+    moto_properties.install()  # the properties moto's CloudFormation drops (moto_properties.py)
 
 
 def _patch_change_set_outputs() -> None:
