@@ -13,9 +13,14 @@ evaluator (tools/review_kit/iam/evaluator.py), with what moto authenticated:
 - the resource: moto's, for S3, IAM, STS and SQS; SSM parameters and CloudFormation stacks named
   here from the request; any other call is evaluated on its action alone (its statements' Resource
   taken to match), and the summary lists each such action (LEDGER.without_resource);
+- the resource's policy: a role's trust policy for sts:AssumeRole (which must itself allow), the
+  bucket's policy for S3 (an AWS::S3::BucketPolicy is created in moto's S3: moto_models.py).
+  moto's own check of a bucket policy on object calls ignores every condition but StringEquals
+  (a Deny conditioned on aws:SecureTransport false would refuse every call) and knows no
+  principal: install() makes it neutral, the evaluator having decided with the policy;
 - the request context: aws:RequestedRegion, aws:SecureTransport (true: the clients use HTTPS on
-  AWS), the principal's keys; for sts:AssumeRole the role's trust policy (a resource policy that
-  must itself allow) and its tags as iam:ResourceTag/*. A condition key none of these give is
+  AWS), for S3 s3:TlsVersion (1.3, as the clients negotiate on AWS), the principal's keys; for
+  sts:AssumeRole the role's tags as iam:ResourceTag/*. A condition key none of these give is
   absent, as on AWS for a request without it, and listed (LEDGER.absent_condition_keys).
 
 A service that assumes a role (CodeBuild a project's, Lambda a function's) is not a caller moto can
@@ -43,8 +48,8 @@ NOT_ENFORCED = (
     "backends, not through the API, so the cfn-exec role's policies and boundary are not consulted "
     "(Prepare checks them statically: tools/review_kit/iam/coverage.py)",
     "iam:PassRole: moto never asks for it (CreateChangeSet with RoleARN, CreateFunction, ...)",
-    "resource policies other than role trust policies: S3 bucket policies (AWS::S3::BucketPolicy is "
-    "modelled, not applied), KMS key policies, SNS/SQS policies, Lambda permissions",
+    "resource policies other than role trust policies and S3 bucket policies: KMS key policies, SNS "
+    "topic and SQS queue policies (applied and read back, not evaluated), Lambda permissions",
     "service control policies and session policies (none in this account)",
     "the pipeline's own role assuming each action's role: CodePipeline is modelled; CodeBuild and "
     "CloudFormation actions start from their roles",
@@ -168,6 +173,17 @@ def _role(request: Any, arn: str) -> Any:
         return None
 
 
+def _bucket_policy(request: Any, resource: str) -> dict[str, Any] | None:
+    """The policy of the bucket an S3 resource ARN names, if it has one."""
+    if not resource.startswith("arn:aws:s3:::"):
+        return None
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[request.account_id]["aws"].buckets.get(resource[13:].split("/", 1)[0])
+    policy = getattr(bucket, "policy", None)
+    return _document(policy.decode() if isinstance(policy, bytes) else policy) if policy else None
+
+
 def _tags(role: Any) -> dict[str, str]:
     tags = role.tags or {}
     if isinstance(tags, Mapping):
@@ -211,8 +227,9 @@ def check_action_permitted(request: Any, resource: str) -> None:
     }
     if action.startswith("s3:"):  # one account: every bucket is the caller's account's
         context["s3:ResourceAccount"] = context["aws:ResourceAccount"] = request.account_id
+        context["s3:TlsVersion"] = "1.3"
     observed = not principal.endswith(f":user/{OPERATOR}")  # the operator is AdministratorAccess
-    trust = None
+    trust = _bucket_policy(request, resource) if action.startswith("s3:") else None
     role = _role(request, resource) if action.startswith("sts:AssumeRole") else None
     if role is not None:
         trust = _document(role.assume_role_policy_document)
@@ -263,6 +280,11 @@ def install() -> None:
 
     base._create_aws_request = aws_request_as_signed
     base._rehearsal_patched = True
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    bucket: Any = FakeBucket
+    bucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
 
 
 def switch_on(account: str) -> dict[str, str]:
