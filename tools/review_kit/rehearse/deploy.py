@@ -181,7 +181,9 @@ def _project(s: Any, physical: str, props: Mapping[str, Any]) -> None:
 # Type -> how to read one resource back from its service. A type without an entry here that the
 # emulator does not model fails the check: nothing is assumed to exist.
 CHECKERS: dict[str, Checker] = {
-    "AWS::S3::Bucket": lambda s, p, _: s.client("s3").head_bucket(Bucket=p),
+    # GetBucketLocation, not HeadBucket: HeadBucket is s3:ListBucket, which the upload bucket's
+    # policy denies every principal but its function's (the operator included, as on AWS).
+    "AWS::S3::Bucket": lambda s, p, _: s.client("s3").get_bucket_location(Bucket=p),
     "AWS::DynamoDB::Table": lambda s, p, _: s.client("dynamodb").describe_table(TableName=p),
     "AWS::KMS::Key": lambda s, p, _: s.client("kms").describe_key(KeyId=p),
     "AWS::IAM::Role": lambda s, p, _: s.client("iam").get_role(RoleName=p),

@@ -17,7 +17,10 @@ evaluator (tools/review_kit/iam/evaluator.py), with what moto authenticated:
   bucket's policy for S3 (an AWS::S3::BucketPolicy is created in moto's S3: moto_models.py).
   moto's own check of a bucket policy on object calls ignores every condition but StringEquals
   (a Deny conditioned on aws:SecureTransport false would refuse every call) and knows no
-  principal: install() makes it neutral, the evaluator having decided with the policy;
+  principal: install() makes it neutral, the evaluator having decided with the policy. install()
+  also names the S3 bucket calls moto misnames with their IAM actions (HeadBucket is
+  s3:ListBucket; GetBucketEncryption s3:GetEncryptionConfiguration; ...), which a bucket policy's
+  Deny of s3:ListBucket tells apart;
 - the request context: aws:RequestedRegion, aws:SecureTransport (true: the clients use HTTPS on
   AWS), for S3 s3:TlsVersion (1.3, as the clients negotiate on AWS), the principal's keys; for
   sts:AssumeRole the role's tags as iam:ResourceTag/*. A condition key none of these give is
@@ -285,6 +288,39 @@ def install() -> None:
 
     bucket: Any = FakeBucket
     bucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
+    _s3_actions_as_iam_names_them()
+
+
+# S3 bucket calls whose IAM action moto names otherwise (Service Authorization Reference, Amazon S3:
+# HeadBucket needs s3:ListBucket; Get/PutBucketEncryption s3:Get/PutEncryptionConfiguration; the
+# public access block and ownership controls their own actions). moto reads the request's query
+# key `publicAccessBlock` as `public_access_block` and knows neither `encryption` nor
+# `ownershipControls`: such a GET was authorized as s3:ListBucket, a PUT as s3:CreateBucket.
+_S3_BUCKET_ACTIONS = {
+    "HEAD": {"DEFAULT": "ListBucket"},
+    "GET": {
+        "encryption": "GetEncryptionConfiguration",
+        "publicAccessBlock": "GetBucketPublicAccessBlock",
+        "ownershipControls": "GetBucketOwnershipControls",
+    },
+    "PUT": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+    "DELETE": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+}
+
+
+def _s3_actions_as_iam_names_them() -> None:
+    from moto.s3 import responses
+
+    for method, actions in _S3_BUCKET_ACTIONS.items():
+        responses.ACTION_MAP["BUCKET"][method].update(actions)
 
 
 def switch_on(account: str) -> dict[str, str]:
