@@ -241,7 +241,11 @@ def measure(session: Any, stack: assembly.Stack, endpoint: str, *, moto: bool) -
     if moto:
         coverage.check = deploy.check_stack(session, stack.stack_name, template)
     else:
-        readers = {**fidelity.READERS, **service_readers.READERS}
+        readers = {
+            **fidelity.READERS,
+            **service_readers.READERS,
+            "AWS::ApiGateway::RestApi": service_readers.rest_api_policy_unescaped,
+        }
         checkers = {**service_readers.CHECKERS, **deploy.CHECKERS}
         coverage.check = deploy.check_stack(
             session, stack.stack_name, template, modelled={}, checkers=checkers, readers=readers
