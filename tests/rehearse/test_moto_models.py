@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tools.review_kit.rehearse import deploy, emulator, moto_models, service_readers
+from tools.review_kit.rehearse import deploy, emulator, service_models, service_readers
 
 TAGS = [{"Key": "upload-api:app", "Value": "secure-upload-api"}]
 POLICY = {
@@ -355,7 +355,7 @@ def test_a_bucket_policy_is_applied_and_deleted_with_its_stack(moto_account):
 
 def test_only_the_types_no_moto_service_holds_stay_modelled():
     # GIVEN the types moto's CloudFormation lacks THEN each is either created in a service or modelled
-    assert set(emulator.EMULATED_TYPES).isdisjoint(moto_models.MODELS)
+    assert set(emulator.EMULATED_TYPES).isdisjoint(service_models.MODELS)
     assert set(emulator.EMULATED_TYPES) == {
         "AWS::CDK::Metadata",
         "AWS::CodeBuild::ReportGroup",
@@ -363,5 +363,5 @@ def test_only_the_types_no_moto_service_holds_stay_modelled():
         "AWS::Logs::QueryDefinition",
     }
     # AND every created type has a read-back of its properties and an existence check
-    assert set(moto_models.MODELS) <= set(service_readers.READERS)
-    assert set(moto_models.MODELS) <= set(deploy.CHECKERS)
+    assert set(service_models.MODELS) <= set(service_readers.READERS)
+    assert set(service_models.MODELS) <= set(deploy.CHECKERS)
