@@ -163,8 +163,9 @@ def test_dev_reserving_100_stops_at_its_preflight_on_a_new_account_in_one_line(e
     ]
 
 
-def test_an_emulated_api_gateway_account_sets_the_role_a_later_preflight_reads(emulator):
-    # GIVEN the emulated types installed (AWS::ApiGateway::Account is one: moto lacks it)
+def test_an_api_gateway_account_sets_the_role_a_later_preflight_reads(emulator):
+    # GIVEN the rehearsal's types installed (AWS::ApiGateway::Account, which moto's CloudFormation
+    # lacks, is created in its API Gateway: moto_models.py)
     from tools.review_kit.rehearse.emulator import install_emulated_types
 
     install_emulated_types()

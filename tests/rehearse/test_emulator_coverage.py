@@ -1,4 +1,4 @@
-"""The emulator measurement (rehearse/emulator_coverage.py, modelled_readback.py): its counts on moto."""
+"""The emulator measurement (rehearse/emulator_coverage.py, service_readers.py): its counts on moto."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tools.common import assembly
-from tools.review_kit.rehearse import emulator, emulator_coverage, fidelity, modelled_readback
+from tools.review_kit.rehearse import emulator, emulator_coverage, fidelity, service_readers
 
 
 def _stack(tmp_path: Path, template: dict) -> assembly.Stack:
@@ -50,7 +50,10 @@ TEMPLATE = {
                 }
             },
         },
-        "App": {"Type": "AWS::CodeDeploy::Application", "Properties": {"ComputePlatform": "Lambda"}},
+        "Query": {  # no moto service holds it: modelled
+            "Type": "AWS::Logs::QueryDefinition",
+            "Properties": {"Name": "q", "QueryString": "fields @timestamp"},
+        },
     }
 }
 
@@ -63,7 +66,7 @@ def test_a_tiny_stack_on_moto_is_counted_as_written_lost_and_modelled(moto_accou
     assert coverage.states() == {
         "AWS::Logs::LogGroup Logs": "as written",
         "AWS::S3::Bucket Bucket": "props lost",
-        "AWS::CodeDeploy::Application App": "modelled",
+        "AWS::Logs::QueryDefinition Query": "modelled",
     }
     row = emulator_coverage.counts("S", list(coverage.states().values()))
     assert row == ["S", "3", "2", "1", "1", "1", "0", "0", "0"]
@@ -75,8 +78,8 @@ def test_a_tiny_stack_on_moto_is_counted_as_written_lost_and_modelled(moto_accou
 def test_without_another_emulators_models_a_modelled_type_is_missing_not_created(moto_account, tmp_path):
     # GIVEN the same stack read back as another emulator's is: no modelled types
     coverage = emulator_coverage.measure(moto_account, _stack(tmp_path, TEMPLATE), "unused", moto=False)
-    # THEN the CodeDeploy application, which no service holds here, is missing (no read-back for it)
-    assert coverage.states()["AWS::CodeDeploy::Application App"] == "missing"
+    # THEN the query definition, which no service holds here, is missing (no read-back for it)
+    assert coverage.states()["AWS::Logs::QueryDefinition Query"] == "missing"
 
 
 def test_a_removed_resource_leaves_placeholders_where_it_was_referenced():
@@ -132,7 +135,7 @@ def test_a_stages_throttle_is_read_back_and_a_different_one_is_lost(moto_account
             {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
         ],
     }
-    readers = modelled_readback.READERS
+    readers = service_readers.READERS
     # WHEN compared THEN it reads back as written (20.0 is 20)
     assert fidelity.compare(moto_account, "AWS::ApiGateway::Stage", "dev", written, readers) == []
     # AND a throttle the stage does not hold is lost
@@ -145,7 +148,7 @@ def test_a_stages_throttle_is_read_back_and_a_different_one_is_lost(moto_account
 def test_a_request_validator_the_service_does_not_hold_fails_its_check(moto_account):
     # GIVEN an API without the validator a stack listed (MiniStack's validator is only an id)
     api = moto_account.client("apigateway").create_rest_api(name="a")["id"]
-    check = modelled_readback.CHECKERS["AWS::ApiGateway::RequestValidator"]
+    check = service_readers.CHECKERS["AWS::ApiGateway::RequestValidator"]
     with pytest.raises(ClientError, match="GetRequestValidator"):
         check(moto_account, "abc123", {"RestApiId": api})
 
@@ -153,14 +156,14 @@ def test_a_request_validator_the_service_does_not_hold_fails_its_check(moto_acco
 def test_a_type_the_emulator_refuses_is_removed_counted_rejected_and_the_rest_measured(
     moto_account, tmp_path, monkeypatch
 ):
-    # GIVEN an emulator that refuses the CodeDeploy type up front, as MiniStack does
+    # GIVEN an emulator that refuses a type up front, as MiniStack does (its query definitions here)
     real_create = emulator_coverage.create
     refused = []
 
     def refusing(session, name, template, bucket, endpoint):
-        if any(r["Type"] == "AWS::CodeDeploy::Application" for r in template["Resources"].values()):
+        if any(r["Type"] == "AWS::Logs::QueryDefinition" for r in template["Resources"].values()):
             refused.append(name)
-            return {"App": "rejected: AWS::CodeDeploy::Application is an unrecognized resource type"}
+            return {"Query": "rejected: AWS::Logs::QueryDefinition is an unrecognized resource type"}
         return real_create(session, name, template, bucket, endpoint)
 
     monkeypatch.setattr(emulator_coverage, "create", refusing)
@@ -171,6 +174,6 @@ def test_a_type_the_emulator_refuses_is_removed_counted_rejected_and_the_rest_me
     assert coverage.states() == {
         "AWS::Logs::LogGroup Logs": "as written",
         "AWS::S3::Bucket Bucket": "props lost",
-        "AWS::CodeDeploy::Application App": "rejected",
+        "AWS::Logs::QueryDefinition Query": "rejected",
     }
     assert emulator_coverage.counts("S", list(coverage.states().values()))[-2:] == ["1", "0"]

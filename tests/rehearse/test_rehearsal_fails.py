@@ -273,14 +273,24 @@ def test_a_type_without_a_read_back_check_is_never_counted_deployed(emulated_acc
     ]
 
 
+QUERY_TEMPLATE = {
+    "Resources": {
+        "Query": {
+            "Type": "AWS::Logs::QueryDefinition",
+            "Properties": {"Name": "q", "QueryString": "fields @timestamp"},
+        }
+    }
+}
+
+
 def test_emulated_types_are_listed_as_emulated_not_deployed(emulated_account):
-    # GIVEN a stack with a type moto lacks that the emulator models (a CodeDeploy application)
+    # GIVEN a stack with a type no moto service holds, which the emulator models (a Logs query definition)
     session, _ = emulated_account
-    session.client("cloudformation").create_stack(StackName="S", TemplateBody=json.dumps(CODEDEPLOY_TEMPLATE))
+    session.client("cloudformation").create_stack(StackName="S", TemplateBody=json.dumps(QUERY_TEMPLATE))
     # WHEN the stack's resources are checked
-    check = deploy.check_stack(session, "S", CODEDEPLOY_TEMPLATE)
+    check = deploy.check_stack(session, "S", QUERY_TEMPLATE)
     # THEN it is reported as emulated, never as deployed
-    assert check.emulated == ["AWS::CodeDeploy::Application App"]
+    assert check.emulated == ["AWS::Logs::QueryDefinition Query"]
     assert check.deployed == []
     assert check.missing == []
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.common import assembly, intrinsics
-from tools.review_kit.rehearse import emulator, fidelity
+from tools.review_kit.rehearse import emulator, fidelity, service_readers
 
 WAIT_SECONDS = 120
 TEMPLATE_BODY_LIMIT = 51_200  # CloudFormation's TemplateBody limit; larger goes through S3
@@ -181,7 +181,9 @@ def _project(s: Any, physical: str, props: Mapping[str, Any]) -> None:
 # Type -> how to read one resource back from its service. A type without an entry here that the
 # emulator does not model fails the check: nothing is assumed to exist.
 CHECKERS: dict[str, Checker] = {
-    "AWS::S3::Bucket": lambda s, p, _: s.client("s3").head_bucket(Bucket=p),
+    # GetBucketLocation, not HeadBucket: HeadBucket is s3:ListBucket, which the upload bucket's
+    # policy denies every principal but its function's (the operator included, as on AWS).
+    "AWS::S3::Bucket": lambda s, p, _: s.client("s3").get_bucket_location(Bucket=p),
     "AWS::DynamoDB::Table": lambda s, p, _: s.client("dynamodb").describe_table(TableName=p),
     "AWS::KMS::Key": lambda s, p, _: s.client("kms").describe_key(KeyId=p),
     "AWS::IAM::Role": lambda s, p, _: s.client("iam").get_role(RoleName=p),
@@ -209,6 +211,10 @@ CHECKERS: dict[str, Checker] = {
     "AWS::CodePipeline::Pipeline": lambda s, p, _: s.client("codepipeline").get_pipeline(name=p),
     "AWS::CodeBuild::Project": _project,
 }
+# The types moto_models.py creates in moto's services: their read-back is their check.
+CHECKERS = {**service_readers.CHECKERS, **CHECKERS}
+# Every property read back: fidelity.py's readers, and service_readers.py's (which read more).
+READERS: dict[str, fidelity.Reader] = {**fidelity.READERS, **service_readers.READERS}
 
 
 def check_stack(
@@ -218,7 +224,7 @@ def check_stack(
     *,
     modelled: Mapping[str, Any] = emulator.EMULATED_TYPES,
     checkers: Mapping[str, Checker] = CHECKERS,
-    readers: Mapping[str, fidelity.Reader] = fidelity.READERS,
+    readers: Mapping[str, fidelity.Reader] = READERS,
 ) -> StackCheck:
     """Each template resource: deployed (read back), emulated (modelled), or missing (and why).
 
@@ -233,6 +239,7 @@ def check_stack(
     }
     where = intrinsics.Account(emulator.ACCOUNT, emulator.REGION)
     policy = intrinsics.Deployed(where, physical, assembly.Template(template).types())
+    known = service_readers.attributes(session, template, physical)
     check = StackCheck()
     check.fidelity.total = len(template.get("Resources", {}))
     for logical_id, resource in template.get("Resources", {}).items():
@@ -256,7 +263,7 @@ def check_stack(
             continue
         properties = intrinsics.resolve_tree(resource.get("Properties", {}), policy)
         written = intrinsics.resolve_tree(
-            resource.get("Properties", {}), fidelity.Written(where, physical, policy.types)
+            resource.get("Properties", {}), fidelity.Written(where, physical, policy.types, known)
         )
         try:
             checker(session, physical[logical_id], properties)

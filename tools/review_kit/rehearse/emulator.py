@@ -6,7 +6,9 @@ modelled in EMULATED_TYPES below, explicitly: a modelled resource is recorded (i
 as CloudFormation resolved them) and given the Ref and attributes the real type has, so the
 templates that use them deploy; it is never called deployed. The deploy action lists each one as
 `emulated, not deployed`. A type that is neither supported by moto nor modelled here is skipped
-by moto without an error; the deploy action's check of every resource catches that.
+by moto without an error; the deploy action's check of every resource catches that. The types
+moto's CloudFormation lacks but its services hold are not modelled: moto_models.py creates them in
+those services, so they are read back like any other resource.
 
 moto's other quirks, and the patches that work around them: tools/review_kit/rehearse/moto_patches.py;
 the patches of moto's access control that enforce IAM: tools/review_kit/rehearse/iam_enforcement.py.
@@ -17,11 +19,17 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.review_kit.rehearse import account_profile, approvals, iam_enforcement, pipeline_services
+from tools.review_kit.rehearse import (
+    account_profile,
+    approvals,
+    iam_enforcement,
+    moto_models,
+    pipeline_services,
+)
 from tools.review_kit.rehearse.account_profile import PROFILES, AccountProfile
 from tools.review_kit.rehearse.moto_patches import patch_moto
 
@@ -43,53 +51,26 @@ class EmulatedType:
     ref: str = "name"  # "name", "arn" or "id": what Ref returns
     arn: str = ""  # ARN pattern: {partition} {region} {account} {name} and resolved properties
     attributes: tuple[str, ...] = ()
-    # What creating it changes that a later action reads (account-level settings), as AWS would.
-    on_create: Callable[[dict[str, Any], str, str], None] | None = None
 
 
-def _set_api_gateway_account(properties: dict[str, Any], account_id: str, region: str) -> None:
-    """AWS::ApiGateway::Account sets the account's CloudWatch role: a later stage's Preflight reads it."""
-    from moto.apigateway.models import apigateway_backends
-
-    role = properties.get("CloudWatchRoleArn")
-    if role:
-        apigateway_backends[account_id][region].account.cloudwatch_role_arn = str(role)
-
-
-# The types moto 5.2.5's CloudFormation lacks that our templates use (but the pipeline and its
-# CodeBuild projects, which moto's own services hold: pipeline_services.py). Each entry is a model, not a
-# deployment: the deploy action reports these resources as `emulated, not deployed`.
+# The types moto 5.2.5 has no service for that our templates use. Each entry is a model, not a
+# deployment: the deploy action reports these resources as `emulated, not deployed`. The types moto's
+# CloudFormation lacks but its services hold are created in those services (moto_models.py); the
+# pipeline and its CodeBuild projects too (pipeline_services.py).
 EMULATED_TYPES: dict[str, EmulatedType] = {
     "AWS::CDK::Metadata": EmulatedType(),
-    "AWS::ApiGateway::Account": EmulatedType(ref="id", on_create=_set_api_gateway_account),
-    "AWS::ApiGateway::GatewayResponse": EmulatedType(ref="id"),
-    "AWS::ApiGateway::Model": EmulatedType(name_property="Name"),
-    "AWS::ApiGateway::RequestValidator": EmulatedType(ref="id", attributes=("RequestValidatorId",)),
-    "AWS::ApiGateway::Stage": EmulatedType(name_property="StageName"),
-    "AWS::CloudWatch::Alarm": EmulatedType(
-        name_property="AlarmName",
-        arn="arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}",
-        attributes=("Arn",),
-    ),
     "AWS::CodeBuild::ReportGroup": EmulatedType(
         name_property="Name",
         ref="arn",
         arn="arn:{partition}:codebuild:{region}:{account}:report-group/{name}",
         attributes=("Arn",),
     ),
-    "AWS::CodeDeploy::Application": EmulatedType(name_property="ApplicationName"),
-    "AWS::CodeDeploy::DeploymentGroup": EmulatedType(name_property="DeploymentGroupName"),
     "AWS::GuardDuty::MalwareProtectionPlan": EmulatedType(
         ref="id",
         arn="arn:{partition}:guardduty:{region}:{account}:malware-protection-plan/{name}",
         attributes=("Arn", "MalwareProtectionPlanId"),
     ),
-    "AWS::Lambda::EventInvokeConfig": EmulatedType(ref="id"),
-    "AWS::Logs::MetricFilter": EmulatedType(name_property="FilterName"),
     "AWS::Logs::QueryDefinition": EmulatedType(ref="id", attributes=("QueryDefinitionId",)),
-    "AWS::S3::BucketPolicy": EmulatedType(ref="id"),
-    "AWS::SNS::TopicPolicy": EmulatedType(ref="id", attributes=("Id",)),
-    "AWS::SQS::QueuePolicy": EmulatedType(ref="id", attributes=("Id",)),
 }
 
 
@@ -141,6 +122,7 @@ def install_emulated_types(types: Mapping[str, EmulatedType] = EMULATED_TYPES) -
 
     parsing.get_model_map()  # moto's own models first: never shadow a type moto supports
     pipeline_services.install()  # the pipeline and its projects, created in moto's own services
+    moto_models.install()  # the types moto's services hold, created in them
     for type_name, spec in types.items():
         if type_name in _INSTALLED or type_name in parsing.get_model_map():
             continue
@@ -176,8 +158,6 @@ def _make_model(base: type, type_name: str, spec: EmulatedType) -> type:
         )
         with REGISTRY.lock:
             REGISTRY.resources[(resource.stack_id, resource.logical_id)] = resource
-        if spec.on_create is not None:
-            spec.on_create(properties, account_id, region_name)
         return _Instance(resource)
 
     def delete(

@@ -11,7 +11,7 @@ resource types") is removed, with every reference to it replaced by a placeholde
 created again (`rejected`); so is a resource whose creation fails (`failed`). The stack is then
 read back as the rehearsal's deploy actions read theirs (deploy.check_stack, fidelity.py): on moto
 with the rehearsal's modelled types (`modelled`), on another emulator with none and with
-read-backs of the types moto's CloudFormation lacks (modelled_readback.py), so a resource counts
+read-backs of the types moto's CloudFormation lacks (service_readers.py), so a resource counts
 as created only when its own service answers for it, as written only when every property does.
 """
 
@@ -34,7 +34,7 @@ from typing import Any
 from stages.guardrails import PERMISSIONS_BOUNDARY_NAME
 from tools.common import assembly
 from tools.common.paths import REPO_ROOT
-from tools.review_kit.rehearse import deploy, emulator, fidelity, modelled_readback
+from tools.review_kit.rehearse import deploy, emulator, fidelity, service_readers
 
 BOOTSTRAP_VERSION = ("/cdk-bootstrap/hnb659fds/version", "30")
 ASSETS_BUCKET = "cdk-hnb659fds-assets-{account}-{region}"
@@ -241,8 +241,12 @@ def measure(session: Any, stack: assembly.Stack, endpoint: str, *, moto: bool) -
     if moto:
         coverage.check = deploy.check_stack(session, stack.stack_name, template)
     else:
-        readers = {**fidelity.READERS, **modelled_readback.READERS}
-        checkers = {**modelled_readback.CHECKERS, **deploy.CHECKERS}
+        readers = {
+            **fidelity.READERS,
+            **service_readers.READERS,
+            "AWS::ApiGateway::RestApi": service_readers.rest_api_policy_unescaped,
+        }
+        checkers = {**service_readers.CHECKERS, **deploy.CHECKERS}
         coverage.check = deploy.check_stack(
             session, stack.stack_name, template, modelled={}, checkers=checkers, readers=readers
         )

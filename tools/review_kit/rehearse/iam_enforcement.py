@@ -13,9 +13,17 @@ evaluator (tools/review_kit/iam/evaluator.py), with what moto authenticated:
 - the resource: moto's, for S3, IAM, STS and SQS; SSM parameters and CloudFormation stacks named
   here from the request; any other call is evaluated on its action alone (its statements' Resource
   taken to match), and the summary lists each such action (LEDGER.without_resource);
+- the resource's policy: a role's trust policy for sts:AssumeRole (which must itself allow), the
+  bucket's policy for S3 (an AWS::S3::BucketPolicy is created in moto's S3: moto_models.py).
+  moto's own check of a bucket policy on object calls ignores every condition but StringEquals
+  (a Deny conditioned on aws:SecureTransport false would refuse every call) and knows no
+  principal: install() makes it neutral, the evaluator having decided with the policy. install()
+  also names the S3 bucket calls moto misnames with their IAM actions (HeadBucket is
+  s3:ListBucket; GetBucketEncryption s3:GetEncryptionConfiguration; ...), which a bucket policy's
+  Deny of s3:ListBucket tells apart;
 - the request context: aws:RequestedRegion, aws:SecureTransport (true: the clients use HTTPS on
-  AWS), the principal's keys; for sts:AssumeRole the role's trust policy (a resource policy that
-  must itself allow) and its tags as iam:ResourceTag/*. A condition key none of these give is
+  AWS), for S3 s3:TlsVersion (1.3, as the clients negotiate on AWS), the principal's keys; for
+  sts:AssumeRole the role's tags as iam:ResourceTag/*. A condition key none of these give is
   absent, as on AWS for a request without it, and listed (LEDGER.absent_condition_keys).
 
 A service that assumes a role (CodeBuild a project's, Lambda a function's) is not a caller moto can
@@ -43,8 +51,8 @@ NOT_ENFORCED = (
     "backends, not through the API, so the cfn-exec role's policies and boundary are not consulted "
     "(Prepare checks them statically: tools/review_kit/iam/coverage.py)",
     "iam:PassRole: moto never asks for it (CreateChangeSet with RoleARN, CreateFunction, ...)",
-    "resource policies other than role trust policies: S3 bucket policies (AWS::S3::BucketPolicy is "
-    "modelled, not applied), KMS key policies, SNS/SQS policies, Lambda permissions",
+    "resource policies other than role trust policies and S3 bucket policies: KMS key policies, SNS "
+    "topic and SQS queue policies (applied and read back, not evaluated), Lambda permissions",
     "service control policies and session policies (none in this account)",
     "the pipeline's own role assuming each action's role: CodePipeline is modelled; CodeBuild and "
     "CloudFormation actions start from their roles",
@@ -168,6 +176,17 @@ def _role(request: Any, arn: str) -> Any:
         return None
 
 
+def _bucket_policy(request: Any, resource: str) -> dict[str, Any] | None:
+    """The policy of the bucket an S3 resource ARN names, if it has one."""
+    if not resource.startswith("arn:aws:s3:::"):
+        return None
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[request.account_id]["aws"].buckets.get(resource[13:].split("/", 1)[0])
+    policy = getattr(bucket, "policy", None)
+    return _document(policy.decode() if isinstance(policy, bytes) else policy) if policy else None
+
+
 def _tags(role: Any) -> dict[str, str]:
     tags = role.tags or {}
     if isinstance(tags, Mapping):
@@ -211,8 +230,9 @@ def check_action_permitted(request: Any, resource: str) -> None:
     }
     if action.startswith("s3:"):  # one account: every bucket is the caller's account's
         context["s3:ResourceAccount"] = context["aws:ResourceAccount"] = request.account_id
+        context["s3:TlsVersion"] = "1.3"
     observed = not principal.endswith(f":user/{OPERATOR}")  # the operator is AdministratorAccess
-    trust = None
+    trust = _bucket_policy(request, resource) if action.startswith("s3:") else None
     role = _role(request, resource) if action.startswith("sts:AssumeRole") else None
     if role is not None:
         trust = _document(role.assume_role_policy_document)
@@ -263,6 +283,44 @@ def install() -> None:
 
     base._create_aws_request = aws_request_as_signed
     base._rehearsal_patched = True
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    bucket: Any = FakeBucket
+    bucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
+    _s3_actions_as_iam_names_them()
+
+
+# S3 bucket calls whose IAM action moto names otherwise (Service Authorization Reference, Amazon S3:
+# HeadBucket needs s3:ListBucket; Get/PutBucketEncryption s3:Get/PutEncryptionConfiguration; the
+# public access block and ownership controls their own actions). moto reads the request's query
+# key `publicAccessBlock` as `public_access_block` and knows neither `encryption` nor
+# `ownershipControls`: such a GET was authorized as s3:ListBucket, a PUT as s3:CreateBucket.
+_S3_BUCKET_ACTIONS = {
+    "HEAD": {"DEFAULT": "ListBucket"},
+    "GET": {
+        "encryption": "GetEncryptionConfiguration",
+        "publicAccessBlock": "GetBucketPublicAccessBlock",
+        "ownershipControls": "GetBucketOwnershipControls",
+    },
+    "PUT": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+    "DELETE": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+}
+
+
+def _s3_actions_as_iam_names_them() -> None:
+    from moto.s3 import responses
+
+    for method, actions in _S3_BUCKET_ACTIONS.items():
+        responses.ACTION_MAP["BUCKET"][method].update(actions)
 
 
 def switch_on(account: str) -> dict[str, str]:

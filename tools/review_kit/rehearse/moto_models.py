@@ -1,0 +1,193 @@
+"""CloudFormation models for the types moto 5.2.5's CloudFormation lacks but its services hold.
+
+moto's services answer these resources through their APIs, but its CloudFormation has no model for
+them (a template's resource of such a type would be skipped). Each model registered here creates the
+resource through the same backend method the service's API handler calls (service_models.py), with
+the template's properties in the API's shape, so a later API read (deploy.py's check, the read-backs
+of fidelity.py and service_readers.py) answers it as any other created resource, and deletes it
+the same way:
+
+- AWS::ApiGateway::Account (UpdateAccount's cloudwatchRoleArn: a later stage's Preflight reads it),
+  GatewayResponse (PutGatewayResponse), Model (CreateModel), RequestValidator
+  (CreateRequestValidator), Stage (CreateStage, then UpdateStage's patch operations for the access
+  log setting and the method settings, as CloudFormation applies them);
+- AWS::CloudWatch::Alarm (PutMetricAlarm, metric math included);
+- AWS::Logs::MetricFilter (PutMetricFilter);
+- AWS::S3::BucketPolicy (PutBucketPolicy: the policy is then in force, iam_enforcement.py evaluates
+  it), AWS::SNS::TopicPolicy (SetTopicAttributes Policy), AWS::SQS::QueuePolicy
+  (SetQueueAttributes Policy);
+- AWS::Lambda::EventInvokeConfig (PutFunctionEventInvokeConfig);
+- AWS::CodeDeploy::Application and DeploymentGroup (CreateApplication, CreateDeploymentGroup).
+
+And two mends of what moto answers:
+- AWS::ApiGateway::Method: moto's model drops RequestModels and RequestValidatorId; its create is
+  wrapped to set both on the method, as PutMethod does (GetMethod then answers them).
+- GetDeploymentGroup answers an empty alarmConfiguration whatever the group holds (moto's TODO): it
+  answers the stored one, in the API's documented shape.
+
+The types no moto service holds stay modelled (emulator.py EMULATED_TYPES).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.review_kit.rehearse.service_models import MODELS, Delete, ServiceModel
+
+
+@dataclass
+class _Instance:
+    """What moto's resource map holds: the Ref and Fn::GetAtt answers, and what made it."""
+
+    physical_resource_id: str
+    attributes: dict[str, str]
+    properties: dict[str, Any] = field(default_factory=dict)  # as CloudFormation resolved them
+    deleter: Delete | None = None
+
+    def get_cfn_attribute(self, attribute: str) -> str:
+        return self.attributes[attribute]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """What moto's stack deletion calls (with the resolved properties, which its fallback lacks)."""
+        if self.deleter is None:
+            return
+        try:
+            self.deleter(self.physical_resource_id, self.properties, account_id, region_name)
+        except Exception as error:
+            # moto deletes a stack's resources in no dependency order: a policy, a stage or a filter
+            # whose bucket, API or log group went first went with it, as on AWS.
+            if not _PARENT_GONE.search(type(error).__name__):
+                raise
+
+    def is_created(self) -> bool:
+        return True
+
+
+_PARENT_GONE = re.compile("NotFound|Missing|NoSuch|DoesNotExist|DoesntExist")
+
+
+# -- Registration ----------------------------------------------------------------------------------
+
+
+def _model_class(base: type, type_name: str, spec: ServiceModel) -> type:
+    """A direct CloudFormationModel subclass (moto lists models with __subclasses__)."""
+
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Instance:
+        properties = dict(cloudformation_json.get("Properties") or {})
+        physical, attributes = spec.create(resource_name, properties, account_id, region_name)
+        return _Instance(physical, attributes, properties, spec.delete)
+
+    def update(
+        cls: type,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> _Instance:
+        """As CloudFormation replaces it: the old one deleted, the new one created."""
+        old = original_resource
+        spec.delete(old.physical_resource_id, old.properties, account_id, region_name)
+        return create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(
+        cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        spec.delete(resource_name, dict(cloudformation_json.get("Properties") or {}), account_id, region_name)
+
+    namespace = {
+        "cloudformation_type": staticmethod(lambda: type_name),
+        "cloudformation_name_type": staticmethod(lambda: spec.name_property),
+        "has_cfn_attr": classmethod(lambda cls, attr: attr in spec.attributes),
+        "create_from_cloudformation_json": classmethod(create),
+        "update_from_cloudformation_json": classmethod(update),
+        "delete_from_cloudformation_json": classmethod(delete),
+    }
+    return type(f"Rehearsal{type_name.replace('::', '')}", (base,), namespace)
+
+
+_INSTALLED: set[str] = set()
+
+
+def install(models: Mapping[str, ServiceModel] = MODELS) -> None:
+    """Register each model with moto's CloudFormation (idempotent), and mend Method's create."""
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+
+    known = parsing.get_model_map()  # moto's own models first: never shadow a type moto supports
+    for type_name, spec in models.items():
+        if type_name in _INSTALLED or type_name in known:
+            continue
+        _INSTALLED.add(type_name)
+        _model_class(CloudFormationModel, type_name, spec)
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    _patch_method_request_models()
+    _patch_deployment_group_alarms()
+
+
+def _patch_method_request_models() -> None:
+    """AWS::ApiGateway::Method: moto's model drops RequestModels and RequestValidatorId."""
+    from moto.apigateway import models
+
+    method_class: Any = models.Method
+    if getattr(method_class, "_rehearsal_request_models", False):
+        return
+    original = method_class.create_from_cloudformation_json.__func__
+
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        method = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json.get("Properties") or {}
+        if "RequestModels" in properties:
+            method.request_models = dict(properties["RequestModels"])
+        if "RequestValidatorId" in properties:
+            method.request_validator_id = str(properties["RequestValidatorId"])
+        return method
+
+    method_class.create_from_cloudformation_json = classmethod(create)
+    method_class._rehearsal_request_models = True
+
+
+def _patch_deployment_group_alarms() -> None:
+    """GetDeploymentGroup answers `alarmConfiguration: {}` whatever the group holds (moto's TODO):
+    answer the stored one, in the API's shape (CodeDeploy API Reference, AlarmConfiguration:
+    enabled, ignorePollAlarmFailure, alarms [{name}])."""
+    from moto.codedeploy import responses as codedeploy_responses
+
+    responses: Any = codedeploy_responses
+    original: Any = responses._deployment_group_info
+    if getattr(original, "_rehearsal_patched", False):
+        return
+
+    def info(group: Any) -> dict[str, Any]:
+        answer = dict(original(group))
+        config = group.alarm_configuration
+        if config is not None and not isinstance(config, Mapping):  # moto's AlarmConfiguration
+            config = {
+                "alarms": config.alarms,
+                "enabled": config.enabled,
+                "ignorePollAlarmFailure": config.ignore_poll_alarm_failure,
+            }
+        if config:
+            answer["alarmConfiguration"] = {"enabled": False, "ignorePollAlarmFailure": False, **config}
+        return answer
+
+    info._rehearsal_patched = True  # type: ignore[attr-defined]
+    responses._deployment_group_info = info
