@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tools.review_kit.rehearse import deploy, fidelity
 
 
@@ -184,3 +186,21 @@ def test_a_tables_kms_encryption_and_point_in_time_recovery_are_applied(moto_acc
     check = _deploy(moto_account, template)
     assert "AWS::DynamoDB::Table Table" not in check.fidelity.lost
     assert "AWS::DynamoDB::Table Table" in check.fidelity.created_as_written
+
+
+@pytest.mark.parametrize(("created", "short"), [(57, True), (58, False), (68, False)])
+def test_a_stack_created_as_written_below_the_floor_is_named(created, short):
+    # GIVEN a deploy row of a 68-resource stack (85% of 68 is 57.8) and a row without resources
+    rows = [
+        {"stage": "Dev", "action": "UploadApi.Deploy",
+         "resources": {"total": 68, "createdAsWritten": created, "modelled": 3, "propertiesLost": []}},
+        {"stage": "Dev", "action": "VerifyDev"},
+    ]  # fmt: skip
+    # WHEN the floor is checked THEN exactly a share under 85% is named, with its numbers
+    found = fidelity.below_floor(rows)
+    assert bool(found) is short
+    if short:
+        assert found == [
+            "Dev/UploadApi.Deploy: 57 of 68 resources created as written (84%), below the rehearsal's "
+            "floor of 85% (docs/rehearsal.md: what the emulator creates as written)"
+        ]

@@ -291,8 +291,9 @@ def test_a_functions_configuration_alias_and_rule_permission_read_back_as_writte
     check = _deploy(moto_account, _function_template())
     # THEN every property reads back: the function's from Lambda, the role's inline policy from IAM,
     # the alias's version (Fn::GetAtt Version) and the permission's SourceArn (the rule's ARN)
-    assert [label for label in check.fidelity.lost if label != "AWS::Events::Rule Rule"] == []
+    assert check.fidelity.lost == {}
     assert sorted(check.fidelity.created_as_written) == [
+        "AWS::Events::Rule Rule",
         "AWS::IAM::Role Role",
         "AWS::Lambda::Alias Alias",
         "AWS::Lambda::Function Function",

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from tools.common.paths import REPO_ROOT
-from tools.review_kit.rehearse import actions, emulator, iam_enforcement, identities, make_test, reuse
+from tools.review_kit.rehearse import (
+    actions,
+    emulator,
+    fidelity,
+    iam_enforcement,
+    identities,
+    make_test,
+    reuse,
+)
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 MEASURED = Path(__file__).with_name("measured.json")
@@ -106,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in rows if r["result"] not in PASSED]
     if not failed:
         write_measured(rows)
-    return 1 if failed else 0
+    short = fidelity.below_floor(rows)
+    for line in short:
+        print(f"rehearse: {line}", file=sys.stderr)
+    return 1 if failed or short else 0
 
 
 def bootstrap(env: dict[str, str], work: Path) -> None:

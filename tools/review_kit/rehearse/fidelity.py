@@ -89,6 +89,29 @@ class Fidelity:
         )
 
 
+# The least share of a deployed stack's resources the rehearsal must create as written
+# (docs/rehearsal.md): below it the emulator has stopped exercising what the rehearsal claims to,
+# and the run fails naming the stack, even when every action passed.
+FLOOR = 0.85
+
+
+def below_floor(rows: list[dict[str, Any]], floor: float = FLOOR) -> list[str]:
+    """One line per action whose stack was created as written below `floor` (summary.json rows)."""
+    short = []
+    for row in rows:
+        resources = row.get("resources")
+        if not resources or not resources.get("total"):
+            continue
+        share = resources["createdAsWritten"] / resources["total"]
+        if share < floor:
+            short.append(
+                f"{row['stage']}/{row['action']}: {resources['createdAsWritten']} of {resources['total']} "
+                f"resources created as written ({100 * share:.0f}%), below the rehearsal's floor of "
+                f"{100 * floor:.0f}% (docs/rehearsal.md: what the emulator creates as written)"
+            )
+    return short
+
+
 def contains(read: Any, written: Any) -> bool:
     """Whether the service's answer holds what the template wrote (keys and items it gives)."""
     if read is MISSING:
