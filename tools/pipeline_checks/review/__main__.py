@@ -34,7 +34,7 @@ from tools.pipeline_checks.review import (
 FILES = {"json": "report.json", "html": "report.html", "md": "report.md", "junit": "findings-junit.xml"}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -77,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="`make scan-templates`' output folder: its JSON is used when written after this synth",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
     try:
         app = assembly.load(args.assembly)
     except assembly.AssemblyError as error:

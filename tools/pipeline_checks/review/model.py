@@ -106,11 +106,7 @@ def build(
         "delivery": delivery,
         "claims": claims if claims is not None else NO_CLAIMS,
         "controls": ordered(c for s in assembly.stacks for c in controls.controls(s)),
-        "gates": {
-            "status": "ran" if gates is not None else "not run: no reports/gates/summary.json (`make scan`)",
-            "strict": bool((gates or {}).get("strict", False)),
-            "results": list((gates or {}).get("gates", [])),
-        },
+        "gates": _gates(gates),
     }
     report["acknowledgementReasons"] = acknowledgement_reasons(report["acknowledgements"])
     report["risks"] = risk_items(report)
@@ -118,6 +114,15 @@ def build(
     for stack in report["stacks"]:
         stack["counts"] = counts(report, stack=stack["stack"])
     return report
+
+
+def _gates(gates: dict[str, Any] | None) -> dict[str, Any]:
+    """The gates' summary.json as the report's `gates` (not run when there is none)."""
+    return {
+        "status": "ran" if gates is not None else "not run: no reports/gates/summary.json (`make scan`)",
+        "strict": bool((gates or {}).get("strict", False)),
+        "results": list((gates or {}).get("gates", [])),
+    }
 
 
 def counts(report: dict[str, Any], stack: str | None = None) -> dict[str, int]:
