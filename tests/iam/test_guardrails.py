@@ -21,8 +21,17 @@ from stages.guardrails import (
     EXECUTION_RESOURCES_POLICY_NAME,
     EXECUTION_SCANNING_POLICY_NAME,
     PERMISSIONS_BOUNDARY_NAME,
+    STAGE_TAG_KEY,
+    stage_policy_name,
 )
-from tests.iam.conftest import ACCOUNT, BOOTSTRAP, EXECUTION_POLICY_FILES, read_policy
+from tests.iam.conftest import (
+    ACCOUNT,
+    BOOTSTRAP,
+    EXECUTION_POLICY_FILES,
+    STACK_POLICY_SETS,
+    read_policy,
+    set_policies,
+)
 from tests.repo import REPO_ROOT
 from tools.review_kit.iam.evaluator import Request, evaluate
 
@@ -378,7 +387,13 @@ def test_every_execution_policy_file_is_checked():
     assert {p.name for p in POLICY_FILES} == {*EXECUTION_POLICY_FILES, "permissions-boundary.json"}
 
 
-@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+# And each bootstrap's own set, derived from them (tools/dev/bootstrap_policies.py).
+GENERATED_POLICY_FILES = sorted(BOOTSTRAP.glob("generated/*/*.json"))
+
+
+@pytest.mark.parametrize(
+    "path", POLICY_FILES + GENERATED_POLICY_FILES, ids=lambda p: p.relative_to(BOOTSTRAP).as_posix()
+)
 def test_each_bootstrap_policy_fits_iams_managed_policy_size(path):
     # IAM quotas: a managed policy holds at most 6,144 characters, whitespace not counted.
     assert len("".join(path.read_text(encoding="utf-8").split())) <= 6144
@@ -393,6 +408,10 @@ def test_app_roles_are_passed_only_to_the_services_that_take_them(bounded):
 @pytest.mark.synth
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
 def test_every_role_in_every_template_has_the_boundary(stacks, stack_name):
+    # Each stack's own boundary: the pipeline's under the base name, a stage's under its stage's name
+    # (stages/upload_stage.py), the one its own execution role requires (docs/bootstrap.md).
+    set_name = STACK_POLICY_SETS[stack_name]
+    boundary_name = stage_policy_name(PERMISSIONS_BOUNDARY_NAME, None if set_name == "pipeline" else set_name)
     roles = {
         k: r for k, r in stacks[stack_name].template["Resources"].items() if r["Type"] == "AWS::IAM::Role"
     }
@@ -405,7 +424,7 @@ def test_every_role_in_every_template_has_the_boundary(stacks, stack_name):
                 {"Ref": "AWS::Partition"},
                 ":iam::",
                 {"Ref": "AWS::AccountId"},
-                f":policy/{PERMISSIONS_BOUNDARY_NAME}",
+                f":policy/{boundary_name}",
             ],
         ]
     }
@@ -470,12 +489,15 @@ def _role_grants(stack):
 @pytest.mark.synth
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
 def test_the_boundary_allows_everything_the_apps_roles_are_granted(stacks, stack_name):
-    # GIVEN every grant of every role the stack creates (each role carries the boundary)
-    # WHEN each is evaluated against the boundary (keys: the app's tag, this account)
+    # GIVEN every grant of every role the stack creates (each role carries its bootstrap's boundary)
+    set_name = STACK_POLICY_SETS[stack_name]
+    _, boundary = set_policies(set_name)
+    # WHEN each is evaluated against the boundary (keys: the app's tag and the stage's, this account)
+    tags = OURS if set_name == "pipeline" else {**OURS, f"aws:ResourceTag/{STAGE_TAG_KEY}": set_name}
     denied = []
     for role, role_arn, action, resource in _role_grants(stacks[stack_name]):
-        context = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **OURS}
-        decision = evaluate(Request(action, resource, context, role_arn), [STAR], boundary=BOUNDARY)
+        context = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **tags}
+        decision = evaluate(Request(action, resource, context, role_arn), [STAR], boundary=boundary)
         if not decision:
             denied.append(f"{role}: {action} on {resource} ({decision.reason})")
     # THEN the boundary takes nothing away that the app uses, but for the grants it narrows on purpose
