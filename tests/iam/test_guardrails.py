@@ -360,20 +360,33 @@ def test_cdk_json_attaches_the_boundary_the_policies_name():
 def test_the_bootstrap_commands_create_and_name_these_policies():
     # docs/bootstrap.md's commands (they need AWS; what they name is checked here)
     doc = (REPO_ROOT / "docs" / "bootstrap.md").read_text(encoding="utf-8")
-    created = dict(re.findall(r"--policy-name (\S+) \\\n\s+--policy-document file://(\S+)", doc))
-    assert created == {
-        PERMISSIONS_BOUNDARY_NAME: "bootstrap/permissions-boundary.json",
-        EXECUTION_POLICY_NAME: "bootstrap/cfn-execution-policy.json",
-        EXECUTION_RESOURCES_POLICY_NAME: "bootstrap/cfn-execution-resources-policy.json",
-        EXECUTION_SCANNING_POLICY_NAME: "bootstrap/cfn-execution-scanning-policy.json",
-    }
+    created = re.findall(r"--policy-name (\S+) \\\n\s+--policy-document file://(\S+)", doc)
+    # GIVEN each bootstrap's set: its policies under its names, from its generated directory
+    expected = []
+    for set_name, stage in (("pipeline", None), ("dev", "dev"), ("prod", "prod")):
+        for base, file in (
+            (PERMISSIONS_BOUNDARY_NAME, "permissions-boundary.json"),
+            (EXECUTION_POLICY_NAME, "cfn-execution-policy.json"),
+            (EXECUTION_RESOURCES_POLICY_NAME, "cfn-execution-resources-policy.json"),
+            (EXECUTION_SCANNING_POLICY_NAME, "cfn-execution-scanning-policy.json"),
+        ):
+            expected.append((stage_policy_name(base, stage), f"bootstrap/generated/{set_name}/{file}"))
+    # THEN the commands create exactly those, each once
+    assert created == expected
+    # AND each `cdk bootstrap` names one set's boundary and execution policies, with its qualifier
     bootstraps = [re.split(r"\n\n|\n#|```", c)[0] for c in doc.split("cdk bootstrap aws://")[1:]]
-    assert len(bootstraps) == 3
+    qualifiers = {"dev": "uploaddev", "prod": "uploadprod"}
+    assert len(bootstraps) == 5  # separate accounts: pipeline, dev, prod; one account: dev, prod
     for command in bootstraps:
-        assert f"--custom-permissions-boundary {PERMISSIONS_BOUNDARY_NAME}" in command
-        assert f":policy/{EXECUTION_POLICY_NAME}," in command
-        assert f":policy/{EXECUTION_RESOURCES_POLICY_NAME}," in command
-        assert f":policy/{EXECUTION_SCANNING_POLICY_NAME}" in command
+        stage = next((s for s, q in qualifiers.items() if f"--qualifier {q}" in command), None)
+        assert (
+            f"--custom-permissions-boundary {stage_policy_name(PERMISSIONS_BOUNDARY_NAME, stage)}" in command
+        )
+        for base in (EXECUTION_POLICY_NAME, EXECUTION_RESOURCES_POLICY_NAME, EXECUTION_SCANNING_POLICY_NAME):
+            assert f":policy/{stage_policy_name(base, stage)}" in command
+        # a stage in another account trusts the pipeline's; a stage beside another bootstrap has its own stack
+        if stage is not None:
+            assert ("--trust PIPELINE_ACCOUNT" in command) != ("--toolkit-stack-name" in command), command
 
 
 # Every IAM policy document in bootstrap/ (pipeline-iam.reviewed.json is tools/pipeline_checks/pipeline_iam's

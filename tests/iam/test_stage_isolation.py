@@ -25,7 +25,9 @@ from stages.guardrails import (
 )
 from tests.iam.conftest import ACCOUNT, EXECUTION_POLICY_FILES, REGION, read_policy, set_policies
 from tools.dev.bootstrap_policies import cdk_json_context
+from tools.review_kit.iam.arns import Env, Template
 from tools.review_kit.iam.evaluator import Request, evaluate
+from tools.review_kit.iam.validity import resolve_document
 
 QUALIFIERS = {s: cdk_json_context()["stages"][s]["bootstrapQualifier"] for s in ("dev", "prod")}
 BASE_POLICIES = [read_policy(name) for name in EXECUTION_POLICY_FILES]
@@ -215,3 +217,32 @@ def test_devs_execution_role_cannot_edit_prods_guardrails():
             assert not evaluate(
                 Request(action, arn, context, principal_arn=principal), policies, boundary=boundary
             )
+
+
+KEY_MANAGEMENT = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:EnableKeyRotation")
+
+
+@pytest.mark.synth
+def test_prods_key_policies_admit_only_prods_execution_role(stacks):
+    # GIVEN each KMS key of the synthesized prod stack, with its key policy, tagged as prod's
+    raw = stacks["Prod-UploadApi"].template
+    model = Template(raw, Env("Prod-UploadApi", ACCOUNT, REGION))
+    keys = {k: r for k, r in raw["Resources"].items() if r["Type"] == "AWS::KMS::Key"}
+    assert keys
+    for logical_id, resource in keys.items():
+        key_policy = resolve_document(model, resource["Properties"]["KeyPolicy"])
+        key_arn = model.get_att(logical_id, "Arn")
+        for stage, allowed in (("dev", False), ("prod", True)):
+            policies, boundary = set_policies(stage)
+            principal = exec_role_arn(QUALIFIERS[stage])
+            context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal, **tagged("prod")}
+            for action in KEY_MANAGEMENT:
+                # WHEN a stage's execution role manages the key (its policies, boundary and the key policy)
+                request = Request(action, key_arn, context, principal_arn=principal)
+                decision = evaluate(request, policies, boundary=boundary, resource_policy=key_policy)
+                # THEN only prod's is allowed
+                assert decision.allowed is allowed, f"{stage} {action} {logical_id}: {decision.reason}"
+        # AND dev's is refused by the key policy alone, even with an identity policy allowing everything
+        dev = exec_role_arn(QUALIFIERS["dev"])
+        request = Request("kms:PutKeyPolicy", key_arn, {"aws:PrincipalArn": dev}, principal_arn=dev)
+        assert not evaluate(request, [EVERYTHING], resource_policy=key_policy)
