@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from tools.common import assembly
 from tools.review_kit.iam.arns import Env, Template, service_of
 from tools.review_kit.iam.evaluator import ContextValue, Request, evaluate
 from tools.review_kit.iam.reference import ActionInfo, action_info, arn_fits_format
@@ -57,8 +57,6 @@ from tools.review_kit.iam.reference import ActionInfo, action_info, arn_fits_for
 HANDLERS = ("create", "read", "update", "delete")
 SCHEMA_REGION = "us-east-1"
 CFN_EXEC_ROLE = "arn:{partition}:iam::{account}:role/cdk-{qualifier}-cfn-exec-role-{account}-{region}"
-DEFAULT_QUALIFIER = "hnb659fds"  # CDK's
-_BOOTSTRAP_VERSION = re.compile(r"^/cdk-bootstrap/([A-Za-z0-9_-]+)/version$")
 
 # Own-service actions that serve one property: left out while the template does not set it.
 FEATURE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -461,14 +459,6 @@ def _as_first_deployed(template: Template, call: Call, new_keys: frozenset[str])
     return dataclasses.replace(call, context=context)
 
 
-def template_qualifier(template: Mapping[str, Any]) -> str:
-    """The CDK bootstrap qualifier a synthesized template deploys with: its `BootstrapVersion`
-    parameter reads `/cdk-bootstrap/<qualifier>/version` (CDK's default when it has none)."""
-    parameter = template.get("Parameters", {}).get("BootstrapVersion", {}).get("Default", "")
-    match = _BOOTSTRAP_VERSION.match(str(parameter))
-    return match.group(1) if match else DEFAULT_QUALIFIER
-
-
 def missing_permissions(
     template: Mapping[str, Any],
     policy: Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -484,12 +474,11 @@ def missing_permissions(
     them attached; within `boundary`, if the role has one) denies. With `first_deployment`, the
     create-handler calls on the template's own KMS keys are judged as the stack's first deployment
     makes them: before the keys' tags take effect. The caller is the execution role of the
-    template's bootstrap qualifier (`template_qualifier`)."""
+    template's bootstrap qualifier."""
     policies = [policy] if isinstance(policy, Mapping) else list(policy)
     env = Env(stack_name, account, region, partition)
-    principal = CFN_EXEC_ROLE.format(
-        partition=partition, account=account, region=region, qualifier=template_qualifier(template)
-    )
+    qualifier = assembly.Template(template).bootstrap_qualifier
+    principal = CFN_EXEC_ROLE.format(partition=partition, account=account, region=region, qualifier=qualifier)
     model = Template(template, env)
     new_keys = _key_arns(model) if first_deployment else frozenset()
     gaps: dict[Gap, None] = {}
