@@ -163,6 +163,8 @@ EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action
         ("s3:PutBucketPolicy", PROD_BUCKET, {}),
         ("kms:Decrypt", PROD_KEY, tagged("prod")),
         ("sts:AssumeRole", PROD_ROLE, {}),
+        ("iam:PutRolePolicy", PROD_ROLE, {"iam:PermissionsBoundary": boundary_arn("prod")}),
+        ("kms:PutKeyPolicy", PROD_KEY, tagged("prod")),
     ],
 )
 def test_a_dev_named_role_with_everything_is_denied_prods_resources(action, resource, extra):
