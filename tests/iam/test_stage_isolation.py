@@ -221,7 +221,7 @@ def test_devs_execution_role_cannot_edit_prods_guardrails():
             )
 
 
-KEY_MANAGEMENT = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:EnableKeyRotation")
+KEY_MANAGEMENT = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey")
 
 
 @pytest.mark.synth

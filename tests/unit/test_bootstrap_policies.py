@@ -79,7 +79,8 @@ def test_the_pipelines_set_names_no_stage_resource_but_the_verifier_roles():
     boundary = json.loads(
         (bp.GENERATED / "pipeline" / "permissions-boundary.json").read_text(encoding="utf-8")
     )
-    (statement,) = [s for s in boundary["Statement"] if s["Sid"] == "PipelineToBootstrapRoles"]
+    deploy_roles = "arn:*:iam::*:role/cdk-hnb659fds-deploy-role-*"
+    (statement,) = [s for s in boundary["Statement"] if deploy_roles in s.get("Resource", [])]
     for qualifier in (PIPELINE_QUALIFIER, "uploaddev", "uploadprod"):
         assert f"arn:*:iam::*:role/cdk-{qualifier}-deploy-role-*" in statement["Resource"]
 
@@ -110,6 +111,31 @@ def test_a_qualifier_setting_flows_into_the_stages_set():
     assert "cdk-devtwo-cfn-exec-role-" in dev
     assert "cdk-uploaddev-" not in dev
     assert "cdk-devtwo-deploy-role-" in pipeline
+
+
+def test_a_base_naming_every_execution_role_names_the_stages_own_in_its_set():
+    # GIVEN a base statement that names every qualifier's execution role
+    base = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": "iam:*",
+                "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"}},
+            }
+        ]
+    }
+    sets = {s.stage: s for s in bp.policy_sets(CONTEXT)}
+    # WHEN dev's and the pipeline's sets are derived from it
+    dev = bp.derive(base, sets["dev"], boundary=False)
+    pipeline = bp.derive(base, sets[None], boundary=False)
+    # THEN dev's names dev's execution role only; the pipeline's keeps the base's
+    assert dev["Statement"][0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == (
+        "arn:*:iam::*:role/cdk-uploaddev-cfn-exec-role-*"
+    )
+    assert pipeline["Statement"][0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == (
+        "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
+    )
 
 
 def test_check_mode_reports_a_stale_file(monkeypatch, tmp_path, capsys):

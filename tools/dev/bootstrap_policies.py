@@ -14,7 +14,8 @@ bootstrap/generated/<set>/ under the same file names:
   stack of the app, and is dropped when a list it needs is left empty; a statement that allows by the
   app's tag also requires the stage's tag (`upload-api:stage`); a Deny of removing the app's tag also
   denies removing the stage's; the boundary gains two denials, of every resource tagged with another
-  stage and of tagging anything with another stage; the qualifier and the policies' own names are the
+  stage and of tagging anything with another stage; the qualifier (also where a base file names
+  every qualifier's execution role, `cdk-*-cfn-exec-role-*`) and the policies' own names are the
   stage's. Deny statements are otherwise kept as they are: they only take away.
 - **pipeline** (the base names, CDK's default qualifier): the Allow statements keep no stage's names
   (the pipeline's execution role deploys only the pipeline stack), except the stages' role ARNs in
@@ -73,6 +74,7 @@ _BOOTSTRAP_ROLE = re.compile(
     r"role/cdk-" + PIPELINE_QUALIFIER + r"-(deploy|lookup|[*a-z]*-?publishing)-role-"
 )
 _TAG_CONDITIONS = ("aws:ResourceTag/", "aws:RequestTag/")
+_ANY_EXEC_ROLE = "role/cdk-*-cfn-exec-role-"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
     def rename(value: Any) -> Any:
         if isinstance(value, str):
             value = value.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{policy_set.qualifier}-")
+            # A base file may name every qualifier's execution role; a stage's names its own.
+            value = value.replace(_ANY_EXEC_ROLE, f"role/cdk-{policy_set.qualifier}-cfn-exec-role-")
             return policy_arn.sub(lambda m: m.group(1) + policy_set.name(m.group(2)), value)
         if isinstance(value, list):
             return [rename(v) for v in value]
