@@ -42,7 +42,7 @@ VERIFY_INSTALLED := $(VENV)/.installed-verify
 NODE_INSTALLED := node_modules/.installed
 CHECKOV_INSTALLED := $(TOOLS)/checkov/.installed
 
-.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse emulator-coverage bench openapi approver-policy approved-change-set bootstrap-template clean
+.PHONY: help preflight verify-dependencies install install-browser lint format typecheck unit synth nag cfn-lint checkov scan-templates scan secrets-baseline report pipeline-iam test local local-show local-template verify verify-deployed upload rehearse emulator-coverage bench openapi approver-policy approved-change-set bootstrap-template bootstrap-policies clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -260,6 +260,11 @@ emulator-coverage: $(INSTALLED) $(MINISTACK)/.installed ## What moto and MiniSta
 # (docs/bootstrap.md); a test fails when the committed file is not what this writes.
 bootstrap-template: $(INSTALLED) $(NODE_INSTALLED) ## Rewrite bootstrap/cdk/bootstrap-template.json from the locked CDK CLI's template
 	python -m tools.dev.bootstrap_template
+
+# Each bootstrap's guardrail policies (the pipeline's, dev's, prod's: docs/bootstrap.md), derived from
+# the base files bootstrap/*.json; a test fails when bootstrap/generated/ is not what this writes.
+bootstrap-policies: $(INSTALLED) ## Rewrite bootstrap/generated/<set>/*.json from bootstrap/*.json and cdk.json's qualifiers
+	python -m tools.dev.bootstrap_policies
 
 bench: $(INSTALLED) ## Cold-init and 4 MiB upload CPU ratios; the load generator's offered rate; the local gateway's answered rate
 	python -m tools.dev.bench

@@ -18,3 +18,25 @@ EXECUTION_RESOURCES_POLICY_NAME = "UploadApiCfnExecutionResources"
 EXECUTION_SCANNING_POLICY_NAME = "UploadApiCfnExecutionScanning"
 APP_TAG_KEY = "upload-api:app"
 APP_TAG_VALUE = "secure-upload-api"
+# Each upload stage's resources also carry this tag (value: the stage, "dev" or "prod"); a stage's
+# policies (bootstrap/generated/<stage>/, tools/dev/bootstrap_policies.py) reach only resources
+# tagged with their own stage, and their boundary denies every resource tagged with another.
+STAGE_TAG_KEY = "upload-api:stage"
+# The CDK bootstrap qualifier of the pipeline's own account (CDK's default): the pipeline stack's.
+PIPELINE_QUALIFIER = "hnb659fds"
+# The guardrail policies, by the name the base files (bootstrap/*.json) are created under in the
+# pipeline's account; each upload stage has its own set (`stage_policy_name`), so that in an account
+# shared by both stages neither stage's execution role holds the other's policies or boundary.
+BASE_POLICY_NAMES = (
+    PERMISSIONS_BOUNDARY_NAME,
+    EXECUTION_POLICY_NAME,
+    EXECUTION_RESOURCES_POLICY_NAME,
+    EXECUTION_SCANNING_POLICY_NAME,
+)
+
+
+def stage_policy_name(base_name: str, stage: str | None) -> str:
+    """The name of guardrail policy `base_name` in stage `stage`'s set (None: the pipeline's)."""
+    if base_name not in BASE_POLICY_NAMES:
+        raise ValueError(f"{base_name} is not one of the guardrail policies {BASE_POLICY_NAMES}")
+    return base_name if stage is None else f"{base_name}-{stage.capitalize()}"

@@ -80,6 +80,13 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 # An IAM role or user ARN (no wildcards: the API's resource policy matches them exactly), or an
 # account root, which admits every principal of that account and so must be named on purpose.
+# A CDK bootstrap qualifier: it becomes part of role and bucket names (`cdk-<qualifier>-assets-...`),
+# so lowercase letters and digits, at most 10 (the CDK CLI's limit).
+_QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
+# Each stage's own bootstrap (docs/bootstrap.md): its execution role, boundary and asset bucket apart
+# from the other stage's and the pipeline's (CDK's default qualifier, stages/guardrails.py), also
+# when they share one account.
+DEFAULT_BOOTSTRAP_QUALIFIERS = {"dev": "uploaddev", "prod": "uploadprod"}
 _CALLER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:((role|user)/[\w+=,.@/-]{1,512}|root)$")
 
 
@@ -125,6 +132,13 @@ class StageSettings:
     reserved_concurrency: int | None = 100
     # Who may manage (never use) this stage's KMS keys besides the deploy role (stages/upload/encryption.py).
     key_administrator_arns: tuple[str, ...] = field(default_factory=tuple)
+    # The CDK bootstrap qualifier this stage deploys with (None: DEFAULT_BOOTSTRAP_QUALIFIERS).
+    bootstrap_qualifier: str | None = None
+
+    @property
+    def qualifier(self) -> str:
+        """The CDK bootstrap qualifier of this stage's account set-up (docs/bootstrap.md)."""
+        return self.bootstrap_qualifier or DEFAULT_BOOTSTRAP_QUALIFIERS[self.stage]
 
     @property
     def runtime_deprecation_warning(self) -> str | None:
@@ -163,6 +177,7 @@ _CONTEXT_NAMES = {
     "apiSecurityPolicy": "api_security_policy",
     "reservedConcurrency": "reserved_concurrency",
     "keyAdministratorArns": "key_administrator_arns",
+    "bootstrapQualifier": "bootstrap_qualifier",
 }
 assert set(_CONTEXT_NAMES.values()) == {f.name for f in fields(StageSettings)} - {"stage"}
 
@@ -256,6 +271,13 @@ def _check_place_and_api(name: str, value: Any, fail: Callable[[str], SettingsEr
     if name == "lambda_runtime":
         if value not in SUPPORTED_RUNTIMES and value not in DEPRECATED_RUNTIMES:
             raise fail(f"must be one of {', '.join(SUPPORTED_RUNTIMES + tuple(DEPRECATED_RUNTIMES))}")
+        return value
+    if name == "bootstrap_qualifier":
+        if not (isinstance(value, str) and _QUALIFIER.match(value)):
+            raise fail(
+                "must be a CDK bootstrap qualifier: 1 to 10 lowercase letters or digits, the one the stage's "
+                "account was bootstrapped with (docs/bootstrap.md)"
+            )
         return value
     if name == "api_security_policy":
         if value not in API_SECURITY_POLICIES:

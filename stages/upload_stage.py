@@ -8,7 +8,13 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from stages.compliance import add_nag_packs
-from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
+from stages.guardrails import (
+    APP_TAG_KEY,
+    APP_TAG_VALUE,
+    PERMISSIONS_BOUNDARY_NAME,
+    STAGE_TAG_KEY,
+    stage_policy_name,
+)
 from stages.settings import StageSettings
 from stages.upload.stack import UploadApiStack
 
@@ -26,10 +32,17 @@ class UploadApiStage(cdk.Stage):
         **kwargs: Any,
     ) -> None:
         env = cdk.Environment(account=settings.account, region=settings.region)
-        super().__init__(scope, construct_id, env=env, **kwargs)
+        # The stage's own boundary on every role it creates (the App's, cdk.json's, is the pipeline's):
+        # the boundary its own execution role enforces (docs/bootstrap.md).
+        boundary = cdk.PermissionsBoundary.from_name(
+            stage_policy_name(PERMISSIONS_BOUNDARY_NAME, settings.stage)
+        )
+        super().__init__(scope, construct_id, env=env, permissions_boundary=boundary, **kwargs)
         self.stack = UploadApiStack(
             self,
             UPLOAD_STACK_ID,
+            # The stage's own bootstrap: its deploy, execution and publishing roles and asset bucket.
+            synthesizer=cdk.DefaultStackSynthesizer(qualifier=settings.qualifier),
             settings=settings,
             pipeline_account_id=pipeline_account_id,
             description=f"Secure file upload API ({settings.stage})",
@@ -41,3 +54,4 @@ class UploadApiStage(cdk.Stage):
         # The app's tag (stages/guardrails.py), here: the pipeline synthesizes a Stage when it is
         # added, and the App's tag aspect does not cross into nested Stages.
         cdk.Tags.of(self).add(APP_TAG_KEY, APP_TAG_VALUE)
+        cdk.Tags.of(self).add(STAGE_TAG_KEY, settings.stage)

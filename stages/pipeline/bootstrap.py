@@ -2,10 +2,11 @@
 
     cdk-<qualifier>-<kind>-role-<account>-<region>
 
-The qualifier is the stack synthesizer's (cdk.json `@aws-cdk/core:bootstrapQualifier`, else CDK's
-default). The one place the pipeline stack builds these names: the asset publisher's deploy-role
-grant reads it, and the steps that read their stage through its lookup role (Preflight, the
-approved-change-set check) take their grant and its variables from here.
+The qualifier is the stage's own (cdk.json `uploadApi.stages.<stage>.bootstrapQualifier`), the
+one its stack synthesizer is built with (stages/upload_stage.py). The one place the pipeline stack
+builds these names: the asset publisher's deploy-role grant reads it, and the steps that read their
+stage through its lookup role (Preflight, the approved-change-set check) take their grant and its
+variables from here.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ BootstrapRole = Literal["deploy", "lookup", "file-publishing", "image-publishing
 
 
 def bootstrap_qualifier(stage: UploadApiStage) -> str:
-    synthesizer = stage.stack.synthesizer
-    return getattr(synthesizer, "bootstrap_qualifier", None) or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    return stage.stack.settings.qualifier
 
 
 def bootstrap_role_arn(stage: UploadApiStage, kind: BootstrapRole) -> str:

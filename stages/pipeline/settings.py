@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from stages.guardrails import PIPELINE_QUALIFIER
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, require_mapping
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -123,6 +124,7 @@ def check_stage_environments(pipeline: PipelineSettings, stages: Iterable[StageS
     """Refuse stage environments the pipeline cannot deploy to, naming the setting to change."""
     stages = list(stages)
     _check_accounts_apart(pipeline, stages)
+    _check_qualifiers_apart(pipeline, stages)
     for stage in stages:
         where = f"cdk.json context {CONTEXT_KEY}.stages.{stage.stage}"
         if (stage.account or stage.region) and pipeline.region is None:
@@ -172,6 +174,23 @@ def _check_accounts_apart(pipeline: PipelineSettings, stages: list[StageSettings
             f"set cdk.json context {CONTEXT_KEY}.stages.dev.account and .stages.prod.account to two "
             "different accounts"
         )
+
+
+def _check_qualifiers_apart(pipeline: PipelineSettings, stages: list[StageSettings]) -> None:
+    """Two stages in one account, or a stage in the pipeline's, each with its own bootstrap qualifier:
+    one qualifier is one execution role, so a shared one would deploy a stage with the other's
+    policies (docs/bootstrap.md)."""
+    # Who holds each qualifier, by account (None: the pipeline's account, whichever it is).
+    holders: dict[tuple[str | None, str], str] = {(pipeline.account, PIPELINE_QUALIFIER): "the pipeline"}
+    for stage in stages:
+        key = (stage.account or pipeline.account, stage.qualifier)
+        if key in holders:
+            where = f"cdk.json context {CONTEXT_KEY}.stages.{stage.stage}.bootstrapQualifier"
+            raise SettingsError(
+                f"{where} must differ from {holders[key]}'s ({stage.qualifier!r}) in their shared account: "
+                "each stage deploys through its own bootstrap (docs/bootstrap.md)"
+            )
+        holders[key] = f"stage {stage.stage}"
 
 
 def _source(source: Mapping[str, Any]) -> SourceSettings:

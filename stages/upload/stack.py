@@ -219,10 +219,13 @@ class UploadApiStack(cdk.Stack):
         )
 
     def _deploy_role_arn(self) -> str:
-        """The role CloudFormation deploys this stack with (`cdk bootstrap`'s execution role)."""
-        synthesizer = self.synthesizer
-        assert isinstance(synthesizer, cdk.DefaultStackSynthesizer)
-        return cdk.Fn.sub(synthesizer.cloud_formation_execution_role_arn)
+        """The role CloudFormation deploys this stack with (`cdk bootstrap`'s execution role), as the
+        stack synthesizer names it: the stage's own bootstrap qualifier (stages/upload_stage.py)."""
+        return cdk.Fn.sub(
+            cdk.DefaultStackSynthesizer.DEFAULT_CLOUDFORMATION_ROLE_ARN.replace(
+                "${Qualifier}", self.settings.qualifier
+            )
+        )
 
     def _observability(self, retention: logs.RetentionDays) -> Observability:
         observability = Observability(

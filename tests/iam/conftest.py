@@ -95,6 +95,20 @@ def boundary() -> dict[str, Any]:
     return read_policy("permissions-boundary.json")
 
 
+GENERATED = BOOTSTRAP / "generated"
+# Each stack deploys through its own bootstrap's execution role (docs/bootstrap.md): the policy set
+# tools/dev/bootstrap_policies.py derives for it from the base files.
+STACK_POLICY_SETS = {"UploadApiPipeline": "pipeline", "Dev-UploadApi": "dev", "Prod-UploadApi": "prod"}
+
+
+def set_policies(set_name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(execution policies, boundary) of one bootstrap: `pipeline`, `dev` or `prod`."""
+    directory = GENERATED / set_name
+    policies = [json.loads((directory / name).read_text(encoding="utf-8")) for name in EXECUTION_POLICY_FILES]
+    boundary = json.loads((directory / "permissions-boundary.json").read_text(encoding="utf-8"))
+    return policies, boundary
+
+
 @pytest.fixture(scope="session")
 def kms_handler_actions() -> list[str]:
     """Every key-level permission CloudFormation's AWS::KMS::Key handlers list (cfn-lint's schema).

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.iam.conftest import read_policy, template_roles
+from stages.guardrails import PIPELINE_QUALIFIER
+from stages.settings import DEFAULT_BOOTSTRAP_QUALIFIERS
+from tests.iam.conftest import set_policies, template_roles
 from tools.dev import bootstrap_template as bt
 from tools.review_kit.iam.arns import Env
 from tools.review_kit.iam.evaluator import Request, evaluate
@@ -42,7 +44,15 @@ KIND = {
     "LookupRole": "lookup",
 }
 STAR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-BOUNDARY = read_policy("permissions-boundary.json")
+# Each account's bootstrap: the pipeline's (CDK's default qualifier) and each stage's own
+# (cdk.json's bootstrapQualifier), with its own boundary (bootstrap/generated/<set>/).
+QUALIFIER = {
+    PIPELINE_ACCOUNT: PIPELINE_QUALIFIER,
+    DEV_ACCOUNT: DEFAULT_BOOTSTRAP_QUALIFIERS["dev"],
+    PROD_ACCOUNT: DEFAULT_BOOTSTRAP_QUALIFIERS["prod"],
+}
+PIPELINE_BOUNDARY = set_policies("pipeline")[1]
+PROD_BOUNDARY = set_policies("prod")[1]
 
 
 def stage_bootstrap(account: str) -> bt.Bootstrap:
@@ -51,7 +61,7 @@ def stage_bootstrap(account: str) -> bt.Bootstrap:
 
 
 def bootstrap_role_arn(role_id: str, account: str) -> str:
-    return f"arn:aws:iam::{account}:role/cdk-hnb659fds-{KIND[role_id]}-role-{account}-{REGION}"
+    return f"arn:aws:iam::{account}:role/cdk-{QUALIFIER[account]}-{KIND[role_id]}-role-{account}-{REGION}"
 
 
 def may_assume(
@@ -101,12 +111,14 @@ def named(role_id: str) -> set[str]:
 def test_the_pipeline_roles_that_assume_a_bootstrap_role_still_can_and_are_the_named_ones(
     committed, stock, pipeline_roles, role_id
 ):
-    # GIVEN each role of the pipeline stack with its own policies and the permissions boundary
+    # GIVEN each role of the pipeline stack with its own policies and the pipeline's permissions boundary
     def admitted(template: Mapping[str, Any], account: str) -> set[str]:
         return {
             lid
             for lid, (arn, policies) in pipeline_roles.items()
-            if may_assume(template, role_id, arn, account=account, identity=policies, boundary=BOUNDARY)
+            if may_assume(
+                template, role_id, arn, account=account, identity=policies, boundary=PIPELINE_BOUNDARY
+            )
         }
 
     granted: set[str] = set()
@@ -206,6 +218,7 @@ def test_the_pipeline_accounts_own_bootstrap_trusts_as_the_clis(committed, stock
 
 
 def test_the_apps_boundary_would_stop_the_deploy_role_so_it_is_not_put_on_it(committed):
+    # (prod's boundary: the one `--apply-permissions-boundary-to-all-roles` would put on prod's roles)
     # GIVEN the deploy role's calls in a pipeline deploy of prod: pass the execution role to
     # CloudFormation, create the change set, read the pipeline's artifact in the pipeline account
     # (whose bucket policy, as CDK Pipelines writes it, grants the stage's deploy role)
@@ -225,7 +238,7 @@ def test_the_apps_boundary_would_stop_the_deploy_role_so_it_is_not_put_on_it(com
         (
             Request(
                 "iam:PassRole",
-                f"arn:aws:iam::{PROD_ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{PROD_ACCOUNT}-{REGION}",
+                f"arn:aws:iam::{PROD_ACCOUNT}:role/cdk-{QUALIFIER[PROD_ACCOUNT]}-cfn-exec-role-{PROD_ACCOUNT}-{REGION}",
                 {"iam:PassedToService": "cloudformation.amazonaws.com"},
                 deploy_role,
             ),
@@ -250,7 +263,8 @@ def test_the_apps_boundary_would_stop_the_deploy_role_so_it_is_not_put_on_it(com
     # bootstrap roles (ApplyPermissionsBoundaryToAllRoles stays the CLI's "false")
     assert all(evaluate(call, [STAR], resource_policy=policy).allowed for call, policy in calls)
     assert not any(
-        evaluate(call, [STAR], boundary=BOUNDARY, resource_policy=policy).allowed for call, policy in calls
+        evaluate(call, [STAR], boundary=PROD_BOUNDARY, resource_policy=policy).allowed
+        for call, policy in calls
     )
     assert committed["Parameters"]["ApplyPermissionsBoundaryToAllRoles"]["Default"] == "false"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 
 from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE, PERMISSIONS_BOUNDARY_NAME
-from tests.iam.conftest import ACCOUNT, read_policy
+from tests.iam.conftest import ACCOUNT, read_policy, set_policies
 from tools.review_kit.iam.evaluator import Request, evaluate
 
 REGION = "us-east-1"
@@ -227,3 +227,16 @@ def test_the_execution_role_keeps_what_a_deploy_needs(action, resource, context)
 )
 def test_the_execution_role_is_held_too(action, resource, context):
     assert not as_role(EXEC_ROLE, action, resource, context).allowed
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize(("name", "action", "resource", "context"), PROBES, ids=[p[0] for p in PROBES])
+def test_each_stages_own_boundary_holds_the_probes_too(stage, name, action, resource, context):
+    # GIVEN a role the stage's template creates, under the stage's own boundary (bootstrap/generated/)
+    role = f"arn:aws:iam::{ACCOUNT}:role/{stage.capitalize()}-UploadApi-Escalate"
+    base = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": resource.split(":")[4] or ACCOUNT}
+    request = Request(action, resource, {**base, **context}, principal_arn=role)
+    trust = TRUST_PIPELINE_ACCOUNT if action == "sts:AssumeRole" else None
+    # WHEN it makes the probe's call with an inline *:* THEN the stage's boundary denies it
+    decision = evaluate(request, [STAR], boundary=set_policies(stage)[1], resource_policy=trust)
+    assert not decision.allowed, f"{stage} {name}: {decision.reason}"

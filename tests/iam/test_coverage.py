@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION
+from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION, STACK_POLICY_SETS, set_policies
 from tools.review_kit.iam.__main__ import describe_gaps, main
 from tools.review_kit.iam.coverage import Gap, missing_permissions
 
@@ -31,9 +31,11 @@ def gaps_of(stack, policy, template=None, boundary=None):
 
 
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
-def test_the_execution_policy_allows_every_deploy_call(stacks, execution_policy, boundary, stack_name):
-    # GIVEN a synthesized stack, and the execution policy and boundary the bootstrap commands install
+def test_the_execution_policy_allows_every_deploy_call(stacks, stack_name):
+    # GIVEN a synthesized stack, and the execution policies and boundary its own bootstrap installs
+    # (bootstrap/generated/<set>/, docs/bootstrap.md)
     stack = stacks[stack_name]
+    execution_policy, boundary = set_policies(STACK_POLICY_SETS[stack_name])
     # WHEN every handler call for its resources is evaluated against the policy within the boundary
     gaps = gaps_of(stack, execution_policy, boundary=boundary)
     # THEN none is denied
@@ -41,11 +43,12 @@ def test_the_execution_policy_allows_every_deploy_call(stacks, execution_policy,
 
 
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
-def test_a_first_deployment_needs_no_tag_of_a_key_it_creates(stacks, execution_policy, boundary, stack_name):
+def test_a_first_deployment_needs_no_tag_of_a_key_it_creates(stacks, stack_name):
     # GIVEN a stack's first deployment: each KMS key is created minutes before the calls that
     # follow on it (its rotation, a table's grant), and KMS documents that a tag can take five
-    # minutes to affect authorization
+    # minutes to affect authorization; the stack's own bootstrap's policies
     stack = stacks[stack_name]
+    execution_policy, boundary = set_policies(STACK_POLICY_SETS[stack_name])
     # WHEN those calls are judged without the key's tags
     gaps = missing_permissions(
         stack.template,
@@ -147,26 +150,47 @@ def test_the_command_line_exits_non_zero_on_a_gap(cdk_out, tmp_path, capsys):
     assert "AWS::DynamoDB::Table: " in out
 
 
-def test_the_command_line_passes_with_the_bootstrap_policies(cdk_out, capsys):
+@pytest.mark.parametrize(("stack_name", "set_name"), sorted(STACK_POLICY_SETS.items()))
+def test_the_command_line_passes_with_each_stacks_bootstrap_policies(cdk_out, capsys, stack_name, set_name):
+    # GIVEN a stack and its own bootstrap's policies (docs/bootstrap.md's command)
+    directory = BOOTSTRAP / "generated" / set_name
+    # WHEN the command line checks that stack against them
     code = main(
         [
             "coverage",
             str(cdk_out),
-            str(BOOTSTRAP / "cfn-execution-policy.json"),
-            str(BOOTSTRAP / "cfn-execution-resources-policy.json"),
-            str(BOOTSTRAP / "cfn-execution-scanning-policy.json"),
+            str(directory / "cfn-execution-policy.json"),
+            str(directory / "cfn-execution-resources-policy.json"),
+            str(directory / "cfn-execution-scanning-policy.json"),
             "--boundary",
-            str(BOOTSTRAP / "permissions-boundary.json"),
+            str(directory / "permissions-boundary.json"),
+            "--stack",
+            stack_name,
         ]
     )
+    # THEN every call is allowed, and only that stack was checked
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "Prod-UploadApi: every handler call allowed" in out
+    assert f"{stack_name}: every handler call allowed" in out
+    assert len(out.strip().splitlines()) == 1, out
 
 
-def test_a_role_without_the_boundary_cannot_be_deployed(stacks, execution_policy, boundary):
-    # GIVEN the dev stack with the boundary taken off one role
+def test_a_stage_cannot_deploy_with_the_other_stages_policies(cdk_out, capsys):
+    # GIVEN the prod stack and dev's bootstrap policies
+    directory = BOOTSTRAP / "generated" / "dev"
+    files = ("cfn-execution-policy.json", "cfn-execution-resources-policy.json")
+    policies = [str(directory / f) for f in files]
+    # WHEN the command line checks prod against them
+    code = main(["coverage", str(cdk_out), *policies, "--stack", "Prod-UploadApi"])
+    # THEN it fails: dev's execution role may not create prod's resources
+    assert code == 1
+    assert "Prod-UploadApi:" in capsys.readouterr().out
+
+
+def test_a_role_without_the_boundary_cannot_be_deployed(stacks):
+    # GIVEN the dev stack with the boundary taken off one role, and dev's bootstrap policies
     stack = stacks["Dev-UploadApi"]
+    execution_policy, boundary = set_policies("dev")
     template = copy.deepcopy(stack.template)
     (role_id,) = [
         k
@@ -200,7 +224,7 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_the_settings_variants_are_covered_too(tmp_path_factory, execution_policy, boundary, variant):
+def test_the_settings_variants_are_covered_too(tmp_path_factory, variant):
     # GIVEN the app synthesized with other settings (cdk.json spelling)
     from tests.infra.conftest import synth_app
     from tools.common import assembly
@@ -210,6 +234,7 @@ def test_the_settings_variants_are_covered_too(tmp_path_factory, execution_polic
     synth_app(outdir, pipeline=pipeline, stages=stages)
     # WHEN each stack's coverage is checked
     for stack in assembly.load(outdir).stacks:
+        execution_policy, boundary = set_policies(STACK_POLICY_SETS[stack.stack_name])
         gaps = gaps_of(stack, execution_policy, boundary=boundary)
         # THEN it deploys as well
         assert not gaps, f"{variant} {stack.stack_name}:\n{describe_gaps(gaps)}"

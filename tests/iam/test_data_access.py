@@ -45,7 +45,8 @@ SSO_BREAK_GLASS = (
 )
 KEY_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/SecurityKeyAdmin"
 ACCOUNT_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Administrator"
-DEPLOY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}"
+# Dev's own bootstrap (cdk.json uploadApi.stages.dev.bootstrapQualifier, docs/bootstrap.md).
+DEPLOY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-uploaddev-cfn-exec-role-{ACCOUNT}-{REGION}"
 OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/99999999-9999-9999-9999-999999999999"
 # AdministratorAccess, as the account's administrators (and a break-glass role) hold it.
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}

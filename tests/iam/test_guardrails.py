@@ -21,8 +21,17 @@ from stages.guardrails import (
     EXECUTION_RESOURCES_POLICY_NAME,
     EXECUTION_SCANNING_POLICY_NAME,
     PERMISSIONS_BOUNDARY_NAME,
+    STAGE_TAG_KEY,
+    stage_policy_name,
 )
-from tests.iam.conftest import ACCOUNT, BOOTSTRAP, EXECUTION_POLICY_FILES, read_policy
+from tests.iam.conftest import (
+    ACCOUNT,
+    BOOTSTRAP,
+    EXECUTION_POLICY_FILES,
+    STACK_POLICY_SETS,
+    read_policy,
+    set_policies,
+)
 from tests.repo import REPO_ROOT
 from tools.review_kit.iam.evaluator import Request, evaluate
 
@@ -351,20 +360,33 @@ def test_cdk_json_attaches_the_boundary_the_policies_name():
 def test_the_bootstrap_commands_create_and_name_these_policies():
     # docs/bootstrap.md's commands (they need AWS; what they name is checked here)
     doc = (REPO_ROOT / "docs" / "bootstrap.md").read_text(encoding="utf-8")
-    created = dict(re.findall(r"--policy-name (\S+) \\\n\s+--policy-document file://(\S+)", doc))
-    assert created == {
-        PERMISSIONS_BOUNDARY_NAME: "bootstrap/permissions-boundary.json",
-        EXECUTION_POLICY_NAME: "bootstrap/cfn-execution-policy.json",
-        EXECUTION_RESOURCES_POLICY_NAME: "bootstrap/cfn-execution-resources-policy.json",
-        EXECUTION_SCANNING_POLICY_NAME: "bootstrap/cfn-execution-scanning-policy.json",
-    }
+    created = re.findall(r"--policy-name (\S+) \\\n\s+--policy-document file://(\S+)", doc)
+    # GIVEN each bootstrap's set: its policies under its names, from its generated directory
+    expected = []
+    for set_name, stage in (("pipeline", None), ("dev", "dev"), ("prod", "prod")):
+        for base, file in (
+            (PERMISSIONS_BOUNDARY_NAME, "permissions-boundary.json"),
+            (EXECUTION_POLICY_NAME, "cfn-execution-policy.json"),
+            (EXECUTION_RESOURCES_POLICY_NAME, "cfn-execution-resources-policy.json"),
+            (EXECUTION_SCANNING_POLICY_NAME, "cfn-execution-scanning-policy.json"),
+        ):
+            expected.append((stage_policy_name(base, stage), f"bootstrap/generated/{set_name}/{file}"))
+    # THEN the commands create exactly those, each once
+    assert created == expected
+    # AND each `cdk bootstrap` names one set's boundary and execution policies, with its qualifier
     bootstraps = [re.split(r"\n\n|\n#|```", c)[0] for c in doc.split("cdk bootstrap aws://")[1:]]
-    assert len(bootstraps) == 3
+    qualifiers = {"dev": "uploaddev", "prod": "uploadprod"}
+    assert len(bootstraps) == 5  # separate accounts: pipeline, dev, prod; one account: dev, prod
     for command in bootstraps:
-        assert f"--custom-permissions-boundary {PERMISSIONS_BOUNDARY_NAME}" in command
-        assert f":policy/{EXECUTION_POLICY_NAME}," in command
-        assert f":policy/{EXECUTION_RESOURCES_POLICY_NAME}," in command
-        assert f":policy/{EXECUTION_SCANNING_POLICY_NAME}" in command
+        stage = next((s for s, q in qualifiers.items() if f"--qualifier {q}" in command), None)
+        assert (
+            f"--custom-permissions-boundary {stage_policy_name(PERMISSIONS_BOUNDARY_NAME, stage)}" in command
+        )
+        for base in (EXECUTION_POLICY_NAME, EXECUTION_RESOURCES_POLICY_NAME, EXECUTION_SCANNING_POLICY_NAME):
+            assert f":policy/{stage_policy_name(base, stage)}" in command
+        # a stage in another account trusts the pipeline's; a stage beside another bootstrap has its own stack
+        if stage is not None:
+            assert ("--trust PIPELINE_ACCOUNT" in command) != ("--toolkit-stack-name" in command), command
 
 
 # Every IAM policy document in bootstrap/ (pipeline-iam.reviewed.json is tools/pipeline_checks/pipeline_iam's
@@ -378,7 +400,13 @@ def test_every_execution_policy_file_is_checked():
     assert {p.name for p in POLICY_FILES} == {*EXECUTION_POLICY_FILES, "permissions-boundary.json"}
 
 
-@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+# And each bootstrap's own set, derived from them (tools/dev/bootstrap_policies.py).
+GENERATED_POLICY_FILES = sorted(BOOTSTRAP.glob("generated/*/*.json"))
+
+
+@pytest.mark.parametrize(
+    "path", POLICY_FILES + GENERATED_POLICY_FILES, ids=lambda p: p.relative_to(BOOTSTRAP).as_posix()
+)
 def test_each_bootstrap_policy_fits_iams_managed_policy_size(path):
     # IAM quotas: a managed policy holds at most 6,144 characters, whitespace not counted.
     assert len("".join(path.read_text(encoding="utf-8").split())) <= 6144
@@ -393,6 +421,10 @@ def test_app_roles_are_passed_only_to_the_services_that_take_them(bounded):
 @pytest.mark.synth
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
 def test_every_role_in_every_template_has_the_boundary(stacks, stack_name):
+    # Each stack's own boundary: the pipeline's under the base name, a stage's under its stage's name
+    # (stages/upload_stage.py), the one its own execution role requires (docs/bootstrap.md).
+    set_name = STACK_POLICY_SETS[stack_name]
+    boundary_name = stage_policy_name(PERMISSIONS_BOUNDARY_NAME, None if set_name == "pipeline" else set_name)
     roles = {
         k: r for k, r in stacks[stack_name].template["Resources"].items() if r["Type"] == "AWS::IAM::Role"
     }
@@ -405,7 +437,7 @@ def test_every_role_in_every_template_has_the_boundary(stacks, stack_name):
                 {"Ref": "AWS::Partition"},
                 ":iam::",
                 {"Ref": "AWS::AccountId"},
-                f":policy/{PERMISSIONS_BOUNDARY_NAME}",
+                f":policy/{boundary_name}",
             ],
         ]
     }
@@ -470,12 +502,15 @@ def _role_grants(stack):
 @pytest.mark.synth
 @pytest.mark.parametrize("stack_name", ["UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"])
 def test_the_boundary_allows_everything_the_apps_roles_are_granted(stacks, stack_name):
-    # GIVEN every grant of every role the stack creates (each role carries the boundary)
-    # WHEN each is evaluated against the boundary (keys: the app's tag, this account)
+    # GIVEN every grant of every role the stack creates (each role carries its bootstrap's boundary)
+    set_name = STACK_POLICY_SETS[stack_name]
+    _, boundary = set_policies(set_name)
+    # WHEN each is evaluated against the boundary (keys: the app's tag and the stage's, this account)
+    tags = OURS if set_name == "pipeline" else {**OURS, f"aws:ResourceTag/{STAGE_TAG_KEY}": set_name}
     denied = []
     for role, role_arn, action, resource in _role_grants(stacks[stack_name]):
-        context = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **OURS}
-        decision = evaluate(Request(action, resource, context, role_arn), [STAR], boundary=BOUNDARY)
+        context = {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **tags}
+        decision = evaluate(Request(action, resource, context, role_arn), [STAR], boundary=boundary)
         if not decision:
             denied.append(f"{role}: {action} on {resource} ({decision.reason})")
     # THEN the boundary takes nothing away that the app uses, but for the grants it narrows on purpose

@@ -22,11 +22,12 @@ import pytest
 
 from tests.iam.conftest import template_roles
 from tests.iam.test_bootstrap_trust import (
-    BOUNDARY,
     DEV_ACCOUNT,
     KIND,
     PIPELINE_ACCOUNT,
+    PIPELINE_BOUNDARY,
     PROD_ACCOUNT,
+    QUALIFIER,
     REGION,
     THREE_ACCOUNTS,
     bootstrap_role_arn,
@@ -54,7 +55,8 @@ class Role:
 def _pipeline_roles(raw: dict[str, Any]) -> dict[str, Role]:
     roles = template_roles(raw, Env(bt.PIPELINE_STACK, PIPELINE_ACCOUNT, REGION))
     return {
-        lid: Role(r.arn, r.policies, r.trust, BOUNDARY if r.bounded else None) for lid, r in roles.items()
+        lid: Role(r.arn, r.policies, r.trust, PIPELINE_BOUNDARY if r.bounded else None)
+        for lid, r in roles.items()
     }
 
 
@@ -64,7 +66,7 @@ def _stage_roles(committed: Mapping[str, Any]) -> dict[str, Role]:
         for role_id, kind in KIND.items():
             trust = bt.trust_policy(committed, role_id, stage_bootstrap(account))
             roles[f"{stage}:{kind}"] = Role(bootstrap_role_arn(role_id, account), [], trust, None, kind)
-        exec_arn = f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{REGION}"
+        exec_arn = f"arn:aws:iam::{account}:role/cdk-{QUALIFIER[account]}-cfn-exec-role-{account}-{REGION}"
         roles[f"{stage}:{EXEC}"] = Role(exec_arn, [], None, None)
     return roles
 

@@ -23,7 +23,13 @@ def test_every_synthesized_statement_is_valid(stacks, stack_name):
     assert not findings, describe_findings(findings)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in BOOTSTRAP.glob("*.json")))
+# The base files and each bootstrap's set derived from them (bootstrap/generated/<set>/).
+BOOTSTRAP_POLICIES = sorted(p.relative_to(BOOTSTRAP).as_posix() for p in BOOTSTRAP.glob("*.json")) + sorted(
+    p.relative_to(BOOTSTRAP).as_posix() for p in BOOTSTRAP.glob("generated/*/*.json")
+)
+
+
+@pytest.mark.parametrize("name", BOOTSTRAP_POLICIES)
 def test_every_bootstrap_policy_statement_is_valid(name):
     findings = check_policy(name, read_policy(name))
     assert not findings, describe_findings(findings)
@@ -111,6 +117,6 @@ def test_valid_statements_pass(statement):
 
 
 def test_the_command_line_checks_the_app_and_the_bootstrap_policies(cdk_out, capsys):
-    code = main(["validity", str(cdk_out), *map(str, sorted(BOOTSTRAP.glob("*.json")))])
+    code = main(["validity", str(cdk_out), *(str(BOOTSTRAP / name) for name in BOOTSTRAP_POLICIES)])
     out = capsys.readouterr().out
     assert code == 0, out

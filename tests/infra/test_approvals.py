@@ -209,7 +209,10 @@ def test_the_approver_role_can_read_the_pipeline_change_checks_log(approver_app)
         ("iam:PassRole", "arn:aws:iam::111111111111:role/cdk-hnb659fds-deploy-role-111111111111-eu-west-1"),
         ("s3:GetObject", "arn:aws:s3:::uploadapipipeline-artifactbucket-abc/UploadApiPipeline/any"),
         ("sts:AssumeRole", "arn:aws:iam::111111111111:role/cdk-hnb659fds-deploy-role-111111111111-eu-west-1"),
-        ("sts:AssumeRole", "arn:aws:iam::222222222222:role/cdk-hnb659fds-lookup-role-222222222222-eu-west-1"),
+        (
+            "sts:AssumeRole",
+            "arn:aws:iam::222222222222:role/cdk-uploadprod-lookup-role-222222222222-eu-west-1",
+        ),
     ],
 )
 def test_the_approver_role_can_do_nothing_else(approver_app, action, resource):
@@ -464,7 +467,7 @@ def test_the_checks_role_lists_this_pipelines_actions_and_assumes_only_the_looku
         ),
         (
             "sts:AssumeRole",
-            "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-hnb659fds-lookup-role-<AWS::AccountId>-<AWS::Region>",
+            "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-uploadprod-lookup-role-<AWS::AccountId>-<AWS::Region>",
         ),
     }
 

@@ -45,8 +45,8 @@ def test_the_asset_role_may_assume_each_stage_accounts_deploy_and_file_publishin
     # THEN they are each stage account's deploy role (the CLI's bootstrap-version check) and its
     # file-publishing role (the upload), nothing else
     deploy = {
-        f"arn:<AWS::Partition>:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-eu-west-1"
-        for account in ("111111111111", "222222222222")
+        f"arn:<AWS::Partition>:iam::{account}:role/cdk-{qualifier}-deploy-role-{account}-eu-west-1"
+        for account, qualifier in (("111111111111", "uploaddev"), ("222222222222", "uploadprod"))
     }
     assert deploy <= assumes
     assert all("deploy-role" in arn or "file-publishing-role" in arn for arn in assumes), assumes

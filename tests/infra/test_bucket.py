@@ -10,9 +10,10 @@ from .conftest import cdk_json_setting
 pytestmark = pytest.mark.synth
 
 BREAK_GLASS = "arn:aws:iam::123456789012:role/UploadBreakGlass"
+# Dev's own bootstrap's execution role (cdk.json's bootstrapQualifier, docs/bootstrap.md).
 CFN_EXECUTION_ROLE = {
     "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
-    "cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}"
+    "cdk-uploaddev-cfn-exec-role-${AWS::AccountId}-${AWS::Region}"
 }
 
 

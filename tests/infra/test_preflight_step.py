@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from stages.pipeline.preflight import MINIMUM_BOOTSTRAP_VERSION
+from stages.settings import DEFAULT_BOOTSTRAP_QUALIFIERS
 from tools.pipeline_checks.preflight.cli import lookup_role_arn
 
 from .conftest import SynthesizedApp, as_text
@@ -77,7 +78,8 @@ def test_preflight_may_only_assume_the_stage_accounts_lookup_role(pipeline_app, 
     ]
     # THEN the one role it may assume is the read-only CDK lookup role, which its variables name too
     assert len(assumes) == 1
-    assert "role/cdk-hnb659fds-lookup-role-" in assumes[0]
+    # (the stage's own bootstrap: cdk.json's bootstrapQualifier, docs/bootstrap.md)
+    assert f"role/cdk-{DEFAULT_BOOTSTRAP_QUALIFIERS[stage_id.lower()]}-lookup-role-" in assumes[0]
     environment = _project_environment(pipeline_app, _preflight(pipeline_app, stage_id))
     assert lookup_role_arn(environment) == assumes[0]
     # AND no role ARN sits among the project's properties (it would read as a role the project passes)

@@ -101,6 +101,32 @@ def test_summary_json_says_iam_enforced_and_lists_what_is_not(account, tmp_path)
     assert off["iamEnforced"] is False
 
 
+def test_each_bootstrap_of_the_shared_account_has_its_own_stack_and_policies(account):
+    # GIVEN the emulated account, one account for the pipeline and both stages (docs/bootstrap.md)
+    cloudformation, iam = boto3.client("cloudformation"), boto3.client("iam")
+    for stack_name, qualifier, suffix in (
+        ("CDKToolkit", "hnb659fds", ""),
+        ("CDKToolkit-uploaddev", "uploaddev", "-Dev"),
+        ("CDKToolkit-uploadprod", "uploadprod", "-Prod"),
+    ):
+        # WHEN each bootstrap's stack and execution role are read back
+        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+        parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
+        role = f"cdk-{qualifier}-cfn-exec-role-{emulator.ACCOUNT}-{emulator.REGION}"
+        attached = {
+            p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        }
+        boundary = iam.get_role(RoleName=role)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"]
+        # THEN each has its qualifier, its own set's execution policies and its own boundary
+        assert parameters["Qualifier"] == qualifier
+        assert attached == {
+            f"UploadApiCfnExecution{suffix}",
+            f"UploadApiCfnExecutionResources{suffix}",
+            f"UploadApiCfnExecutionScanning{suffix}",
+        }
+        assert boundary.endswith(f":policy/UploadApiPermissionsBoundary{suffix}")
+
+
 def test_the_account_is_bootstrapped_from_the_committed_template(account):
     # GIVEN the emulated account bootstrapped as the rehearsal does (docs/bootstrap.md's template)
     from tools.dev import bootstrap_template
@@ -164,7 +190,8 @@ def test_assets_with_the_old_file_role_policy_fails_on_the_deploy_roles_assume(a
     row = rows[-1]
     assert row["result"] == "fail"
     assert "IAM denied" in row["note"]
-    assert "sts:AssumeRole arn:aws:iam::123456789012:role/cdk-hnb659fds-deploy-role-" in row["note"]
+    # (each stage's own bootstrap: dev's deploy role, cdk.json's bootstrapQualifier)
+    assert "sts:AssumeRole arn:aws:iam::123456789012:role/cdk-uploaddev-deploy-role-" in row["note"]
 
 
 def test_assets_with_the_synthesized_policy_passes(account):

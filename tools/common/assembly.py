@@ -11,6 +11,7 @@ to the CloudFormation resources they are about.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,6 +24,9 @@ _STACK = "aws:cloudformation:stack"
 _NESTED = "cdk:cloud-assembly"
 # Construct ids CDK gives the one CloudFormation resource of an L2 construct.
 _DEFAULT_CHILDREN = ("Resource", "Default")
+# A synthesized stack's BootstrapVersion parameter reads its bootstrap's version parameter.
+_BOOTSTRAP_VERSION = re.compile(r"^/cdk-bootstrap/([A-Za-z0-9_-]+)/version$")
+DEFAULT_QUALIFIER = "hnb659fds"  # CDK's
 
 
 class AssemblyError(Exception):
@@ -47,6 +51,14 @@ class Template:
 
     def type_of(self, logical_id: str) -> str:
         return str(self.resources[logical_id]["Type"])
+
+    @property
+    def bootstrap_qualifier(self) -> str:
+        """The CDK bootstrap qualifier the stack deploys with: its `BootstrapVersion` parameter reads
+        `/cdk-bootstrap/<qualifier>/version` (CDK's default when it has none)."""
+        parameter = (self.body.get("Parameters") or {}).get("BootstrapVersion") or {}
+        match = _BOOTSTRAP_VERSION.match(str(parameter.get("Default", "")))
+        return match.group(1) if match else DEFAULT_QUALIFIER
 
     def props(self, logical_id: str) -> Mapping[str, Any]:
         return self.resources[logical_id].get("Properties") or {}

@@ -33,6 +33,7 @@ from typing import Any
 # The one wording of an action's kind (approval, check): the pipeline change gate's (standard library).
 from stages.pipeline.pipeline_change_check import _action_kind as action_kind
 from tools.common.assembly import Assembly, AssemblyError, Resource, Stack
+from tools.common.assembly import Template as AssemblyTemplate
 from tools.common.intrinsics import render
 from tools.common.paths import REPO_ROOT
 from tools.pipeline_checks.review import commands, delivery_context
@@ -70,9 +71,12 @@ def build(
     except (OSError, ValueError) as error:
         return {"status": f"not read: bootstrap template {bootstrap_template}: {error}", "flags": []}
     roles = delivery_context.bootstrap_roles(template)
+    # Each stack deploys through its own bootstrap (docs/bootstrap.md): a grant may reach any of them.
+    qualifiers = dict.fromkeys(AssemblyTemplate(s.template).bootstrap_qualifier for s in assembly.stacks)
+    targets = [r for q in qualifiers for r in delivery_context.bootstrap_roles(template, q)]
     topology = delivery_context.topology(cdk_json)
     stages = [_stage(stack, s) for p in pipelines for s in p.properties.get("Stages") or []]
-    every_role = [_assume(stack, role, roles) for role in _roles(stack)]
+    every_role = [_assume(stack, role, targets) for role in _roles(stack)]
     assumes = [a for a in every_role if a["grants"]]
     projects = _projects(stack, stages, every_role, commands.Makefile.read(repo / "Makefile"), repo)
     actions = [(s["name"], a["name"], a["runOrder"]) for s in stages for a in s["actions"]]

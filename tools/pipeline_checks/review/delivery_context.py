@@ -76,8 +76,11 @@ class BootstrapRole:
         return any(fnmatch.fnmatchcase(role_arn, pattern) for pattern in self.patterns)
 
 
-def bootstrap_roles(template: Mapping[str, Any]) -> list[BootstrapRole]:
-    parameters = template.get("Parameters") or {}
+def bootstrap_roles(template: Mapping[str, Any], qualifier: str | None = None) -> list[BootstrapRole]:
+    """The template's roles, named with `qualifier` (None: the template's default one)."""
+    parameters = dict(template.get("Parameters") or {})
+    if qualifier is not None:
+        parameters["Qualifier"] = {**(parameters.get("Qualifier") or {}), "Default": qualifier}
     roles = []
     for logical_id, body in (template.get("Resources") or {}).items():
         properties = body.get("Properties") or {}

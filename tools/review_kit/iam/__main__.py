@@ -1,13 +1,15 @@
 """IAM checks of a synthesized app against AWS's own data, offline.
 
     python -m tools.review_kit.iam coverage cdk.out POLICY.json [POLICY.json ...] [--boundary FILE]
+        [--stack NAME]
     python -m tools.review_kit.iam validity cdk.out [bootstrap/*.json ...]
 
 coverage: every call CloudFormation makes for every stack's resources is allowed by the
 execution policy (within the boundary the execution role gets from `cdk bootstrap
---custom-permissions-boundary`). validity: every action in every policy exists and names
-resources of the types the service authorization reference gives for it. Exit 1 on a finding,
-2 when there is no cloud assembly.
+--custom-permissions-boundary`); `--stack` checks only the stacks of that name (each stack
+deploys through its own bootstrap's policies, bootstrap/generated/<set>/). validity: every
+action in every policy exists and names resources of the types the service authorization
+reference gives for it. Exit 1 on a finding, 2 when there is no cloud assembly.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def coverage(args: argparse.Namespace) -> int:
     policy, boundary = [_read(p) for p in args.policy], _read(args.boundary) if args.boundary else None
     failed = False
     for stack in app.stacks:
+        if args.stack and stack.stack_name not in args.stack:
+            continue
         gaps = missing_permissions(
             stack.template,
             policy,
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     cover.add_argument("assembly", type=Path)
     cover.add_argument("policy", type=Path, nargs="+", help="the execution role's policies")
     cover.add_argument("--boundary", type=Path, help="the execution role's permissions boundary policy")
+    cover.add_argument("--stack", action="append", help="only this stack (repeatable; default: every stack)")
     valid = commands.add_parser("validity", help="do the policies' actions exist and fit their resources?")
     valid.add_argument("assembly", type=Path)
     valid.add_argument("policies", type=Path, nargs="*", help="policy files, e.g. bootstrap/*.json")

@@ -49,13 +49,14 @@ from typing import Any
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from tools.common import assembly
 from tools.review_kit.iam.arns import Env, Template, service_of
 from tools.review_kit.iam.evaluator import ContextValue, Request, evaluate
 from tools.review_kit.iam.reference import ActionInfo, action_info, arn_fits_format
 
 HANDLERS = ("create", "read", "update", "delete")
 SCHEMA_REGION = "us-east-1"
-CFN_EXEC_ROLE = "arn:{partition}:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{region}"
+CFN_EXEC_ROLE = "arn:{partition}:iam::{account}:role/cdk-{qualifier}-cfn-exec-role-{account}-{region}"
 
 # Own-service actions that serve one property: left out while the template does not set it.
 FEATURE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -472,10 +473,12 @@ def missing_permissions(
     """The calls for `template` that `policy` (one document or several, as the execution role has
     them attached; within `boundary`, if the role has one) denies. With `first_deployment`, the
     create-handler calls on the template's own KMS keys are judged as the stack's first deployment
-    makes them: before the keys' tags take effect."""
+    makes them: before the keys' tags take effect. The caller is the execution role of the
+    template's bootstrap qualifier."""
     policies = [policy] if isinstance(policy, Mapping) else list(policy)
     env = Env(stack_name, account, region, partition)
-    principal = CFN_EXEC_ROLE.format(partition=partition, account=account, region=region)
+    qualifier = assembly.Template(template).bootstrap_qualifier
+    principal = CFN_EXEC_ROLE.format(partition=partition, account=account, region=region, qualifier=qualifier)
     model = Template(template, env)
     new_keys = _key_arns(model) if first_deployment else frozenset()
     gaps: dict[Gap, None] = {}

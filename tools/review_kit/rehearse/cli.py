@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stages.guardrails import PERMISSIONS_BOUNDARY_NAME, PIPELINE_QUALIFIER
 from tools.common.paths import REPO_ROOT
 from tools.review_kit.rehearse import (
     actions,
@@ -121,37 +122,37 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bootstrap(env: dict[str, str], work: Path) -> None:
-    """The account set-up of docs/bootstrap.md: boundary and execution policies, then `cdk bootstrap`
-    with the committed template."""
+    """The account set-up of docs/bootstrap.md, for the one account every stage shares here: each
+    bootstrap (the pipeline's, dev's, prod's) with its own qualifier, its own boundary and execution
+    policies (bootstrap/generated/<set>/, created under the set's names), from the committed template."""
     import boto3
 
-    from stages.guardrails import (
-        EXECUTION_POLICY_NAME,
-        EXECUTION_RESOURCES_POLICY_NAME,
-        EXECUTION_SCANNING_POLICY_NAME,
-        PERMISSIONS_BOUNDARY_NAME,
-    )
+    from tools.dev import bootstrap_policies
 
     iam = boto3.client("iam")
-    created = {
-        name: iam.create_policy(
-            PolicyName=name, PolicyDocument=(BOOTSTRAP / file).read_text(encoding="utf-8")
-        )["Policy"]["Arn"]
-        for name, file in (
-            (PERMISSIONS_BOUNDARY_NAME, "permissions-boundary.json"),
-            (EXECUTION_POLICY_NAME, "cfn-execution-policy.json"),
-            (EXECUTION_RESOURCES_POLICY_NAME, "cfn-execution-resources-policy.json"),
-            (EXECUTION_SCANNING_POLICY_NAME, "cfn-execution-scanning-policy.json"),
+    for policy_set in bootstrap_policies.policy_sets(bootstrap_policies.cdk_json_context()):
+        created = {
+            base: iam.create_policy(
+                PolicyName=policy_set.name(base),
+                PolicyDocument=(policy_set.directory / file).read_text(encoding="utf-8"),
+            )["Policy"]["Arn"]
+            for base, file in bootstrap_policies.POLICY_FILES.items()
+        }
+        boundary = policy_set.name(PERMISSIONS_BOUNDARY_NAME)
+        execution = ",".join(arn for base, arn in created.items() if base != PERMISSIONS_BOUNDARY_NAME)
+        _cdk_bootstrap(
+            env, work / f"bootstrap-{policy_set.qualifier}", policy_set.qualifier, boundary, execution
         )
-    }
-    execution_policies = (
-        EXECUTION_POLICY_NAME,
-        EXECUTION_RESOURCES_POLICY_NAME,
-        EXECUTION_SCANNING_POLICY_NAME,
-    )
-    policy_arn = ",".join(created[n] for n in execution_policies)
-    cwd = work / "bootstrap"
+
+
+def _cdk_bootstrap(env: dict[str, str], cwd: Path, qualifier: str, boundary: str, execution: str) -> None:
     cwd.mkdir()
+    # A qualifier other than CDK's default gets its own bootstrap stack (docs/bootstrap.md).
+    own_stack = (
+        []
+        if qualifier == PIPELINE_QUALIFIER
+        else ["--qualifier", qualifier, "--toolkit-stack-name", f"CDKToolkit-{qualifier}"]
+    )
     completed = subprocess.run(  # noqa: S603 - the pinned CLI, against the emulator only
         [
             str(REPO_ROOT / "node_modules" / ".bin" / "cdk"),
@@ -161,10 +162,11 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
             # so the statements for trusted accounts are absent, as in the pipeline account)
             "--template",
             str(BOOTSTRAP_TEMPLATE),
+            *own_stack,
             "--custom-permissions-boundary",
-            PERMISSIONS_BOUNDARY_NAME,
+            boundary,
             "--cloudformation-execution-policies",
-            policy_arn,
+            execution,
             "--no-notices",
         ],
         cwd=cwd,
@@ -174,7 +176,7 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
         check=False,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"cdk bootstrap on the emulator failed: {completed.stderr[-2000:]}")
+        raise RuntimeError(f"cdk bootstrap {qualifier} on the emulator failed: {completed.stderr[-2000:]}")
 
 
 def rehearse(

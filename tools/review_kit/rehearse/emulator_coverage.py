@@ -34,10 +34,11 @@ from typing import Any
 from stages.guardrails import PERMISSIONS_BOUNDARY_NAME
 from tools.common import assembly
 from tools.common.paths import REPO_ROOT
+from tools.dev import bootstrap_policies
 from tools.review_kit.rehearse import deploy, emulator, fidelity, service_readers
 
-BOOTSTRAP_VERSION = ("/cdk-bootstrap/hnb659fds/version", "30")
-ASSETS_BUCKET = "cdk-hnb659fds-assets-{account}-{region}"
+BOOTSTRAP_VERSION = ("/cdk-bootstrap/{qualifier}/version", "30")
+ASSETS_BUCKET = "cdk-{qualifier}-assets-{account}-{region}"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 _REJECTED = re.compile(r"Unrecognized resource types: \[([^\]]*)\]")
 WAIT_SECONDS = 300
@@ -131,14 +132,20 @@ def without(template: Mapping[str, Any], removed: set[str], placeholder: str) ->
 def prepare(session: Any, stack: assembly.Stack, endpoint: str) -> str:
     """What bootstrap and the Assets action leave, for this stack; the assets bucket."""
     account = session.client("sts").get_caller_identity()["Account"]
-    bucket = ASSETS_BUCKET.format(account=account, region=session.region_name)
+    # The stack's own bootstrap (docs/bootstrap.md): its qualifier, and every bootstrap's boundary.
+    qualifier = assembly.Template(stack.template).bootstrap_qualifier
+    bucket = ASSETS_BUCKET.format(qualifier=qualifier, account=account, region=session.region_name)
     session.client("ssm").put_parameter(
-        Name=BOOTSTRAP_VERSION[0], Value=BOOTSTRAP_VERSION[1], Type="String", Overwrite=True
+        Name=BOOTSTRAP_VERSION[0].format(qualifier=qualifier),
+        Value=BOOTSTRAP_VERSION[1],
+        Type="String",
+        Overwrite=True,
     )
     iam = session.client("iam")
-    boundary = (REPO_ROOT / "bootstrap" / "permissions-boundary.json").read_text(encoding="utf-8")
-    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):  # as the rehearsal's bootstrap
-        iam.create_policy(PolicyName=PERMISSIONS_BOUNDARY_NAME, PolicyDocument=boundary)
+    for policy_set in bootstrap_policies.policy_sets(bootstrap_policies.cdk_json_context()):
+        boundary = (policy_set.directory / "permissions-boundary.json").read_text(encoding="utf-8")
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):  # as the rehearsal's bootstrap
+            iam.create_policy(PolicyName=policy_set.name(PERMISSIONS_BOUNDARY_NAME), PolicyDocument=boundary)
     s3 = session.client("s3")
     if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
         s3.create_bucket(Bucket=bucket)

@@ -1,0 +1,158 @@
+"""bootstrap/generated/ is what tools/dev/bootstrap_policies.py derives from the base files and
+cdk.json's qualifiers (`make bootstrap-policies`): a hand edit, or a base edit without the command,
+fails here. And each stage's set names no other stage."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from stages.guardrails import BASE_POLICY_NAMES, PIPELINE_QUALIFIER, STAGE_TAG_KEY
+from tools.dev import bootstrap_policies as bp
+
+CONTEXT = bp.cdk_json_context()
+
+
+def test_the_generated_files_are_what_the_base_files_give():
+    # GIVEN the committed bootstrap/generated/ WHEN compared with what the generator writes now
+    # THEN nothing differs and nothing is left over (`make bootstrap-policies` rewrites them)
+    assert bp.stale(bp.all_rendered()) == []
+
+
+def test_a_base_edit_without_the_command_is_stale(monkeypatch, tmp_path):
+    # GIVEN a base file with one more statement than its generated copies were made from
+    for name in bp.POLICY_FILES.values():
+        (tmp_path / name).write_text((bp.BOOTSTRAP / name).read_text(encoding="utf-8"), encoding="utf-8")
+    boundary = json.loads((tmp_path / "permissions-boundary.json").read_text(encoding="utf-8"))
+    boundary["Statement"].append({"Sid": "New", "Effect": "Deny", "Action": "s3:*", "Resource": "*"})
+    (tmp_path / "permissions-boundary.json").write_text(json.dumps(boundary), encoding="utf-8")
+    monkeypatch.setattr(bp, "BOOTSTRAP", tmp_path)
+    # WHEN the committed generated files are compared with it
+    stale = bp.stale(bp.all_rendered())
+    # THEN each set's boundary is stale
+    assert sorted(p.relative_to(bp.GENERATED).as_posix() for p in stale) == [
+        "dev/permissions-boundary.json",
+        "pipeline/permissions-boundary.json",
+        "prod/permissions-boundary.json",
+    ]
+
+
+def text_of(set_name: str) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted((bp.GENERATED / set_name).glob("*.json")))
+
+
+@pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
+def test_a_stages_set_never_names_the_other_stage_or_its_qualifier(stage, other):
+    # GIVEN a stage's generated policies and the other stage's qualifier
+    text = text_of(stage).lower()
+    other_qualifier = CONTEXT["stages"][other]["bootstrapQualifier"]
+    # THEN neither the other stage's names, nor its bootstrap, nor the pipeline's qualifier appear
+    assert f"{other}-uploadapi" not in text
+    assert f"cdk-{other_qualifier}-" not in text
+    assert PIPELINE_QUALIFIER not in text
+    # AND its own names and qualifier do
+    assert f"{stage}-uploadapi" in text
+    assert f"cdk-{CONTEXT['stages'][stage]['bootstrapQualifier']}-cfn-exec-role-" in text
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_a_stages_set_refers_to_its_own_policies_by_their_stage_names(stage):
+    # GIVEN a stage's set WHEN each policy ARN in it is read
+    text = text_of(stage)
+    for base_name in BASE_POLICY_NAMES:
+        # THEN each names the stage's own policy, never the pipeline's of the same base name
+        assert f':policy/{base_name}-{stage.capitalize()}"' in text or base_name not in text
+        assert f':policy/{base_name}"' not in text
+
+
+def test_the_pipelines_set_names_no_stage_resource_but_the_verifier_roles():
+    # GIVEN the pipeline's set
+    text = text_of("pipeline").lower()
+    # THEN a stage's name appears only as a role ARN, in the boundary (the verify steps assume them)
+    for stage in ("dev", "prod"):
+        lines = [line for line in text.splitlines() if f"{stage}-uploadapi" in line]
+        assert lines
+        assert all(f":role/{stage}-uploadapi-*" in line for line in lines), lines
+    # AND its boundary lets the pipeline's roles assume every stage's bootstrap roles
+    boundary = json.loads(
+        (bp.GENERATED / "pipeline" / "permissions-boundary.json").read_text(encoding="utf-8")
+    )
+    deploy_roles = "arn:*:iam::*:role/cdk-hnb659fds-deploy-role-*"
+    (statement,) = [s for s in boundary["Statement"] if deploy_roles in s.get("Resource", [])]
+    for qualifier in (PIPELINE_QUALIFIER, "uploaddev", "uploadprod"):
+        assert f"arn:*:iam::*:role/cdk-{qualifier}-deploy-role-*" in statement["Resource"]
+
+
+def test_a_stages_boundary_denies_what_carries_another_stages_tag():
+    # GIVEN dev's boundary
+    boundary = json.loads((bp.GENERATED / "dev" / "permissions-boundary.json").read_text(encoding="utf-8"))
+    walls = {s["Sid"]: s for s in boundary["Statement"] if s["Sid"].startswith("NoOtherStages")}
+    # THEN two denials: any resource, and any request, tagged with a stage other than dev
+    assert walls["NoOtherStagesResources"]["Condition"] == {
+        "StringNotEquals": {f"aws:ResourceTag/{STAGE_TAG_KEY}": "dev"},
+        "Null": {f"aws:ResourceTag/{STAGE_TAG_KEY}": "false"},
+    }
+    assert walls["NoOtherStagesTags"]["Condition"]["StringNotEquals"] == {
+        f"aws:RequestTag/{STAGE_TAG_KEY}": "dev"
+    }
+
+
+def test_a_qualifier_setting_flows_into_the_stages_set():
+    # GIVEN cdk.json with dev's qualifier changed
+    context = copy.deepcopy(CONTEXT)
+    context["stages"]["dev"]["bootstrapQualifier"] = "devtwo"
+    # WHEN the sets are rendered from it
+    files = bp.all_rendered(context)
+    dev = "".join(t for p, t in files.items() if p.parent.name == "dev")
+    pipeline = "".join(t for p, t in files.items() if p.parent.name == "pipeline")
+    # THEN dev's execution role and the pipeline's grant follow it
+    assert "cdk-devtwo-cfn-exec-role-" in dev
+    assert "cdk-uploaddev-" not in dev
+    assert "cdk-devtwo-deploy-role-" in pipeline
+
+
+def test_a_base_naming_every_execution_role_names_the_stages_own_in_its_set():
+    # GIVEN a base statement that names every qualifier's execution role
+    base = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": "iam:*",
+                "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"}},
+            }
+        ]
+    }
+    sets = {s.stage: s for s in bp.policy_sets(CONTEXT)}
+    # WHEN dev's and the pipeline's sets are derived from it
+    dev = bp.derive(base, sets["dev"], boundary=False)
+    pipeline = bp.derive(base, sets[None], boundary=False)
+    # THEN dev's names dev's execution role only; the pipeline's keeps the base's
+    assert dev["Statement"][0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == (
+        "arn:*:iam::*:role/cdk-uploaddev-cfn-exec-role-*"
+    )
+    assert pipeline["Statement"][0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == (
+        "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
+    )
+
+
+def test_check_mode_reports_a_stale_file(monkeypatch, tmp_path, capsys):
+    # GIVEN a generated tree where one file was edited by hand
+    generated = tmp_path / "generated"
+    for path, text in bp.all_rendered().items():
+        target = generated / path.relative_to(bp.GENERATED)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    edited = generated / "dev" / "cfn-execution-policy.json"
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("Dev-UploadApi", "Prod-UploadApi"), encoding="utf-8"
+    )
+    monkeypatch.setattr(bp, "GENERATED", generated)
+    monkeypatch.setattr(
+        bp.PolicySet, "directory", property(lambda self: generated / (self.stage or "pipeline"))
+    )
+    # WHEN checked THEN it fails naming the file
+    assert bp.main(["--check"]) == 1
+    assert "generated/dev/cfn-execution-policy.json" in capsys.readouterr().out

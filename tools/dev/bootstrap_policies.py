@@ -1,0 +1,279 @@
+"""Each account set-up's guardrail policies, derived from the base files in bootstrap/.
+
+    python -m tools.dev.bootstrap_policies           # make bootstrap-policies: rewrite the files
+    python -m tools.dev.bootstrap_policies --check   # exit 1 if a file is not what the base gives
+
+The base files (bootstrap/permissions-boundary.json and the three cfn-execution-*.json) name every
+stack of the app: `Dev-UploadApi-*`, `Prod-UploadApi-*`, `UploadApiPipeline-*`, and CDK's default
+qualifier `hnb659fds`. Each bootstrap (docs/bootstrap.md) gets its own set, written to
+bootstrap/generated/<set>/ under the same file names:
+
+- **dev, prod** (each created under its own names, `stage_policy_name`: `UploadApiCfnExecution-Dev`...,
+  and attached to the stage's own execution role, qualifier `uploadApi.stages.<stage>.bootstrapQualifier`):
+  every Allow statement keeps only the values (resources, condition values) that do not name another
+  stack of the app, and is dropped when a list it needs is left empty; a statement that allows by the
+  app's tag also requires the stage's tag (`upload-api:stage`); a Deny of removing the app's tag also
+  denies removing the stage's; the boundary gains two denials, of every resource tagged with another
+  stage and of tagging anything with another stage; the qualifier (also where a base file names
+  every qualifier's execution role, `cdk-*-cfn-exec-role-*`) and the policies' own names are the
+  stage's. Deny statements are otherwise kept as they are: they only take away.
+- **pipeline** (the base names, CDK's default qualifier): the Allow statements keep no stage's names
+  (the pipeline's execution role deploys only the pipeline stack), except the stages' role ARNs in
+  the boundary (the verify steps assume each stage's verifier role); the boundary's grant to assume
+  the CDK bootstrap roles (deploy, publishing, lookup) names those of each stage's qualifier too.
+
+Nothing is written by hand in bootstrap/generated/: edit the base files, then run this (the test
+tests/unit/test_bootstrap_policies.py fails while a generated file differs from what this writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stages.guardrails import (
+    APP_TAG_KEY,
+    BASE_POLICY_NAMES,
+    EXECUTION_POLICY_NAME,
+    EXECUTION_RESOURCES_POLICY_NAME,
+    EXECUTION_SCANNING_POLICY_NAME,
+    PERMISSIONS_BOUNDARY_NAME,
+    PIPELINE_QUALIFIER,
+    STAGE_TAG_KEY,
+    stage_policy_name,
+)
+from stages.settings import CONTEXT_KEY, STAGE_NAMES, load_stage_settings
+from tools.common.paths import REPO_ROOT
+
+BOOTSTRAP = REPO_ROOT / "bootstrap"
+GENERATED = BOOTSTRAP / "generated"
+# Each guardrail policy's base file (the name it is created under, in the pipeline's set).
+POLICY_FILES = {
+    PERMISSIONS_BOUNDARY_NAME: "permissions-boundary.json",
+    EXECUTION_POLICY_NAME: "cfn-execution-policy.json",
+    EXECUTION_RESOURCES_POLICY_NAME: "cfn-execution-resources-policy.json",
+    EXECUTION_SCANNING_POLICY_NAME: "cfn-execution-scanning-policy.json",
+}
+PIPELINE_SET = "pipeline"
+# How each stack's names appear in the base files (compared lowercased: bucket names are lowercase),
+# by the set that owns them. `/aws/codebuild/Pipeline*` is the pipeline's CodeBuild log groups.
+OWNED_NAMES = {
+    "dev": ("dev-uploadapi",),
+    "prod": ("prod-uploadapi",),
+    PIPELINE_SET: ("uploadapipipeline", "/aws/codebuild/pipeline"),
+}
+# The CDK bootstrap roles a pipeline role assumes in a stage's account (not the execution role).
+_BOOTSTRAP_ROLE = re.compile(
+    r"role/cdk-" + PIPELINE_QUALIFIER + r"-(deploy|lookup|[*a-z]*-?publishing)-role-"
+)
+_TAG_CONDITIONS = ("aws:ResourceTag/", "aws:RequestTag/")
+_ANY_EXEC_ROLE = "role/cdk-*-cfn-exec-role-"
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """One bootstrap's guardrail policies: `stage` None is the pipeline's."""
+
+    stage: str | None
+    qualifier: str
+    # The other stages' qualifiers (the pipeline's set names their bootstrap roles).
+    stage_qualifiers: tuple[str, ...] = ()
+
+    @property
+    def directory(self) -> Path:
+        return GENERATED / (self.stage or PIPELINE_SET)
+
+    def name(self, base_name: str) -> str:
+        return stage_policy_name(base_name, self.stage)
+
+
+def policy_sets(upload_api_context: Any) -> list[PolicySet]:
+    """The pipeline's set and one per stage, with the qualifiers cdk.json gives them."""
+    qualifiers = {s: load_stage_settings(upload_api_context, s).qualifier for s in STAGE_NAMES}
+    pipeline = PolicySet(None, PIPELINE_QUALIFIER, tuple(qualifiers[s] for s in STAGE_NAMES))
+    return [pipeline, *(PolicySet(stage, qualifiers[stage]) for stage in STAGE_NAMES)]
+
+
+def read_base(base_name: str) -> dict[str, Any]:
+    return dict(json.loads((BOOTSTRAP / POLICY_FILES[base_name]).read_text(encoding="utf-8")))
+
+
+def derive(base: Mapping[str, Any], policy_set: PolicySet, *, boundary: bool) -> dict[str, Any]:
+    """`base` (a base file's document) as `policy_set` creates it."""
+    document = copy.deepcopy(dict(base))
+    own = policy_set.stage or PIPELINE_SET
+    foreign = tuple(name for owner, names in OWNED_NAMES.items() if owner != own for name in names)
+    # The pipeline's verify steps assume each stage's verifier role: its boundary keeps the stages' roles.
+    kept_roles = policy_set.stage is None and boundary
+    statements = []
+    for statement in document["Statement"]:
+        if statement["Effect"] == "Allow":
+            statement = _only_own_names(statement, foreign, keep_roles=kept_roles)
+        if statement is None:
+            continue
+        if policy_set.stage is None:
+            statements.append(_expand_bootstrap_roles(statement, policy_set))
+        else:
+            statements.append(_rename(_with_stage_tag(statement, policy_set.stage), policy_set))
+    if boundary and policy_set.stage is not None:
+        statements.extend(_stage_wall(policy_set.stage))
+    document["Statement"] = statements
+    return document
+
+
+def _only_own_names(
+    statement: dict[str, Any], foreign: tuple[str, ...], *, keep_roles: bool = False
+) -> dict[str, Any] | None:
+    """The Allow statement without values naming `foreign` stacks (but their roles' ARNs, with
+    `keep_roles`); None when a list empties."""
+
+    def names_foreign(value: str) -> bool:
+        return any(name in value.lower() for name in foreign) and not (keep_roles and ":role/" in value)
+
+    def keep(values: Any) -> list[str] | str | None:
+        listed = [values] if isinstance(values, str) else list(values)
+        own = [v for v in listed if not names_foreign(v)]
+        if not own:
+            return None
+        return own[0] if isinstance(values, str) else own
+
+    statement = copy.deepcopy(statement)
+    for key in ("Resource", "NotResource"):
+        if key in statement:
+            statement[key] = keep(statement[key])
+            if statement[key] is None:
+                return None
+    for operator in statement.get("Condition", {}).values():
+        for condition_key, values in operator.items():
+            operator[condition_key] = keep(values)
+            if operator[condition_key] is None:
+                return None
+    return statement
+
+
+def _with_stage_tag(statement: dict[str, Any], stage: str) -> dict[str, Any]:
+    """Where `statement` requires the app's tag (or denies removing it), the stage's tag too."""
+    statement = copy.deepcopy(statement)
+    for operator in statement.get("Condition", {}).values():
+        for prefix in _TAG_CONDITIONS:
+            if operator.get(prefix + APP_TAG_KEY) is not None and statement["Effect"] == "Allow":
+                operator[prefix + STAGE_TAG_KEY] = stage
+        tag_keys = operator.get("aws:TagKeys")
+        if statement["Effect"] == "Deny" and isinstance(tag_keys, list) and APP_TAG_KEY in tag_keys:
+            operator["aws:TagKeys"] = [*tag_keys, STAGE_TAG_KEY]
+    return statement
+
+
+def _stage_wall(stage: str) -> list[dict[str, Any]]:
+    """The boundary's denials of what belongs to another stage, by the stage tag."""
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {
+                "StringNotEquals": {f"aws:{kind}/{STAGE_TAG_KEY}": stage},
+                "Null": {f"aws:{kind}/{STAGE_TAG_KEY}": "false"},
+            },
+        }
+        for sid, kind in (("NoOtherStagesResources", "ResourceTag"), ("NoOtherStagesTags", "RequestTag"))
+    ]
+
+
+def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
+    """The stage's qualifier and the stage's policy names in every string of `statement`."""
+    policy_arn = re.compile(
+        r"(:policy/)(" + "|".join(sorted(BASE_POLICY_NAMES, key=len, reverse=True)) + r")$"
+    )
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{policy_set.qualifier}-")
+            # A base file may name every qualifier's execution role; a stage's names its own.
+            value = value.replace(_ANY_EXEC_ROLE, f"role/cdk-{policy_set.qualifier}-cfn-exec-role-")
+            return policy_arn.sub(lambda m: m.group(1) + policy_set.name(m.group(2)), value)
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        return value
+
+    return dict(rename(statement))
+
+
+def _expand_bootstrap_roles(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
+    """The pipeline's set: a grant on the CDK bootstrap roles names them for every qualifier."""
+    resources = statement.get("Resource")
+    if statement["Effect"] != "Allow" or not isinstance(resources, list):
+        return statement
+    expanded: list[str] = []
+    for resource in resources:
+        expanded.append(resource)
+        if _BOOTSTRAP_ROLE.search(resource):
+            qualifiers = policy_set.stage_qualifiers
+            expanded.extend(resource.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{q}-") for q in qualifiers)
+    return {**statement, "Resource": list(dict.fromkeys(expanded))}
+
+
+def rendered(policy_set: PolicySet) -> dict[Path, str]:
+    """Each file of `policy_set`, as written: path -> text."""
+    return {
+        policy_set.directory / file: json.dumps(
+            derive(read_base(base_name), policy_set, boundary=base_name == PERMISSIONS_BOUNDARY_NAME),
+            indent=2,
+        )
+        + "\n"
+        for base_name, file in POLICY_FILES.items()
+    }
+
+
+def all_rendered(upload_api_context: Any | None = None) -> dict[Path, str]:
+    context = upload_api_context if upload_api_context is not None else cdk_json_context()
+    return {path: text for s in policy_sets(context) for path, text in rendered(s).items()}
+
+
+def cdk_json_context() -> Any:
+    return json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"][CONTEXT_KEY]
+
+
+def stale(files: Mapping[Path, str]) -> list[Path]:
+    """The generated files that differ from `files` (or are missing), and any left over."""
+    differ = [p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    extra = [p for p in GENERATED.rglob("*.json") if p not in files] if GENERATED.exists() else []
+    return sorted(differ + extra)
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    files = all_rendered()
+    if args.check:
+        wrong = stale(files)
+        for path in wrong:
+            print(f"{_shown(path)} is not what the base files give: run `make bootstrap-policies`")
+        return 1 if wrong else 0
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {_shown(path)}")
+    for path in stale(files):  # left over from a set no longer made
+        path.unlink()
+        print(f"removed {_shown(path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
