@@ -28,7 +28,9 @@ is reported as a gap with action `?`, so a new type cannot pass unexamined.
 
 Request context: the action's own condition keys only (as the reference lists them):
 aws:RequestTag/* and aws:TagKeys on the creating call and tagging calls, aws:ResourceTag/* on
-calls on an existing resource (all services here tag at creation), iam:PermissionsBoundary (the
+calls on an existing resource (all services here tag at creation; API Gateway's children carry
+their REST API's tags: `_api_gateway_tags`), kms:RotationPeriodInDays (the key's period) on
+EnableKeyRotation, iam:PermissionsBoundary (the
 role's boundary), iam:PolicyARN, iam:PassedToService (the service of the resource the role is
 passed to), kms:ViaService on the KMS calls a service makes for the caller (`_KMS_VIA_SERVICE`),
 plus aws:ResourceAccount and aws:SecureTransport. Bucket policies in the template are judged as
@@ -356,18 +358,27 @@ def _requests(
     tags: Mapping[str, str],
 ) -> Iterator[Call]:
     keys = {key.lower() for key in info.condition_keys}
+    props = template.props(logical_id)
     context: dict[str, ContextValue] = {"aws:SecureTransport": True}
     if arn != "*":
         account = arn.split(":")[4] if arn.count(":") >= 5 else ""
         context["aws:ResourceAccount"] = account or template.env.account
-    creating = owner == logical_id and _is_creating(info.action, resource_type, handler)
-    if "aws:resourcetag/${tagkey}" in keys and owner is not None and not creating:
-        for key, value in _tags(template, owner).items():
+    if arn.startswith(f"arn:{template.env.partition}:apigateway:"):
+        resource_tags, request_tags = _api_gateway_tags(template, logical_id, handler, info.action, arn)
+    else:
+        creating = owner == logical_id and _is_creating(info.action, resource_type, handler)
+        resource_tags = _tags(template, owner) if owner is not None and not creating else {}
+        request_tags = dict(tags) if creating or _is_tagging(info.action) else {}
+    if "aws:resourcetag/${tagkey}" in keys:
+        for key, value in resource_tags.items():
             context[f"aws:ResourceTag/{key}"] = value
-    if "aws:requesttag/${tagkey}" in keys and (creating or _is_tagging(info.action)) and tags:
-        for key, value in tags.items():
+    if "aws:requesttag/${tagkey}" in keys and request_tags:
+        for key, value in request_tags.items():
             context[f"aws:RequestTag/{key}"] = value
-        context["aws:TagKeys"] = list(tags)
+        context["aws:TagKeys"] = list(request_tags)
+    if "kms:rotationperiodindays" in keys and owner == logical_id and "RotationPeriodInDays" in props:
+        # EnableKeyRotation sends the key's period (the KMS key handler passes the property)
+        context["kms:RotationPeriodInDays"] = int(template.resolve(props["RotationPeriodInDays"]))
     if "kms:viaservice" in keys and resource_type in _KMS_VIA_SERVICE:
         context["kms:ViaService"] = f"{_KMS_VIA_SERVICE[resource_type]}.{template.env.region}.amazonaws.com"
     if "iam:permissionsboundary" in keys:
@@ -383,6 +394,33 @@ def _requests(
             yield Call(resource_type, logical_id, handler, info.action, arn, with_policy, policy)
         return
     yield Call(resource_type, logical_id, handler, info.action, arn, context, policy)
+
+
+def _api_gateway_tags(
+    template: Template, logical_id: str, handler: str, action: str, arn: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(resource tags, request tags) of an API Gateway call, as the Developer Guide's "API Gateway
+    resources that can be tagged" gives them: every resource under `/restapis/{id}` (resources,
+    methods, integrations, models, deployments, stages...) is authorized with the REST API's tags,
+    a stage's own tags taking precedence; the call that creates a REST API or a stage (POST on the
+    collection it is created in) carries its tags in the request. `/restapis` itself, `/account`
+    and `/tags/...` carry no resource tags (the reference lists none for them)."""
+    resource_type = template.type_of(logical_id)
+    own = template.arns(logical_id)
+    request_tags = {}
+    if handler == "create" and action == "apigateway:POST" and len(own) > 1 and arn == own[1]:
+        request_tags = _tags(template, logical_id)  # CreateRestApi, CreateStage take the tags
+    path = arn.split("::", 1)[1]
+    if not path.startswith("/restapis/"):
+        return {}, request_tags
+    if resource_type == "AWS::ApiGateway::RestApi":
+        api = logical_id
+    else:
+        api = next(iter(template.references(template.props(logical_id).get("RestApiId", {}))), None)
+    resource_tags = _tags(template, api) if api is not None else {}
+    if resource_type == "AWS::ApiGateway::Stage" and arn == own[0]:
+        resource_tags = {**resource_tags, **_tags(template, logical_id)}
+    return resource_tags, request_tags
 
 
 def _boundary_of(template: Template, owner: str | None) -> str | None:
