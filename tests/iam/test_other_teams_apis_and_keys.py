@@ -186,3 +186,33 @@ def test_the_pinned_period_is_the_one_the_apps_keys_use():
         if "kms:EnableKeyRotation" in s["Action"] and "NumericEquals" in s.get("Condition", {})
     ]
     assert pinned == [str(KEY_ROTATION_PERIOD_DAYS)]
+
+
+# -- tagging another team's key or plan as the app's: the tag would then open it (AppByTag) -----
+
+TAG_HIJACKS = [
+    ("kms:TagResource", THEIR_KEY),
+    ("guardduty:TagResource", f"arn:aws:guardduty:{REGION}:{ACCOUNT}:malware-protection-plan/payroll-plan"),
+]
+
+
+@pytest.mark.parametrize(("action", "resource"), TAG_HIJACKS, ids=[a for a, _ in TAG_HIJACKS])
+def test_a_bounded_role_cannot_tag_another_teams_resource_as_the_apps(action, resource):
+    # GIVEN a role a stage template may create, with the boundary and an inline *:* policy
+    # WHEN it tags another team's key or malware protection plan with the app's tag
+    decision = decide(STAGE_ROLE, action, resource, TAGGED_AS_OURS, [STAR], BOUNDARY)
+    # THEN the boundary denies it: only the execution role tags (at creation, CloudFormation's
+    # handlers on the template's own resources), so the app's tag never opens a resource not its own
+    assert not decision.allowed, decision.reason
+
+
+def test_only_the_pipeline_uses_a_connection():
+    # A CodeStar/CodeConnections connection reads every repository its installation reaches; the
+    # boundary allows the account's connections (their ids are random) to the pipeline's roles and
+    # the execution role only.
+    for prefix in ("codeconnections", "codestar-connections"):
+        connection = f"arn:aws:{prefix}:{REGION}:{ACCOUNT}:connection/0000-payroll"
+        decision = decide(STAGE_ROLE, f"{prefix}:UseConnection", connection, {}, [STAR], BOUNDARY)
+        assert not decision.allowed, decision.reason
+        pipeline_role = f"arn:aws:iam::{ACCOUNT}:role/UploadApiPipeline-PipelineSourceRole-X"
+        assert decide(pipeline_role, f"{prefix}:UseConnection", connection, {}, [STAR], BOUNDARY).allowed
