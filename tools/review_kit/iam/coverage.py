@@ -378,7 +378,7 @@ def _requests(
         context["aws:TagKeys"] = list(request_tags)
     if "kms:rotationperiodindays" in keys and owner == logical_id and "RotationPeriodInDays" in props:
         # EnableKeyRotation sends the key's period (the KMS key handler passes the property)
-        context["kms:RotationPeriodInDays"] = int(template.resolve(props["RotationPeriodInDays"]))
+        context["kms:RotationPeriodInDays"] = str(template.resolve(props["RotationPeriodInDays"]))
     if "kms:viaservice" in keys and resource_type in _KMS_VIA_SERVICE:
         context["kms:ViaService"] = f"{_KMS_VIA_SERVICE[resource_type]}.{template.env.region}.amazonaws.com"
     if "iam:permissionsboundary" in keys:
@@ -413,9 +413,8 @@ def _api_gateway_tags(
     path = arn.split("::", 1)[1]
     if not path.startswith("/restapis/"):
         return {}, request_tags
-    if resource_type == "AWS::ApiGateway::RestApi":
-        api = logical_id
-    else:
+    api: str | None = logical_id
+    if resource_type != "AWS::ApiGateway::RestApi":
         api = next(iter(template.references(template.props(logical_id).get("RestApiId", {}))), None)
     resource_tags = _tags(template, api) if api is not None else {}
     if resource_type == "AWS::ApiGateway::Stage" and arn == own[0]:
