@@ -216,3 +216,21 @@ def test_only_the_pipeline_uses_a_connection():
         assert not decision.allowed, decision.reason
         pipeline_role = f"arn:aws:iam::{ACCOUNT}:role/UploadApiPipeline-PipelineSourceRole-X"
         assert decide(pipeline_role, f"{prefix}:UseConnection", connection, {}, [STAR], BOUNDARY).allowed
+
+
+# -- a role under an IAM path: its ARN would match the boundary's role-name patterns -------------
+
+BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/UploadApiPermissionsBoundary"
+
+
+@pytest.mark.parametrize(
+    "path", ["UploadApiPipeline-PipelineRoleB27FAA37-x", "Dev-UploadApi-x", "cdk-x-cfn-exec-role-y"]
+)
+def test_no_role_is_created_under_a_path(path):
+    # GIVEN a role ARN with a path: `role/UploadApiPipeline-x/Evil` matches `role/UploadApiPipeline-*`,
+    # the pattern the boundary gives the pipeline's privileges (assuming the bootstrap roles) by
+    # THEN the execution role, within its policies and the boundary, may not create it
+    role = f"arn:aws:iam::{ACCOUNT}:role/{path}/Evil"
+    context = {"iam:PermissionsBoundary": BOUNDARY_ARN}
+    assert not decide(EXEC_ROLE, "iam:CreateRole", role, context, POLICIES, BOUNDARY).allowed
+    assert not decide(EXEC_ROLE, "iam:CreateRole", role, context, [STAR], BOUNDARY).allowed
