@@ -29,7 +29,7 @@ is reported as a gap with action `?`, so a new type cannot pass unexamined.
 Request context: the action's own condition keys only (as the reference lists them):
 aws:RequestTag/* and aws:TagKeys on the creating call and tagging calls, aws:ResourceTag/* on
 calls on an existing resource (all services here tag at creation; API Gateway's children carry
-their REST API's tags: `_api_gateway_tags`), kms:RotationPeriodInDays (the key's period) on
+their REST API's tags: tools.review_kit.iam.tags), kms:RotationPeriodInDays (the key's period) on
 EnableKeyRotation, iam:PermissionsBoundary (the
 role's boundary), iam:PolicyARN, iam:PassedToService (the service of the resource the role is
 passed to), kms:ViaService on the KMS calls a service makes for the caller (`_KMS_VIA_SERVICE`),
@@ -54,6 +54,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from tools.review_kit.iam.arns import Env, Template, service_of
 from tools.review_kit.iam.evaluator import ContextValue, Request, evaluate
 from tools.review_kit.iam.reference import ActionInfo, action_info, arn_fits_format
+from tools.review_kit.iam.tags import call_tags, template_tags
 
 HANDLERS = ("create", "read", "update", "delete")
 SCHEMA_REGION = "us-east-1"
@@ -231,15 +232,6 @@ def handler_actions(resource_type: str, tagged: bool) -> dict[str, tuple[str, ..
     return found
 
 
-def _tags(template: Template, logical_id: str) -> dict[str, str]:
-    tags = template.props(logical_id).get("Tags", {})
-    if isinstance(tags, list):
-        return {template.resolve(t["Key"]): template.resolve(t["Value"]) for t in tags}
-    if isinstance(tags, Mapping):
-        return {str(k): template.resolve(v) for k, v in tags.items()}
-    return {}
-
-
 def _resolved(template: Template, value: Any) -> Any:
     """A policy document with every intrinsic resolved."""
     if isinstance(value, list):
@@ -286,17 +278,6 @@ class _Targets:
         self.services = {arn.split(":")[2] for arn in self.referenced if arn.count(":") >= 5}
 
 
-def _is_creating(action: str, resource_type: str, handler: str) -> bool:
-    """The call that makes the resource (so it has no tags yet): the own service's Create*."""
-    service, _, name = action.partition(":")
-    return handler == "create" and service == service_of(resource_type) and name.startswith("Create")
-
-
-def _is_tagging(action: str) -> bool:
-    name = action.partition(":")[2]
-    return name.startswith("Tag") or name in ("PutBucketTagging", "TagRole")
-
-
 def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
     """Every call CloudFormation makes for one resource (a Gap with action `?` if unknown)."""
     resource_type = template.type_of(logical_id)
@@ -307,7 +288,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
         for handler in ("create", "update", "delete"):
             yield Call(resource_type, logical_id, handler, action, token, {})
         return
-    tags = _tags(template, logical_id)
+    tags = template_tags(template, logical_id)
     handlers = handler_actions(resource_type, tagged=bool(tags))
     if handlers is None:
         yield Gap(resource_type, logical_id, "?", "?", "no handler permissions known for this type")
@@ -331,7 +312,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
             if info.wildcard_only:
                 if service == own_service or service in targets.services:
                     owner = logical_id if service == own_service else None
-                    yield from _requests(template, resource_type, logical_id, handler, info, "*", owner, tags)
+                    yield from _requests(template, resource_type, logical_id, handler, info, "*", owner)
                 continue
             # The own service's calls act on the resource itself (its own ARNs include what it is
             # part of); another service's calls act on what the resource refers to.
@@ -344,7 +325,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
                 candidates = {arn: owner for arn, owner in candidates.items() if owner is not None}
             for arn, owner in candidates.items():
                 if any(arn_fits_format(arn, f) for f in info.formats):
-                    yield from _requests(template, resource_type, logical_id, handler, info, arn, owner, tags)
+                    yield from _requests(template, resource_type, logical_id, handler, info, arn, owner)
 
 
 def _requests(
@@ -355,7 +336,6 @@ def _requests(
     info: ActionInfo,
     arn: str,
     owner: str | None,
-    tags: Mapping[str, str],
 ) -> Iterator[Call]:
     keys = {key.lower() for key in info.condition_keys}
     props = template.props(logical_id)
@@ -363,12 +343,7 @@ def _requests(
     if arn != "*":
         account = arn.split(":")[4] if arn.count(":") >= 5 else ""
         context["aws:ResourceAccount"] = account or template.env.account
-    if arn.startswith(f"arn:{template.env.partition}:apigateway:"):
-        resource_tags, request_tags = _api_gateway_tags(template, logical_id, handler, info.action, arn)
-    else:
-        creating = owner == logical_id and _is_creating(info.action, resource_type, handler)
-        resource_tags = _tags(template, owner) if owner is not None and not creating else {}
-        request_tags = dict(tags) if creating or _is_tagging(info.action) else {}
+    resource_tags, request_tags = call_tags(template, logical_id, handler, info.action, arn, owner)
     if "aws:resourcetag/${tagkey}" in keys:
         for key, value in resource_tags.items():
             context[f"aws:ResourceTag/{key}"] = value
@@ -394,32 +369,6 @@ def _requests(
             yield Call(resource_type, logical_id, handler, info.action, arn, with_policy, policy)
         return
     yield Call(resource_type, logical_id, handler, info.action, arn, context, policy)
-
-
-def _api_gateway_tags(
-    template: Template, logical_id: str, handler: str, action: str, arn: str
-) -> tuple[dict[str, str], dict[str, str]]:
-    """(resource tags, request tags) of an API Gateway call, as the Developer Guide's "API Gateway
-    resources that can be tagged" gives them: every resource under `/restapis/{id}` (resources,
-    methods, integrations, models, deployments, stages...) is authorized with the REST API's tags,
-    a stage's own tags taking precedence; the call that creates a REST API or a stage (POST on the
-    collection it is created in) carries its tags in the request. `/restapis` itself, `/account`
-    and `/tags/...` carry no resource tags (the reference lists none for them)."""
-    resource_type = template.type_of(logical_id)
-    own = template.arns(logical_id)
-    request_tags = {}
-    if handler == "create" and action == "apigateway:POST" and len(own) > 1 and arn == own[1]:
-        request_tags = _tags(template, logical_id)  # CreateRestApi, CreateStage take the tags
-    path = arn.split("::", 1)[1]
-    if not path.startswith("/restapis/"):
-        return {}, request_tags
-    api: str | None = logical_id
-    if resource_type != "AWS::ApiGateway::RestApi":
-        api = next(iter(template.references(template.props(logical_id).get("RestApiId", {}))), None)
-    resource_tags = _tags(template, api) if api is not None else {}
-    if resource_type == "AWS::ApiGateway::Stage" and arn == own[0]:
-        resource_tags = {**resource_tags, **_tags(template, logical_id)}
-    return resource_tags, request_tags
 
 
 def _boundary_of(template: Template, owner: str | None) -> str | None:
