@@ -17,6 +17,13 @@ EXECUTION_RESOURCES_POLICY_NAME = "UploadApiCfnExecutionResources"
 # Malware scanning: GuardDuty's plan, its role, the dead-letter queue (cfn-execution-scanning-policy.json).
 EXECUTION_SCANNING_POLICY_NAME = "UploadApiCfnExecutionScanning"
 APP_TAG_KEY = "upload-api:app"
+# Every key the app creates rotates on this period (stages/upload/encryption.py). The execution
+# policy pins kms:EnableKeyRotation to it: a key's tag can take five minutes to count, so a first
+# deployment turns rotation on before the key is recognizably the app's, and the pinned period is
+# what keeps that call from lengthening (or setting at all another) period of another team's key.
+# 90 days is KMS's shortest: the one change the call can make to a key not the app's is to turn
+# its rotation on, or make it more frequent.
+KEY_ROTATION_PERIOD_DAYS = 90
 APP_TAG_VALUE = "secure-upload-api"
 # Each upload stage's resources also carry this tag (value: the stage, "dev" or "prod"); a stage's
 # policies (bootstrap/generated/<stage>/, tools/dev/bootstrap_policies.py) reach only resources

@@ -1,4 +1,4 @@
-"""Customer managed KMS keys, the one way this project makes them: rotation on, retained.
+"""Customer managed KMS keys, the one way this project makes them: rotated every 90 days, retained.
 
 A key given a `KeyAccess` gets a key policy of its own instead of CDK's default (the account
 root with kms:*, which lets any IAM policy in the account use and delete the key):
@@ -24,6 +24,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+from stages.guardrails import KEY_ROTATION_PERIOD_DAYS
 
 # What managing a key takes, without any use of it: no Encrypt, Decrypt, ReEncrypt,
 # GenerateDataKey*, and no CreateGrant (a grant is how one hands oneself Decrypt). Spelled out,
@@ -102,6 +104,9 @@ def customer_managed_key(
 ) -> kms.Key:
     """A rotated, retained key; with `access`, a key policy that splits management from use.
 
+    The rotation period is the one the execution policy pins kms:EnableKeyRotation to
+    (stages/guardrails.py KEY_ROTATION_PERIOD_DAYS): another period would be refused at deploy.
+
     Without `access` CDK's default policy applies (the account root with kms:*, so IAM policies
     decide): the pipeline stack's keys still use it.
     """
@@ -111,6 +116,7 @@ def customer_managed_key(
         scope,
         construct_id,
         enable_key_rotation=True,
+        rotation_period=cdk.Duration.days(KEY_ROTATION_PERIOD_DAYS),
         description=description,
         removal_policy=cdk.RemovalPolicy.RETAIN,
         policy=policy,

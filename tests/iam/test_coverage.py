@@ -11,6 +11,7 @@ import copy
 
 import pytest
 
+from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
 from tests.iam.conftest import ACCOUNT, BOOTSTRAP, REGION, STACK_POLICY_SETS, set_policies
 from tools.review_kit.iam.__main__ import describe_gaps, main
 from tools.review_kit.iam.coverage import Gap, missing_permissions
@@ -204,6 +205,62 @@ def test_a_role_without_the_boundary_cannot_be_deployed(stacks):
     refused = {(g.logical_id, g.action) for g in gaps}
     assert (role_id, "iam:CreateRole") in refused
     assert any(action == "iam:PutRolePolicy" for _, action in refused)
+
+
+def without_property(stack, resource_type, prop):
+    """The stack's template with `prop` removed from every resource of `resource_type`."""
+    template = copy.deepcopy(stack.template)
+    ids = [k for k, r in template["Resources"].items() if r["Type"] == resource_type]
+    for logical_id in ids:
+        del template["Resources"][logical_id]["Properties"][prop]
+    return template, ids
+
+
+@pytest.mark.parametrize("stack_name", ["Dev-UploadApi", "Prod-UploadApi"])
+def test_the_api_and_its_stage_are_created_with_the_apps_tag(stacks, stack_name):
+    # CreateRestApi and CreateStage carry the template's tags: the REST API is created as the app's
+    # (the execution policy requires it), and the stage carries the tag itself besides inheriting it.
+    resources = stacks[stack_name].template["Resources"].values()
+    apis = [r for r in resources if r["Type"] in ("AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage")]
+    assert len(apis) == 2
+    for resource in apis:
+        assert {"Key": APP_TAG_KEY, "Value": APP_TAG_VALUE} in resource["Properties"]["Tags"]
+
+
+def test_an_api_without_the_apps_tag_cannot_be_deployed(stacks, execution_policy, boundary):
+    # GIVEN the dev stack with the app's tag taken off its REST API
+    stack = stacks["Dev-UploadApi"]
+    template, (untagged,) = without_property(stack, "AWS::ApiGateway::RestApi", "Tags")
+    # WHEN its coverage is checked
+    gaps = {(g.logical_id, g.action) for g in gaps_of(stack, execution_policy, template, boundary)}
+    # THEN creating it is refused (aws:RequestTag), and so is every call under it: its resources,
+    # methods, deployments and stages are authorized with the REST API's tags (aws:ResourceTag)
+    assert (untagged, "apigateway:POST") in gaps
+    children = {logical_id for logical_id, _ in gaps if logical_id != untagged}
+    assert {stack.template["Resources"][k]["Type"] for k in children} >= {
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Stage",
+    }
+
+
+def test_a_key_rotated_at_another_period_cannot_be_deployed(stacks, execution_policy, boundary):
+    # GIVEN the dev stack's keys without their rotation period (KMS's default, 365 days, applies)
+    stack = stacks["Dev-UploadApi"]
+    template, keys = without_property(stack, "AWS::KMS::Key", "RotationPeriodInDays")
+    # WHEN the first deployment's calls are checked (the keys' tags not yet in effect)
+    gaps = missing_permissions(
+        template,
+        execution_policy,
+        stack_name=stack.stack_name,
+        account=ACCOUNT,
+        region=REGION,
+        boundary=boundary,
+        first_deployment=True,
+    )
+    # THEN turning each key's rotation on is refused: the policy pins the period
+    assert {(g.logical_id, g.action) for g in gaps} == {(k, "kms:EnableKeyRotation") for k in keys}
 
 
 VARIANTS = {

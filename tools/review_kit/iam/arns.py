@@ -14,6 +14,7 @@ them by the app's tag instead.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -161,17 +162,20 @@ class Template(assembly.Template, intrinsics.Policy):
         raise KeyError(f"no ARN rule for {t} ({logical_id}): add one to tools/review_kit/iam/arns.py")
 
     def _api_gateway_arns(self, logical_id: str) -> list[str]:
-        """API Gateway's resources are paths under the REST API's (`/restapis/{id}/...`)."""
+        """API Gateway's resources are paths under the REST API's (`/restapis/{id}/...`); the taggable
+        ones (the REST API, a stage) also the `/tags/...` ARN their tag calls act on."""
         e, t, p = self.env, self.type_of(logical_id), self.props(logical_id)
         rest_api = f"arn:{e.partition}:apigateway:{e.region}::/restapis"
         match t:
             case "AWS::ApiGateway::RestApi":
-                return [f"{rest_api}/{REST_API_ID}", rest_api]
+                api = f"{rest_api}/{REST_API_ID}"
+                return [api, rest_api, self._tags_arn(api)]
             case "AWS::ApiGateway::Account":
                 return [f"arn:{e.partition}:apigateway:{e.region}::/account"]
             case "AWS::ApiGateway::Stage":
                 api = f"{rest_api}/{self.resolve(p['RestApiId'])}"
-                return [f"{api}/stages/{self.name(logical_id)}", f"{api}/stages", api]
+                stage = f"{api}/stages/{self.name(logical_id)}"
+                return [stage, f"{api}/stages", api, self._tags_arn(stage)]
             case "AWS::ApiGateway::Deployment":
                 api = f"{rest_api}/{self.resolve(p['RestApiId'])}"
                 return [f"{api}/deployments/{CHILD_ID}", f"{api}/deployments", f"{api}/stages", api]
@@ -193,6 +197,11 @@ class Template(assembly.Template, intrinsics.Policy):
                 api = f"{rest_api}/{self.resolve(p['RestApiId'])}"
                 return [f"{api}/requestvalidators/{CHILD_ID}", f"{api}/requestvalidators", api]
         raise KeyError(f"no ARN rule for {t} ({logical_id}): add one to tools/review_kit/iam/arns.py")
+
+    def _tags_arn(self, arn: str) -> str:
+        """What API Gateway's TagResource/UntagResource/GetTags act on: `/tags/{the URL-encoded ARN}`."""
+        e = self.env
+        return f"arn:{e.partition}:apigateway:{e.region}::/tags/{urllib.parse.quote(arn, safe='')}"
 
     def fill(self, logical_id: str, arn_format: str) -> str:
         """A reference ARN format filled for a type without a rule above: its name in every slot."""

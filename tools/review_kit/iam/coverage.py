@@ -28,7 +28,9 @@ is reported as a gap with action `?`, so a new type cannot pass unexamined.
 
 Request context: the action's own condition keys only (as the reference lists them):
 aws:RequestTag/* and aws:TagKeys on the creating call and tagging calls, aws:ResourceTag/* on
-calls on an existing resource (all services here tag at creation), iam:PermissionsBoundary (the
+calls on an existing resource (all services here tag at creation; API Gateway's children carry
+their REST API's tags: tools.review_kit.iam.tags), kms:RotationPeriodInDays (the key's period) on
+EnableKeyRotation, iam:PermissionsBoundary (the
 role's boundary), iam:PolicyARN, iam:PassedToService (the service of the resource the role is
 passed to), kms:ViaService on the KMS calls a service makes for the caller (`_KMS_VIA_SERVICE`),
 plus aws:ResourceAccount and aws:SecureTransport. Bucket policies in the template are judged as
@@ -53,6 +55,7 @@ from tools.common import assembly
 from tools.review_kit.iam.arns import Env, Template, service_of
 from tools.review_kit.iam.evaluator import ContextValue, Request, evaluate
 from tools.review_kit.iam.reference import ActionInfo, action_info, arn_fits_format
+from tools.review_kit.iam.tags import call_tags, template_tags
 
 HANDLERS = ("create", "read", "update", "delete")
 SCHEMA_REGION = "us-east-1"
@@ -230,15 +233,6 @@ def handler_actions(resource_type: str, tagged: bool) -> dict[str, tuple[str, ..
     return found
 
 
-def _tags(template: Template, logical_id: str) -> dict[str, str]:
-    tags = template.props(logical_id).get("Tags", {})
-    if isinstance(tags, list):
-        return {template.resolve(t["Key"]): template.resolve(t["Value"]) for t in tags}
-    if isinstance(tags, Mapping):
-        return {str(k): template.resolve(v) for k, v in tags.items()}
-    return {}
-
-
 def _resolved(template: Template, value: Any) -> Any:
     """A policy document with every intrinsic resolved."""
     if isinstance(value, list):
@@ -285,17 +279,6 @@ class _Targets:
         self.services = {arn.split(":")[2] for arn in self.referenced if arn.count(":") >= 5}
 
 
-def _is_creating(action: str, resource_type: str, handler: str) -> bool:
-    """The call that makes the resource (so it has no tags yet): the own service's Create*."""
-    service, _, name = action.partition(":")
-    return handler == "create" and service == service_of(resource_type) and name.startswith("Create")
-
-
-def _is_tagging(action: str) -> bool:
-    name = action.partition(":")[2]
-    return name.startswith("Tag") or name in ("PutBucketTagging", "TagRole")
-
-
 def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
     """Every call CloudFormation makes for one resource (a Gap with action `?` if unknown)."""
     resource_type = template.type_of(logical_id)
@@ -306,7 +289,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
         for handler in ("create", "update", "delete"):
             yield Call(resource_type, logical_id, handler, action, token, {})
         return
-    tags = _tags(template, logical_id)
+    tags = template_tags(template, logical_id)
     handlers = handler_actions(resource_type, tagged=bool(tags))
     if handlers is None:
         yield Gap(resource_type, logical_id, "?", "?", "no handler permissions known for this type")
@@ -330,7 +313,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
             if info.wildcard_only:
                 if service == own_service or service in targets.services:
                     owner = logical_id if service == own_service else None
-                    yield from _requests(template, resource_type, logical_id, handler, info, "*", owner, tags)
+                    yield from _requests(template, resource_type, logical_id, handler, info, "*", owner)
                 continue
             # The own service's calls act on the resource itself (its own ARNs include what it is
             # part of); another service's calls act on what the resource refers to.
@@ -343,7 +326,7 @@ def calls(template: Template, logical_id: str) -> Iterator[Call | Gap]:
                 candidates = {arn: owner for arn, owner in candidates.items() if owner is not None}
             for arn, owner in candidates.items():
                 if any(arn_fits_format(arn, f) for f in info.formats):
-                    yield from _requests(template, resource_type, logical_id, handler, info, arn, owner, tags)
+                    yield from _requests(template, resource_type, logical_id, handler, info, arn, owner)
 
 
 def _requests(
@@ -354,21 +337,24 @@ def _requests(
     info: ActionInfo,
     arn: str,
     owner: str | None,
-    tags: Mapping[str, str],
 ) -> Iterator[Call]:
     keys = {key.lower() for key in info.condition_keys}
+    props = template.props(logical_id)
     context: dict[str, ContextValue] = {"aws:SecureTransport": True}
     if arn != "*":
         account = arn.split(":")[4] if arn.count(":") >= 5 else ""
         context["aws:ResourceAccount"] = account or template.env.account
-    creating = owner == logical_id and _is_creating(info.action, resource_type, handler)
-    if "aws:resourcetag/${tagkey}" in keys and owner is not None and not creating:
-        for key, value in _tags(template, owner).items():
+    resource_tags, request_tags = call_tags(template, logical_id, handler, info.action, arn, owner)
+    if "aws:resourcetag/${tagkey}" in keys:
+        for key, value in resource_tags.items():
             context[f"aws:ResourceTag/{key}"] = value
-    if "aws:requesttag/${tagkey}" in keys and (creating or _is_tagging(info.action)) and tags:
-        for key, value in tags.items():
+    if "aws:requesttag/${tagkey}" in keys and request_tags:
+        for key, value in request_tags.items():
             context[f"aws:RequestTag/{key}"] = value
-        context["aws:TagKeys"] = list(tags)
+        context["aws:TagKeys"] = list(request_tags)
+    if "kms:rotationperiodindays" in keys and owner == logical_id and "RotationPeriodInDays" in props:
+        # EnableKeyRotation sends the key's period (the KMS key handler passes the property)
+        context["kms:RotationPeriodInDays"] = str(template.resolve(props["RotationPeriodInDays"]))
     if "kms:viaservice" in keys and resource_type in _KMS_VIA_SERVICE:
         context["kms:ViaService"] = f"{_KMS_VIA_SERVICE[resource_type]}.{template.env.region}.amazonaws.com"
     if "iam:permissionsboundary" in keys:
