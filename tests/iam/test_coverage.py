@@ -245,9 +245,11 @@ def test_an_api_without_the_apps_tag_cannot_be_deployed(stacks, execution_policy
     }
 
 
-def test_a_key_rotated_at_another_period_cannot_be_deployed(stacks, execution_policy, boundary):
-    # GIVEN the dev stack's keys without their rotation period (KMS's default, 365 days, applies)
+def test_a_key_rotated_at_another_period_cannot_be_deployed(stacks):
+    # GIVEN the dev stack's keys without their rotation period (KMS's default, 365 days, applies),
+    # deployed through dev's own bootstrap
     stack = stacks["Dev-UploadApi"]
+    execution_policy, boundary = set_policies("dev")
     template, keys = without_property(stack, "AWS::KMS::Key", "RotationPeriodInDays")
     # WHEN the first deployment's calls are checked (the keys' tags not yet in effect)
     gaps = missing_permissions(

@@ -42,6 +42,9 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/iam/test_guardrails.py::test_a_bounded_role_with_an_inline_star_policy_still_cannot",
             "tests/iam/test_coverage.py::test_the_execution_policy_allows_every_deploy_call",
             "tests/iam/test_coverage.py::test_a_first_deployment_needs_no_tag_of_a_key_it_creates",
+            "tests/iam/test_other_teams_apis_and_keys.py::test_another_teams_rest_api_cannot_be_changed",
+            "tests/iam/test_other_teams_apis_and_keys.py::test_the_apps_own_rest_api_stays_the_execution_roles",
+            "tests/iam/test_other_teams_apis_and_keys.py::test_another_teams_keys_rotation_period_cannot_be_set",
         ),
     ),
     Claim(
@@ -81,6 +84,17 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/unit/test_pipeline_change_check.py::test_deleting_promote_to_prod_needs_a_person",
             "tests/infra/test_pipeline_change_gate.py::test_the_synthesized_pipeline_without_promote_to_prod_needs_a_person",
             "tests/unit/test_pipeline_change_check.py::test_a_file_asset_made_by_a_command_is_refused",
+        ),
+    ),
+    Claim(
+        "stage-isolation",
+        "Each stage deploys through a bootstrap of its own",
+        (
+            "tests/iam/test_stage_isolation.py::test_devs_execution_role_is_denied_on_prods_resources",
+            "tests/iam/test_stage_isolation.py::test_prods_execution_role_is_allowed_the_same_calls",
+            "tests/iam/test_stage_isolation.py::test_a_dev_named_role_with_everything_is_denied_prods_resources",
+            "tests/iam/test_stage_isolation.py::test_dev_cannot_create_a_role_under_another_boundary",
+            "tests/iam/test_stage_isolation.py::test_prods_key_policies_admit_only_prods_execution_role",
         ),
     ),
     Claim(
