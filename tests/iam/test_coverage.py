@@ -227,9 +227,10 @@ def test_the_api_and_its_stage_are_created_with_the_apps_tag(stacks, stack_name)
         assert {"Key": APP_TAG_KEY, "Value": APP_TAG_VALUE} in resource["Properties"]["Tags"]
 
 
-def test_an_api_without_the_apps_tag_cannot_be_deployed(stacks, execution_policy, boundary):
+def test_an_api_without_the_apps_tag_cannot_be_deployed(stacks):
     # GIVEN the dev stack with the app's tag taken off its REST API
     stack = stacks["Dev-UploadApi"]
+    execution_policy, boundary = set_policies("dev")
     template, (untagged,) = without_property(stack, "AWS::ApiGateway::RestApi", "Tags")
     # WHEN its coverage is checked
     gaps = {(g.logical_id, g.action) for g in gaps_of(stack, execution_policy, template, boundary)}
@@ -246,8 +247,7 @@ def test_an_api_without_the_apps_tag_cannot_be_deployed(stacks, execution_policy
 
 
 def test_a_key_rotated_at_another_period_cannot_be_deployed(stacks):
-    # GIVEN the dev stack's keys without their rotation period (KMS's default, 365 days, applies),
-    # deployed through dev's own bootstrap
+    # GIVEN the dev stack's keys without their rotation period (KMS's default, 365 days, applies)
     stack = stacks["Dev-UploadApi"]
     execution_policy, boundary = set_policies("dev")
     template, keys = without_property(stack, "AWS::KMS::Key", "RotationPeriodInDays")

@@ -95,6 +95,8 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/iam/test_stage_isolation.py::test_a_dev_named_role_with_everything_is_denied_prods_resources",
             "tests/iam/test_stage_isolation.py::test_dev_cannot_create_a_role_under_another_boundary",
             "tests/iam/test_stage_isolation.py::test_prods_key_policies_admit_only_prods_execution_role",
+            "tests/iam/test_stage_isolation.py::test_devs_execution_role_cannot_edit_prods_guardrails",
+            "tests/unit/test_bootstrap_policies.py::test_a_stages_set_never_names_the_other_stage_or_its_qualifier",
         ),
     ),
     Claim(
