@@ -308,3 +308,19 @@ def test_a_variable_one_command_assigns_reaches_the_programs_of_the_next(make_ru
     rows = cli.run_actions(run)
     # THEN the build passes: buildspec 0.2 runs a phase in one shell, and the variable is the child's
     assert _row(rows, "Build")["result"] == "pass"
+
+
+def test_a_relative_cdk_out_handed_on_by_reuse_synth_is_made_absolute(make_run, tmp_path, monkeypatch):
+    # GIVEN --reuse-synth with a relative cdk.out (make's default), as seen from the repository
+    (tmp_path / "cdk.out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    template = codebuild_pipeline({"version": "0.2"})
+    (action,) = template["Resources"]["Pipeline"]["Properties"]["Stages"][1]["Actions"]
+    action["OutputArtifacts"] = [{"Name": "Synth_Output"}, {"Name": "Reports"}]
+    run = make_run(template)
+    synth = next(a for a in run.pipeline.actions if a.name == "Synth")
+    # WHEN the Synth handler hands it on
+    cli._reused_synth(Path("cdk.out"))(run, synth)
+    # THEN later actions, which run in other directories, get absolute paths
+    assert run.artifacts["Synth_Output"] == tmp_path / "cdk.out"
+    assert run.artifacts["Reports"] == tmp_path / "reports"

@@ -11,8 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from tools.review_kit.rehearse import (
     emulator,
     execution_policy,
     readback,
+    source,
 )
 from tools.review_kit.rehearse.measure import Measured
 from tools.review_kit.rehearse.pipeline import Action, Pipeline, Project, action_variables
@@ -86,25 +85,12 @@ class Run:
 
 
 def source_action(run: Run, action: Action) -> Outcome:
-    """The committed tree, as the source action hands it over: no .git, no ignored files."""
+    """The committed tree, as the source action hands it over (source.py)."""
     out = run.work / "artifacts" / action.outputs[0]
-    out.mkdir(parents=True)
-    commit = _git("rev-parse", "--short", "HEAD").strip()
-    with tempfile.TemporaryFile() as archive:
-        subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=REPO_ROOT, stdout=archive, check=True)  # noqa: S607
-        archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(out, filter="data")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    note = source.source_tree(out)
     run.artifacts[action.outputs[0]] = out
-    dirty = _git("status", "--porcelain", "--untracked-files=no").strip()
-    count = sum(1 for p in out.rglob("*") if p.is_file())
-    note = f"commit {commit}, {count} files" + (" (uncommitted changes are not in it)" if dirty else "")
     return Outcome("pass", note)
-
-
-def _git(*args: str) -> str:
-    command = ["git", *args]
-    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout  # noqa: S603
 
 
 # -- CodeBuild ------------------------------------------------------------------------------------

@@ -257,6 +257,10 @@ def run_actions(
 
 
 def _reused_synth(cdk_out: Path) -> Any:
+    # Absolute: later actions run in other directories (a relative cdk.out handed on was read from
+    # the change gate's work directory: "cdk.out/manifest.json: Not a directory").
+    cdk_out = cdk_out.resolve()
+
     def reused(run: actions.Run, action: actions.Action) -> actions.Outcome:
         for name in action.outputs:
             run.artifacts[name] = cdk_out if name.endswith("_Output") else cdk_out.parent / "reports"
