@@ -216,9 +216,13 @@ def test_devs_execution_role_cannot_edit_prods_guardrails():
     for name in ("UploadApiPermissionsBoundary-Prod", "UploadApiCfnExecution-Prod"):
         arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
         for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
-            assert not evaluate(
+            decision = evaluate(
                 Request(action, arn, context, principal_arn=principal), policies, boundary=boundary
             )
+            # denied by the guardrail itself, not merely because nothing allows it
+            assert not decision.allowed
+            assert decision.reason.startswith("explicit deny")
+            assert "NeverEditTheGuardrails" in decision.reason
 
 
 KEY_MANAGEMENT = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey")
@@ -248,3 +252,56 @@ def test_prods_key_policies_admit_only_prods_execution_role(stacks):
         dev = exec_role_arn(QUALIFIERS["dev"])
         request = Request("kms:PutKeyPolicy", key_arn, {"aws:PrincipalArn": dev}, principal_arn=dev)
         assert not evaluate(request, [EVERYTHING], resource_policy=key_policy)
+
+
+PROD_API = f"arn:aws:apigateway:{REGION}::/restapis/prodapi01"
+# What the pipeline stack's deploy (SelfMutate, the pipeline account's execution role) could ask of
+# prod's resources when the stages share the pipeline's account: each carries prod's stage tag.
+PIPELINE_PROBES: dict[str, tuple[str, str]] = {
+    "add a method to prod's API": ("apigateway:PUT", f"{PROD_API}/resources/abc/methods/GET"),
+    "deploy prod's API": ("apigateway:POST", f"{PROD_API}/deployments"),
+    "replace prod's API policy": ("apigateway:UpdateRestApiPolicy", PROD_API),
+    "delete prod's API": ("apigateway:DELETE", PROD_API),
+    "delete prod's scanning plan": (
+        "guardduty:DeleteMalwareProtectionPlan",
+        f"arn:aws:guardduty:{REGION}:{ACCOUNT}:malware-protection-plan/prodplan01",
+    ),
+    "delete prod's log group": (
+        "logs:DeleteLogGroup",
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:API-Gateway-Execution-Logs_prodapi01/prod",
+    ),
+}
+
+
+@pytest.mark.parametrize("probe", sorted(PIPELINE_PROBES))
+def test_the_pipelines_execution_role_is_denied_on_prods_tagged_resources(probe):
+    # GIVEN the pipeline account's execution role (the pipeline set's policies within its boundary),
+    # which deploys only the pipeline stack, and a call on a resource tagged as prod's
+    policies, boundary = set_policies("pipeline")
+    principal = exec_role_arn(PIPELINE_QUALIFIER)
+    action, resource = PIPELINE_PROBES[probe]
+    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal, **tagged("prod")}
+    decision = evaluate(
+        Request(action, resource, context, principal_arn=principal), policies, boundary=boundary
+    )
+    # THEN it is denied by the pipeline set's own wall, not merely unallowed
+    assert not decision.allowed
+    assert "NoStagesResources" in decision.reason
+
+
+def test_the_pipelines_execution_role_cannot_tag_anything_as_a_stages():
+    policies, boundary = set_policies("pipeline")
+    principal = exec_role_arn(PIPELINE_QUALIFIER)
+    context = {
+        "aws:PrincipalAccount": ACCOUNT,
+        "aws:PrincipalArn": principal,
+        f"aws:RequestTag/{APP_TAG_KEY}": APP_TAG_VALUE,
+        f"aws:RequestTag/{STAGE_TAG_KEY}": "prod",
+        "aws:TagKeys": [APP_TAG_KEY, STAGE_TAG_KEY],
+    }
+    request = Request(
+        "apigateway:POST", f"arn:aws:apigateway:{REGION}::/restapis", context, principal_arn=principal
+    )
+    decision = evaluate(request, policies, boundary=boundary)
+    assert not decision.allowed
+    assert "NoStagesTags" in decision.reason

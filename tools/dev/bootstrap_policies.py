@@ -20,7 +20,9 @@ bootstrap/generated/<set>/ under the same file names:
 - **pipeline** (the base names, CDK's default qualifier): the Allow statements keep no stage's names
   (the pipeline's execution role deploys only the pipeline stack), except the stages' role ARNs in
   the boundary (the verify steps assume each stage's verifier role); the boundary's grant to assume
-  the CDK bootstrap roles (deploy, publishing, lookup) names those of each stage's qualifier too.
+  the CDK bootstrap roles (deploy, publishing, lookup) names those of each stage's qualifier too; its
+  execution-resources policy denies every resource tagged as a stage's and tagging anything as a
+  stage's (where the stages share its account, SelfMutate's deploy cannot reach them).
 
 Nothing is written by hand in bootstrap/generated/: edit the base files, then run this (the test
 tests/unit/test_bootstrap_policies.py fails while a generated file differs from what this writes).
@@ -105,8 +107,11 @@ def read_base(base_name: str) -> dict[str, Any]:
     return dict(json.loads((BOOTSTRAP / POLICY_FILES[base_name]).read_text(encoding="utf-8")))
 
 
-def derive(base: Mapping[str, Any], policy_set: PolicySet, *, boundary: bool) -> dict[str, Any]:
-    """`base` (a base file's document) as `policy_set` creates it."""
+def derive(
+    base: Mapping[str, Any], policy_set: PolicySet, *, boundary: bool, walled: bool = False
+) -> dict[str, Any]:
+    """`base` (a base file's document) as `policy_set` creates it; `walled`: the pipeline set's
+    execution policy that carries the denial of every stage's resources (`_stages_wall`)."""
     document = copy.deepcopy(dict(base))
     own = policy_set.stage or PIPELINE_SET
     foreign = tuple(name for owner, names in OWNED_NAMES.items() if owner != own for name in names)
@@ -124,6 +129,8 @@ def derive(base: Mapping[str, Any], policy_set: PolicySet, *, boundary: bool) ->
             statements.append(_rename(_with_stage_tag(statement, policy_set.stage), policy_set))
     if boundary and policy_set.stage is not None:
         statements.extend(_stage_wall(policy_set.stage))
+    if policy_set.stage is None and walled:
+        statements.extend(_stages_wall())
     document["Statement"] = statements
     return document
 
@@ -188,6 +195,23 @@ def _stage_wall(stage: str) -> list[dict[str, Any]]:
     ]
 
 
+def _stages_wall() -> list[dict[str, Any]]:
+    """The pipeline's execution role deploys only the pipeline stack: where the stages share its
+    account, it is denied every resource tagged as a stage's, and tagging anything as a stage's.
+    In its execution policy, not its boundary: the pipeline's own roles (the verify steps) do act on
+    stage resources, and a pipeline template's new role is a pipeline change a person approves."""
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"Null": {f"aws:{kind}/{STAGE_TAG_KEY}": "false"}},
+        }
+        for sid, kind in (("NoStagesResources", "ResourceTag"), ("NoStagesTags", "RequestTag"))
+    ]
+
+
 def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
     """The stage's qualifier and the stage's policy names in every string of `statement`."""
     policy_arn = re.compile(
@@ -227,7 +251,12 @@ def rendered(policy_set: PolicySet) -> dict[Path, str]:
     """Each file of `policy_set`, as written: path -> text."""
     return {
         policy_set.directory / file: json.dumps(
-            derive(read_base(base_name), policy_set, boundary=base_name == PERMISSIONS_BOUNDARY_NAME),
+            derive(
+                read_base(base_name),
+                policy_set,
+                boundary=base_name == PERMISSIONS_BOUNDARY_NAME,
+                walled=base_name == EXECUTION_RESOURCES_POLICY_NAME,
+            ),
             indent=2,
         )
         + "\n"
