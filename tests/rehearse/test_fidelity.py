@@ -204,3 +204,16 @@ def test_a_stack_created_as_written_below_the_floor_is_named(created, short):
             "Dev/UploadApi.Deploy: 57 of 68 resources created as written (84%), below the rehearsal's "
             "floor of 85% (docs/rehearsal.md: what the emulator creates as written)"
         ]
+
+
+def test_the_summary_counts_what_the_rehearsals_own_models_created():
+    # GIVEN a stack with one resource of a type moto's CloudFormation creates and one the rehearsal's
+    # model of a type moto lacks creates in moto's service (service_models.py)
+    check = fidelity.Fidelity(
+        total=2,
+        created_as_written=["AWS::S3::Bucket Bucket", "AWS::CloudWatch::Alarm Alarm"],
+    )
+    # THEN both count as created as written, and the summary says how many came from the models
+    summary = check.as_summary()
+    assert (summary["createdAsWritten"], summary["createdByRehearsalModels"]) == (2, 1)
+    assert "1 of them by the rehearsal's models" in check.line()

@@ -406,3 +406,29 @@ def test_written_resolves_the_arns_and_version_number_aws_builds_from_the_ref():
     assert written.get_att("Alarm", "Arn") == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:a"
     assert written.get_att("Version", "Version") == "3"
     assert written.get_att("Rule", "EventBusName") == fidelity.UNRESOLVED
+
+
+def test_a_keys_rotation_period_reads_back_as_written(moto_account):
+    # GIVEN a key as the stacks write it: rotation on, every 90 days
+    key = {
+        "Type": "AWS::KMS::Key",
+        "Properties": {
+            "EnableKeyRotation": True,
+            "RotationPeriodInDays": 90,
+            "KeyPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
+            },
+        },
+    }
+    check = _deploy(moto_account, {"Resources": {"Key": key}})
+    # THEN GetKeyRotationStatus answers the period, as KMS documents, and the key is as written
+    assert check.fidelity.lost == {}
+    assert check.fidelity.created_as_written == ["AWS::KMS::Key Key"]

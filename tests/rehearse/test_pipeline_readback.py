@@ -145,6 +145,7 @@ def test_the_deployed_pipeline_is_read_back_and_selfmutate_passes(make_run, acco
     assert self_mutate["resources"] == {
         "total": 5,
         "createdAsWritten": 5,
+        "createdByRehearsalModels": 0,
         "modelled": 0,
         "propertiesLost": [],
     }

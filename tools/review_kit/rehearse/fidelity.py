@@ -24,6 +24,7 @@ from typing import Any
 
 from tools.common import intrinsics
 from tools.review_kit.rehearse import s3_readback
+from tools.review_kit.rehearse.service_models import MODELS
 
 MISSING = object()  # the service's answer has no such property
 UNRESOLVED = "\u27e8unresolved attribute\u27e9"  # a Fn::GetAtt whose value the rehearsal does not know
@@ -73,10 +74,16 @@ class Fidelity:
     modelled: list[str] = field(default_factory=list)
     lost: dict[str, list[str]] = field(default_factory=dict)  # label -> properties lost / unproven
 
+    def by_rehearsal_models(self) -> int:
+        """Of those created as written, how many are of a type moto's CloudFormation lacks, created in
+        moto's own service by the rehearsal's model of it (service_models.py), not by moto's code."""
+        return sum(1 for label in self.created_as_written if label.split(" ", 1)[0] in MODELS)
+
     def as_summary(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "createdAsWritten": len(self.created_as_written),
+            "createdByRehearsalModels": self.by_rehearsal_models(),
             "modelled": len(self.modelled),
             "propertiesLost": [f"{label}: {', '.join(props)}" for label, props in sorted(self.lost.items())],
         }
@@ -84,7 +91,8 @@ class Fidelity:
     def line(self) -> str:
         share = 100 * len(self.created_as_written) / self.total if self.total else 0.0
         return (
-            f"resources {self.total}: {len(self.created_as_written)} created as written ({share:.0f}%), "
+            f"resources {self.total}: {len(self.created_as_written)} created as written ({share:.0f}%; "
+            f"{self.by_rehearsal_models()} of them by the rehearsal's models of types moto lacks), "
             f"{len(self.modelled)} modelled, {len(self.lost)} created with properties lost or unproven"
         )
 
@@ -289,6 +297,9 @@ def _key(s: Any, key_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "Description": key.get("Description", MISSING),
         "EnableKeyRotation": _call(lambda: kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]),
+        "RotationPeriodInDays": _call(
+            lambda: kms.get_key_rotation_status(KeyId=key_id)["RotationPeriodInDays"]
+        ),
         "KeyPolicy": _call(lambda: kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]),
         "Tags": _call(lambda: _tags(kms.list_resource_tags(KeyId=key_id)["Tags"])),
     }

@@ -68,6 +68,7 @@ def install() -> None:
     _patch_roles()
     _patch_topics()
     _patch_tables()
+    _patch_keys()
 
 
 def _after(model_class: Any, apply: Apply, *, update: bool = False) -> None:
@@ -459,3 +460,35 @@ def _patch_tables() -> None:
     from moto.dynamodb.models.table import Table
 
     _after(Table, _apply_table)
+
+
+# -- KMS ------------------------------------------------------------------------------------------
+
+
+def _apply_key(key: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
+    period = properties.get("RotationPeriodInDays")
+    if period is not None:
+        key.rotation_period_in_days = int(period)
+
+
+def _patch_keys() -> None:
+    """RotationPeriodInDays: moto's key has no period; GetKeyRotationStatus answers it while rotation is
+    on (KMS API reference: GetKeyRotationStatus returns RotationPeriodInDays for automatic rotation)."""
+    from moto.kms.models import Key
+    from moto.kms.responses import KmsResponse
+
+    _after(Key, _apply_key)
+    if KmsResponse.__dict__.get(_FLAG):
+        return
+    original = KmsResponse.get_key_rotation_status
+
+    def get_key_rotation_status(self: Any) -> str:
+        answer = json.loads(original(self))
+        key = self.kms_backend.describe_key(self._get_param("KeyId"))
+        period = getattr(key, "rotation_period_in_days", None)
+        if answer.get("KeyRotationEnabled") and period is not None:
+            answer["RotationPeriodInDays"] = period
+        return json.dumps(answer)
+
+    KmsResponse.get_key_rotation_status = get_key_rotation_status
+    setattr(KmsResponse, _FLAG, True)
