@@ -305,3 +305,55 @@ def test_the_pipelines_execution_role_cannot_tag_anything_as_a_stages():
     decision = evaluate(request, policies, boundary=boundary)
     assert not decision.allowed
     assert "NoStagesTags" in decision.reason
+
+
+# API Gateway's account-level CloudWatch role: one per account, created by dev's stack when the stages
+# share one (stages/pipeline/settings.py), so under dev's boundary; it writes both stages' API logs.
+CLOUDWATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadApiCloudWatchRoleD812835A-RANDOM"
+PUSH_TO_CLOUDWATCH = {  # AmazonAPIGatewayPushToCloudWatchLogs, the role's only policy
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+PROD_LOG_GROUPS = (
+    f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:API-Gateway-Execution-Logs_prodapi01/prod",
+    f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:Prod-UploadApi-ApiAccessLogsA1B2C3D4-RANDOM",
+)
+
+
+@pytest.mark.parametrize("group", PROD_LOG_GROUPS, ids=["execution-logs", "access-logs"])
+@pytest.mark.parametrize("action", ["logs:CreateLogStream", "logs:PutLogEvents"])
+def test_the_account_cloudwatch_role_writes_prods_api_logs_in_a_shared_account(action, group):
+    # GIVEN the account's API Gateway CloudWatch role, under dev's boundary, and prod's log groups
+    _, boundary = set_policies("dev")
+    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": CLOUDWATCH_ROLE, **tagged("prod")}
+    request = Request(action, f"{group}:log-stream:abc", context, principal_arn=CLOUDWATCH_ROLE)
+    # THEN it may write prod's API logs (else API Gateway drops them)
+    assert evaluate(request, [PUSH_TO_CLOUDWATCH], boundary=boundary).allowed
+
+
+@pytest.mark.parametrize("action", ["logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogStream"])
+def test_a_dev_role_still_cannot_change_prods_log_groups(action):
+    # GIVEN a role a dev template creates, with `*:*`, under dev's boundary
+    _, boundary = set_policies("dev")
+    principal = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-Anything-RANDOM"
+    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal, **tagged("prod")}
+    star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    request = Request(action, PROD_LOG_GROUPS[0], context, principal_arn=principal)
+    # THEN changing prod's log groups stays denied by the stage wall
+    decision = evaluate(request, [star], boundary=boundary)
+    assert not decision.allowed
+    assert "NoOtherStagesResources" in decision.reason

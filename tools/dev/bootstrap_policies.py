@@ -14,9 +14,10 @@ bootstrap/generated/<set>/ under the same file names:
   stack of the app, and is dropped when a list it needs is left empty; a statement that allows by the
   app's tag also requires the stage's tag (`upload-api:stage`); a Deny of removing the app's tag also
   denies removing the stage's; the boundary gains two denials, of every resource tagged with another
-  stage and of tagging anything with another stage; the qualifier (also where a base file names
-  every qualifier's execution role, `cdk-*-cfn-exec-role-*`) and the policies' own names are the
-  stage's. Deny statements are otherwise kept as they are: they only take away.
+  stage (but writing log events into the app's log groups: the account's one API Gateway CloudWatch
+  role writes every stage's API logs) and of tagging anything with another stage; the qualifier
+  (also where a base file names every qualifier's execution role, `cdk-*-cfn-exec-role-*`) and the
+  policies' own names are the stage's. Deny statements are otherwise kept as they are: they only take away.
 - **pipeline** (the base names, CDK's default qualifier): the Allow statements keep no stage's names
   (the pipeline's execution role deploys only the pipeline stack), except the stages' role ARNs in
   the boundary (the verify steps assume each stage's verifier role); the boundary's grant to assume
@@ -42,6 +43,7 @@ from typing import Any
 
 from stages.guardrails import (
     APP_TAG_KEY,
+    APP_TAG_VALUE,
     BASE_POLICY_NAMES,
     EXECUTION_POLICY_NAME,
     EXECUTION_RESOURCES_POLICY_NAME,
@@ -178,13 +180,21 @@ def _with_stage_tag(statement: dict[str, Any], stage: str) -> dict[str, Any]:
     return statement
 
 
+# What API Gateway's account-level CloudWatch role does to a log group: one role per account writes
+# every stage's API logs, and in a shared account it is dev's stack's (stages/pipeline/settings.py).
+LOG_WRITES = ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
 def _stage_wall(stage: str) -> list[dict[str, Any]]:
-    """The boundary's denials of what belongs to another stage, by the stage tag."""
-    return [
+    """The boundary's denials of what belongs to another stage, by the stage tag, but writing log
+    events into the app's log groups: the account's API Gateway CloudWatch role must write every
+    stage's API logs (else API Gateway drops them); changing or reading another stage's logs stays
+    denied."""
+    wall: list[dict[str, Any]] = [
         {
             "Sid": sid,
             "Effect": "Deny",
-            "Action": "*",
+            **({"NotAction": LOG_WRITES} if kind == "ResourceTag" else {"Action": "*"}),
             "Resource": "*",
             "Condition": {
                 "StringNotEquals": {f"aws:{kind}/{STAGE_TAG_KEY}": stage},
@@ -193,6 +203,14 @@ def _stage_wall(stage: str) -> list[dict[str, Any]]:
         }
         for sid, kind in (("NoOtherStagesResources", "ResourceTag"), ("NoOtherStagesTags", "RequestTag"))
     ]
+    app_logs = {
+        "Sid": "AppLogWrites",
+        "Effect": "Allow",
+        "Action": LOG_WRITES,
+        "Resource": "*",
+        "Condition": {"StringEquals": {f"aws:ResourceTag/{APP_TAG_KEY}": APP_TAG_VALUE}},
+    }
+    return [app_logs, *wall]
 
 
 def _stages_wall() -> list[dict[str, Any]]:
