@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.review_kit.rehearse import moto_properties
 from tools.review_kit.rehearse.service_models import MODELS, Delete, ServiceModel
 
 
@@ -136,33 +137,18 @@ def install(models: Mapping[str, ServiceModel] = MODELS) -> None:
     _patch_deployment_group_alarms()
 
 
+def _apply_method(method: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
+    if "RequestModels" in properties:
+        method.request_models = dict(properties["RequestModels"])
+    if "RequestValidatorId" in properties:
+        method.request_validator_id = str(properties["RequestValidatorId"])
+
+
 def _patch_method_request_models() -> None:
     """AWS::ApiGateway::Method: moto's model drops RequestModels and RequestValidatorId."""
     from moto.apigateway import models
 
-    method_class: Any = models.Method
-    if getattr(method_class, "_rehearsal_request_models", False):
-        return
-    original = method_class.create_from_cloudformation_json.__func__
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        method = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        properties = cloudformation_json.get("Properties") or {}
-        if "RequestModels" in properties:
-            method.request_models = dict(properties["RequestModels"])
-        if "RequestValidatorId" in properties:
-            method.request_validator_id = str(properties["RequestValidatorId"])
-        return method
-
-    method_class.create_from_cloudformation_json = classmethod(create)
-    method_class._rehearsal_request_models = True
+    moto_properties.after_create(models.Method, _apply_method)
 
 
 def _patch_deployment_group_alarms() -> None:

@@ -71,7 +71,7 @@ def install() -> None:
     _patch_keys()
 
 
-def _after(model_class: Any, apply: Apply, *, update: bool = False) -> None:
+def after_create(model_class: Any, apply: Apply, *, update: bool = False) -> None:
     """Run `apply` after moto's CloudFormation create (and update) of `model_class`."""
     if model_class.__dict__.get(_CFN_FLAG):
         return
@@ -262,7 +262,7 @@ def _patch_notification_answer() -> None:
 def _patch_buckets() -> None:
     from moto.s3.models import FakeBucket
 
-    _after(FakeBucket, _apply_bucket, update=True)
+    after_create(FakeBucket, _apply_bucket, update=True)
     _patch_bucket_policy_retries_logging()
     _patch_notification_answer()
 
@@ -334,7 +334,7 @@ def _patch_functions() -> None:
     from moto.awslambda.models import LambdaFunction
 
     _extend_function_model()
-    _after(LambdaFunction, _apply_function, update=True)
+    after_create(LambdaFunction, _apply_function, update=True)
 
 
 # -- API Gateway ----------------------------------------------------------------------------------
@@ -431,7 +431,7 @@ def _apply_role(role: Any, properties: Mapping[str, Any], account_id: str, regio
 def _patch_roles() -> None:
     from moto.iam.models import Role
 
-    _after(Role, _apply_role, update=True)
+    after_create(Role, _apply_role, update=True)
 
 
 def _apply_topic(topic: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
@@ -445,7 +445,7 @@ def _apply_topic(topic: Any, properties: Mapping[str, Any], account_id: str, reg
 def _patch_topics() -> None:
     from moto.sns.models import Topic
 
-    _after(Topic, _apply_topic)
+    after_create(Topic, _apply_topic)
 
 
 def _apply_table(table: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
@@ -459,7 +459,7 @@ def _apply_table(table: Any, properties: Mapping[str, Any], account_id: str, reg
 def _patch_tables() -> None:
     from moto.dynamodb.models.table import Table
 
-    _after(Table, _apply_table)
+    after_create(Table, _apply_table)
 
 
 # -- KMS ------------------------------------------------------------------------------------------
@@ -477,7 +477,7 @@ def _patch_keys() -> None:
     from moto.kms.models import Key
     from moto.kms.responses import KmsResponse
 
-    _after(Key, _apply_key)
+    after_create(Key, _apply_key)
     if KmsResponse.__dict__.get(_FLAG):
         return
     original = KmsResponse.get_key_rotation_status
@@ -490,5 +490,5 @@ def _patch_keys() -> None:
             answer["RotationPeriodInDays"] = period
         return json.dumps(answer)
 
-    KmsResponse.get_key_rotation_status = get_key_rotation_status
+    setattr(KmsResponse, "get_key_rotation_status", get_key_rotation_status)  # noqa: B010 - a method replaced
     setattr(KmsResponse, _FLAG, True)
