@@ -357,3 +357,21 @@ def test_a_dev_role_still_cannot_change_prods_log_groups(action):
     decision = evaluate(request, [star], boundary=boundary)
     assert not decision.allowed
     assert "NoOtherStagesResources" in decision.reason
+
+
+GUARDDUTY_RULE = (
+    f"arn:aws:events:{REGION}:{ACCOUNT}:rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3prodplan01"
+)
+
+
+@pytest.mark.parametrize("action", ["events:PutRule", "events:RemoveTargets", "events:DeleteRule"])
+def test_a_stage_without_scanning_cannot_touch_guardduty_scanning_rules(action):
+    # GIVEN a role a dev template creates, with `*:*`, under dev's boundary (dev scans no uploads by
+    # default), and the EventBridge rule GuardDuty creates, untagged, for prod's scanning plan
+    _, boundary = set_policies("dev")
+    principal = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-Anything-RANDOM"
+    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal}
+    star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    request = Request(action, GUARDDUTY_RULE, context, principal_arn=principal)
+    # THEN it cannot change the rule: dev's boundary does not name GuardDuty's rules
+    assert not evaluate(request, [star], boundary=boundary).allowed

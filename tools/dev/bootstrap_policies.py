@@ -11,7 +11,8 @@ bootstrap/generated/<set>/ under the same file names:
 - **dev, prod** (each created under its own names, `stage_policy_name`: `UploadApiCfnExecution-Dev`...,
   and attached to the stage's own execution role, qualifier `uploadApi.stages.<stage>.bootstrapQualifier`):
   every Allow statement keeps only the values (resources, condition values) that do not name another
-  stack of the app, and is dropped when a list it needs is left empty; a statement that allows by the
+  stack of the app (nor, for a stage without malware scanning, GuardDuty's scanning rules), and is
+  dropped when a list it needs is left empty; a statement that allows by the
   app's tag also requires the stage's tag (`upload-api:stage`); a Deny of removing the app's tag also
   denies removing the stage's; the boundary gains two denials, of every resource tagged with another
   stage (but writing log events into the app's log groups: the account's one API Gateway CloudWatch
@@ -78,6 +79,7 @@ _BOOTSTRAP_ROLE = re.compile(
     r"role/cdk-" + PIPELINE_QUALIFIER + r"-(deploy|lookup|[*a-z]*-?publishing)-role-"
 )
 _TAG_CONDITIONS = ("aws:ResourceTag/", "aws:RequestTag/")
+GUARDDUTY_RULE_PREFIX = "rule/do-not-delete-amazonguarddutymalwareprotection"  # lower case, as matched
 _ANY_EXEC_ROLE = "role/cdk-*-cfn-exec-role-"
 
 
@@ -89,6 +91,10 @@ class PolicySet:
     qualifier: str
     # The other stages' qualifiers (the pipeline's set names their bootstrap roles).
     stage_qualifiers: tuple[str, ...] = ()
+    # Whether GuardDuty scans the stage's uploads (malwareScanning): a set without scanning keeps no
+    # grant on GuardDuty's EventBridge rules, which GuardDuty creates untagged under one prefix for
+    # every plan of the account (another stage's included).
+    scans_uploads: bool = True
 
     @property
     def directory(self) -> Path:
@@ -100,9 +106,13 @@ class PolicySet:
 
 def policy_sets(upload_api_context: Any) -> list[PolicySet]:
     """The pipeline's set and one per stage, with the qualifiers cdk.json gives them."""
-    qualifiers = {s: load_stage_settings(upload_api_context, s).qualifier for s in STAGE_NAMES}
-    pipeline = PolicySet(None, PIPELINE_QUALIFIER, tuple(qualifiers[s] for s in STAGE_NAMES))
-    return [pipeline, *(PolicySet(stage, qualifiers[stage]) for stage in STAGE_NAMES)]
+    settings = {s: load_stage_settings(upload_api_context, s) for s in STAGE_NAMES}
+    pipeline = PolicySet(None, PIPELINE_QUALIFIER, tuple(settings[s].qualifier for s in STAGE_NAMES))
+    stages = [
+        PolicySet(stage, settings[stage].qualifier, scans_uploads=settings[stage].scans_uploads)
+        for stage in STAGE_NAMES
+    ]
+    return [pipeline, *stages]
 
 
 def read_base(base_name: str) -> dict[str, Any]:
@@ -117,6 +127,8 @@ def derive(
     document = copy.deepcopy(dict(base))
     own = policy_set.stage or PIPELINE_SET
     foreign = tuple(name for owner, names in OWNED_NAMES.items() if owner != own for name in names)
+    if policy_set.stage is not None and not policy_set.scans_uploads:
+        foreign += (GUARDDUTY_RULE_PREFIX,)
     # The pipeline's verify steps assume each stage's verifier role: its boundary keeps the stages' roles.
     kept_roles = policy_set.stage is None and boundary
     statements = []
