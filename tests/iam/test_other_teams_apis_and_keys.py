@@ -1,5 +1,5 @@
-"""Issue 16 findings 3 and 6, proven offline: a template cannot change another team's REST API or
-set another team's key's rotation period through the CloudFormation execution role.
+"""Proven offline: a template cannot change another team's REST API or set another team's key's
+rotation period through the CloudFormation execution role.
 
 API Gateway scopes REST APIs by tag: a REST API's children (resources, methods, integrations,
 models, deployments, stages) are authorized with its tags (API Gateway Developer Guide, "API
@@ -12,7 +12,9 @@ rotation period instead (kms:RotationPeriodInDays).
 
 Every decision is tools.review_kit.iam.evaluator's over the real files in bootstrap/, for the
 execution policies alone and within the boundary; the API Gateway probes also for a role with the
-boundary and `*:*` (the boundary alone holds them).
+boundary and `*:*` (the boundary alone holds them). The denials are proven for the base files and
+for each generated set a stage deploys through (bootstrap/generated/<stage>/: its own qualifier's
+execution role, policies and boundary).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import urllib.parse
 import pytest
 
 from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE, KEY_ROTATION_PERIOD_DAYS
-from tests.iam.conftest import ACCOUNT, EXECUTION_POLICY_FILES, read_policy
+from tests.iam.conftest import ACCOUNT, EXECUTION_POLICY_FILES, read_policy, set_policies
+from tools.dev.bootstrap_policies import cdk_json_context
 from tools.review_kit.iam.evaluator import Request, evaluate
 
 REGION = "us-east-1"
@@ -88,24 +91,45 @@ AS = {
 }
 
 
-@pytest.mark.parametrize("who", AS)
+def _stage_sets() -> dict[str, tuple[str, list[dict[str, object]], dict[str, object]]]:
+    """Each stage's own bootstrap: its execution role within its generated policies and boundary,
+    and a role its template may create with `*:*` within that boundary."""
+    found = {}
+    for stage in ("dev", "prod"):
+        qualifier = cdk_json_context()["stages"][stage]["bootstrapQualifier"]
+        role = f"arn:aws:iam::{ACCOUNT}:role/cdk-{qualifier}-cfn-exec-role-{ACCOUNT}-{REGION}"
+        policies, boundary = set_policies(stage)
+        found[f"{stage}-set"] = (role, policies, boundary)
+        found[f"{stage}-role-star+{stage}-boundary"] = (
+            f"arn:aws:iam::{ACCOUNT}:role/{stage.capitalize()}-UploadApi-Escalate",
+            [STAR],
+            boundary,
+        )
+    return found
+
+
+# The denials hold for the base files and for each generated stage set.
+DENIED_AS = {**AS, **_stage_sets()}
+
+
+@pytest.mark.parametrize("who", DENIED_AS)
 @pytest.mark.parametrize("theirs", THEIRS)
 @pytest.mark.parametrize(
     ("name", "action", "resource", "context"), THEIR_CALLS, ids=[c[0] for c in THEIR_CALLS]
 )
 def test_another_teams_rest_api_cannot_be_changed(who, theirs, name, action, resource, context):
     # GIVEN another team's REST API (untagged, or tagged for that team)
-    role, policies, boundary = AS[who]
+    role, policies, boundary = DENIED_AS[who]
     # WHEN the execution role (or a bounded role with *:*) changes it
     decision = decide(role, action, resource, {**THEIRS[theirs], **context}, policies, boundary)
     # THEN it is denied
     assert not decision.allowed, f"{name}: {decision.reason}"
 
 
-@pytest.mark.parametrize("who", AS)
+@pytest.mark.parametrize("who", DENIED_AS)
 @pytest.mark.parametrize(("name", "action", "resource"), OTHER_RESOURCES, ids=[c[0] for c in OTHER_RESOURCES])
 def test_other_api_gateway_resources_cannot_be_changed(who, name, action, resource):
-    role, policies, boundary = AS[who]
+    role, policies, boundary = DENIED_AS[who]
     decision = decide(role, action, resource, TAGGED_AS_OURS, policies, boundary)
     assert not decision.allowed, f"{name}: {decision.reason}"
 
@@ -139,6 +163,23 @@ def test_the_apps_tag_is_never_removed_from_its_api():
 
 THEIR_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/5555-payroll"
 POLICIES_AND_BOUNDARY = {"exec-policies": None, "exec-policies+boundary": BOUNDARY}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize("theirs", THEIRS)
+@pytest.mark.parametrize("period", [None, 365, 2560, 91], ids=lambda p: f"period-{p}")
+def test_a_stages_execution_role_cannot_set_another_teams_rotation_period(stage, theirs, period):
+    # GIVEN a stage's own execution role within its generated policies and boundary
+    role, policies, boundary = DENIED_AS[f"{stage}-set"]
+    context = {**THEIRS[theirs]}
+    if period is not None:
+        context["kms:RotationPeriodInDays"] = period
+    # THEN turning another team's key's rotation on at any period but the app's is denied
+    decision = decide(role, "kms:EnableKeyRotation", THEIR_KEY, context, policies, boundary)
+    assert not decision.allowed, decision.reason
+    # AND at the app's period it is allowed (the first deployment's call): the denial is the pin's
+    pinned = {**context, "kms:RotationPeriodInDays": KEY_ROTATION_PERIOD_DAYS}
+    assert decide(role, "kms:EnableKeyRotation", THEIR_KEY, pinned, policies, boundary).allowed
 
 
 @pytest.mark.parametrize("bounded", POLICIES_AND_BOUNDARY)
