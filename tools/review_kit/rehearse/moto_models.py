@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.review_kit.rehearse import moto_properties
+from tools.review_kit.rehearse import cfn_hooks
 from tools.review_kit.rehearse.service_models import MODELS, Delete, ServiceModel
 
 
@@ -148,7 +148,7 @@ def _patch_method_request_models() -> None:
     """AWS::ApiGateway::Method: moto's model drops RequestModels and RequestValidatorId."""
     from moto.apigateway import models
 
-    moto_properties.after_create(models.Method, _apply_method)
+    cfn_hooks.around_create(models.Method, _apply_method)
 
 
 def _patch_deployment_group_alarms() -> None:

@@ -46,8 +46,10 @@ Each where it is used:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
+
+from tools.review_kit.rehearse import cfn_hooks
 
 
 def patch_moto() -> None:
@@ -156,57 +158,26 @@ def _patch_policy_variables_in_arns() -> None:
     validator._rehearsal_patched = True
 
 
-def _wrap_cloudformation_create(
-    model_class: Any,
-    *,
-    before: Callable[[dict[str, Any]], None] | None = None,
-    after: Callable[[Any, dict[str, Any], str], None] | None = None,
-) -> None:
-    """Wrap a moto model's CloudFormation create, once: `before` mends the resource's JSON as moto
-    reads it, `after` (created model, resource JSON, account id) sets what moto left out."""
-    if getattr(model_class, "_rehearsal_patched", False):
-        return
-    original = model_class.create_from_cloudformation_json.__func__
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        if before is not None:
-            before(cloudformation_json)
-        created = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        if after is not None:
-            after(created, cloudformation_json, account_id)
-        return created
-
-    model_class.create_from_cloudformation_json = classmethod(create)
-    model_class._rehearsal_patched = True
-
-
 def _patch_role_managed_policies() -> None:
     from moto.iam import models as iam
 
-    def attach(role: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
+    def attach(role: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
         backend = iam.iam_backends[account_id]["aws"]
-        for policy_arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns", []):
+        for policy_arn in properties.get("ManagedPolicyArns", []):
             backend.attach_role_policy(policy_arn, role.name)
 
-    _wrap_cloudformation_create(iam.Role, after=attach)
+    cfn_hooks.around_create(iam.Role, attach)
 
 
 def _patch_log_group_kms_key() -> None:
     from moto.logs import models as logs
 
-    def encrypt(group: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
-        key = (cloudformation_json.get("Properties") or {}).get("KmsKeyId")
+    def encrypt(group: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
+        key = properties.get("KmsKeyId")
         if key:
             group.kms_key_id = key
 
-    _wrap_cloudformation_create(logs.LogGroup, after=encrypt)
+    cfn_hooks.around_create(logs.LogGroup, encrypt)
 
 
 def _patch_log_group_arn_attribute() -> None:
@@ -228,8 +199,7 @@ def _patch_table_encryption_and_recovery() -> None:
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
 
-    def as_written(table: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
-        properties = cloudformation_json.get("Properties") or {}
+    def as_written(table: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
         sse = properties.get("SSESpecification") or {}
         if sse.get("SSEEnabled"):
             table.sse_specification = {"Enabled": True, "SSEType": sse.get("SSEType", "KMS")}
@@ -240,18 +210,18 @@ def _patch_table_encryption_and_recovery() -> None:
             backend = dynamodb_backends[account_id][table.region_name]
             backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
 
-    _wrap_cloudformation_create(Table, after=as_written)
+    cfn_hooks.around_create(Table, as_written)
 
 
 def _patch_bucket_versioning() -> None:
     from moto.s3 import models as s3
 
-    def version(bucket: Any, cloudformation_json: dict[str, Any], account_id: str) -> None:
-        versioning = (cloudformation_json.get("Properties") or {}).get("VersioningConfiguration") or {}
+    def version(bucket: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
+        versioning = properties.get("VersioningConfiguration") or {}
         if versioning.get("Status"):
             bucket.versioning_status = versioning["Status"]
 
-    _wrap_cloudformation_create(s3.FakeBucket, after=version)
+    cfn_hooks.around_create(s3.FakeBucket, version)
 
 
 def _patch_kms_key_policy() -> None:
@@ -268,7 +238,7 @@ def _patch_kms_key_policy() -> None:
             for tag in properties.get("Tags", [])
         ]
 
-    _wrap_cloudformation_create(kms.Key, before=as_kms_reads_them)
+    cfn_hooks.around_create(kms.Key, before=as_kms_reads_them)
 
 
 def _add_alias_model(models: Any) -> None:

@@ -51,13 +51,13 @@ template on an update is not removed from the resource here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-_FLAG = "_rehearsal_properties"  # a model or backend extended here
-_CFN_FLAG = "_rehearsal_cloudformation_properties"  # a type whose CloudFormation create is wrapped
+from tools.review_kit.rehearse.cfn_hooks import around_create
 
-Apply = Callable[[Any, Mapping[str, Any], str, str], None]  # model, properties, account, region
+_FLAG = "_rehearsal_properties"  # a model or backend extended here
+_REPLACED = "_rehearsal_cloudformation_create_replaced"  # a type whose CloudFormation create is ours
 
 
 def install() -> None:
@@ -69,46 +69,6 @@ def install() -> None:
     _patch_topics()
     _patch_tables()
     _patch_keys()
-
-
-def after_create(model_class: Any, apply: Apply, *, update: bool = False) -> None:
-    """Run `apply` after moto's CloudFormation create (and update) of `model_class`."""
-    if model_class.__dict__.get(_CFN_FLAG):
-        return
-    create_original = model_class.create_from_cloudformation_json.__func__
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        created = create_original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        apply(created, cloudformation_json.get("Properties") or {}, account_id, region_name)
-        return created
-
-    model_class.create_from_cloudformation_json = classmethod(create)
-    if update:
-        update_original = model_class.update_from_cloudformation_json.__func__
-
-        def updated(
-            cls: type,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> Any:
-            result = update_original(
-                cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-            )
-            apply(result, cloudformation_json.get("Properties") or {}, account_id, region_name)
-            return result
-
-        model_class.update_from_cloudformation_json = classmethod(updated)
-    setattr(model_class, _CFN_FLAG, True)
 
 
 # -- S3 -------------------------------------------------------------------------------------------
@@ -262,7 +222,7 @@ def _patch_notification_answer() -> None:
 def _patch_buckets() -> None:
     from moto.s3.models import FakeBucket
 
-    after_create(FakeBucket, _apply_bucket, update=True)
+    around_create(FakeBucket, _apply_bucket, update=True)
     _patch_bucket_policy_retries_logging()
     _patch_notification_answer()
 
@@ -334,7 +294,7 @@ def _patch_functions() -> None:
     from moto.awslambda.models import LambdaFunction
 
     _extend_function_model()
-    after_create(LambdaFunction, _apply_function, update=True)
+    around_create(LambdaFunction, _apply_function, update=True)
 
 
 # -- API Gateway ----------------------------------------------------------------------------------
@@ -409,9 +369,9 @@ def _patch_rest_apis() -> None:
 
     _extend_rest_api_model()
     api_class: Any = RestAPI
-    if not api_class.__dict__.get(_CFN_FLAG):
+    if not api_class.__dict__.get(_REPLACED):
         api_class.create_from_cloudformation_json = classmethod(_create_rest_api)
-        setattr(api_class, _CFN_FLAG, True)
+        setattr(api_class, _REPLACED, True)
 
 
 # -- IAM, SNS, DynamoDB ---------------------------------------------------------------------------
@@ -431,7 +391,7 @@ def _apply_role(role: Any, properties: Mapping[str, Any], account_id: str, regio
 def _patch_roles() -> None:
     from moto.iam.models import Role
 
-    after_create(Role, _apply_role, update=True)
+    around_create(Role, _apply_role, update=True)
 
 
 def _apply_topic(topic: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
@@ -445,7 +405,7 @@ def _apply_topic(topic: Any, properties: Mapping[str, Any], account_id: str, reg
 def _patch_topics() -> None:
     from moto.sns.models import Topic
 
-    after_create(Topic, _apply_topic)
+    around_create(Topic, _apply_topic)
 
 
 def _apply_table(table: Any, properties: Mapping[str, Any], account_id: str, region: str) -> None:
@@ -459,7 +419,7 @@ def _apply_table(table: Any, properties: Mapping[str, Any], account_id: str, reg
 def _patch_tables() -> None:
     from moto.dynamodb.models.table import Table
 
-    after_create(Table, _apply_table)
+    around_create(Table, _apply_table)
 
 
 # -- KMS ------------------------------------------------------------------------------------------
@@ -477,7 +437,7 @@ def _patch_keys() -> None:
     from moto.kms.models import Key
     from moto.kms.responses import KmsResponse
 
-    after_create(Key, _apply_key)
+    around_create(Key, _apply_key)
     if KmsResponse.__dict__.get(_FLAG):
         return
     original = KmsResponse.get_key_rotation_status
