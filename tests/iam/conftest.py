@@ -119,3 +119,25 @@ def kms_handler_actions() -> list[str]:
     assert handlers
     actions = {action for permissions in handlers.values() for action in permissions}
     return sorted(actions - {"kms:CreateKey", "kms:ListKeys"})
+
+
+# AWS managed policy the API Gateway CloudWatch role attaches (the one allow-listed), as AWS
+# publishes it (AWS Managed Policy Reference: AmazonAPIGatewayPushToCloudWatchLogs).
+APIGW_PUSH_TO_LOGS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+}

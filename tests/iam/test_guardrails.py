@@ -27,6 +27,7 @@ from stages.guardrails import (
 )
 from tests.iam.conftest import (
     ACCOUNT,
+    APIGW_PUSH_TO_LOGS,
     BOOTSTRAP,
     EXECUTION_POLICY_FILES,
     STACK_POLICY_SETS,
@@ -451,27 +452,6 @@ def test_every_role_in_every_template_has_the_boundary(stacks, stack_name):
 
 
 # -- the boundary leaves every role the app creates what its policies grant ------------------------
-
-# AWS managed policy the API Gateway CloudWatch role attaches (the one allow-listed), as AWS
-# publishes it (AWS Managed Policy Reference: AmazonAPIGatewayPushToCloudWatchLogs).
-APIGW_PUSH_TO_LOGS = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:DescribeLogGroups",
-                "logs:DescribeLogStreams",
-                "logs:PutLogEvents",
-                "logs:GetLogEvents",
-                "logs:FilterLogEvents",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
 
 
 def _role_grants(stack):

@@ -23,7 +23,14 @@ from stages.guardrails import (
     STAGE_TAG_KEY,
     stage_policy_name,
 )
-from tests.iam.conftest import ACCOUNT, EXECUTION_POLICY_FILES, REGION, read_policy, set_policies
+from tests.iam.conftest import (
+    ACCOUNT,
+    APIGW_PUSH_TO_LOGS,
+    EXECUTION_POLICY_FILES,
+    REGION,
+    read_policy,
+    set_policies,
+)
 from tools.dev.bootstrap_policies import cdk_json_context
 from tools.review_kit.iam.arns import Env, Template
 from tools.review_kit.iam.evaluator import Request, evaluate
@@ -310,24 +317,6 @@ def test_the_pipelines_execution_role_cannot_tag_anything_as_a_stages():
 # API Gateway's account-level CloudWatch role: one per account, created by dev's stack when the stages
 # share one (stages/pipeline/settings.py), so under dev's boundary; it writes both stages' API logs.
 CLOUDWATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadApiCloudWatchRoleD812835A-RANDOM"
-PUSH_TO_CLOUDWATCH = {  # AmazonAPIGatewayPushToCloudWatchLogs, the role's only policy
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:DescribeLogGroups",
-                "logs:DescribeLogStreams",
-                "logs:PutLogEvents",
-                "logs:GetLogEvents",
-                "logs:FilterLogEvents",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
 PROD_LOG_GROUPS = (
     f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:API-Gateway-Execution-Logs_prodapi01/prod",
     f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:Prod-UploadApi-ApiAccessLogsA1B2C3D4-RANDOM",
@@ -342,7 +331,7 @@ def test_the_account_cloudwatch_role_writes_prods_api_logs_in_a_shared_account(a
     context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": CLOUDWATCH_ROLE, **tagged("prod")}
     request = Request(action, f"{group}:log-stream:abc", context, principal_arn=CLOUDWATCH_ROLE)
     # THEN it may write prod's API logs (else API Gateway drops them)
-    assert evaluate(request, [PUSH_TO_CLOUDWATCH], boundary=boundary).allowed
+    assert evaluate(request, [APIGW_PUSH_TO_LOGS], boundary=boundary).allowed
 
 
 @pytest.mark.parametrize("action", ["logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogStream"])
