@@ -15,7 +15,7 @@ from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE
 from stages.pipeline.settings import (
     check_stage_environments,
     load_pipeline_settings,
-    set_account_settings_once,
+    place_account_settings,
 )
 from stages.pipeline.stack import UploadApiPipelineStack
 from stages.settings import CONTEXT_KEY, SettingsError, load_stage_settings
@@ -29,7 +29,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     pipeline_settings = load_pipeline_settings(context)
     dev, prod = load_stage_settings(context, "dev"), load_stage_settings(context, "prod")
     check_stage_environments(pipeline_settings, (dev, prod))
-    prod = set_account_settings_once(pipeline_settings, dev, prod)
+    dev, prod = place_account_settings(pipeline_settings, dev, prod)
     UploadApiPipelineStack(
         app,
         PIPELINE_STACK_ID,

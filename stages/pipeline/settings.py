@@ -125,6 +125,7 @@ def check_stage_environments(pipeline: PipelineSettings, stages: Iterable[StageS
     stages = list(stages)
     _check_accounts_apart(pipeline, stages)
     _check_qualifiers_apart(pipeline, stages)
+    _check_scanning_apart(pipeline, stages)
     for stage in stages:
         where = f"cdk.json context {CONTEXT_KEY}.stages.{stage.stage}"
         if (stage.account or stage.region) and pipeline.region is None:
@@ -139,20 +140,31 @@ def check_stage_environments(pipeline: PipelineSettings, stages: Iterable[StageS
             )
 
 
-def set_account_settings_once(
-    pipeline: PipelineSettings, dev: StageSettings, prod: StageSettings
-) -> StageSettings:
-    """Prod, without the account-level API Gateway CloudWatch role when dev already sets it there.
-
-    `AWS::ApiGateway::Account` is one setting per account and region: two stacks that both set it
-    overwrite each other, and the last one deleted takes it along. Where dev and prod share an
-    account, dev (deployed first) sets it and prod relies on it; prod's Preflight checks it is there.
-    """
+def stages_share_an_account(pipeline: PipelineSettings, dev: StageSettings, prod: StageSettings) -> bool:
+    """Whether dev and prod deploy into one account and region (a stage without an account or region
+    deploys into the pipeline's)."""
     same_account = (dev.account or pipeline.account) == (prod.account or pipeline.account)
     same_region = (dev.region or pipeline.region) == (prod.region or pipeline.region)
-    if same_account and same_region and dev.create_api_gateway_account_role:
-        return replace(prod, create_api_gateway_account_role=False)
-    return prod
+    return same_account and same_region
+
+
+def place_account_settings(
+    pipeline: PipelineSettings, dev: StageSettings, prod: StageSettings
+) -> tuple[StageSettings, StageSettings]:
+    """Dev and prod, neither setting the account-level API Gateway CloudWatch role where they share
+    an account: there the account's bootstrap sets it (bootstrap/shared-account/).
+
+    `AWS::ApiGateway::Account` is one setting per account and region, and its role writes every
+    stage's API logs. Set by a stage's stack, that role would carry the stage's boundary: dev's
+    cannot write prod's logs, and a boundary that let it would let every role a dev template
+    creates write them too. Each stage's Preflight checks the role is there.
+    """
+    if not stages_share_an_account(pipeline, dev, prod):
+        return dev, prod
+    return (
+        replace(dev, create_api_gateway_account_role=False),
+        replace(prod, create_api_gateway_account_role=False),
+    )
 
 
 def _check_accounts_apart(pipeline: PipelineSettings, stages: list[StageSettings]) -> None:
@@ -173,6 +185,22 @@ def _check_accounts_apart(pipeline: PipelineSettings, stages: list[StageSettings
             f"{_WHERE}.sharedAccountReason must say why dev and prod share one account ({account}), or "
             f"set cdk.json context {CONTEXT_KEY}.stages.dev.account and .stages.prod.account to two "
             "different accounts"
+        )
+
+
+def _check_scanning_apart(pipeline: PipelineSettings, stages: list[StageSettings]) -> None:
+    """Malware scanning in at most one stage of a shared account: GuardDuty creates each plan's
+    EventBridge rules untagged, under one name prefix for the whole account, so a stage whose roles
+    may manage its own rules could manage the other stage's too (docs/bootstrap.md)."""
+    by_name = {stage.stage: stage for stage in stages}
+    dev, prod = by_name.get("dev"), by_name.get("prod")
+    if dev is None or prod is None or not (dev.scans_uploads and prod.scans_uploads):
+        return
+    if stages_share_an_account(pipeline, dev, prod):
+        raise SettingsError(
+            f"cdk.json context {CONTEXT_KEY}.stages.dev.malwareScanning must be false while dev and prod "
+            "share one account: GuardDuty's scanning rules carry no stage, so either stage's roles could "
+            "change the other's (give the stages separate accounts to scan both)"
         )
 
 

@@ -25,7 +25,6 @@ from stages.guardrails import (
 )
 from tests.iam.conftest import (
     ACCOUNT,
-    APIGW_PUSH_TO_LOGS,
     EXECUTION_POLICY_FILES,
     REGION,
     read_policy,
@@ -314,24 +313,10 @@ def test_the_pipelines_execution_role_cannot_tag_anything_as_a_stages():
     assert "NoStagesTags" in decision.reason
 
 
-# API Gateway's account-level CloudWatch role: one per account, created by dev's stack when the stages
-# share one (stages/pipeline/settings.py), so under dev's boundary; it writes both stages' API logs.
-CLOUDWATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadApiCloudWatchRoleD812835A-RANDOM"
 PROD_LOG_GROUPS = (
     f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:API-Gateway-Execution-Logs_prodapi01/prod",
     f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:Prod-UploadApi-ApiAccessLogsA1B2C3D4-RANDOM",
 )
-
-
-@pytest.mark.parametrize("group", PROD_LOG_GROUPS, ids=["execution-logs", "access-logs"])
-@pytest.mark.parametrize("action", ["logs:CreateLogStream", "logs:PutLogEvents"])
-def test_the_account_cloudwatch_role_writes_prods_api_logs_in_a_shared_account(action, group):
-    # GIVEN the account's API Gateway CloudWatch role, under dev's boundary, and prod's log groups
-    _, boundary = set_policies("dev")
-    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": CLOUDWATCH_ROLE, **tagged("prod")}
-    request = Request(action, f"{group}:log-stream:abc", context, principal_arn=CLOUDWATCH_ROLE)
-    # THEN it may write prod's API logs (else API Gateway drops them)
-    assert evaluate(request, [APIGW_PUSH_TO_LOGS], boundary=boundary).allowed
 
 
 @pytest.mark.parametrize("action", ["logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogStream"])

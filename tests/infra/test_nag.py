@@ -73,13 +73,13 @@ MALWARE_SCANNING_ACKNOWLEDGEMENTS = {
 STAGES_THAT_SCAN = {"Prod"}
 
 
-# Where dev and prod share an account (the committed default), only dev sets the account-level API
-# Gateway CloudWatch role (stages/pipeline/settings.py: set_account_settings_once).
+# Where dev and prod share an account (the committed default), neither sets the account-level API
+# Gateway CloudWatch role: the account's bootstrap does (stages/pipeline/settings.py).
 ACCOUNT_ROLE_ACKNOWLEDGEMENT = (
     "UploadApi/CloudWatchRole",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
 )
-STAGES_WITHOUT_THE_ACCOUNT_ROLE = {"prod"}
+STAGES_WITHOUT_THE_ACCOUNT_ROLE = {"dev", "prod"}
 
 
 def expected_for(stage: str) -> set[tuple[str, str]]:

@@ -163,36 +163,24 @@ def test_dev_reserving_100_stops_at_its_preflight_on_a_new_account_in_one_line(e
     ]
 
 
-def test_an_api_gateway_account_sets_the_role_a_later_preflight_reads(emulator):
+def test_the_shared_accounts_template_sets_the_role_each_preflight_reads(emulator, capsys):
     # GIVEN the rehearsal's types installed (AWS::ApiGateway::Account, which moto's CloudFormation
-    # lacks, is created in its API Gateway: moto_models.py)
+    # lacks, is created in its API Gateway: moto_models.py), a bootstrapped account, and dev's
+    # Preflight as a shared account gives it (its stack does not set the account's role)
+    from tools.review_kit.rehearse.cli import _account_settings
     from tools.review_kit.rehearse.emulator import install_emulated_types
 
     install_emulated_types()
-    role = {
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "apigateway.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        },
-    }
-    account = {
-        "Type": "AWS::ApiGateway::Account",
-        "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["Role", "Arn"]}},
-    }
-    cloudformation = boto3.client("cloudformation", endpoint_url=emulator, **CREDENTIALS)
-    # WHEN dev's stack sets the account-level role
-    cloudformation.create_stack(
-        StackName="Dev-UploadApi", TemplateBody=json.dumps({"Resources": {"Role": role, "Account": account}})
-    )
-    # THEN API Gateway's account answers it, as AWS would for prod's Preflight
+    _bootstrapped(emulator)
+    dev = {**_dev(0), "CREATES_API_GATEWAY_ACCOUNT_ROLE": "false"}
+    # THEN before the account's template, dev's Preflight stops, naming the missing role
+    assert preflight(dev) == 1
+    failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
+    assert len(failures) == 1, failures
+    assert "CloudWatch" in failures[0]
+    # WHEN the administrator deploys bootstrap/shared-account/apigateway-account.json (as the rehearsal does)
+    _account_settings(boto3.client("cloudformation", endpoint_url=emulator, **CREDENTIALS))
+    # THEN API Gateway's account answers its role, and dev's Preflight passes
     answer = boto3.client("apigateway", endpoint_url=emulator, **CREDENTIALS).get_account()
-    assert answer.get("cloudwatchRoleArn", "").startswith("arn:aws:iam::")
+    assert answer.get("cloudwatchRoleArn", "").endswith(":role/UploadApi-ApiGatewayCloudWatchLogs")
+    assert preflight(dev) == 0

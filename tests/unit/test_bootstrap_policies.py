@@ -156,3 +156,42 @@ def test_check_mode_reports_a_stale_file(monkeypatch, tmp_path, capsys):
     # WHEN checked THEN it fails naming the file
     assert bp.main(["--check"]) == 1
     assert "generated/dev/cfn-execution-policy.json" in capsys.readouterr().out
+
+
+ACCOUNT_SETTING = "arn:*:apigateway:*::/account"
+
+
+def _grants_the_account_setting(files: dict, set_name: str) -> bool:
+    policies = [
+        json.loads(t) for p, t in files.items() if p.parent.name == set_name and "execution" in p.name
+    ]
+    return any(
+        s["Effect"] == "Allow"
+        and ACCOUNT_SETTING in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+        for policy in policies
+        for s in policy["Statement"]
+        if "Resource" in s
+    )
+
+
+def test_in_one_shared_account_no_set_may_change_api_gateways_account_setting():
+    # GIVEN cdk.json as committed (dev and prod share the pipeline's account): the account's
+    # bootstrap sets API Gateway's CloudWatch role (bootstrap/shared-account/)
+    files = bp.all_rendered(CONTEXT)
+    # THEN no set's execution policies grant it
+    assert [s for s in ("pipeline", "dev", "prod") if _grants_the_account_setting(files, s)] == []
+
+
+def test_a_stage_alone_in_its_account_may_set_api_gateways_account_setting():
+    # GIVEN separate accounts: each stage's stack sets its account's API Gateway CloudWatch role
+    context = copy.deepcopy(CONTEXT)
+    context["pipeline"].update(account="333333333333", region="eu-west-1", sharedAccountReason=None)
+    context["stages"]["dev"].update(account="111111111111", region="eu-west-1")
+    context["stages"]["prod"].update(account="222222222222", region="eu-west-1")
+    files = bp.all_rendered(context)
+    # THEN each stage's set grants it, and the pipeline's (whose stack never sets it) does not
+    assert {s: _grants_the_account_setting(files, s) for s in ("pipeline", "dev", "prod")} == {
+        "pipeline": False,
+        "dev": True,
+        "prod": True,
+    }

@@ -11,17 +11,18 @@ bootstrap/generated/<set>/ under the same file names:
 - **dev, prod** (each created under its own names, `stage_policy_name`: `UploadApiCfnExecution-Dev`...,
   and attached to the stage's own execution role, qualifier `uploadApi.stages.<stage>.bootstrapQualifier`):
   every Allow statement keeps only the values (resources, condition values) that do not name another
-  stack of the app (nor, for a stage without malware scanning, GuardDuty's scanning rules), and is
-  dropped when a list it needs is left empty; a statement that allows by the
-  app's tag also requires the stage's tag (`upload-api:stage`); a Deny of removing the app's tag also
-  denies removing the stage's; the boundary gains two denials, of every resource tagged with another
-  stage (but writing log events into the app's log groups: the account's one API Gateway CloudWatch
-  role writes every stage's API logs) and of tagging anything with another stage; the qualifier
+  stack of the app (nor, for a stage without malware scanning, GuardDuty's scanning rules; nor,
+  where the stages share an account, API Gateway's account setting: the account's bootstrap sets
+  it, bootstrap/shared-account/), and is dropped when a list it needs is left empty; a statement
+  that allows by the app's tag also requires the stage's tag (`upload-api:stage`); a Deny of removing
+  the app's tag also denies removing the stage's; the boundary gains two denials, of every resource
+  tagged with another stage and of tagging anything with another stage; the qualifier
   (also where a base file names every qualifier's execution role, `cdk-*-cfn-exec-role-*`) and the
   policies' own names are the stage's. Deny statements are otherwise kept as they are: they only take away.
 - **pipeline** (the base names, CDK's default qualifier): the Allow statements keep no stage's names
-  (the pipeline's execution role deploys only the pipeline stack), except the stages' role ARNs in
-  the boundary (the verify steps assume each stage's verifier role); the boundary's grant to assume
+  (the pipeline's execution role deploys only the pipeline stack) nor API Gateway's account
+  setting, except the stages' role ARNs in the boundary (the verify steps assume each stage's
+  verifier role); the boundary's grant to assume
   the CDK bootstrap roles (deploy, publishing, lookup) names those of each stage's qualifier too; its
   execution-resources policy denies every resource tagged as a stage's and tagging anything as a
   stage's (where the stages share its account, SelfMutate's deploy cannot reach them).
@@ -44,7 +45,6 @@ from typing import Any
 
 from stages.guardrails import (
     APP_TAG_KEY,
-    APP_TAG_VALUE,
     BASE_POLICY_NAMES,
     EXECUTION_POLICY_NAME,
     EXECUTION_RESOURCES_POLICY_NAME,
@@ -54,6 +54,7 @@ from stages.guardrails import (
     STAGE_TAG_KEY,
     stage_policy_name,
 )
+from stages.pipeline.settings import load_pipeline_settings, place_account_settings
 from stages.settings import CONTEXT_KEY, STAGE_NAMES, load_stage_settings
 from tools.common.paths import REPO_ROOT
 
@@ -81,6 +82,7 @@ _BOOTSTRAP_ROLE = re.compile(
 _TAG_CONDITIONS = ("aws:ResourceTag/", "aws:RequestTag/")
 GUARDDUTY_RULE_PREFIX = "rule/do-not-delete-amazonguarddutymalwareprotection"  # lower case, as matched
 _ANY_EXEC_ROLE = "role/cdk-*-cfn-exec-role-"
+API_GATEWAY_ACCOUNT = "apigateway:*::/account"  # the account-level setting, as the base files name it
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class PolicySet:
     # grant on GuardDuty's EventBridge rules, which GuardDuty creates untagged under one prefix for
     # every plan of the account (another stage's included).
     scans_uploads: bool = True
+    # Whether the set's stack sets API Gateway's account-level CloudWatch role (a stage alone in its
+    # account): in a shared account the account's bootstrap sets it, and no set may change it.
+    sets_api_gateway_account: bool = True
 
     @property
     def directory(self) -> Path:
@@ -106,10 +111,26 @@ class PolicySet:
 
 def policy_sets(upload_api_context: Any) -> list[PolicySet]:
     """The pipeline's set and one per stage, with the qualifiers cdk.json gives them."""
-    settings = {s: load_stage_settings(upload_api_context, s) for s in STAGE_NAMES}
-    pipeline = PolicySet(None, PIPELINE_QUALIFIER, tuple(settings[s].qualifier for s in STAGE_NAMES))
+    dev, prod = place_account_settings(
+        load_pipeline_settings(upload_api_context),
+        load_stage_settings(upload_api_context, "dev"),
+        load_stage_settings(upload_api_context, "prod"),
+    )
+    settings = {"dev": dev, "prod": prod}
+    # The pipeline stack never sets the account's API Gateway role.
+    pipeline = PolicySet(
+        None,
+        PIPELINE_QUALIFIER,
+        tuple(settings[s].qualifier for s in STAGE_NAMES),
+        sets_api_gateway_account=False,
+    )
     stages = [
-        PolicySet(stage, settings[stage].qualifier, scans_uploads=settings[stage].scans_uploads)
+        PolicySet(
+            stage,
+            settings[stage].qualifier,
+            scans_uploads=settings[stage].scans_uploads,
+            sets_api_gateway_account=settings[stage].create_api_gateway_account_role,
+        )
         for stage in STAGE_NAMES
     ]
     return [pipeline, *stages]
@@ -129,6 +150,8 @@ def derive(
     foreign = tuple(name for owner, names in OWNED_NAMES.items() if owner != own for name in names)
     if policy_set.stage is not None and not policy_set.scans_uploads:
         foreign += (GUARDDUTY_RULE_PREFIX,)
+    if not policy_set.sets_api_gateway_account:
+        foreign += (API_GATEWAY_ACCOUNT,)
     # The pipeline's verify steps assume each stage's verifier role: its boundary keeps the stages' roles.
     kept_roles = policy_set.stage is None and boundary
     statements = []
@@ -192,21 +215,14 @@ def _with_stage_tag(statement: dict[str, Any], stage: str) -> dict[str, Any]:
     return statement
 
 
-# What API Gateway's account-level CloudWatch role does to a log group: one role per account writes
-# every stage's API logs, and in a shared account it is dev's stack's (stages/pipeline/settings.py).
-LOG_WRITES = ["logs:CreateLogStream", "logs:PutLogEvents"]
-
-
 def _stage_wall(stage: str) -> list[dict[str, Any]]:
-    """The boundary's denials of what belongs to another stage, by the stage tag, but writing log
-    events into the app's log groups: the account's API Gateway CloudWatch role must write every
-    stage's API logs (else API Gateway drops them); changing or reading another stage's logs stays
-    denied."""
-    wall: list[dict[str, Any]] = [
+    """The boundary's denials of whatever belongs to another stage, by the stage tag: every call on
+    a resource tagged with another stage, and every request that tags with another stage."""
+    return [
         {
             "Sid": sid,
             "Effect": "Deny",
-            **({"NotAction": LOG_WRITES} if kind == "ResourceTag" else {"Action": "*"}),
+            "Action": "*",
             "Resource": "*",
             "Condition": {
                 "StringNotEquals": {f"aws:{kind}/{STAGE_TAG_KEY}": stage},
@@ -215,14 +231,6 @@ def _stage_wall(stage: str) -> list[dict[str, Any]]:
         }
         for sid, kind in (("NoOtherStagesResources", "ResourceTag"), ("NoOtherStagesTags", "RequestTag"))
     ]
-    app_logs = {
-        "Sid": "AppLogWrites",
-        "Effect": "Allow",
-        "Action": LOG_WRITES,
-        "Resource": "*",
-        "Condition": {"StringEquals": {f"aws:ResourceTag/{APP_TAG_KEY}": APP_TAG_VALUE}},
-    }
-    return [app_logs, *wall]
 
 
 def _stages_wall() -> list[dict[str, Any]]:

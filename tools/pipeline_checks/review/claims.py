@@ -97,6 +97,9 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/iam/test_stage_isolation.py::test_prods_key_policies_admit_only_prods_execution_role",
             "tests/iam/test_stage_isolation.py::test_devs_execution_role_cannot_edit_prods_guardrails",
             "tests/unit/test_bootstrap_policies.py::test_a_stages_set_never_names_the_other_stage_or_its_qualifier",
+            "tests/iam/test_shared_account_settings.py::test_a_role_a_stage_template_creates_cannot_write_the_other_stages_logs",
+            "tests/iam/test_shared_account_settings.py::test_no_execution_role_changes_the_accounts_api_gateway_setting",
+            "tests/iam/test_shared_account_settings.py::test_no_execution_role_changes_or_passes_the_accounts_role",
         ),
     ),
     Claim(

@@ -42,6 +42,9 @@ MEASURED = Path(__file__).with_name("measured.json")
 PASSED = ("pass", "person", "not checked", reuse.REUSED)
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 BOOTSTRAP_TEMPLATE = BOOTSTRAP / "cdk" / "bootstrap-template.json"
+# docs/bootstrap.md's one-account step: API Gateway's account-level CloudWatch role.
+ACCOUNT_SETTINGS_TEMPLATE = BOOTSTRAP / "shared-account" / "apigateway-account.json"
+ACCOUNT_SETTINGS_STACK = "UploadApi-ApiGatewayAccount"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 def bootstrap(env: dict[str, str], work: Path) -> None:
     """The account set-up of docs/bootstrap.md, for the one account every stage shares here: each
     bootstrap (the pipeline's, dev's, prod's) with its own qualifier, its own boundary and execution
-    policies (bootstrap/generated/<set>/, created under the set's names), from the committed template."""
+    policies (bootstrap/generated/<set>/, created under the set's names), from the committed template;
+    then the shared account's API Gateway role (bootstrap/shared-account/)."""
     import boto3
 
     from tools.dev import bootstrap_policies
@@ -143,6 +147,20 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
         _cdk_bootstrap(
             env, work / f"bootstrap-{policy_set.qualifier}", policy_set.qualifier, boundary, execution
         )
+    _account_settings(boto3.client("cloudformation"))
+
+
+def _account_settings(cloudformation: Any) -> None:
+    """The shared account's API Gateway CloudWatch role, from the committed template: no stage's
+    stack sets it where the stages share an account, and each stage's Preflight checks it is there."""
+    cloudformation.create_stack(
+        StackName=ACCOUNT_SETTINGS_STACK,
+        TemplateBody=ACCOUNT_SETTINGS_TEMPLATE.read_text(encoding="utf-8"),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    cloudformation.get_waiter("stack_create_complete").wait(
+        StackName=ACCOUNT_SETTINGS_STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
 
 
 def _cdk_bootstrap(env: dict[str, str], cwd: Path, qualifier: str, boundary: str, execution: str) -> None:

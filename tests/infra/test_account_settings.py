@@ -1,0 +1,117 @@
+"""Account-level settings: by a stage in an account of its own, by the account's bootstrap in a
+shared one (stages/pipeline/settings.py, bootstrap/shared-account/apigateway-account.json)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stages.pipeline.settings import place_account_settings
+
+from .conftest import SynthesizedApp
+
+pytestmark = pytest.mark.synth
+
+ACCOUNT_SETTING = "AWS::ApiGateway::Account"
+
+
+def _setters(app: SynthesizedApp) -> dict[str, int]:
+    return {
+        stage_id: sum(
+            1 for r in app.stage_template(stage_id)["Resources"].values() if r["Type"] == ACCOUNT_SETTING
+        )
+        for stage_id in ("Dev", "Prod")
+    }
+
+
+def test_in_one_shared_account_no_stage_sets_the_api_gateway_account_role(pipeline_app):
+    # GIVEN dev and prod in one account (the committed default)
+    # THEN neither stack sets the account's API Gateway CloudWatch role: a stage's role would carry
+    # that stage's boundary, and the one role writes both stages' API logs
+    assert _setters(pipeline_app) == {"Dev": 0, "Prod": 0}
+
+
+def test_with_separate_accounts_each_stage_sets_its_own(synth_pipeline):
+    app = synth_pipeline(
+        pipeline={"account": "333333333333", "region": "eu-west-1"},
+        stages={
+            "dev": {"account": "111111111111", "region": "eu-west-1"},
+            "prod": {"account": "222222222222", "region": "eu-west-1"},
+        },
+    )
+    assert _setters(app) == {"Dev": 1, "Prod": 1}
+
+
+@pytest.mark.parametrize("stage_id", ["Dev", "Prod"])
+def test_each_stages_preflight_then_checks_the_account_already_has_the_role(pipeline_app, stage_id):
+    (project_id,) = [
+        pipeline_app.project_id(a) for a in pipeline_app.actions(stage_id) if "Preflight" in a["Name"]
+    ]
+    variables = pipeline_app.resources[project_id]["Properties"]["Environment"]["EnvironmentVariables"]
+    assert {"Name": "CREATES_API_GATEWAY_ACCOUNT_ROLE", "Type": "PLAINTEXT", "Value": "false"} in variables
+
+
+class _Pipeline:
+    account = "333333333333"
+    region = "eu-west-1"
+
+
+def test_a_stage_that_opted_out_leaves_the_other_alone():
+    from stages.settings import StageSettings
+
+    # GIVEN separate accounts, and dev opting out of the account role
+    dev = StageSettings(stage="dev", account="111111111111", create_api_gateway_account_role=False)
+    prod = StageSettings(stage="prod", account="222222222222")
+    # THEN prod still sets its own account's
+    placed = place_account_settings(_Pipeline(), dev, prod)  # type: ignore[arg-type]
+    assert [s.create_api_gateway_account_role for s in placed] == [False, True]
+
+
+def test_stages_in_one_account_but_two_regions_each_set_their_own():
+    from stages.settings import StageSettings
+
+    # GIVEN one account, two regions: the setting is per account and region
+    dev = StageSettings(stage="dev", account="111111111111", region="eu-west-1")
+    prod = StageSettings(stage="prod", account="111111111111", region="eu-central-1")
+    placed = place_account_settings(_Pipeline(), dev, prod)  # type: ignore[arg-type]
+    assert [s.create_api_gateway_account_role for s in placed] == [True, True]
+
+
+def _settings(pipeline: dict | None = None, stages: dict | None = None):
+    from stages.pipeline.settings import load_pipeline_settings
+    from stages.settings import CONTEXT_KEY, load_stage_settings
+
+    from .conftest import app_context
+
+    context = app_context(pipeline, stages)[CONTEXT_KEY]
+    return load_pipeline_settings(context), [load_stage_settings(context, s) for s in ("dev", "prod")]
+
+
+def test_scanning_uploads_in_both_stages_of_one_account_is_refused_naming_the_setting():
+    from stages.pipeline.settings import check_stage_environments
+    from stages.settings import SettingsError
+
+    # GIVEN the committed one-account layout, and dev scanning uploads as prod does
+    pipeline, stages = _settings(stages={"dev": {"malwareScanning": True}})
+    # WHEN the environments are checked
+    with pytest.raises(SettingsError) as raised:
+        check_stage_environments(pipeline, stages)
+    # THEN one line names dev's setting and why: GuardDuty's rules carry no stage
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("cdk.json context uploadApi.stages.dev.malwareScanning must be false while")
+    assert "GuardDuty" in message
+
+
+def test_scanning_uploads_in_both_stages_of_separate_accounts_is_fine():
+    from stages.pipeline.settings import check_stage_environments
+
+    region = "eu-west-1"
+    pipeline, stages = _settings(
+        {"sharedAccountReason": None, "account": "333333333333", "region": region},
+        {
+            "dev": {"account": "111111111111", "region": region, "malwareScanning": True},
+            "prod": {"account": "222222222222", "region": region},
+        },
+    )
+    check_stage_environments(pipeline, stages)
+    assert all(stage.scans_uploads for stage in stages)
