@@ -163,13 +163,16 @@ def test_dev_reserving_100_stops_at_its_preflight_on_a_new_account_in_one_line(e
     ]
 
 
-def test_the_shared_accounts_template_sets_the_role_each_preflight_reads(emulator, capsys):
+def test_the_shared_accounts_template_sets_the_role_each_preflight_reads(emulator, capsys, monkeypatch):
     # GIVEN the rehearsal's types installed (AWS::ApiGateway::Account, which moto's CloudFormation
     # lacks, is created in its API Gateway: moto_models.py), a bootstrapped account, and dev's
     # Preflight as a shared account gives it (its stack does not set the account's role)
     from tools.review_kit.rehearse.cli import _account_settings
     from tools.review_kit.rehearse.emulator import install_emulated_types
 
+    # (AWS managed policies exist, as in the rehearsal's emulator: the template attaches one)
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    urllib.request.urlopen(urllib.request.Request(f"{emulator}/moto-api/reset", method="POST"))
     install_emulated_types()
     _bootstrapped(emulator)
     dev = {**_dev(0), "CREATES_API_GATEWAY_ACCOUNT_ROLE": "false"}
