@@ -32,8 +32,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # trust policy matches aws:PrincipalArn, and a root would admit every principal of that account).
 APPROVER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 # Placeholders committed so `cdk synth` works in a fresh clone; deploying with them fails.
-# The committed reason for dev and prod sharing one account: a fresh clone synthesizes, and every
-# synth warns until a real reason (or two accounts) replaces it.
+# The committed reason for dev and prod sharing one account: a fresh clone synthesizes (every synth
+# warns), and synth refuses it once the source is real (a deploy): the forker then chooses two
+# accounts or writes a reason.
 PLACEHOLDER_SHARED_ACCOUNT_REASON = (
     "placeholder: a fresh clone deploys dev and prod into the pipeline's account; set stages.dev.account "
     "and stages.prod.account to two accounts, or replace this with your reason"
@@ -178,6 +179,13 @@ def _check_accounts_apart(pipeline: PipelineSettings, stages: list[StageSettings
         raise SettingsError(
             f"{_WHERE}.account must be set: a stage without an account deploys into the pipeline's, which "
             f"synth cannot compare with the other stage's ({effective})"
+        )
+    if pipeline.shared_account_is_placeholder and not pipeline.source.is_placeholder:
+        raise SettingsError(
+            f"{_WHERE}.sharedAccountReason is still the committed placeholder, which only serves a clone "
+            f"that deploys nothing (its connectionArn is the placeholder too): set cdk.json context "
+            f"{CONTEXT_KEY}.stages.dev.account and .stages.prod.account to two accounts, or write your "
+            "reason for one account there (docs/bootstrap.md)"
         )
     if pipeline.shared_account_reason is None:
         account = next(iter(effective.values())) or "the pipeline's account"

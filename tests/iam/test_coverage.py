@@ -268,7 +268,10 @@ def test_a_key_rotated_at_another_period_cannot_be_deployed(stacks):
 VARIANTS = {
     # A CodeCommit source: an EventBridge rule starts the pipeline.
     "codecommit": (
-        {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}},
+        {
+            "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
+            "sharedAccountReason": "a test of one account for both stages",
+        },
         {},
     ),
     # E-mail subscriptions on the approval and alarm topics; no API Gateway account role; the approver role.

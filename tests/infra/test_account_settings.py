@@ -115,3 +115,51 @@ def test_scanning_uploads_in_both_stages_of_separate_accounts_is_fine():
     )
     check_stage_environments(pipeline, stages)
     assert all(stage.scans_uploads for stage in stages)
+
+
+REAL_CONNECTION_ARN = (
+    "arn:aws:codeconnections:eu-west-1:123456789012:connection/1b2c3d4e-0000-4000-8000-123456789abc"
+)
+
+
+def test_the_placeholder_reason_is_refused_once_the_source_is_real():
+    from stages.pipeline.settings import check_stage_environments
+    from stages.settings import SettingsError
+
+    # GIVEN cdk.json as committed but for a real connection (a fork about to deploy)
+    pipeline, stages = _settings(
+        {
+            "source": {
+                "provider": "codeconnections",
+                "repository": "org/repo",
+                "connectionArn": REAL_CONNECTION_ARN,
+            }
+        }
+    )
+    # WHEN the environments are checked
+    with pytest.raises(SettingsError) as raised:
+        check_stage_environments(pipeline, stages)
+    # THEN one line names the setting and the two ways on: two accounts, or a reason of one's own
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "cdk.json context uploadApi.pipeline.sharedAccountReason is still the committed placeholder"
+    )
+    assert "uploadApi.stages.dev.account and .stages.prod.account to two accounts" in message
+
+
+def test_a_real_source_with_a_reason_of_ones_own_or_two_accounts_synthesizes():
+    from stages.pipeline.settings import check_stage_environments
+
+    source = {"provider": "codeconnections", "repository": "org/repo", "connectionArn": REAL_CONNECTION_ARN}
+    own_reason = _settings({"source": source, "sharedAccountReason": "a sandbox team, no customer data here"})
+    check_stage_environments(*own_reason)
+    region = "eu-west-1"
+    two_accounts = _settings(
+        {"source": source, "account": "333333333333", "region": region},
+        {
+            "dev": {"account": "111111111111", "region": region},
+            "prod": {"account": "222222222222", "region": region},
+        },
+    )
+    check_stage_environments(*two_accounts)

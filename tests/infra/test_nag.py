@@ -491,7 +491,10 @@ def test_the_packs_really_run_on_the_upload_stacks_inside_the_pipeline(tmp_path,
             id="approvers",
         ),
         pytest.param(
-            {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}},
+            {
+                "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
+                "sharedAccountReason": "a test of one account for both stages",
+            },
             None,
             id="codecommit",
         ),

@@ -37,7 +37,10 @@ EXPLICIT_ENVS = {
         "prod": {"account": "222222222222", "region": "eu-west-1"},
     },
 }
-CODECOMMIT = {"source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}}
+CODECOMMIT = {
+    "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
+    "sharedAccountReason": "a test of one account for both stages",
+}
 # The CodeBuild report actions CDK grants a project on its own report groups.
 REPORT_ACTIONS = {
     "codebuild:BatchPutCodeCoverages",

@@ -320,7 +320,8 @@ def test_a_real_connection_arn_gives_no_warning(synth_pipeline):
                 "repository": "your-org/secure-upload-api",
                 "branch": "main",
                 "connectionArn": REAL_CONNECTION_ARN,
-            }
+            },
+            "sharedAccountReason": "a test of one account for both stages",
         }
     )
     # WHEN the app is synthesized

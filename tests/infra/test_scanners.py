@@ -63,7 +63,8 @@ APP_VARIANTS: dict[str, dict[str, Any]] = {
     "approverEmails": {"pipeline": {"approverEmails": ["release-manager@example.com"]}},
     "codecommit": {
         "pipeline": {
-            "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"}
+            "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
+            "sharedAccountReason": "a test of one account for both stages",
         }
     },
     "three accounts": {
