@@ -119,6 +119,10 @@ def test_the_bootstrap_roles_name_the_pipeline_roles_they_trust_and_the_accounts
         True,
     )
     assert [a["name"] for a in topology["accounts"]] == ["pipeline", "dev", "prod"]
+    # AND in that one account API Gateway's logging role is the account's bootstrap's, no stage's
+    assert topology["apiGatewayAccountRole"].startswith(
+        "dev's and prod's account: its own bootstrap (bootstrap/shared-account/apigateway-account.json)"
+    )
 
 
 @pytest.mark.synth
@@ -555,3 +559,22 @@ def test_without_a_bootstrap_template_the_section_says_so(make_assembly, tmp_pat
     # THEN it is not read, says why, and flags nothing it could not judge
     assert section["status"].startswith("not read: bootstrap template")
     assert section["flags"] == []
+
+
+def test_with_separate_accounts_the_report_says_each_stages_stack_sets_its_logging_role(tmp_path):
+    # GIVEN cdk.json with the three accounts apart, prod's account holding its own logging role
+    from tools.pipeline_checks.review import delivery_context
+
+    config = json.loads((Path(delivery.CDK_JSON)).read_text(encoding="utf-8"))
+    upload_api = config["context"]["uploadApi"]
+    upload_api["pipeline"].update(account="333333333333", region="eu-west-1", sharedAccountReason=None)
+    upload_api["stages"]["dev"].update(account="111111111111", region="eu-west-1")
+    upload_api["stages"]["prod"].update(
+        account="222222222222", region="eu-west-1", createApiGatewayAccountRole=False
+    )
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps(config), encoding="utf-8")
+    # WHEN the topology is read THEN it says who sets the role in each account
+    assert delivery_context.topology(cdk_json)["apiGatewayAccountRole"] == (
+        "dev's account: its stack sets it; prod's account: set outside the app (Preflight checks)"
+    )

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.pipeline.settings import load_pipeline_settings
-from stages.settings import CONTEXT_KEY, SettingsError, load_stage_settings
+from stages.pipeline.settings import (
+    PipelineSettings,
+    load_pipeline_settings,
+    place_account_settings,
+    stages_share_an_account,
+)
+from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
 from tools.common.intrinsics import Placeholders, Policy, resolve
 from tools.dev import bootstrap_template
 from tools.pipeline_checks.review import iam
@@ -192,6 +197,7 @@ def topology(cdk_json: Path) -> dict[str, Any]:
     dev, prod = (stage.account or pipeline.account for stage in stages)
     shared = dev == prod
     return {
+        "apiGatewayAccountRole": _api_gateway_account_role(pipeline, stages),
         "status": "read",
         "source": shown,
         "accounts": accounts,
@@ -200,6 +206,26 @@ def topology(cdk_json: Path) -> dict[str, Any]:
         "sharedReasonIsPlaceholder": shared and pipeline.shared_account_is_placeholder,
         "pipelineAccount": pipeline.account,
     }
+
+
+def _api_gateway_account_role(pipeline: PipelineSettings, stages: list[StageSettings]) -> str:
+    """Who sets API Gateway's CloudWatch role in each stage's account (one per account and region,
+    writing every stage's API logs there): the stage's stack, or the account itself."""
+    dev, prod = place_account_settings(pipeline, *stages)
+    if stages_share_an_account(pipeline, dev, prod):
+        return (
+            "dev's and prod's account: its own bootstrap (bootstrap/shared-account/apigateway-account.json), "
+            "no stage's stack; each stage's Preflight checks it is set"
+        )
+    return "; ".join(
+        f"{stage.stage}'s account: "
+        + (
+            "its stack sets it"
+            if stage.create_api_gateway_account_role
+            else "set outside the app (Preflight checks)"
+        )
+        for stage in (dev, prod)
+    )
 
 
 # -- what each gate sees ---------------------------------------------------------------------------

@@ -178,6 +178,7 @@ def _delivery_trust(delivery: dict[str, Any]) -> list[str]:
         )
         reason = f": {topology['sharedReason']}" if topology.get("sharedReason") else ""
         out += ["", shared + _cell(reason)]
+        out += ["", f"API Gateway's account-level logging role: {_cell(topology['apiGatewayAccountRole'])}."]
     out += ["", "As synthesized:", "", "| stage | stack | account | region | the pipeline's account |"]
     out.append("|---|---|---|---|---|")
     out += [
