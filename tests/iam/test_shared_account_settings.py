@@ -141,3 +141,25 @@ def test_alone_in_its_account_a_stages_own_account_role_writes_its_api_logs(stag
         request = Request(action, f"{group}:log-stream:abc", context, principal_arn=role)
         # THEN it writes its own stage's API logs (they carry the stage's tag)
         assert evaluate(request, [APIGW_PUSH_TO_LOGS], boundary=boundary).allowed, group
+
+
+@pytest.mark.parametrize("set_name", ["dev", "prod"])
+@pytest.mark.parametrize("action", ["logs:PutResourcePolicy", "logs:DeleteResourcePolicy"])
+def test_no_stage_may_replace_the_accounts_logs_resource_policies(set_name, action):
+    # GIVEN a stage's execution role within its policies and boundary, and CloudWatch Logs resource
+    # policies (account-wide, named: the pipeline's lets EventBridge write the record of approvals)
+    policies, boundary = set_policies(set_name)
+    principal = _exec_role(set_name)
+    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal}
+    request = Request(action, "*", context, principal_arn=principal)
+    # THEN it can neither replace nor delete one (no stage template writes any)
+    assert not evaluate(request, policies, boundary=boundary).allowed
+
+
+def test_the_pipelines_execution_role_keeps_its_logs_resource_policy():
+    # GIVEN the pipeline's execution role: its stack writes the approval record's policy
+    policies, boundary = set_policies("pipeline")
+    principal = _exec_role("pipeline")
+    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal}
+    request = Request("logs:PutResourcePolicy", "*", context, principal_arn=principal)
+    assert evaluate(request, policies, boundary=boundary).allowed

@@ -349,3 +349,16 @@ def test_a_stage_without_scanning_cannot_touch_guardduty_scanning_rules(action):
     request = Request(action, GUARDDUTY_RULE, context, principal_arn=principal)
     # THEN it cannot change the rule: dev's boundary does not name GuardDuty's rules
     assert not evaluate(request, [star], boundary=boundary).allowed
+
+
+@pytest.mark.parametrize("action", ["events:DeleteRule", "events:DisableRule", "events:RemoveTargets"])
+def test_a_role_a_pipeline_template_creates_cannot_touch_guardduty_scanning_rules(action):
+    # GIVEN a role a pipeline template creates, with `*:*`, under the pipeline's boundary (the
+    # pipeline stack has no scanning plan), and prod's scanning rule in the account they share
+    _, boundary = set_policies("pipeline")
+    principal = f"arn:aws:iam::{ACCOUNT}:role/UploadApiPipeline-Anything-RANDOM"
+    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal}
+    star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    request = Request(action, GUARDDUTY_RULE, context, principal_arn=principal)
+    # THEN it cannot change prod's rule
+    assert not evaluate(request, [star], boundary=boundary).allowed

@@ -195,3 +195,17 @@ def test_a_stage_alone_in_its_account_may_set_api_gateways_account_setting():
         "dev": True,
         "prod": True,
     }
+
+
+def test_a_layout_synth_refuses_gets_no_sets_and_one_line(monkeypatch, capsys):
+    # GIVEN cdk.json with a stage region but no pipeline region (synth refuses it)
+    context = copy.deepcopy(CONTEXT)
+    context["stages"]["prod"]["region"] = "eu-west-1"
+    monkeypatch.setattr(bp, "cdk_json_context", lambda: context)
+    # WHEN the sets are written THEN nothing is, and one line names the setting
+    assert bp.main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert err.startswith(
+        "bootstrap-policies: settings error: cdk.json context uploadApi.pipeline.region must be set"
+    )

@@ -13,16 +13,17 @@ bootstrap/generated/<set>/ under the same file names:
   every Allow statement keeps only the values (resources, condition values) that do not name another
   stack of the app (nor, for a stage without malware scanning, GuardDuty's scanning rules; nor,
   where the stages share an account, API Gateway's account setting: the account's bootstrap sets
-  it, bootstrap/shared-account/), and is dropped when a list it needs is left empty; a statement
+  it, bootstrap/shared-account/), and no CloudWatch Logs resource-policy action (only the pipeline
+  stack writes one), and is dropped when a list it needs is left empty; a statement
   that allows by the app's tag also requires the stage's tag (`upload-api:stage`); a Deny of removing
   the app's tag also denies removing the stage's; the boundary gains two denials, of every resource
   tagged with another stage and of tagging anything with another stage; the qualifier
   (also where a base file names every qualifier's execution role, `cdk-*-cfn-exec-role-*`) and the
   policies' own names are the stage's. Deny statements are otherwise kept as they are: they only take away.
 - **pipeline** (the base names, CDK's default qualifier): the Allow statements keep no stage's names
-  (the pipeline's execution role deploys only the pipeline stack) nor API Gateway's account
-  setting, except the stages' role ARNs in the boundary (the verify steps assume each stage's
-  verifier role); the boundary's grant to assume
+  (the pipeline's execution role deploys only the pipeline stack), nor API Gateway's account
+  setting, nor GuardDuty's scanning rules, except the stages' role ARNs in the boundary (the verify
+  steps assume each stage's verifier role); the boundary's grant to assume
   the CDK bootstrap roles (deploy, publishing, lookup) names those of each stage's qualifier too; its
   execution-resources policy denies every resource tagged as a stage's and tagging anything as a
   stage's (where the stages share its account, SelfMutate's deploy cannot reach them).
@@ -54,8 +55,8 @@ from stages.guardrails import (
     STAGE_TAG_KEY,
     stage_policy_name,
 )
-from stages.pipeline.settings import load_pipeline_settings, place_account_settings
-from stages.settings import CONTEXT_KEY, STAGE_NAMES, load_stage_settings
+from stages.pipeline.settings import check_stage_environments, load_pipeline_settings, place_account_settings
+from stages.settings import CONTEXT_KEY, STAGE_NAMES, SettingsError, load_stage_settings
 from tools.common.paths import REPO_ROOT
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
@@ -83,6 +84,12 @@ _TAG_CONDITIONS = ("aws:ResourceTag/", "aws:RequestTag/")
 GUARDDUTY_RULE_PREFIX = "rule/do-not-delete-amazonguarddutymalwareprotection"  # lower case, as matched
 _ANY_EXEC_ROLE = "role/cdk-*-cfn-exec-role-"
 API_GATEWAY_ACCOUNT = "apigateway:*::/account"  # the account-level setting, as the base files name it
+# Account-wide CloudWatch Logs resource policies, named and not tagged: only the pipeline stack writes
+# one (the approval record's); a stage's set keeps none, so a stage's template cannot replace or
+# delete the pipeline's (or another team's) where they share an account.
+PIPELINE_ONLY_ACTIONS = frozenset(
+    {"logs:PutResourcePolicy", "logs:DeleteResourcePolicy", "logs:*ResourcePolicy"}
+)
 
 
 @dataclass(frozen=True)
@@ -111,11 +118,14 @@ class PolicySet:
 
 def policy_sets(upload_api_context: Any) -> list[PolicySet]:
     """The pipeline's set and one per stage, with the qualifiers cdk.json gives them."""
-    dev, prod = place_account_settings(
-        load_pipeline_settings(upload_api_context),
+    pipeline_settings = load_pipeline_settings(upload_api_context)
+    dev, prod = (
         load_stage_settings(upload_api_context, "dev"),
         load_stage_settings(upload_api_context, "prod"),
     )
+    # The layouts synth refuses get no sets either (each refusal names its setting).
+    check_stage_environments(pipeline_settings, (dev, prod))
+    dev, prod = place_account_settings(pipeline_settings, dev, prod)
     settings = {"dev": dev, "prod": prod}
     # The pipeline stack never sets the account's API Gateway role.
     pipeline = PolicySet(
@@ -148,7 +158,7 @@ def derive(
     document = copy.deepcopy(dict(base))
     own = policy_set.stage or PIPELINE_SET
     foreign = tuple(name for owner, names in OWNED_NAMES.items() if owner != own for name in names)
-    if policy_set.stage is not None and not policy_set.scans_uploads:
+    if policy_set.stage is None or not policy_set.scans_uploads:
         foreign += (GUARDDUTY_RULE_PREFIX,)
     if not policy_set.sets_api_gateway_account:
         foreign += (API_GATEWAY_ACCOUNT,)
@@ -158,6 +168,8 @@ def derive(
     for statement in document["Statement"]:
         if statement["Effect"] == "Allow":
             statement = _only_own_names(statement, foreign, keep_roles=kept_roles)
+        if statement is not None and statement["Effect"] == "Allow" and policy_set.stage is not None:
+            statement = _without_actions(statement, PIPELINE_ONLY_ACTIONS)
         if statement is None:
             continue
         if policy_set.stage is None:
@@ -200,6 +212,17 @@ def _only_own_names(
             if operator[condition_key] is None:
                 return None
     return statement
+
+
+def _without_actions(statement: dict[str, Any], actions: frozenset[str]) -> dict[str, Any] | None:
+    """The Allow statement without `actions` (as written in it); None when none is left."""
+    listed = statement.get("Action")
+    if listed is None:
+        return statement
+    kept = [a for a in ([listed] if isinstance(listed, str) else listed) if a not in actions]
+    if not kept:
+        return None
+    return {**statement, "Action": kept if isinstance(listed, list) else kept[0]}
 
 
 def _with_stage_tag(statement: dict[str, Any], stage: str) -> dict[str, Any]:
@@ -326,7 +349,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    files = all_rendered()
+    try:
+        files = all_rendered()
+    except SettingsError as error:
+        print(f"bootstrap-policies: settings error: {error}", file=sys.stderr)
+        return 2
     if args.check:
         wrong = stale(files)
         for path in wrong:
