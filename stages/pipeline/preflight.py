@@ -44,7 +44,10 @@ def preflight_step(
     stage: UploadApiStage,
     source: pipelines.IFileSetProducer,
     runtime_versions: dict[str, str],
+    stacks_sharing_the_account: tuple[str, ...] = (),
 ) -> pipelines.CodeBuildStep:
+    """The stage's Preflight; `stacks_sharing_the_account`: the app's stage stacks where dev and
+    prod share one account (none of their roles may be its API Gateway logging role)."""
     stack = stage.stack
     settings = stack.settings
     step_id = f"{stage.stage_name}Preflight"
@@ -70,6 +73,11 @@ def preflight_step(
             if settings.create_api_gateway_account_role
             else "false",
             **lookup_role_env(stage),
+            **(
+                {"SHARED_ACCOUNT_STACKS": ",".join(stacks_sharing_the_account)}
+                if stacks_sharing_the_account
+                else {}
+            ),
         },
         commands=[PREFLIGHT_COMMAND],
         partial_build_spec=cdk.aws_codebuild.BuildSpec.from_object(

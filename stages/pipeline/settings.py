@@ -142,11 +142,10 @@ def check_stage_environments(pipeline: PipelineSettings, stages: Iterable[StageS
 
 
 def stages_share_an_account(pipeline: PipelineSettings, dev: StageSettings, prod: StageSettings) -> bool:
-    """Whether dev and prod deploy into one account and region (a stage without an account or region
-    deploys into the pipeline's)."""
-    same_account = (dev.account or pipeline.account) == (prod.account or pipeline.account)
-    same_region = (dev.region or pipeline.region) == (prod.region or pipeline.region)
-    return same_account and same_region
+    """Whether dev and prod deploy into one account (a stage without an account deploys into the
+    pipeline's), whatever their regions: the execution policies' account-level grants (API Gateway's
+    `/account`, GuardDuty's rules) name every region."""
+    return (dev.account or pipeline.account) == (prod.account or pipeline.account)
 
 
 def place_account_settings(
@@ -183,7 +182,7 @@ def _check_accounts_apart(pipeline: PipelineSettings, stages: list[StageSettings
     if pipeline.shared_account_is_placeholder and not pipeline.source.is_placeholder:
         raise SettingsError(
             f"{_WHERE}.sharedAccountReason is still the committed placeholder, which only serves a clone "
-            f"that deploys nothing (its connectionArn is the placeholder too): set cdk.json context "
+            f"that deploys nothing (the committed placeholder source): set cdk.json context "
             f"{CONTEXT_KEY}.stages.dev.account and .stages.prod.account to two accounts, or write your "
             "reason for one account there (docs/bootstrap.md)"
         )

@@ -53,7 +53,7 @@ from stages.pipeline.patches.permissions_check import (
 from stages.pipeline.patches.source import use_the_connections_prefix
 from stages.pipeline.preflight import preflight_step
 from stages.pipeline.self_mutation_gate import SelfMutationGate
-from stages.pipeline.settings import REPO_ROOT, PipelineSettings
+from stages.pipeline.settings import REPO_ROOT, PipelineSettings, stages_share_an_account
 from stages.pipeline.steps import (
     PROD_CHANGE_SET,
     broadening_check,
@@ -65,7 +65,7 @@ from stages.pipeline.steps import (
 from stages.settings import StageSettings
 from stages.upload.buckets import access_logs_bucket
 from stages.upload.encryption import customer_managed_key, log_group_key
-from stages.upload_stage import UploadApiStage
+from stages.upload_stage import UPLOAD_STACK_ID, UploadApiStage
 
 BUILDSPEC_PATH = REPO_ROOT / "buildspec.yml"
 # A push that changes only these starts nothing: a README-only push deploys nothing. Excludes,
@@ -91,6 +91,13 @@ class UploadApiPipelineStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.pipeline_settings = pipeline_settings
+        # Where dev and prod share an account, neither stack's role may be its API Gateway logging role
+        # (each stage's Preflight checks): the stacks' names, which their roles' names start with.
+        self.stacks_sharing_the_account = (
+            tuple(f"{stage_id}-{UPLOAD_STACK_ID}" for stage_id in ("Dev", "Prod"))
+            if stages_share_an_account(pipeline_settings, dev, prod)
+            else ()
+        )
         self._warn_about_placeholders(dev, prod)
         self.build_logs_key = log_group_key(self, "BuildLogsKey", "Encrypts the pipeline's CodeBuild logs")
         self.build_logs = logs.LogGroup(
@@ -196,7 +203,9 @@ class UploadApiPipelineStack(cdk.Stack):
         self, stage: UploadApiStage, source: pipelines.IFileSetProducer
     ) -> list[pipelines.Step]:
         """The stage's account is checked first (stages/pipeline/preflight.py), then its permissions."""
-        preflight = preflight_step(self, stage, source, runtime_versions(self.buildspec))
+        preflight = preflight_step(
+            self, stage, source, runtime_versions(self.buildspec), self.stacks_sharing_the_account
+        )
         check = broadening_check(stage, self.approval_topic)
         check.add_step_dependency(preflight)
         return [preflight, check]

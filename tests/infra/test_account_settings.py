@@ -39,6 +39,11 @@ def test_with_separate_accounts_each_stage_sets_its_own(synth_pipeline):
         },
     )
     assert _setters(app) == {"Dev": 1, "Prod": 1}
+    # AND no Preflight is told of a shared account
+    for stage_id in ("Dev", "Prod"):
+        (project_id,) = [app.project_id(a) for a in app.actions(stage_id) if "Preflight" in a["Name"]]
+        variables = app.resources[project_id]["Properties"]["Environment"]["EnvironmentVariables"]
+        assert "SHARED_ACCOUNT_STACKS" not in {v["Name"] for v in variables}
 
 
 @pytest.mark.parametrize("stage_id", ["Dev", "Prod"])
@@ -48,6 +53,12 @@ def test_each_stages_preflight_then_checks_the_account_already_has_the_role(pipe
     ]
     variables = pipeline_app.resources[project_id]["Properties"]["Environment"]["EnvironmentVariables"]
     assert {"Name": "CREATES_API_GATEWAY_ACCOUNT_ROLE", "Type": "PLAINTEXT", "Value": "false"} in variables
+    # AND it knows both stacks share the account: neither's role may be the account's logging role
+    assert {
+        "Name": "SHARED_ACCOUNT_STACKS",
+        "Type": "PLAINTEXT",
+        "Value": "Dev-UploadApi,Prod-UploadApi",
+    } in (variables)
 
 
 class _Pipeline:
@@ -66,14 +77,15 @@ def test_a_stage_that_opted_out_leaves_the_other_alone():
     assert [s.create_api_gateway_account_role for s in placed] == [False, True]
 
 
-def test_stages_in_one_account_but_two_regions_each_set_their_own():
+def test_stages_in_one_account_but_two_regions_still_share_it():
     from stages.settings import StageSettings
 
-    # GIVEN one account, two regions: the setting is per account and region
+    # GIVEN one account, two regions: the execution policies' /account grant names every region
     dev = StageSettings(stage="dev", account="111111111111", region="eu-west-1")
     prod = StageSettings(stage="prod", account="111111111111", region="eu-central-1")
     placed = place_account_settings(_Pipeline(), dev, prod)  # type: ignore[arg-type]
-    assert [s.create_api_gateway_account_role for s in placed] == [True, True]
+    # THEN neither stage sets it, so neither stage's set may change it in the other's region
+    assert [s.create_api_gateway_account_role for s in placed] == [False, False]
 
 
 def _settings(pipeline: dict | None = None, stages: dict | None = None):

@@ -175,12 +175,16 @@ def test_the_shared_accounts_template_sets_the_role_each_preflight_reads(emulato
     urllib.request.urlopen(urllib.request.Request(f"{emulator}/moto-api/reset", method="POST"))
     install_emulated_types()
     _bootstrapped(emulator)
-    dev = {**_dev(0), "CREATES_API_GATEWAY_ACCOUNT_ROLE": "false"}
+    dev = {
+        **_dev(0),
+        "CREATES_API_GATEWAY_ACCOUNT_ROLE": "false",
+        "SHARED_ACCOUNT_STACKS": "Dev-UploadApi,Prod-UploadApi",
+    }
     # THEN before the account's template, dev's Preflight stops, naming the missing role
     assert preflight(dev) == 1
     failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
     assert len(failures) == 1, failures
-    assert "CloudWatch" in failures[0]
+    assert "fix: deploy bootstrap/shared-account/apigateway-account.json" in failures[0]
     # WHEN the administrator deploys bootstrap/shared-account/apigateway-account.json (as the rehearsal does)
     _account_settings(boto3.client("cloudformation", endpoint_url=emulator, **CREDENTIALS))
     # THEN API Gateway's account answers its role, and dev's Preflight passes

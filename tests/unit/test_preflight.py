@@ -156,6 +156,42 @@ def test_an_account_without_a_cloudwatch_role_fails_when_the_stage_does_not_crea
     assert _failed(needs, _account(MATURE_ACCOUNT, cloudwatch_role=role)) == {}
 
 
+SHARED = ("Dev-UploadApi", "Prod-UploadApi")
+
+
+def test_in_a_shared_account_a_missing_role_names_the_accounts_template():
+    # GIVEN dev and prod in one account, which has no API Gateway role yet
+    needs = _needs(creates_api_gateway_account_role=False, shared_account_stacks=SHARED)
+    failed = _failed(needs, _account(MATURE_ACCOUNT))
+    # THEN the fix is the shared account's template, not a setting synth would turn back off
+    assert (
+        "fix: deploy bootstrap/shared-account/apigateway-account.json"
+        in failed["api-gateway-cloudwatch-role"]
+    )
+    assert "createApiGatewayAccountRole to true" not in failed["api-gateway-cloudwatch-role"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize("owner", SHARED)
+def test_in_a_shared_account_a_stage_stacks_role_as_the_accounts_fails(stage, owner):
+    # GIVEN the role a stage's stack set before (retained when the stack let go of it), under that
+    # stage's boundary, which denies the other stage's log groups
+    role = f"arn:aws:iam::111111111111:role/{owner}-UploadApiCloudWatchRoleD812835A-1AB2C3D4E5F6"
+    needs = _needs(stage=stage, creates_api_gateway_account_role=False, shared_account_stacks=SHARED)
+    failed = _failed(needs, _account(MATURE_ACCOUNT, cloudwatch_role=role))
+    # THEN Preflight stops, naming the role, its stack and the fix
+    line = failed["api-gateway-cloudwatch-role"]
+    assert f"a role of {owner}," in line
+    assert "fix: deploy bootstrap/shared-account/apigateway-account.json" in line
+
+
+def test_in_a_shared_account_the_templates_or_another_role_passes():
+    needs = _needs(creates_api_gateway_account_role=False, shared_account_stacks=SHARED)
+    for name in ("UploadApi-ApiGatewayCloudWatchLogs", "platform-apigw-logs", "Devs-UploadApi-x"):
+        role = f"arn:aws:iam::111111111111:role/{name}"
+        assert _failed(needs, _account(MATURE_ACCOUNT, cloudwatch_role=role)) == {}, name
+
+
 def test_malware_scanning_in_a_region_without_it_fails_naming_the_setting():
     needs = _needs(stage="prod", malware_scanning=True)
     failed = _failed(needs, _account(MATURE_ACCOUNT, malware=False))
@@ -176,3 +212,18 @@ def test_missing_settings_are_named_and_exit_2(capsys):
     assert "STACK_NAME" in capsys.readouterr().err
     with pytest.raises(Exception, match="RESERVED_CONCURRENCY"):
         needs_from({"STAGE": "dev", "STACK_NAME": STACK})
+
+
+def test_the_shared_account_stacks_come_from_the_step_and_default_to_none():
+    env = {
+        "STAGE": "dev",
+        "STACK_NAME": STACK,
+        "RESERVED_CONCURRENCY": "0",
+        "BOOTSTRAP_QUALIFIER": "uploaddev",
+        "MINIMUM_BOOTSTRAP_VERSION": "8",
+        "MALWARE_SCANNING": "false",
+        "CREATES_API_GATEWAY_ACCOUNT_ROLE": "false",
+    }
+    assert needs_from(env).shared_account_stacks == ()
+    shared = needs_from({**env, "SHARED_ACCOUNT_STACKS": "Dev-UploadApi,Prod-UploadApi"})
+    assert shared.shared_account_stacks == ("Dev-UploadApi", "Prod-UploadApi")

@@ -24,6 +24,9 @@ class StageNeeds:
     minimum_bootstrap_version: int
     malware_scanning: bool
     creates_api_gateway_account_role: bool
+    # Where dev and prod share the account: both stage stacks' names (their roles' names start with
+    # them), else empty.
+    shared_account_stacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,27 +91,50 @@ def bootstrap_version(needs: StageNeeds, facts: AccountFacts) -> Finding:
     )
 
 
+# docs/bootstrap.md, step 4: the shared account's API Gateway logging role.
+SHARED_ACCOUNT_FIX = "deploy bootstrap/shared-account/apigateway-account.json (docs/bootstrap.md, step 4)"
+
+
 def api_gateway_logging_role(needs: StageNeeds, facts: AccountFacts) -> Finding:
+    """The account's API Gateway CloudWatch role: set (by the stack, or already in the account), and
+    in a shared account not a stage stack's role, whose stage boundary denies the other stage's logs."""
     setting = f"uploadApi.stages.{needs.stage}.createApiGatewayAccountRole"
+    check = "api-gateway-cloudwatch-role"
     if needs.creates_api_gateway_account_role:
+        return Finding(check, True, f"API Gateway CloudWatch role: the stack sets it ({setting} is true)")
+    role = facts.api_gateway_cloudwatch_role
+    owner = _stage_stack_of(role, needs.shared_account_stacks) if role else None
+    if role and owner:
         return Finding(
-            "api-gateway-cloudwatch-role",
-            True,
-            f"API Gateway CloudWatch role: the stack sets it ({setting} is true)",
+            check,
+            False,
+            f"API Gateway CloudWatch role: the account's is {role}, a role of {owner}, under that stage's "
+            "boundary, which denies the other stage's log groups: dev and prod share this account, so one "
+            f"stage's API logs would be dropped; fix: {SHARED_ACCOUNT_FIX}",
         )
-    if facts.api_gateway_cloudwatch_role:
+    if role:
+        return Finding(check, True, f"API Gateway CloudWatch role: {role}")
+    if needs.shared_account_stacks:
         return Finding(
-            "api-gateway-cloudwatch-role",
-            True,
-            f"API Gateway CloudWatch role: {facts.api_gateway_cloudwatch_role}",
+            check,
+            False,
+            "API Gateway CloudWatch role: the account dev and prod share has none, and the stage's access "
+            "and execution logs need one (no stage's stack sets it in a shared account); "
+            f"fix: {SHARED_ACCOUNT_FIX}",
         )
     return Finding(
-        "api-gateway-cloudwatch-role",
+        check,
         False,
         "API Gateway CloudWatch role: the account has none and the stage's access and execution logs need "
-        f"one ({setting} is false); fix: set {setting} to true, or set the account's role "
-        "(apigateway update-account, docs/operations.md)",
+        f"one ({setting} is false); fix: set {setting} to true, or set the account's role (aws apigateway "
+        "update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
     )
+
+
+def _stage_stack_of(role_arn: str, stacks: tuple[str, ...]) -> str | None:
+    """The stage stack whose role `role_arn` is (CloudFormation names a stack's roles after it)."""
+    name = role_arn.rsplit("/", 1)[-1]
+    return next((stack for stack in stacks if name.startswith(f"{stack}-")), None)
 
 
 def malware_protection(needs: StageNeeds, facts: AccountFacts) -> Finding:

@@ -43,6 +43,8 @@ def needs_from(env: Mapping[str, str]) -> StageNeeds:
         minimum_bootstrap_version=int(env["MINIMUM_BOOTSTRAP_VERSION"]),
         malware_scanning=env["MALWARE_SCANNING"] == "true",
         creates_api_gateway_account_role=env["CREATES_API_GATEWAY_ACCOUNT_ROLE"] == "true",
+        # Set only where dev and prod share one account (stages/pipeline/preflight.py).
+        shared_account_stacks=tuple(s for s in env.get("SHARED_ACCOUNT_STACKS", "").split(",") if s),
     )
 
 
