@@ -10,9 +10,8 @@ rule ids of each scanner it answers: cdk-nag, checkov and cfn-lint see the same 
 - cfn-lint in `Metadata.cfn-lint.config.ignore_checks`, with the reason next to it in
   `ignore_reasons` (cfn-lint reads only `config`), so the template says why.
 
-A reason or finding id with a dynamic part names it as a `{field}` and lists it in `fields`;
-the call site fills exactly those (`acknowledge(policy, REASON, objects="<Bucket.Arn>/uploads/*")`).
-Braces that are not a declared field are text.
+A reason or finding id with a dynamic part names it as a `{field}` listed in `fields`; the call site
+fills exactly those (`acknowledge(policy, REASON, objects="<Bucket.Arn>/uploads/*")`); other braces: text.
 """
 
 from __future__ import annotations
@@ -448,15 +447,13 @@ AUTO_APPROVE_NO_DLQ = Reason(
     checkov=("CKV_AWS_116",),
 )
 AUTO_APPROVE_OUTSIDE_VPC = Reason(
-    "CDK Pipelines' auto-approve function calls only the CodePipeline API (PutApprovalResult, "
-    "GetPipelineState) over TLS with SigV4 and reaches no private resource; a VPC would add NAT or "
-    "endpoint cost without narrowing that access.",
+    "CDK Pipelines' auto-approve function calls only CodePipeline (PutApprovalResult, GetPipelineState) and "
+    "reaches no private resource; a VPC would add NAT or endpoint cost without narrowing that access.",
     checkov=("CKV_AWS_117",),
 )
 AUTO_APPROVE_UNRESERVED_CONCURRENCY = Reason(
     "Invoked only by this pipeline's permission check, once per stage per pipeline run; reserving "
-    "concurrency would take it from the account's shared pool for a function that runs seconds "
-    "a day.",
+    "concurrency would take from the account's shared pool for a function that runs seconds a day.",
     checkov=("CKV_AWS_115",),
 )
 AUTO_APPROVE_NOT_TRACED = Reason(
@@ -472,20 +469,18 @@ PIPELINE_CHANGE_GATE_READS_ITS_STACK = Reason(
     fields=("grant",),
 )
 PIPELINE_DEPENDS_ON_ITS_ROLE = Reason(
-    "CDK's Pipeline construct adds DependsOn its role next to the GetAtt of the role's ARN; the "
-    "duplicate ordering is harmless and not ours to remove.",
+    "CDK's Pipeline construct adds DependsOn its role next to the GetAtt of the role's ARN; the duplicate "
+    "ordering is harmless and not ours to remove.",
     cfn_lint=("W3005",),
 )
 CODECOMMIT_SOURCE_RULE_NO_DLQ = Reason(
-    "The CodeCommit source's EventBridge rule CDK Pipelines creates: its one target is this pipeline, "
-    "EventBridge retries starting it for 24 hours, and a start that still fails is recovered by the next "
-    "push or a manual release, so a dead-letter queue would hold nothing actionable.",
+    "The CodeCommit source's rule: its one target is this pipeline, EventBridge retries starting it for 24 "
+    "hours, and the next push or a manual release recovers a start that still fails (no dead-letter queue).",
     nag=("Serverless-EventBusDLQ",),
 )
 APPROVAL_EMAIL_NO_REDRIVE = Reason(
-    "An e-mail subscription of the approval topic: SNS retries delivery to the approvers' mailboxes, "
-    "and the approval itself waits in CodePipeline whether or not the e-mail arrives, so a dead-letter "
-    "queue would only keep a notice nobody reads.",
+    "An e-mail subscription of the approval topic: SNS retries delivery, and the approval waits in "
+    "CodePipeline whether or not the e-mail arrives: a dead-letter queue would keep a notice nobody reads.",
     nag=("Serverless-SNSRedrivePolicy",),
 )
 APPROVAL_RECORD_NO_DLQ = Reason(
@@ -497,4 +492,9 @@ APPROVER_READS = Reason(  # `{grant}`: the build logs' streams, or an upload sta
     "wildcard is the log streams CodeBuild names, or the stack id CloudFormation generates for a stack ARN.",
     nag=_PIPELINE_GRANT,
     fields=("grant",),
+)
+APPROVER_TRUST = Reason(
+    "The approver role trusts the approvers' account roots only when aws:PrincipalArn is a named approver "
+    "(uploadApi.pipeline.approvers); checkov reads the principal, not the condition (test_approvals.py).",
+    checkov=("CKV_AWS_61",),
 )

@@ -160,6 +160,7 @@ def approver_role(
     trust = role.node.default_child
     assert isinstance(trust, iam.CfnRole)
     trust.add_property_override("AssumeRolePolicyDocument", approver_trust_policy(approvers))
+    compliance.acknowledge(role, compliance.APPROVER_TRUST)
     document = approver_policy(
         partition=stack.partition,
         region=stack.region,

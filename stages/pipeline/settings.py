@@ -99,7 +99,7 @@ def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
         {"source", "account", "region", "approverEmails", "approvers", "sharedAccountReason"},
         _WHERE,
     )
-    return PipelineSettings(
+    settings = PipelineSettings(
         source=_source(require_mapping(pipeline.get("source"), f"{_WHERE}.source")),
         account=_optional_match(pipeline, "account", _ACCOUNT, "a 12-digit AWS account id, or null"),
         region=_optional_match(pipeline, "region", _REGION, "an AWS region such as eu-west-1, or null"),
@@ -108,6 +108,15 @@ def load_pipeline_settings(upload_api_context: Any) -> PipelineSettings:
         shared_account_reason=_reason(pipeline.get("sharedAccountReason")),
         approvers=_approvers(pipeline.get("approvers", [])),
     )
+    if not settings.approvers and not settings.source.is_placeholder:
+        # Without approvers no approver role is deployed, and whoever may call
+        # codepipeline:PutApprovalResult approves prod, the commit's author included.
+        raise SettingsError(
+            f"{_WHERE}.approvers must name the IAM roles or users that approve prod once the source is real "
+            "(arn:aws:iam::<account>:role/<name>): only they may assume the approver role, the one role "
+            "the boundary lets approve (docs/delivery-trust.md: Who may approve)"
+        )
+    return settings
 
 
 def _reason(value: Any) -> str | None:

@@ -235,9 +235,9 @@ class UploadApiPipelineStack(cdk.Stack):
         if not settings.approvers:
             cdk.Annotations.of(self).add_warning_v2(
                 "upload-api:no-approvers",
-                "uploadApi.pipeline.approvers is []: no approver role is deployed, so approvals then need "
-                "a role the account makes itself with docs/approver-policy.json's permissions; name the "
-                "IAM roles or users that approve in cdk.json (docs/delivery-trust.md: Who may approve).",
+                "uploadApi.pipeline.approvers is []: no approver role is deployed; synth refuses this once "
+                "the source is real, so name the IAM roles or users that approve in cdk.json "
+                "(docs/delivery-trust.md: Who may approve).",
             )
 
     def _source(self) -> pipelines.CodePipelineSource:

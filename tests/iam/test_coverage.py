@@ -271,6 +271,7 @@ VARIANTS = {
         {
             "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
             "sharedAccountReason": "a test of one account for both stages",
+            "approvers": ["arn:aws:iam::111111111111:role/ReleaseApprover"],
         },
         {},
     ),

@@ -129,6 +129,7 @@ def test_scanning_uploads_in_both_stages_of_separate_accounts_is_fine():
     assert all(stage.scans_uploads for stage in stages)
 
 
+APPROVER = "arn:aws:iam::111111111111:role/ReleaseApprover"
 REAL_CONNECTION_ARN = (
     "arn:aws:codeconnections:eu-west-1:123456789012:connection/1b2c3d4e-0000-4000-8000-123456789abc"
 )
@@ -145,7 +146,8 @@ def test_the_placeholder_reason_is_refused_once_the_source_is_real():
                 "provider": "codeconnections",
                 "repository": "org/repo",
                 "connectionArn": REAL_CONNECTION_ARN,
-            }
+            },
+            "approvers": [APPROVER],
         }
     )
     # WHEN the environments are checked
@@ -164,11 +166,17 @@ def test_a_real_source_with_a_reason_of_ones_own_or_two_accounts_synthesizes():
     from stages.pipeline.settings import check_stage_environments
 
     source = {"provider": "codeconnections", "repository": "org/repo", "connectionArn": REAL_CONNECTION_ARN}
-    own_reason = _settings({"source": source, "sharedAccountReason": "a sandbox team, no customer data here"})
+    own_reason = _settings(
+        {
+            "source": source,
+            "approvers": [APPROVER],
+            "sharedAccountReason": "a sandbox team, no customer data here",
+        }
+    )
     check_stage_environments(*own_reason)
     region = "eu-west-1"
     two_accounts = _settings(
-        {"source": source, "account": "333333333333", "region": region},
+        {"source": source, "approvers": [APPROVER], "account": "333333333333", "region": region},
         {
             "dev": {"account": "111111111111", "region": region},
             "prod": {"account": "222222222222", "region": region},

@@ -494,6 +494,7 @@ def test_the_packs_really_run_on_the_upload_stacks_inside_the_pipeline(tmp_path,
             {
                 "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
                 "sharedAccountReason": "a test of one account for both stages",
+                "approvers": ["arn:aws:iam::111111111111:role/ReleaseApprover"],
             },
             None,
             id="codecommit",

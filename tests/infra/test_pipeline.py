@@ -40,6 +40,7 @@ EXPLICIT_ENVS = {
 CODECOMMIT = {
     "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
     "sharedAccountReason": "a test of one account for both stages",
+    "approvers": ["arn:aws:iam::111111111111:role/ReleaseApprover"],
 }
 # The CodeBuild report actions CDK grants a project on its own report groups.
 REPORT_ACTIONS = {

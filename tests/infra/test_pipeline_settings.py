@@ -26,6 +26,7 @@ from tests.repo import REPO_ROOT
 
 from .conftest import app_context
 
+APPROVER = "arn:aws:iam::111111111111:role/ReleaseApprover"
 REAL_CONNECTION_ARN = (
     "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 )
@@ -54,6 +55,7 @@ def _upload_api(
 def _codecommit(**source: Any) -> dict[str, Any]:
     upload_api = _upload_api()
     upload_api["pipeline"]["source"] = {"provider": "codecommit", "repository": "secure-upload-api", **source}
+    upload_api["pipeline"]["approvers"] = [APPROVER]
     return upload_api
 
 
@@ -322,6 +324,7 @@ def test_a_real_connection_arn_gives_no_warning(synth_pipeline):
                 "connectionArn": REAL_CONNECTION_ARN,
             },
             "sharedAccountReason": "a test of one account for both stages",
+            "approvers": ["arn:aws:iam::111111111111:role/ReleaseApprover"],
         }
     )
     # WHEN the app is synthesized
@@ -404,3 +407,22 @@ def test_stages_in_the_pipelines_region_are_accepted():
     check_stage_environments(
         pipeline, [StageSettings(stage="prod", account="222222222222", region="eu-west-1")]
     )
+
+
+def test_a_real_source_without_approvers_is_refused_naming_the_setting():
+    # GIVEN a real connection and no approvers (no approver role would be deployed)
+    upload_api = _upload_api(source={"connectionArn": REAL_CONNECTION_ARN})
+    upload_api["pipeline"]["approvers"] = []
+    # WHEN loaded THEN one line names the setting and why
+    with pytest.raises(SettingsError) as raised:
+        load_pipeline_settings(upload_api)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "cdk.json context uploadApi.pipeline.approvers must name the IAM roles or users"
+    )
+
+
+def test_the_placeholder_source_synthesizes_without_approvers():
+    # GIVEN cdk.json as committed (placeholder connection, no approvers): a clone that deploys nothing
+    assert load_pipeline_settings(_upload_api()).approvers == ()

@@ -65,6 +65,7 @@ APP_VARIANTS: dict[str, dict[str, Any]] = {
         "pipeline": {
             "source": {"provider": "codecommit", "repository": "secure-upload-api", "branch": "main"},
             "sharedAccountReason": "a test of one account for both stages",
+            "approvers": ["arn:aws:iam::111111111111:role/ReleaseApprover"],
         }
     },
     "three accounts": {
