@@ -209,3 +209,32 @@ def test_a_layout_synth_refuses_gets_no_sets_and_one_line(monkeypatch, capsys):
     assert err.startswith(
         "bootstrap-policies: settings error: cdk.json context uploadApi.pipeline.region must be set"
     )
+
+
+def _assumable(files: dict) -> list[str]:
+    (boundary,) = [
+        json.loads(t) for p, t in files.items() if p.parent.name == "pipeline" and "boundary" in p.name
+    ]
+    (statement,) = [s for s in boundary["Statement"] if s.get("Sid") == "AssumeCdkRoles"]
+    return list(statement["Resource"])
+
+
+def test_with_every_account_named_the_pipeline_assumes_bootstrap_roles_only_in_them():
+    # GIVEN cdk.json naming the three accounts
+    context = copy.deepcopy(CONTEXT)
+    context["pipeline"].update(account="333333333333", region="eu-west-1", sharedAccountReason=None)
+    context["stages"]["dev"].update(account="111111111111", region="eu-west-1")
+    context["stages"]["prod"].update(account="222222222222", region="eu-west-1")
+    # WHEN the pipeline's set is rendered
+    resources = _assumable(bp.all_rendered(context))
+    # THEN its roles may assume the CDK bootstrap roles of those accounts only (each qualifier's)
+    assert {r.split(":")[4] for r in resources} == {"111111111111", "222222222222", "333333333333"}
+    assert "arn:*:iam::222222222222:role/cdk-uploadprod-deploy-role-*" in resources
+    assert not [r for r in resources if ":iam::*:" in r]
+
+
+def test_with_an_account_unset_the_pipeline_keeps_every_accounts_bootstrap_roles():
+    # GIVEN cdk.json as committed (no account named: synth cannot know them)
+    resources = _assumable(bp.all_rendered(CONTEXT))
+    # THEN the grant names the roles in any account (their trust admits only the pipeline's roles)
+    assert all(":iam::*:" in r for r in resources)

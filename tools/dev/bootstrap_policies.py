@@ -80,6 +80,8 @@ OWNED_NAMES = {
 _BOOTSTRAP_ROLE = re.compile(
     r"role/cdk-" + PIPELINE_QUALIFIER + r"-(deploy|lookup|[*a-z]*-?publishing)-role-"
 )
+# The same roles of any qualifier (the pipeline's set names each stage's too).
+_ANY_BOOTSTRAP_ROLE = re.compile(r"role/cdk-[*a-z0-9]+-(deploy|lookup|[*a-z]*-?publishing)-role-")
 _TAG_CONDITIONS = ("aws:ResourceTag/", "aws:RequestTag/")
 GUARDDUTY_RULE_PREFIX = "rule/do-not-delete-amazonguarddutymalwareprotection"  # lower case, as matched
 _ANY_EXEC_ROLE = "role/cdk-*-cfn-exec-role-"
@@ -107,6 +109,9 @@ class PolicySet:
     # Whether the set's stack sets API Gateway's account-level CloudWatch role (a stage alone in its
     # account): in a shared account the account's bootstrap sets it, and no set may change it.
     sets_api_gateway_account: bool = True
+    # The pipeline's set: the accounts whose CDK bootstrap roles its roles may assume (the pipeline's
+    # and the stages'); empty while cdk.json leaves an account unset (then every account's).
+    bootstrap_role_accounts: tuple[str, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -127,12 +132,14 @@ def policy_sets(upload_api_context: Any) -> list[PolicySet]:
     check_stage_environments(pipeline_settings, (dev, prod))
     dev, prod = place_account_settings(pipeline_settings, dev, prod)
     settings = {"dev": dev, "prod": prod}
+    accounts = {pipeline_settings.account, *(s.account or pipeline_settings.account for s in (dev, prod))}
     # The pipeline stack never sets the account's API Gateway role.
     pipeline = PolicySet(
         None,
         PIPELINE_QUALIFIER,
         tuple(settings[s].qualifier for s in STAGE_NAMES),
         sets_api_gateway_account=False,
+        bootstrap_role_accounts=() if None in accounts else tuple(sorted(a for a in accounts if a)),
     )
     stages = [
         PolicySet(
@@ -295,7 +302,9 @@ def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
 
 
 def _expand_bootstrap_roles(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
-    """The pipeline's set: a grant on the CDK bootstrap roles names them for every qualifier."""
+    """The pipeline's set: a grant on the CDK bootstrap roles names them for every qualifier, and in
+    the app's accounts only when cdk.json names them all (a CDK bootstrap role elsewhere that trusts
+    the pipeline's account, another team's, stays out of reach)."""
     resources = statement.get("Resource")
     if statement["Effect"] != "Allow" or not isinstance(resources, list):
         return statement
@@ -305,6 +314,17 @@ def _expand_bootstrap_roles(statement: dict[str, Any], policy_set: PolicySet) ->
         if _BOOTSTRAP_ROLE.search(resource):
             qualifiers = policy_set.stage_qualifiers
             expanded.extend(resource.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{q}-") for q in qualifiers)
+    accounts = policy_set.bootstrap_role_accounts
+    if accounts:
+        expanded = [
+            narrowed
+            for resource in expanded
+            for narrowed in (
+                [resource.replace(":iam::*:", f":iam::{a}:") for a in accounts]
+                if _ANY_BOOTSTRAP_ROLE.search(resource)
+                else [resource]
+            )
+        ]
     return {**statement, "Resource": list(dict.fromkeys(expanded))}
 
 
