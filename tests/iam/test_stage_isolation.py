@@ -338,27 +338,21 @@ GUARDDUTY_RULE = (
 )
 
 
-@pytest.mark.parametrize("action", ["events:PutRule", "events:RemoveTargets", "events:DeleteRule"])
-def test_a_stage_without_scanning_cannot_touch_guardduty_scanning_rules(action):
-    # GIVEN a role a dev template creates, with `*:*`, under dev's boundary (dev scans no uploads by
-    # default), and the EventBridge rule GuardDuty creates, untagged, for prod's scanning plan
-    _, boundary = set_policies("dev")
-    principal = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-Anything-RANDOM"
+@pytest.mark.parametrize(
+    ("set_name", "principal_name"),
+    [("dev", "Dev-UploadApi-Anything-RANDOM"), ("pipeline", "UploadApiPipeline-Anything-RANDOM")],
+    ids=["a dev template's role (dev scans no uploads)", "a pipeline template's role (no scanning plan)"],
+)
+@pytest.mark.parametrize(
+    "action", ["events:PutRule", "events:DisableRule", "events:RemoveTargets", "events:DeleteRule"]
+)
+def test_a_set_without_scanning_cannot_touch_guardduty_scanning_rules(set_name, principal_name, action):
+    # GIVEN a role a template of a set without a scanning plan creates, with `*:*`, under that set's
+    # boundary, and the EventBridge rule GuardDuty creates, untagged, for prod's scanning plan
+    _, boundary = set_policies(set_name)
+    principal = f"arn:aws:iam::{ACCOUNT}:role/{principal_name}"
     context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal}
     star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     request = Request(action, GUARDDUTY_RULE, context, principal_arn=principal)
-    # THEN it cannot change the rule: dev's boundary does not name GuardDuty's rules
-    assert not evaluate(request, [star], boundary=boundary).allowed
-
-
-@pytest.mark.parametrize("action", ["events:DeleteRule", "events:DisableRule", "events:RemoveTargets"])
-def test_a_role_a_pipeline_template_creates_cannot_touch_guardduty_scanning_rules(action):
-    # GIVEN a role a pipeline template creates, with `*:*`, under the pipeline's boundary (the
-    # pipeline stack has no scanning plan), and prod's scanning rule in the account they share
-    _, boundary = set_policies("pipeline")
-    principal = f"arn:aws:iam::{ACCOUNT}:role/UploadApiPipeline-Anything-RANDOM"
-    context = {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": principal}
-    star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    request = Request(action, GUARDDUTY_RULE, context, principal_arn=principal)
-    # THEN it cannot change prod's rule
+    # THEN it cannot change the rule: the set's boundary does not name GuardDuty's rules
     assert not evaluate(request, [star], boundary=boundary).allowed
