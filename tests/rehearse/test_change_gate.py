@@ -86,3 +86,41 @@ def test_an_artifact_with_cli_configuration_fails_the_gate(pipeline_app, tmp_pat
     outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
     assert outcomes["PipelineChange.Check"].result == "fail"
     assert "cdk.json" in outcomes["PipelineChange.Check"].note
+
+
+def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed_gate(pipeline_app, tmp_path):
+    # GIVEN a commit that drops PromoteToProd and replaces the gate's embedded check with one that
+    # approves everything (the commit's own copy of the gate)
+    import base64
+    import gzip
+
+    artifact = commit_artifact(pipeline_app, tmp_path)
+    deployed = deployed_template(artifact)
+    commit = json.loads(json.dumps(deployed))
+    (pipeline,) = [r for r in commit["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    (prod,) = [s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Prod"]
+    prod["Actions"] = [a for a in prod["Actions"] if a["Name"] != "UploadApi.PromoteToProd"]
+    approves_all = base64.b64encode(gzip.compress(b"import sys\nsys.exit(0)\n", mtime=0)).decode("ascii")
+    gates = [
+        r
+        for r in commit["Resources"].values()
+        if r["Type"] == "AWS::CodeBuild::Project" and "check.py" in json.dumps(r["Properties"]["Source"])
+    ]
+    assert len(gates) == 1
+    source = gates[0]["Properties"]["Source"]
+    buildspec = json.loads(source["BuildSpec"]) if source["BuildSpec"].lstrip().startswith("{") else None
+    assert buildspec is not None, "the gate's buildspec is JSON in the template"
+    commands = buildspec["phases"]["build"]["commands"]
+    commands[1] = f'echo "{approves_all}" | base64 -d | gunzip > "$GATE_DIR/check.py"'
+    source["BuildSpec"] = json.dumps(buildspec, indent=2)
+    (artifact / f"{STACK}.template.json").write_text(json.dumps(commit), encoding="utf-8")
+    # WHEN the DEPLOYED pipeline's gate is rehearsed on it
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path)
+    # THEN the deployed check runs, not the commit's: it lists the deleted approval and the gate's own
+    # changed buildspec, and the approval waits for a person
+    note = outcomes["PipelineChange.Check"].note
+    assert outcomes["PipelineChange.Check"].result == "person"
+    assert "approval UploadApi.PromoteToProd removed" in note
+    assert "PipelineChangeGateProject" in note
+    assert "Properties.Source changed" in note
+    assert outcomes["PipelineChange.Confirm"].result == "person"
