@@ -32,11 +32,13 @@ CHECK_SCRIPT = Path(approved_change_set_check.__file__)
 
 
 def check_commands(script: Path = CHECK_SCRIPT) -> list[str]:
-    """Write the deployed check out of the buildspec and run it: python3 and the AWS CLI, nothing else."""
+    """Write the deployed check out of the buildspec and run it: python3 and the AWS CLI, nothing else.
+    It runs from its own directory, not the source artifact's (pyenv would read a `.python-version`
+    the commit put there)."""
     return [
         'CHECK_DIR="$(mktemp -d)"',
         write_out(script, '"$CHECK_DIR/approved_change_set_check.py"'),
-        'python3 "$CHECK_DIR/approved_change_set_check.py"',
+        'cd "$CHECK_DIR" && python3 approved_change_set_check.py',
     ]
 
 

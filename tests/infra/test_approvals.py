@@ -469,13 +469,14 @@ def test_the_check_runs_nothing_from_the_commits_source(pipeline_app):
     assert commands, "the build runs no command"
     from_source = [c for c in commands if re.search(r"\bmake\b|-m tools|\$CODEBUILD_SRC_DIR|\./", c)]
     assert from_source == []
-    # AND it is exactly: a temporary directory, the check written into it from the buildspec, python3 on it
+    # AND it is exactly: a temporary directory, the check written into it from the buildspec, python3 on
+    # it run from there (not from the checkout, where pyenv would read the commit's `.python-version`)
     written = [
-        re.fullmatch(r'echo "[A-Za-z0-9+/=]+" \| base64 -d \| gunzip > ("\$CHECK_DIR/[\w.]+\.py")', c)
+        re.fullmatch(r'echo "[A-Za-z0-9+/=]+" \| base64 -d \| gunzip > "\$CHECK_DIR/([\w.]+\.py)"', c)
         for c in commands
     ]
-    (target,) = [m.group(1) for m in written if m]
-    assert commands == ['CHECK_DIR="$(mktemp -d)"', commands[1], f"python3 {target}"]
+    (script,) = [m.group(1) for m in written if m]
+    assert commands == ['CHECK_DIR="$(mktemp -d)"', commands[1], f'cd "$CHECK_DIR" && python3 {script}']
 
 
 def test_the_buildspec_carries_the_check_script_itself(pipeline_app):

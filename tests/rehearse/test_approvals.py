@@ -2,8 +2,9 @@
 
 moto on loopback, with the rehearsal's ListActionExecutions: the approver writes the id of the change
 set this stage created, and the check (stages/pipeline/approved_change_set_check.py) reads it back as
-the deployed step runs it, a python3 process calling the AWS CLI, here pointed at the emulator (and
-through the stage's lookup role, which moto's STS issues); an approval naming another change set, or
+the deployed step runs it (the commands its buildspec carries: the check written out, then python3
+on it, calling the AWS CLI), here pointed at the emulator (and through the stage's lookup role,
+which moto's STS issues); an approval naming another change set, or
 none, fails the check.
 """
 
@@ -12,18 +13,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from stages.pipeline import approved_change_set_check
+from stages.pipeline.approved_change_set import check_commands
 from tools.review_kit.rehearse import actions, approvals, emulator
 from tools.review_kit.rehearse.pipeline import Action
 
@@ -111,10 +112,16 @@ def _env(run: _Run, cli_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _check(account: tuple[Any, dict[str, str]], run: _Run) -> subprocess.CompletedProcess[str]:
-    """The check file run as the step runs it: its own python3 process, the AWS CLI on PATH."""
+def _check(
+    account: tuple[Any, dict[str, str]], run: _Run, checkout: Path
+) -> subprocess.CompletedProcess[str]:
+    """The step's own commands (the ones its buildspec carries), in one shell as CodeBuild runs a phase,
+    from a checkout whose `.python-version` names an interpreter nobody has: a pyenv `python3` would
+    fail on it if the check ran from the checkout rather than its own directory."""
+    (checkout / ".python-version").write_text("2.1.0\n", encoding="utf-8")
     return subprocess.run(
-        [sys.executable, approved_change_set_check.__file__],
+        ["/bin/sh", "-ec", "\n".join(check_commands())],
+        cwd=checkout,
         env=_env(run, account[1]),
         capture_output=True,
         text=True,
@@ -123,20 +130,20 @@ def _check(account: tuple[Any, dict[str, str]], run: _Run) -> subprocess.Complet
     )
 
 
-def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(moto_account):
+def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(moto_account, tmp_path):
     # GIVEN a prepared change set WHEN the rehearsal's approver approves PromoteToProd
     run, change_set = _prepared(moto_account[0])
     written = approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
     # THEN the comment names that change set, and ApprovedChangeSet, reading it back through the CLI, passes
     assert change_set in written
-    done = _check(moto_account, run)
+    done = _check(moto_account, run, tmp_path)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout
     assert done.stdout.strip() == (
         f"PASS: change set {change_set} is the one approved by the rehearsal's approver"
     )
 
 
-def test_an_approval_naming_another_change_set_fails_the_check(moto_account):
+def test_an_approval_naming_another_change_set_fails_the_check(moto_account, tmp_path):
     # GIVEN the approval, then a later one of the same action naming another change set (a retried stage)
     run, change_set = _prepared(moto_account[0])
     approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
@@ -150,13 +157,13 @@ def test_an_approval_naming_another_change_set_fails_the_check(moto_account):
         by="someone",
     )
     # WHEN checked THEN the last approval counts, and it fails (exit 1) naming both ids
-    done = _check(moto_account, run)
+    done = _check(moto_account, run, tmp_path)
     assert done.returncode == 1, done.stderr
     assert f"names change set {other}, but" in done.stdout
     assert change_set in done.stdout
 
 
-def test_an_approval_in_another_execution_does_not_count(moto_account):
+def test_an_approval_in_another_execution_does_not_count(moto_account, tmp_path):
     # GIVEN an approval recorded for another run of the pipeline
     run, change_set = _prepared(moto_account[0])
     approvals.record(
@@ -167,6 +174,6 @@ def test_an_approval_in_another_execution_does_not_count(moto_account):
         by="someone",
     )
     # WHEN this execution is checked THEN there is no approval to judge: it cannot ask (exit 2)
-    done = _check(moto_account, run)
+    done = _check(moto_account, run, tmp_path)
     assert done.returncode == 2
     assert "no approved Prod/UploadApi.PromoteToProd in this pipeline execution" in done.stderr
