@@ -37,8 +37,8 @@ def check_commands(script: Path = CHECK_SCRIPT) -> list[str]:
     the commit put there)."""
     return [
         'CHECK_DIR="$(mktemp -d)"',
-        write_out(script, '"$CHECK_DIR/approved_change_set_check.py"'),
-        'cd "$CHECK_DIR" && python3 approved_change_set_check.py',
+        write_out(script, '"$CHECK_DIR/approved_change_set.py"'),
+        'cd "$CHECK_DIR" && python3 approved_change_set.py',
     ]
 
 
