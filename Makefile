@@ -215,9 +215,10 @@ preflight: verify-dependencies ## Pipeline preflight of a stage's account (needs
 	$(PYTHON) -m tools.pipeline_checks.preflight
 
 # Between prod's approval and its deploy (stages/pipeline/approved_change_set.py): the change set about to be
-# executed is the one whose id the approver pasted into the approval's comment.
-approved-change-set: verify-dependencies ## Pipeline check (needs AWS): prod's change set is the approved one; PIPELINE_EXECUTION_ID... from the step
-	$(PYTHON) -m tools.pipeline_checks.approved_change_set
+# executed is the one whose id the approver pasted into the approval's comment. The pipeline runs its own
+# deployed copy of this file (inlined into the step's buildspec); this target runs the working tree's by hand.
+approved-change-set: ## Prod's change set is the approved one, by hand (needs AWS and its CLI); PIPELINE_EXECUTION_ID... as the step sets them
+	$(PYTHON) stages/pipeline/approved_change_set_check.py
 
 # One upload with the client (tools/dev/upload): the running `make local` (OUTPUTS), or URL= a deployment,
 # signed with your default AWS credentials. Inline up to 4 MiB, else straight to S3 (streamed);

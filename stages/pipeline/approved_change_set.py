@@ -1,15 +1,19 @@
 """Prod's approval bound to the change set it approved: `UploadApi.ApprovedChangeSet`.
 
 The step runs after PromoteToProd and before the Deploy action that executes change set
-PipelineChange (CDK Pipelines' change-set steps of the prod stack). It runs `make
-approved-change-set` (tools/pipeline_checks/approved_change_set.py): the approver pasted the change
-set's id into the approval's comment; the step reads that comment (ListActionExecutions of this
-execution) and the change set (DescribeChangeSet through the stage account's read-only CDK lookup
-role) and fails unless they name the same change set. Its role may list this pipeline's action
-executions and assume that lookup role, nothing else.
+PipelineChange (CDK Pipelines' change-set steps of the prod stack). The approver pasted the change
+set's id into the approval's comment; the check (approved_change_set_check.py) reads that comment
+(ListActionExecutions of this execution) and the change set (DescribeChangeSet through the stage
+account's read-only CDK lookup role) and fails unless they name the same change set. The check is
+inlined into the step's buildspec at synth (embedded.py) and run with python3 and the AWS CLI: the
+copy that runs is the deployed pipeline's, and nothing from the commit's source artifact (the step's
+input, which it never reads) runs. Its role may list this pipeline's action executions and assume
+that lookup role, nothing else.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -18,11 +22,24 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
+from stages.pipeline import approved_change_set_check
 from stages.pipeline.bootstrap import assume_lookup_role, bootstrap_qualifier, lookup_role_env
+from stages.pipeline.embedded import write_out
 from stages.upload_stage import UploadApiStage
 
 STEP_ID = "ApprovedChangeSet"
-COMMAND = "make approved-change-set"
+CHECK_SCRIPT = Path(approved_change_set_check.__file__)
+
+
+def check_commands(script: Path = CHECK_SCRIPT) -> list[str]:
+    """Write the deployed check out of the buildspec and run it: python3 and the AWS CLI, nothing else.
+    It runs from its own directory, not the source artifact's (pyenv would read a `.python-version`
+    the commit put there)."""
+    return [
+        'CHECK_DIR="$(mktemp -d)"',
+        write_out(script, '"$CHECK_DIR/approved_change_set.py"'),
+        'cd "$CHECK_DIR" && python3 approved_change_set.py',
+    ]
 
 
 class ApprovedChangeSetStep:
@@ -63,7 +80,7 @@ class ApprovedChangeSetStep:
                 "BOOTSTRAP_QUALIFIER": bootstrap_qualifier(stage),
                 **lookup_role_env(stage),
             },
-            commands=[COMMAND],
+            commands=check_commands(),
             partial_build_spec=codebuild.BuildSpec.from_object(
                 {"phases": {"install": {"runtime-versions": runtime_versions}}}
             ),

@@ -32,9 +32,9 @@ def bootstrap_role_arn(stage: UploadApiStage, kind: BootstrapRole) -> str:
 
 
 def lookup_role_env(stage: UploadApiStage) -> dict[str, str]:
-    """What a step needs to find the stage account's lookup role (tools/pipeline_checks/preflight's
-    `lookup_role_arn` builds the ARN from these): a role ARN among a project's properties would read
-    as a role the project passes."""
+    """What a step needs to find the stage account's lookup role (`lookup_role_arn` of
+    approved_change_set_check.py, which Preflight uses too, builds the ARN from these): a role ARN
+    among a project's properties would read as a role the project passes."""
     stack = stage.stack
     return {
         "STAGE_ACCOUNT": stack.account,

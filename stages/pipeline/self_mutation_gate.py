@@ -3,8 +3,8 @@
 Self-mutation (`cdk deploy` of the pipeline stack from the synth artifact) applies whatever the
 commit's pipeline template says. So before it, the gate's CodeBuild project compares that template
 with the deployed stack's (pipeline_change_check.py, inlined into the project's buildspec here at
-synth: the copy that runs is the deployed one, and changing it is itself a pipeline change this
-gate judges). A change a person must see (stages, action order, approvals, checks, IAM, trust,
+synth, embedded.py: the copy that runs is the deployed one, and changing it is itself a pipeline
+change this gate judges). A change a person must see (stages, action order, approvals, checks, IAM, trust,
 a project's buildspec or role, a new resource, the CDK CLI lock) leaves PipelineChange.Confirm
 waiting; no such change, and the check approves it itself, as ConfirmPermissionsBroadening's
 auto-approver does (GetPipelineState for the approval's token, then PutApprovalResult).
@@ -19,8 +19,6 @@ The gate runs only in a deployed pipeline: the pipeline's first deployment is a 
 
 from __future__ import annotations
 
-import base64
-import gzip
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from constructs import Construct
 
 from stages import compliance
 from stages.pipeline import pipeline_change_check
+from stages.pipeline.embedded import write_out
 from stages.pipeline.patches.acknowledgements import APPROVAL_KEY_GRANT, acknowledge_grants
 from stages.pipeline.patches.generated import (
     arn_prefix,
@@ -58,18 +57,13 @@ ARTIFACT_READ_GRANTS = ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Actio
 PIPELINE_TOOLS_SOURCES = {name: REPO_ROOT / name for name in pipeline_change_check.PIPELINE_TOOLS_FILES}
 
 
-def embedded_script(script: Path = CHECK_SCRIPT) -> str:
-    """The check, gzipped (mtime 0: the same bytes every synth) and base64-encoded for the buildspec."""
-    return base64.b64encode(gzip.compress(script.read_bytes(), mtime=0)).decode("ascii")
-
-
 def pipeline_tools_digest() -> str:
     return pipeline_change_check.tools_digest(
         {name: path.read_bytes() for name, path in PIPELINE_TOOLS_SOURCES.items()}
     )
 
 
-def gate_build_spec(script: str) -> dict[str, object]:
+def gate_build_spec(script: Path = CHECK_SCRIPT) -> dict[str, object]:
     """Write the check out, read the deployed template, judge; exit 10 leaves the approval to a person."""
     check = (
         'python3 "$GATE_DIR/check.py" --assembly . --deployed "$GATE_DIR/deployed.json" '
@@ -83,7 +77,7 @@ def gate_build_spec(script: str) -> dict[str, object]:
             "build": {
                 "commands": [
                     'GATE_DIR="$(mktemp -d)"',
-                    f'echo "{script}" | base64 -d | gunzip > "$GATE_DIR/check.py"',
+                    write_out(script, '"$GATE_DIR/check.py"'),
                     'aws cloudformation get-template --stack-name "$PIPELINE_STACK" --query TemplateBody '
                     '--output json > "$GATE_DIR/deployed.json"',
                     f"{check} || [ $? -eq {pipeline_change_check.NEEDS_A_PERSON} ]",
@@ -125,7 +119,7 @@ class SelfMutationGate(Construct):
             "Project",
             description=f"{GATE_STAGE}: does the pipeline change self-mutation would apply need a person?",
             role=self.role,
-            build_spec=codebuild.BuildSpec.from_object(gate_build_spec(embedded_script())),
+            build_spec=codebuild.BuildSpec.from_object(gate_build_spec()),
             environment=codebuild.BuildEnvironment(
                 build_image=build_image, compute_type=codebuild.ComputeType.SMALL
             ),

@@ -9,12 +9,17 @@ generates (`<stack>-<logical id>-<suffix>`), which is what the boundary's name p
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Annotations, Match
 
+from stages.pipeline import approved_change_set_check
 from stages.pipeline.approvals import (
     APPROVAL_ACTIONS,
     APPROVAL_STATE_CHANGE,
@@ -440,7 +445,52 @@ def test_the_check_is_told_which_approval_and_which_change_set(pipeline_app):
         "type": "PLAINTEXT",
         "value": "#{codepipeline.PipelineExecutionId}",
     }
-    assert "make approved-change-set" in json.dumps(pipeline_app.buildspec(pipeline_app.project_id(action)))
+    # AND it builds its lookup role's ARN from them (no role ARN among the project's properties)
+    assert "CHANGE_SET_ROLE_ARN" not in environment
+    assert {"STAGE_ACCOUNT", "STAGE_REGION", "STAGE_PARTITION", "BOOTSTRAP_QUALIFIER"} <= set(environment)
+
+
+def _check_commands(app: SynthesizedApp) -> tuple[dict[str, Any], list[str]]:
+    """ApprovedChangeSet's buildspec and every command it runs, in every phase."""
+    spec = app.buildspec(app.project_id(_prod_action(app, "UploadApi.ApprovedChangeSet")))
+    commands = [
+        str(command)
+        for phase in spec["phases"].values()
+        for key in ("commands", "finally")
+        for command in phase.get(key) or []
+    ]
+    return spec, commands
+
+
+def test_the_check_runs_nothing_from_the_commits_source(pipeline_app):
+    # GIVEN every command of the ApprovedChangeSet build (its directory is the commit's source artifact)
+    _, commands = _check_commands(pipeline_app)
+    # THEN none runs code the pushed commit provides: no make target, no module of the checkout
+    assert commands, "the build runs no command"
+    from_source = [c for c in commands if re.search(r"\bmake\b|-m tools|\$CODEBUILD_SRC_DIR|\./", c)]
+    assert from_source == []
+    # AND it is exactly: a temporary directory, the check written into it from the buildspec, python3 on
+    # it run from there (not from the checkout, where pyenv would read the commit's `.python-version`)
+    written = [
+        re.fullmatch(r'echo "[A-Za-z0-9+/=]+" \| base64 -d \| gunzip > "\$CHECK_DIR/([\w.]+\.py)"', c)
+        for c in commands
+    ]
+    (script,) = [m.group(1) for m in written if m]
+    assert commands == ['CHECK_DIR="$(mktemp -d)"', commands[1], f'cd "$CHECK_DIR" && python3 {script}']
+
+
+def test_the_buildspec_carries_the_check_script_itself(pipeline_app):
+    # GIVEN the buildspec WHEN its embedded script is decoded THEN it is the file, bytewise
+    spec, commands = _check_commands(pipeline_app)
+    (embedded,) = [
+        re.match(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip', c) for c in commands if "base64" in c
+    ]
+    assert embedded is not None
+    script = Path(approved_change_set_check.__file__)
+    assert gzip.decompress(base64.b64decode(embedded.group(1))) == script.read_bytes()
+    # AND it runs on the image's python3 runtime: the install phase selects runtimes and runs nothing
+    assert set(spec["phases"]) == {"install", "build"}
+    assert set(spec["phases"]["install"]) == {"runtime-versions"}
 
 
 def test_the_checks_role_lists_this_pipelines_actions_and_assumes_only_the_lookup_role(pipeline_app):

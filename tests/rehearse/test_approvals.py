@@ -1,33 +1,66 @@
 """The rehearsal's approvals (rehearse/approvals.py) and the step that reads them, ApprovedChangeSet.
 
-moto in-process, with the rehearsal's ListActionExecutions: the approver writes the id of the change
-set this stage created, and the check (tools/pipeline_checks/approved_change_set.py) reads it back
-through the API; an approval naming another change set, or none, fails the check.
+moto on loopback, with the rehearsal's ListActionExecutions: the approver writes the id of the change
+set this stage created, and the check (stages/pipeline/approved_change_set_check.py) reads it back as
+the deployed step runs it (the commands its buildspec carries: the check written out, then python3
+on it, calling the AWS CLI), here pointed at the emulator (and through the stage's lookup role,
+which moto's STS issues); an approval naming another change set, or
+none, fails the check.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 
-from tools.pipeline_checks.approved_change_set import check
-from tools.review_kit.rehearse import actions, approvals
+from stages.pipeline.approved_change_set import check_commands
+from tools.review_kit.rehearse import actions, approvals, emulator
 from tools.review_kit.rehearse.pipeline import Action
 
 TEMPLATE = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}}
 
 
 @pytest.fixture
-def moto_account(moto_account):
-    """The rehearsal's emulated account (conftest.py), with its CodePipeline approvals emulated."""
+def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
+    """An emulated account on loopback (as the rehearsal's, IAM not enforced), its approvals emulated:
+    a boto3 session for the scenario and the environment an AWS CLI reaches it with."""
+    emulator.install_emulated_types()
+    emulator.patch_moto()
     approvals.install()
     approvals.clear()
-    yield moto_account
-    approvals.clear()
+    server = ThreadedMotoServer(ip_address=emulator.HOST, port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto's state is per process, not per server: start from an empty account
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    cli_env = {
+        **emulator.FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": emulator.REGION,
+        "AWS_DEFAULT_REGION": emulator.REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    for name, value in cli_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    try:
+        yield boto3.Session(region_name=emulator.REGION), cli_env
+    finally:
+        server.stop()
+        approvals.clear()
 
 
 def _action(name: str, provider: str, **configuration: str) -> Action:
@@ -60,38 +93,59 @@ def _prepared(session: Any) -> tuple[_Run, str]:
     return _Run(session, history=[(prepare, actions.Outcome("pass"))]), change_set
 
 
-def _env(run: _Run) -> dict[str, str]:
+def _env(run: _Run, cli_env: dict[str, str]) -> dict[str, str]:
+    """What the step's project and action set, and CodeBuild's own (lookup_role_env: the stage account)."""
     return {
-        "PIPELINE_NAME": approvals.PIPELINE_NAME,
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/"),
+        **cli_env,
+        "CODEBUILD_INITIATOR": f"codepipeline/{approvals.PIPELINE_NAME}",
         "PIPELINE_EXECUTION_ID": run.variables["codepipeline"]["PipelineExecutionId"],
         "APPROVAL_STAGE": "Prod",
         "APPROVAL_ACTION": "UploadApi.PromoteToProd",
         "STACK_NAME": "Prod-UploadApi",
         "CHANGE_SET_NAME": "PipelineChange",
+        "BOOTSTRAP_QUALIFIER": "uploadprod",
+        "STAGE_ACCOUNT": emulator.ACCOUNT,
+        "STAGE_REGION": emulator.REGION,
+        "STAGE_PARTITION": "aws",
     }
 
 
-def _check(session: Any, run: _Run) -> Any:
-    return check(
-        _env(run),
-        codepipeline=session.client("codepipeline"),
-        cloudformation=session.client("cloudformation"),
+def _check(
+    account: tuple[Any, dict[str, str]], run: _Run, checkout: Path
+) -> subprocess.CompletedProcess[str]:
+    """The step's own commands (the ones its buildspec carries), in one shell as CodeBuild runs a phase,
+    from a checkout whose `.python-version` names an interpreter nobody has: a pyenv `python3` would
+    fail on it if the check ran from the checkout rather than its own directory."""
+    (checkout / ".python-version").write_text("2.1.0\n", encoding="utf-8")
+    return subprocess.run(
+        ["/bin/sh", "-ec", "\n".join(check_commands())],
+        cwd=checkout,
+        env=_env(run, account[1]),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
 
 
-def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(moto_account):
+def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(moto_account, tmp_path):
     # GIVEN a prepared change set WHEN the rehearsal's approver approves PromoteToProd
-    run, change_set = _prepared(moto_account)
+    run, change_set = _prepared(moto_account[0])
     written = approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
-    # THEN the comment names that change set, and ApprovedChangeSet, reading it back through the API, passes
+    # THEN the comment names that change set, and ApprovedChangeSet, reading it back through the CLI, passes
     assert change_set in written
-    verdict = _check(moto_account, run)
-    assert verdict.passed, verdict.line
+    done = _check(moto_account, run, tmp_path)
+    assert (done.returncode, done.stderr) == (0, ""), done.stdout
+    assert done.stdout.strip() == (
+        f"PASS: change set {change_set} is the one approved by the rehearsal's approver"
+    )
 
 
-def test_an_approval_naming_another_change_set_fails_the_check(moto_account):
+def test_an_approval_naming_another_change_set_fails_the_check(moto_account, tmp_path):
     # GIVEN the approval, then a later one of the same action naming another change set (a retried stage)
-    run, change_set = _prepared(moto_account)
+    run, change_set = _prepared(moto_account[0])
     approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
     time.sleep(0.01)
     other = change_set.rsplit("/", 1)[0] + "/11111111-2222-3333-4444-555555555555"
@@ -102,16 +156,16 @@ def test_an_approval_naming_another_change_set_fails_the_check(moto_account):
         summary=f"approving {other}",
         by="someone",
     )
-    # WHEN checked THEN the last approval counts, and it fails naming both ids
-    verdict = _check(moto_account, run)
-    assert not verdict.passed
-    assert f"names change set {other}, but" in verdict.line
-    assert change_set in verdict.line
+    # WHEN checked THEN the last approval counts, and it fails (exit 1) naming both ids
+    done = _check(moto_account, run, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert f"names change set {other}, but" in done.stdout
+    assert change_set in done.stdout
 
 
-def test_an_approval_in_another_execution_does_not_count(moto_account):
+def test_an_approval_in_another_execution_does_not_count(moto_account, tmp_path):
     # GIVEN an approval recorded for another run of the pipeline
-    run, change_set = _prepared(moto_account)
+    run, change_set = _prepared(moto_account[0])
     approvals.record(
         execution_id="another-execution",
         stage="Prod",
@@ -119,6 +173,7 @@ def test_an_approval_in_another_execution_does_not_count(moto_account):
         summary=change_set,
         by="someone",
     )
-    # WHEN this execution is checked THEN there is no approval to judge
-    with pytest.raises(Exception, match="no approved Prod/UploadApi"):
-        _check(moto_account, run)
+    # WHEN this execution is checked THEN there is no approval to judge: it cannot ask (exit 2)
+    done = _check(moto_account, run, tmp_path)
+    assert done.returncode == 2
+    assert "no approved Prod/UploadApi.PromoteToProd in this pipeline execution" in done.stderr

@@ -1,24 +1,26 @@
-"""ApprovedChangeSet (tools/pipeline_checks/approved_change_set.py): prod's change set is the one approved.
+"""ApprovedChangeSet (stages/pipeline/approved_change_set_check.py): prod's change set is the one approved.
 
-CodePipeline's and CloudFormation's answers are stubbed with botocore's Stubber, which holds every
-request and response to the services' own models: the calls are the real API's, only the answers
-are chosen.
+The check asks through the AWS CLI; here a fake CLI answers, keeping each call's arguments and the
+environment it ran in, so the calls the deployed step makes are the ones asserted. The same check
+against the emulator through the real CLI: tests/rehearse/test_approvals.py.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from tools.pipeline_checks.approved_change_set import (
+from stages.pipeline.approved_change_set_check import (
     Approval,
+    AwsError,
     CannotAsk,
     check,
     judge,
     latest_approval,
+    lookup_role_arn,
     main,
     pipeline_name,
 )
@@ -99,6 +101,17 @@ def test_the_last_succeeded_approval_of_the_named_action_counts():
     assert approval.summary == f"new {CHANGE_SET}"
 
 
+def test_the_last_approval_is_found_in_the_cli_v2s_iso_times_too():
+    # GIVEN times as CLI v2 prints them, the later one written in another offset (string order misleads)
+    details = [
+        {**_run(f"later {CHANGE_SET}"), "lastUpdateTime": "2026-12-07T09:30:00+00:00"},
+        {**_run(f"earlier {OTHER}"), "lastUpdateTime": "2026-12-07T10:00:00+01:00"},
+    ]
+    # WHEN the approval is picked THEN it is the later one in time
+    approval = latest_approval(details, stage="Prod", action="UploadApi.PromoteToProd")
+    assert approval.summary == f"later {CHANGE_SET}"
+
+
 def test_no_approval_in_this_execution_cannot_be_judged():
     with pytest.raises(CannotAsk, match=r"no approved Prod/UploadApi\.PromoteToProd"):
         latest_approval([_run("x", status="InProgress")], stage="Prod", action="UploadApi.PromoteToProd")
@@ -113,40 +126,97 @@ def test_the_pipeline_is_the_one_that_started_the_build():
 # -- the calls ------------------------------------------------------------------------------------
 
 
-def _stubbed(summary: str, change_set: dict[str, Any]) -> tuple[Any, Any, list[Stubber]]:
-    codepipeline = boto3.client("codepipeline", region_name="eu-west-1")
-    cloudformation = boto3.client("cloudformation", region_name="eu-west-1")
-    pipeline_stub, cfn_stub = Stubber(codepipeline), Stubber(cloudformation)
-    pipeline_stub.add_response(
-        "list_action_executions",
-        {"actionExecutionDetails": [_run(summary)]},
+class FakeCli:
+    """The AWS CLI: answers by subcommand (`codepipeline list-action-executions`...), every call kept."""
+
+    def __init__(self, answers: Mapping[str, Any]) -> None:
+        self.answers = dict(answers)
+        self.calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def __call__(self, arguments: list[str], env: Mapping[str, str]) -> str:
+        self.calls.append((arguments, dict(env)))
+        answer = self.answers[" ".join(arguments[:2])]
+        if isinstance(answer, Exception):
+            raise answer
+        return json.dumps(answer)
+
+
+def _cli(summary: str, change_set: dict[str, Any], **more: Any) -> FakeCli:
+    return FakeCli(
         {
-            "pipelineName": "UploadApiPipeline-Pipeline9850B417-ABC",
-            "filter": {"pipelineExecutionId": "exec-1"},
-        },
+            "codepipeline list-action-executions": {"actionExecutionDetails": [_run(summary)]},
+            "cloudformation describe-change-set": change_set,
+            **more,
+        }
     )
-    cfn_stub.add_response(
-        "describe_change_set", change_set, {"StackName": "Prod-UploadApi", "ChangeSetName": "PipelineChange"}
-    )
-    for stub in (pipeline_stub, cfn_stub):
-        stub.activate()
-    return codepipeline, cloudformation, [pipeline_stub, cfn_stub]
 
 
 def test_the_check_asks_this_executions_approval_and_the_named_change_set():
     # GIVEN the approval's comment with the change set's id, and the change set
-    codepipeline, cloudformation, stubs = _stubbed(f"Reviewed {CHANGE_SET}", _change_set())
+    cli = _cli(f"Reviewed {CHANGE_SET}", _change_set())
     # WHEN checked THEN it passes, having made exactly the two calls with this execution's filter
-    assert check(ENV, codepipeline=codepipeline, cloudformation=cloudformation).passed
-    for stub in stubs:
-        stub.assert_no_pending_responses()
+    assert check(ENV, cli).passed
+    assert [arguments for arguments, _ in cli.calls] == [
+        [
+            "codepipeline", "list-action-executions",
+            "--pipeline-name", "UploadApiPipeline-Pipeline9850B417-ABC",
+            "--filter", "pipelineExecutionId=exec-1",
+        ],
+        [
+            "cloudformation", "describe-change-set",
+            "--stack-name", "Prod-UploadApi", "--change-set-name", "PipelineChange",
+        ],
+    ]  # fmt: skip
 
 
-def test_a_change_set_created_again_after_the_review_fails(capsys, monkeypatch):
-    codepipeline, cloudformation, _ = _stubbed(f"Reviewed {CHANGE_SET}", _change_set(OTHER))
-    verdict = check(ENV, codepipeline=codepipeline, cloudformation=cloudformation)
+def test_the_change_set_is_read_through_the_stage_accounts_lookup_role():
+    # GIVEN the stage's account as the step sets it (stages/pipeline/bootstrap.py lookup_role_env)
+    env = {
+        **ENV,
+        "STAGE_ACCOUNT": "222222222222",
+        "STAGE_REGION": "eu-west-1",
+        "STAGE_PARTITION": "aws",
+        "BOOTSTRAP_QUALIFIER": "uploadprod",
+        "AWS_PROFILE": "operator",
+    }
+    role = "arn:aws:iam::222222222222:role/cdk-uploadprod-lookup-role-222222222222-eu-west-1"
+    credentials = {"AccessKeyId": "ASIAX", "SecretAccessKey": "secret", "SessionToken": "token"}
+    cli = _cli(CHANGE_SET, _change_set(), **{"sts assume-role": {"Credentials": credentials}})
+    # WHEN checked
+    assert check(env, cli).passed
+    # THEN the approval is read as the build, the change set as the assumed lookup role, and only so
+    (_, own), (assume, _), (describe, assumed) = cli.calls
+    assert assume == ["sts", "assume-role", "--role-arn", role, "--role-session-name", "approved-change-set"]
+    assert lookup_role_arn(env) == role
+    assert "AWS_SESSION_TOKEN" not in own
+    assert describe[1] == "describe-change-set"
+    assert (assumed["AWS_ACCESS_KEY_ID"], assumed["AWS_SESSION_TOKEN"]) == ("ASIAX", "token")
+    assert "AWS_PROFILE" not in assumed
+
+
+def test_a_role_it_cannot_assume_is_named(capsys):
+    cli = _cli(CHANGE_SET, _change_set(), **{"sts assume-role": AwsError("AccessDenied")})
+    env = {**ENV, "CHANGE_SET_ROLE_ARN": "arn:aws:iam::222222222222:role/r"}
+    assert main(env, cli) == 2
+    assert capsys.readouterr().err.strip() == (
+        "approved-change-set: cannot assume arn:aws:iam::222222222222:role/r: AccessDenied"
+    )
+
+
+def test_a_failing_cli_call_cannot_ask():
+    cli = _cli(CHANGE_SET, _change_set(), **{"codepipeline list-action-executions": AwsError("throttled")})
+    with pytest.raises(CannotAsk, match="ListActionExecutions: throttled"):
+        check(ENV, cli)
+
+
+def test_a_change_set_created_again_after_the_review_fails(capsys):
+    cli = _cli(f"Reviewed {CHANGE_SET}", _change_set(OTHER))
+    verdict = check(ENV, cli)
     assert not verdict.passed
     assert f"about to be executed is {OTHER}" in verdict.line
+    # AND the step's exit code says so (1: not the approved one)
+    assert main(ENV, cli) == 1
+    assert capsys.readouterr().out.startswith("FAIL: ")
 
 
 def test_main_exits_2_naming_what_is_missing(capsys):

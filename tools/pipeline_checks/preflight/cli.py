@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stages.pipeline.approved_change_set_check import lookup_role_arn as stage_lookup_role_arn
 from tools.pipeline_checks.preflight.checks import Finding, StageNeeds, run_checks
 from tools.pipeline_checks.preflight.facts import gather
 
@@ -50,15 +51,8 @@ def needs_from(env: Mapping[str, str]) -> StageNeeds:
 
 def lookup_role_arn(env: Mapping[str, str], role_env: str = ROLE_ENV) -> str | None:
     """`role_env` (PREFLIGHT_ROLE_ARN), else the CDK lookup role of STAGE_ACCOUNT in STAGE_REGION
-    (None: neither). The approved-change-set step reads its stage through the same role."""
-    if env.get(role_env):
-        return env[role_env]
-    account, region = env.get("STAGE_ACCOUNT"), env.get("STAGE_REGION")
-    if not (account and region):
-        return None
-    partition = env.get("STAGE_PARTITION") or "aws"
-    qualifier = env.get("BOOTSTRAP_QUALIFIER", "hnb659fds")
-    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-lookup-role-{account}-{region}"
+    (None: neither), built as prod's ApprovedChangeSet check builds the role it reads its stage through."""
+    return stage_lookup_role_arn(env, role_env)
 
 
 def session_for(env: Mapping[str, str]) -> Any:

@@ -64,6 +64,7 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/infra/test_pipeline.py::test_the_prod_approval_runs_between_creating_and_executing_the_change_set",
             "tests/unit/test_approved_change_set.py::test_anything_but_the_approved_change_set_fails",
             "tests/unit/test_approved_change_set.py::test_a_change_set_created_again_after_the_review_fails",
+            "tests/infra/test_approvals.py::test_the_check_runs_nothing_from_the_commits_source",
             "tests/infra/test_delivery_trust.py::test_a_permission_broadening_check_runs_before_each_stage_deploys",
             "tests/infra/test_pipeline_iam_gate.py::test_a_widened_pipeline_role_fails_the_gate_naming_the_permission",
             "tests/infra/test_pipeline_iam_gate.py::test_make_synth_runs_the_gate_before_self_mutation_could",

@@ -5,7 +5,7 @@ rehearsal (actions.manual_action), but what they would write is: the prod approv
 for the id of the change set under review, so the rehearsal's approver gives the id of the change
 set this stage's Prepare action created (what the person would copy from DescribeChangeSet), and
 the approval is recorded as CodePipeline would list it. ApprovedChangeSet, the step after it, then
-reads it back through the API like any pipeline build (tools/pipeline_checks/approved_change_set.py).
+reads it back through the API like any pipeline build (stages/pipeline/approved_change_set_check.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,214 @@
+"""Is the change set about to run the one approved? The deployed pipeline runs this: ApprovedChangeSet.
+
+The prod approval (PromoteToProd) asks the approver to paste the id of the change set they reviewed
+(its ARN, `ChangeSetId`) into the approval's comment. This check runs between that approval and the
+deploy that executes the change set. The step's CodeBuild project runs this file with python3 and the
+AWS CLI only: the pipeline stack inlines it into the project's buildspec at synth
+(stages/pipeline/approved_change_set.py), so the copy that judges a release is the one already
+deployed, never the commit's; changing it is a pipeline change PipelineChangeGate shows a person.
+
+It reads this execution's approval of APPROVAL_STAGE/APPROVAL_ACTION (`aws codepipeline
+list-action-executions`, the build's own role; the comment is the approval's
+`externalExecutionSummary`) and the change set (`aws cloudformation describe-change-set` through the
+stage account's CDK lookup role, built from STAGE_ACCOUNT, STAGE_REGION, STAGE_PARTITION and
+BOOTSTRAP_QUALIFIER; CHANGE_SET_ROLE_ARN overrides it). It fails when the comment names no change
+set id, names several, names another change set (a change set created again after the review has
+a new id), or when the change set cannot be executed. Exit 0: the approved one; 1: not; 2: it
+cannot ask (a missing variable, a role it cannot assume, an API error), named in one line.
+
+Standard library only (`make approved-change-set` runs this same file by hand).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+PASSED, FAILED, CANNOT_ASK = 0, 1, 2
+REQUIRED_ENV = (
+    "PIPELINE_EXECUTION_ID",
+    "APPROVAL_STAGE",
+    "APPROVAL_ACTION",
+    "STACK_NAME",
+    "CHANGE_SET_NAME",
+)
+ROLE_ENV = "CHANGE_SET_ROLE_ARN"
+# A CloudFormation change set's id: arn:<partition>:cloudformation:<region>:<account>:changeSet/<name>/<uuid>
+CHANGE_SET_ID = re.compile(
+    r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:changeSet/[A-Za-z][-A-Za-z0-9]*/[-0-9a-f]+"
+)
+# Credentials from the environment that must not outrank the assumed role's in the CLI's chain.
+_PROFILE_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+# The AWS CLI: (arguments after `aws`, the environment to run it in) -> its JSON output.
+Runner = Callable[[list[str], Mapping[str, str]], str]
+
+
+class CannotAsk(Exception):
+    """The check cannot start or cannot read what it compares; the message says which."""
+
+
+class AwsError(Exception):
+    """The AWS CLI failed; the message is its last line of error output."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    summary: str  # the approver's comment ("" when none)
+    by: str  # who approved, when CodePipeline says
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    line: str
+
+
+def judge(approval: Approval, change_set: Mapping[str, Any], *, where: str) -> Verdict:
+    """The approval's change set id against the change set about to be executed."""
+    named = sorted(set(CHANGE_SET_ID.findall(approval.summary)))
+    current = str(change_set.get("ChangeSetId", ""))
+    fix = (
+        f"reject or let this run fail, start a new release, and approve with the id of change set "
+        f"{where} in the comment (aws cloudformation describe-change-set ... --query ChangeSetId)"
+    )
+    if not named:
+        return Verdict(False, f"FAIL: the approval of {where} names no change set id in its comment; {fix}")
+    if len(named) > 1:
+        return Verdict(
+            False, f"FAIL: the approval names {len(named)} change set ids ({', '.join(named)}); {fix}"
+        )
+    if named[0] != current:
+        return Verdict(
+            False,
+            f"FAIL: the approval names change set {named[0]}, but {where} about to be executed is {current} "
+            f"(created again after the review?); {fix}",
+        )
+    status = change_set.get("ExecutionStatus")
+    if status != "AVAILABLE":
+        return Verdict(False, f"FAIL: change set {current} is {status}, not AVAILABLE: nothing to execute")
+    by = f" by {approval.by}" if approval.by else ""
+    return Verdict(True, f"PASS: change set {current} is the one approved{by}")
+
+
+def _when(value: Any) -> float:
+    """An action execution's lastUpdateTime: epoch seconds (the API's) or ISO 8601 (the CLI v2's)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def latest_approval(details: Iterable[Mapping[str, Any]], *, stage: str, action: str) -> Approval:
+    """This execution's last succeeded run of the approval action (a retried stage runs it again)."""
+    runs = [
+        d
+        for d in details
+        if d.get("stageName") == stage and d.get("actionName") == action and d.get("status") == "Succeeded"
+    ]
+    if not runs:
+        raise CannotAsk(f"approved-change-set: no approved {stage}/{action} in this pipeline execution")
+    run = max(runs, key=lambda d: _when(d.get("lastUpdateTime")))
+    result = (run.get("output") or {}).get("executionResult") or {}
+    return Approval(str(result.get("externalExecutionSummary") or ""), str(run.get("updatedBy") or ""))
+
+
+def pipeline_name(env: Mapping[str, str]) -> str:
+    """PIPELINE_NAME, else the pipeline that started this build (CODEBUILD_INITIATOR codepipeline/<name>)."""
+    if env.get("PIPELINE_NAME"):
+        return env["PIPELINE_NAME"]
+    initiator = env.get("CODEBUILD_INITIATOR", "")
+    if not initiator.startswith("codepipeline/"):
+        raise CannotAsk("approved-change-set: set PIPELINE_NAME (or run in a pipeline: CODEBUILD_INITIATOR)")
+    return initiator.removeprefix("codepipeline/")
+
+
+def lookup_role_arn(env: Mapping[str, str], role_env: str = ROLE_ENV) -> str | None:
+    """`role_env`, else the CDK lookup role of STAGE_ACCOUNT in STAGE_REGION (None: neither), as
+    `cdk bootstrap` names it. Preflight (tools/pipeline_checks/preflight) builds its role here too."""
+    if env.get(role_env):
+        return env[role_env]
+    account, region = env.get("STAGE_ACCOUNT"), env.get("STAGE_REGION")
+    if not (account and region):
+        return None
+    partition = env.get("STAGE_PARTITION") or "aws"
+    qualifier = env.get("BOOTSTRAP_QUALIFIER", "hnb659fds")
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-lookup-role-{account}-{region}"
+
+
+def aws(arguments: list[str], env: Mapping[str, str]) -> str:
+    """The AWS CLI on the build image, with fixed subcommands and this build's own values."""
+    command = ["aws", *arguments, "--output", "json"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=dict(env), check=False)  # noqa: S603
+    except OSError as error:
+        raise AwsError(f"cannot run the AWS CLI: {error}") from error
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+        raise AwsError(lines[-1])
+    return done.stdout
+
+
+def _ask(run: Runner, what: str, arguments: list[str], env: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        answer = json.loads(run(arguments, env))
+    except (AwsError, ValueError) as error:
+        raise CannotAsk(f"approved-change-set: {what}: {error}") from error
+    if not isinstance(answer, dict):
+        raise CannotAsk(f"approved-change-set: {what}: not a JSON object")
+    return answer
+
+
+def stage_env(env: Mapping[str, str], run: Runner) -> Mapping[str, str]:
+    """`env` with the lookup role's credentials (`env` itself when no role is named)."""
+    role_arn = lookup_role_arn(env)
+    if not role_arn:
+        return env
+    arguments = ["sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "approved-change-set"]
+    credentials = _ask(run, f"cannot assume {role_arn}", arguments, env).get("Credentials") or {}
+    keys = ("AccessKeyId", "SecretAccessKey", "SessionToken")
+    if not all(credentials.get(key) for key in keys):
+        raise CannotAsk(f"approved-change-set: cannot assume {role_arn}: no credentials in the answer")
+    assumed = {k: v for k, v in env.items() if k not in _PROFILE_ENV}
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    assumed.update({name: str(credentials[key]) for name, key in zip(names, keys, strict=True)})
+    return assumed
+
+
+def check(env: Mapping[str, str], run: Runner = aws) -> Verdict:
+    """This execution's approval (read as the build's role) against the change set (as the lookup role)."""
+    missing = [name for name in REQUIRED_ENV if not env.get(name)]
+    if missing:
+        raise CannotAsk(f"approved-change-set: set {', '.join(missing)} (the pipeline step sets them)")
+    listing = [
+        "codepipeline", "list-action-executions", "--pipeline-name", pipeline_name(env),
+        "--filter", f"pipelineExecutionId={env['PIPELINE_EXECUTION_ID']}",
+    ]  # fmt: skip
+    details = _ask(run, "ListActionExecutions", listing, env).get("actionExecutionDetails") or []
+    approval = latest_approval(details, stage=env["APPROVAL_STAGE"], action=env["APPROVAL_ACTION"])
+    stack, name = env["STACK_NAME"], env["CHANGE_SET_NAME"]
+    describe = ["cloudformation", "describe-change-set", "--stack-name", stack, "--change-set-name", name]
+    change_set = _ask(run, f"DescribeChangeSet {stack}/{name}", describe, stage_env(env, run))
+    return judge(approval, change_set, where=f"{name} of {stack}")
+
+
+def main(env: Mapping[str, str] | None = None, run: Runner = aws) -> int:
+    try:
+        verdict = check(os.environ if env is None else env, run)
+    except CannotAsk as error:
+        print(error, file=sys.stderr)
+        return CANNOT_ASK
+    print(verdict.line)
+    return PASSED if verdict.passed else FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""A pipeline check that runs as the deployed pipeline's copy: inlined into its project's buildspec.
+
+A check a commit could rewrite must not run from that commit's source. PipelineChangeGate's script
+(pipeline_change_check.py) and ApprovedChangeSet's (approved_change_set_check.py) are standard-library
+Python files embedded at synth, gzipped and base64-encoded, in the buildspec of the project that runs
+them: the copy that runs is the one in the deployed pipeline, and a commit changing it is a pipeline
+change PipelineChangeGate shows a person.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from pathlib import Path
+
+
+def embedded_script(script: Path) -> str:
+    """The script, gzipped (mtime 0: the same bytes every synth) and base64-encoded for the buildspec."""
+    return base64.b64encode(gzip.compress(script.read_bytes(), mtime=0)).decode("ascii")
+
+
+def write_out(script: Path, destination: str) -> str:
+    """The buildspec command that writes the embedded script to `destination` (a shell word)."""
+    return f'echo "{embedded_script(script)}" | base64 -d | gunzip > {destination}'
