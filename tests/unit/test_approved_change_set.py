@@ -180,7 +180,11 @@ def test_the_change_set_is_read_through_the_stage_accounts_lookup_role():
         "AWS_PROFILE": "operator",
     }
     role = "arn:aws:iam::222222222222:role/cdk-uploadprod-lookup-role-222222222222-eu-west-1"
-    credentials = {"AccessKeyId": "ASIAX", "SecretAccessKey": "secret", "SessionToken": "token"}
+    credentials = {
+        "AccessKeyId": "ASIAX",
+        "SecretAccessKey": "secret",  # pragma: allowlist secret
+        "SessionToken": "token",
+    }
     cli = _cli(CHANGE_SET, _change_set(), **{"sts assume-role": {"Credentials": credentials}})
     # WHEN checked
     assert check(env, cli).passed
