@@ -1,10 +1,11 @@
 """A pipeline check that runs as the deployed pipeline's copy: inlined into its project's buildspec.
 
 A check a commit could rewrite must not run from that commit's source. PipelineChangeGate's script
-(pipeline_change_check.py) and ApprovedChangeSet's (approved_change_set_check.py) are standard-library
-Python files embedded at synth, gzipped and base64-encoded, in the buildspec of the project that runs
-them: the copy that runs is the one in the deployed pipeline, and a commit changing it is a pipeline
-change PipelineChangeGate shows a person.
+(pipeline_change_check.py), ApprovedChangeSet's (approved_change_set_check.py) and the synth
+artifact's digest (artifact_digest.py, run by the gate and by each build after it) are
+standard-library Python files embedded at synth, gzipped and base64-encoded, in the buildspec of the
+project that runs them: the copy that runs is the one in the deployed pipeline, and a commit
+changing it is a pipeline change PipelineChangeGate shows a person.
 """
 
 from __future__ import annotations
@@ -22,3 +23,8 @@ def embedded_script(script: Path) -> str:
 def write_out(script: Path, destination: str) -> str:
     """The buildspec command that writes the embedded script to `destination` (a shell word)."""
     return f'echo "{embedded_script(script)}" | base64 -d | gunzip > {destination}'
+
+
+def run_inline(script: Path, arguments: str) -> str:
+    """The buildspec command that runs the embedded script with python3 (`arguments`: shell words)."""
+    return f'echo "{embedded_script(script)}" | base64 -d | gunzip | python3 - {arguments}'

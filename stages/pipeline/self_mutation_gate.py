@@ -35,6 +35,7 @@ from constructs import Construct
 from stages import compliance
 from stages.pipeline import pipeline_change_check
 from stages.pipeline.embedded import write_out
+from stages.pipeline.patches import artifact_digest
 from stages.pipeline.patches.acknowledgements import APPROVAL_KEY_GRANT, acknowledge_grants
 from stages.pipeline.patches.generated import (
     arn_prefix,
@@ -64,7 +65,8 @@ def pipeline_tools_digest() -> str:
 
 
 def gate_build_spec(script: Path = CHECK_SCRIPT) -> dict[str, object]:
-    """Write the check out, read the deployed template, judge; exit 10 leaves the approval to a person."""
+    """Digest the artifact, write the check out, read the deployed template, judge; exit 10 leaves the
+    approval to a person."""
     check = (
         'python3 "$GATE_DIR/check.py" --assembly . --deployed "$GATE_DIR/deployed.json" '
         '--stack "$PIPELINE_STACK" --tools-digest "$PIPELINE_TOOLS_DIGEST" '
@@ -73,7 +75,11 @@ def gate_build_spec(script: Path = CHECK_SCRIPT) -> dict[str, object]:
     )
     return {
         "version": "0.2",
+        # The artifact's digest, before any command runs, for the builds after the gate to check
+        # (patches/artifact_digest.py): CodePipeline keeps it as #{PipelineChangeCheck.ARTIFACT_DIGEST}.
+        "env": {"exported-variables": [artifact_digest.VARIABLE]},
         "phases": {
+            "install": {"commands": [artifact_digest.compute_command()]},
             "build": {
                 "commands": [
                     'GATE_DIR="$(mktemp -d)"',
@@ -82,7 +88,7 @@ def gate_build_spec(script: Path = CHECK_SCRIPT) -> dict[str, object]:
                     '--output json > "$GATE_DIR/deployed.json"',
                     f"{check} || [ $? -eq {pipeline_change_check.NEEDS_A_PERSON} ]",
                 ]
-            }
+            },
         },
     }
 
@@ -163,6 +169,7 @@ class SelfMutationGate(Construct):
                     project=self.project,
                     input=inputs[0],
                     run_order=1,
+                    variables_namespace=artifact_digest.NAMESPACE,
                     environment_variables={
                         "PIPELINE_EXECUTION_ID": codebuild.BuildEnvironmentVariable(
                             value="#{codepipeline.PipelineExecutionId}"

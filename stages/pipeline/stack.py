@@ -34,6 +34,7 @@ from stages.pipeline.patches.acknowledgements import (
     acknowledge_permissions_check,
     acknowledge_pipeline_depends_on_its_role,
 )
+from stages.pipeline.patches.artifact_digest import pass_the_gates_digest
 from stages.pipeline.patches.asset_publishing import grant_the_bootstrap_version_check
 from stages.pipeline.patches.grants import (
     approve_only_permission_checks,
@@ -148,6 +149,11 @@ class UploadApiPipelineStack(cdk.Stack):
             build_image=BUILD_IMAGE,
         )
         self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        # Every build after the gate refuses an artifact other than the one it judged.
+        pass_the_gates_digest(
+            self.pipeline.pipeline,
+            stage_names=[stage.stage_name for stage in (self.dev_stage, self.prod_stage)],
+        )
         self._approvals(dev, prod)
 
     # -- what the pipeline is built from ---------------------------------------------------------

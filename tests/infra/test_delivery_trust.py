@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from stages.pipeline.patches.artifact_digest import check_command
 from stages.pipeline.patches.node_tools import PIPELINE_CDK, PIPELINE_NPM_CI
 from stages.pipeline.settings import check_stage_environments, load_pipeline_settings
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
@@ -357,9 +358,13 @@ def test_the_permission_check_installs_the_pinned_cdk_cli(pipeline_app):
     (check,) = [a for a in pipeline_app.actions("Dev") if a["Name"] == "DevPermissionsCheck.Check"]
     spec = pipeline_app.buildspec(pipeline_app.project_id(check))
     # WHEN its install and build commands are read
-    # THEN it installs package-lock.json's CLI (package.json's pin) on Node 22, as every step does,
-    # and the diff runs that CLI, never a global `npm install -g`
-    assert spec["phases"]["install"] == {"runtime-versions": {"nodejs": "22"}, "commands": [PIPELINE_NPM_CI]}
+    # THEN, after the artifact's digest check (patches/artifact_digest.py), it installs package-lock.json's
+    # CLI (package.json's pin) on Node 22, as every step does, and the diff runs that CLI, never a
+    # global `npm install -g`
+    assert spec["phases"]["install"] == {
+        "runtime-versions": {"nodejs": "22"},
+        "commands": [check_command(), PIPELINE_NPM_CI],
+    }
     build = spec["phases"]["build"]["commands"]
     assert not [c for c in build if "npm install" in c]
     assert any(c.startswith(f"if {PIPELINE_CDK} diff ") for c in build)
@@ -405,8 +410,9 @@ def test_with_approvers_a_broadening_notifies_the_approval_topic(synth_pipeline)
                 as_text(check["Configuration"]["EnvironmentVariables"]).replace(f"<{topic_id}>", topic_id)
             )
         }
-        # THEN each notifies the approval topic
+        # THEN each notifies the approval topic, and checks the artifact PipelineChangeGate judged
         assert variables["NOTIFICATION_ARN"] == topic_id
+        assert variables["ARTIFACT_DIGEST"] == "#{PipelineChangeCheck.ARTIFACT_DIGEST}"
 
 
 def test_the_auto_approver_can_approve_only_the_permission_checks_never_prod(pipeline_app):

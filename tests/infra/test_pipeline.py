@@ -16,6 +16,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk.assertions import Match
 
 import stages.pipeline.stack
+from stages.pipeline.patches.artifact_digest import check_command
 from stages.pipeline.patches.node_tools import PIPELINE_CDK, PIPELINE_TOOLS
 from stages.pipeline.settings import pinned_cdk_cli_version
 from stages.pipeline.stack import NON_DEPLOY_PATHS, load_buildspec
@@ -706,10 +707,11 @@ def test_self_mutation_installs_the_cli_version_package_json_pins(pipeline_app):
     (action,) = pipeline_app.actions("UpdatePipeline")
     # WHEN the self-mutation project's install commands are read
     install = pipeline_app.buildspec(pipeline_app.project_id(action))["phases"]["install"]["commands"]
-    # THEN it installs the lockfile's tools (that CLI, integrity-checked), not npm's latest, and runs
-    # no package's lifecycle scripts
+    # THEN, after the artifact's digest check (patches/artifact_digest.py), it installs the lockfile's
+    # tools (that CLI, integrity-checked), not npm's latest, and runs no package's lifecycle scripts
     assert install == [
-        f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --omit=optional --no-audit --no-fund"
+        check_command(),
+        f"npm ci --prefix {PIPELINE_TOOLS} --ignore-scripts --omit=optional --no-audit --no-fund",
     ]
     assert locked["node_modules/aws-cdk"]["version"] == version == pinned_cdk_cli_version()
     assert all(entry.get("integrity", "").startswith("sha512-") for key, entry in locked.items() if key)

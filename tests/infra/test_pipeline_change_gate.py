@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from stages.pipeline import pipeline_change_check as check
+from stages.pipeline.patches.artifact_digest import compute_command
 from stages.pipeline.self_mutation_gate import (
     APPROVAL_ACTION,
     CHECK_ACTION,
@@ -76,8 +77,10 @@ def test_the_buildspec_carries_the_comparison_script_itself(pipeline_app):
     ]
     assert embedded is not None
     assert gzip.decompress(base64.b64decode(embedded.group(1))) == CHECK_SCRIPT.read_bytes()
-    # AND it runs with python3 and the AWS CLI only: no install phase, no project virtualenv, no make
-    assert set(spec["phases"]) == {"build"}
+    # AND it runs with python3 and the AWS CLI only: an install phase that only digests the artifact
+    # (patches/artifact_digest.py), no project virtualenv, no make
+    assert set(spec["phases"]) == {"install", "build"}
+    assert spec["phases"]["install"] == {"commands": [compute_command()]}
     assert not any("make " in c or ".venv" in c or "pip " in c for c in commands)
 
 

@@ -18,6 +18,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from constructs import Construct
 
+from stages.pipeline.patches.artifact_digest import check_command
 from stages.pipeline.patches.generated import (
     codebuild_projects,
     default_child,
@@ -49,7 +50,8 @@ def run_generated_projects_on_pinned_node_tools(
     publishes the same assets of the stage stacks (`stage_stacks`, their construct paths) to the
     same bootstrap destinations, through the same file-publishing roles.
     """
-    install = {"runtime-versions": {"nodejs": nodejs}, "commands": [PIPELINE_NPM_CI]}
+    # First, before npm writes into the source directory: the artifact is the one the gate judged.
+    install = {"runtime-versions": {"nodejs": nodejs}, "commands": [check_command(), PIPELINE_NPM_CI]}
     builds = {
         SELF_MUTATION: [f"{PIPELINE_CDK} -a . deploy {pipeline_stack} --require-approval=never --verbose"],
         FILE_ASSETS: [
@@ -100,11 +102,11 @@ def run_permissions_check_on_pinned_node_tools(pipeline: Construct, *, nodejs: s
         project,
         "an inline buildspec: JSON text joined (Fn::Join) around the auto-approver's name",
     )
-    install = (
-        f'"install": {{"runtime-versions": {{"nodejs": "{nodejs}"}}, "commands": ["{PIPELINE_NPM_CI}"]}}'
-    )
+    commands = json.dumps([check_command(), PIPELINE_NPM_CI])
+    install = f'"install": {{"runtime-versions": {{"nodejs": "{nodejs}"}}, "commands": {commands}}}'
     edits = {
-        # Node `nodejs` and package-lock.json's CLI, as self-mutation and asset publishing install it.
+        # The gate's artifact (patches/artifact_digest.py), then Node `nodejs` and package-lock.json's
+        # CLI, as self-mutation and asset publishing check and install them.
         '"phases": {\n    "build": {': f'"phases": {{\n    {install},\n    "build": {{',
         '        "npm install -g aws-cdk",\n': "",
         "if cdk diff ": f"if {PIPELINE_CDK} diff ",

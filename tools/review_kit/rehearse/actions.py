@@ -111,9 +111,7 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         _link_warm_environments(source_dir)
     variables = {v["name"]: _substitute(run, v["value"], action) for v in action_variables(action)}
     front = None
-    if action.inputs and any(
-        v.startswith("#{") and not v.startswith("#{codepipeline.") for v in _raw_values(action)
-    ):
+    if action.inputs and _reads_stack_outputs(run, action):
         front, variables = _verify_target(run, action, variables)
     npm_prefix = action_dir / "npm-global"  # the container's global npm prefix: fresh per build
     if run.pipeline.is_synth(action) and "SCAN_STRICT" in os.environ:
@@ -234,6 +232,13 @@ def _machine_path() -> list[str]:
         for entry in os.environ.get("PATH", os.defpath).split(os.pathsep)
         if entry and "/node_modules/" not in entry and "/.venv" not in entry
     ]
+
+
+def _reads_stack_outputs(run: Run, action: Action) -> bool:
+    """A step whose variables name a deploy action's namespace (its stack's outputs): a verify step.
+    `codepipeline` and a build's exported variables (PipelineChangeCheck's digest) are not outputs."""
+    outputs = {a.namespace for a in run.pipeline.actions if a.provider == "CloudFormation" and a.namespace}
+    return any(m.group(1) in outputs for v in _raw_values(action) for m in re.finditer(r"#\{([^.}]+)\.", v))
 
 
 def _raw_values(action: Action) -> list[str]:

@@ -6,7 +6,10 @@ deployed one: `Run.deployed_templates[<pipeline stack>]` when a scenario sets it
 deployed from an earlier commit), else the artifact's own (a person's first `cdk deploy` of this
 commit, the state a fresh rehearsal starts from). The judging runs as its own measured python3
 process, as in the build (its peak goes to measured.json). CodePipeline's approval API is not
-emulated: the verdict is the check's row, and the approval's row reads it.
+emulated: the verdict is the check's row, and the approval's row reads it. The buildspec's install
+commands (the artifact's digest) run as written, in /bin/sh in the artifact, and the variables its
+`env.exported-variables` names become the action's namespace's, as CodePipeline keeps them for the
+actions after it (`#{PipelineChangeCheck.ARTIFACT_DIGEST}`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -58,6 +62,20 @@ def embedded_check(spec: dict[str, Any], into: Path) -> Path:
     return path
 
 
+def exported_variables(spec: dict[str, Any], assembly: Path) -> dict[str, str]:
+    """The values the buildspec's install commands leave in the variables its exported-variables name."""
+    names = [str(n) for n in (spec.get("env") or {}).get("exported-variables") or []]
+    commands = ((spec.get("phases") or {}).get("install") or {}).get("commands") or []
+    if not names:
+        return {}
+    script = "set -e\n" + "\n".join(str(c) for c in commands) + "\n"
+    script += "".join(f'printf "%s\\0" "${{{name}}}"\n' for name in names)
+    done = subprocess.run(["/bin/sh", "-c", script], cwd=assembly, capture_output=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise ValueError(f"{GATE_STAGE}: install commands failed: {done.stderr.decode(errors='replace')}")
+    return dict(zip(names, done.stdout.decode().split("\0")[: len(names)], strict=True))
+
+
 def judge(run: Any, action: Action) -> tuple[str, str, Measured]:
     """("pass", note) when the check would approve itself, ("person", the changes) when they wait for
     a person, ("fail", why) for an artifact the check refuses (its build fails); and its measure."""
@@ -65,7 +83,9 @@ def judge(run: Any, action: Action) -> tuple[str, str, Measured]:
     assembly = run.artifacts[action.inputs[0]]
     stack = project.environment["PIPELINE_STACK"]
     scratch = Path(tempfile.mkdtemp(prefix="change-gate-", dir=run.work if run.work.is_dir() else None))
-    check = embedded_check(project.load_buildspec(assembly), scratch)
+    spec = project.load_buildspec(assembly)
+    exported = exported_variables(spec, assembly)  # first, as the build computes them before the check
+    check = embedded_check(spec, scratch)
     (scratch / "judge.py").write_text(_JUDGE, encoding="utf-8")
     deployed_file, verdict_file = scratch / "deployed.json", scratch / "verdict.json"
     if stack in run.deployed_templates:
@@ -86,6 +106,8 @@ def judge(run: Any, action: Action) -> tuple[str, str, Measured]:
     source = "the scenario's deployed pipeline" if stack in run.deployed_templates else "this commit's own"
     if "refused" in result:
         return "fail", f"refused, nothing approved: {result['refused']}", measured
+    if action.namespace:  # a build that passes (exit 0 or 10) exports them
+        run.variables[action.namespace] = exported
     changes = result["changes"]
     if not changes:
         return (
