@@ -54,6 +54,15 @@ def deployed_template(artifact: Path) -> dict[str, Any]:
     return json.loads((artifact / f"{STACK}.template.json").read_text(encoding="utf-8"))
 
 
+def without_promote_to_prod(deployed: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the pipeline template whose Prod stage lacks the PromoteToProd approval."""
+    commit = json.loads(json.dumps(deployed))
+    (pipeline,) = [r for r in commit["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    (prod,) = [s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Prod"]
+    prod["Actions"] = [a for a in prod["Actions"] if a["Name"] != "UploadApi.PromoteToProd"]
+    return dict(commit)
+
+
 def test_an_unchanged_pipeline_passes_the_gate_on_its_own(pipeline_app, tmp_path):
     artifact = commit_artifact(pipeline_app, tmp_path)
     outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
@@ -67,10 +76,7 @@ def test_a_commit_that_deletes_promote_to_prod_stops_at_the_gate(pipeline_app, t
     # GIVEN the deployed pipeline, and a commit whose synth drops the PromoteToProd approval
     artifact = commit_artifact(pipeline_app, tmp_path)
     deployed = deployed_template(artifact)
-    commit = json.loads(json.dumps(deployed))
-    (pipeline,) = [r for r in commit["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
-    (prod,) = [s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Prod"]
-    prod["Actions"] = [a for a in prod["Actions"] if a["Name"] != "UploadApi.PromoteToProd"]
+    commit = without_promote_to_prod(deployed)
     (artifact / f"{STACK}.template.json").write_text(json.dumps(commit), encoding="utf-8")
     # WHEN the deployed pipeline's gate is rehearsed on it
     outcomes = rehearse_the_gate(deployed, artifact, tmp_path)
@@ -96,10 +102,7 @@ def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed
 
     artifact = commit_artifact(pipeline_app, tmp_path)
     deployed = deployed_template(artifact)
-    commit = json.loads(json.dumps(deployed))
-    (pipeline,) = [r for r in commit["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
-    (prod,) = [s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Prod"]
-    prod["Actions"] = [a for a in prod["Actions"] if a["Name"] != "UploadApi.PromoteToProd"]
+    commit = without_promote_to_prod(deployed)
     approves_all = base64.b64encode(gzip.compress(b"import sys\nsys.exit(0)\n", mtime=0)).decode("ascii")
     gates = [
         r
