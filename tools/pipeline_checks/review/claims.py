@@ -82,6 +82,7 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/iam/test_role_chains.py::test_the_build_that_runs_the_commits_code_reaches_no_role",
             "tests/iam/test_role_chains.py::test_a_role_reaches_prods_deploy_role_only_as_a_named_role_in_one_hop",
             "tests/iam/test_role_chains.py::test_a_two_hop_chain_from_synth_is_found",
+            "tests/iam/test_role_chains.py::test_a_role_that_may_start_the_assets_build_reaches_prods_deploy_role",
             "tests/unit/test_pipeline_change_check.py::test_deleting_promote_to_prod_needs_a_person",
             "tests/infra/test_pipeline_change_gate.py::test_the_synthesized_pipeline_without_promote_to_prod_needs_a_person",
             "tests/unit/test_pipeline_change_check.py::test_a_file_asset_made_by_a_command_is_refused",
