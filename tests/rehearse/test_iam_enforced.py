@@ -229,9 +229,11 @@ def test_a_build_role_with_no_permission_fails_its_action_with_access_denied(acc
 
 
 def _rehearse_to(run: actions.Run, stage: str, cdk_out: Path) -> list[dict[str, Any]]:
-    """Source, Synth (handed `cdk_out`, as --reuse-synth) and the actions of `stage`."""
+    """Source, Synth (handed `cdk_out`, as --reuse-synth), PipelineChangeGate (whose digest of the
+    artifact the later builds check) and the actions of `stage`."""
     source, synth = run.pipeline.actions[:2]
-    run.pipeline.actions = [source, synth, *(a for a in run.pipeline.actions if a.stage == stage)]
+    stages = ("PipelineChangeGate", stage)
+    run.pipeline.actions = [source, synth, *(a for a in run.pipeline.actions if a.stage in stages)]
     return cli.run_actions(run, reused_synth=cdk_out)
 
 
