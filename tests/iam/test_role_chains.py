@@ -258,3 +258,30 @@ def test_the_pipelines_builds_are_started_only_by_the_pipelines_own_role(graph):
         name.startswith("PipelineRole") or "CodeBuildActionRole" in name or name.startswith("Pipeline")
         for name in starters
     ), starters
+
+
+@pytest.fixture(scope="module")
+def stage_template_roles(synth_pipeline) -> dict[str, Role]:
+    """Every role of the two upload stacks, in their accounts, with their policies and stage boundary."""
+    app = synth_pipeline(**THREE_ACCOUNTS)
+    roles = {}
+    for stage_id, account in (("Dev", DEV_ACCOUNT), ("Prod", PROD_ACCOUNT)):
+        stack = f"{stage_id}-UploadApi"
+        for lid, r in template_roles(app.stage_template(stage_id), Env(stack, account, REGION)).items():
+            roles[f"{stage_id}/{lid}"] = Role(r.arn, r.policies, r.trust, None)
+    return roles
+
+
+def test_no_role_of_the_upload_stacks_reaches_a_bootstrap_role_or_a_pipeline_role(
+    graph, stage_template_roles
+):
+    # GIVEN every role the upload stacks create (the function's, the verifier's, the scanner's...),
+    # each a node beside the pipeline's and the bootstrap roles
+    assert len(stage_template_roles) >= 10
+    combined = {**graph, **stage_template_roles}
+    # WHEN each one's chains (AssumeRole and builds) are followed
+    # THEN none reaches a bootstrap role, an execution role or a pipeline role
+    for name in stage_template_roles:
+        assert reachable(combined, name) <= set(stage_template_roles), name
+    # AND the build that runs the commit's code reaches none of them either
+    assert reachable(combined, SYNTH_ROLE) == set()
