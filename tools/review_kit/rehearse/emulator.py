@@ -26,6 +26,7 @@ from typing import Any
 from tools.review_kit.rehearse import (
     account_profile,
     approvals,
+    cfn_hooks,
     iam_enforcement,
     moto_models,
     pipeline_services,
@@ -112,70 +113,49 @@ class Registry:
 
 
 REGISTRY = Registry()
-_INSTALLED: set[str] = set()
 
 
 def install_emulated_types(types: Mapping[str, EmulatedType] = EMULATED_TYPES) -> None:
     """Register a moto CloudFormation model for each type moto lacks (idempotent)."""
     from moto.cloudformation import parsing
-    from moto.core.common_models import CloudFormationModel
 
     parsing.get_model_map()  # moto's own models first: never shadow a type moto supports
     pipeline_services.install()  # the pipeline and its projects, created in moto's own services
     moto_models.install()  # the types moto's services hold, created in them
-    for type_name, spec in types.items():
-        if type_name in _INSTALLED or type_name in parsing.get_model_map():
-            continue
-        _INSTALLED.add(type_name)
-        _make_model(CloudFormationModel, type_name, spec)
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+    cfn_hooks.register_models(
+        "Emulated", {type_name: _model_type(type_name, spec) for type_name, spec in types.items()}
+    )
 
 
-def _make_model(base: type, type_name: str, spec: EmulatedType) -> type:
-    """A direct CloudFormationModel subclass (moto lists models with __subclasses__)."""
+def _model_type(type_name: str, spec: EmulatedType) -> cfn_hooks.ModelType:
+    """`spec` as a record in REGISTRY: nothing is deployed."""
 
     def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+        resource_name: str, properties: dict[str, Any], account_id: str, region: str, moto: Mapping[str, Any]
     ) -> _Instance:
-        properties = dict(cloudformation_json.get("Properties") or {})
         name = str(properties.get(spec.name_property) or "") if spec.name_property else ""
         if not name:
             name = resource_name if spec.ref == "name" else uuid.uuid4().hex[:10]
         resource = EmulatedResource(
             type_name,
-            kwargs.get("LogicalId", ""),
-            kwargs.get("StackId", ""),
+            moto.get("LogicalId", ""),
+            moto.get("StackId", ""),
             name,
             properties,
-            region_name,
+            region,
             account_id,
         )
         with REGISTRY.lock:
             REGISTRY.resources[(resource.stack_id, resource.logical_id)] = resource
         return _Instance(resource)
 
-    def delete(
-        cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
+    def delete(resource_name: str, properties: dict[str, Any], account_id: str, region: str) -> None:
         with REGISTRY.lock:
             for resource in REGISTRY.resources.values():
                 if resource.name == resource_name and resource.resource_type == type_name:
                     resource.deleted = True
 
-    namespace = {
-        "cloudformation_type": staticmethod(lambda: type_name),
-        "cloudformation_name_type": staticmethod(lambda: spec.name_property),
-        "has_cfn_attr": classmethod(lambda cls, attr: attr in spec.attributes),
-        "create_from_cloudformation_json": classmethod(create),
-        "delete_from_cloudformation_json": classmethod(delete),
-    }
-    return type(f"Emulated{type_name.replace('::', '')}", (base,), namespace)
+    return cfn_hooks.ModelType(create, delete, spec.name_property, spec.attributes)
 
 
 class _Instance:

@@ -73,66 +73,28 @@ _PARENT_GONE = re.compile("NotFound|Missing|NoSuch|DoesNotExist|DoesntExist")
 # -- Registration ----------------------------------------------------------------------------------
 
 
-def _model_class(base: type, type_name: str, spec: ServiceModel) -> type:
-    """A direct CloudFormationModel subclass (moto lists models with __subclasses__)."""
+def _model_type(spec: ServiceModel) -> cfn_hooks.ModelType:
+    """`spec` as moto's CloudFormation calls it: an update replaces the resource, as CloudFormation
+    does for these types (the old one deleted, the new one created)."""
 
     def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+        resource_name: str, properties: dict[str, Any], account_id: str, region: str, _: Mapping[str, Any]
     ) -> _Instance:
-        properties = dict(cloudformation_json.get("Properties") or {})
-        physical, attributes = spec.create(resource_name, properties, account_id, region_name)
+        physical, attributes = spec.create(resource_name, properties, account_id, region)
         return _Instance(physical, attributes, properties, spec.delete)
 
     def update(
-        cls: type,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
+        old: _Instance, resource_name: str, properties: dict[str, Any], account_id: str, region: str
     ) -> _Instance:
-        """As CloudFormation replaces it: the old one deleted, the new one created."""
-        old = original_resource
-        spec.delete(old.physical_resource_id, old.properties, account_id, region_name)
-        return create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+        spec.delete(old.physical_resource_id, old.properties, account_id, region)
+        return create(resource_name, properties, account_id, region, {})
 
-    def delete(
-        cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        spec.delete(resource_name, dict(cloudformation_json.get("Properties") or {}), account_id, region_name)
-
-    namespace = {
-        "cloudformation_type": staticmethod(lambda: type_name),
-        "cloudformation_name_type": staticmethod(lambda: spec.name_property),
-        "has_cfn_attr": classmethod(lambda cls, attr: attr in spec.attributes),
-        "create_from_cloudformation_json": classmethod(create),
-        "update_from_cloudformation_json": classmethod(update),
-        "delete_from_cloudformation_json": classmethod(delete),
-    }
-    return type(f"Rehearsal{type_name.replace('::', '')}", (base,), namespace)
-
-
-_INSTALLED: set[str] = set()
+    return cfn_hooks.ModelType(create, spec.delete, spec.name_property, spec.attributes, update)
 
 
 def install(models: Mapping[str, ServiceModel] = MODELS) -> None:
     """Register each model with moto's CloudFormation (idempotent), and mend Method's create."""
-    from moto.cloudformation import parsing
-    from moto.core.common_models import CloudFormationModel
-
-    known = parsing.get_model_map()  # moto's own models first: never shadow a type moto supports
-    for type_name, spec in models.items():
-        if type_name in _INSTALLED or type_name in known:
-            continue
-        _INSTALLED.add(type_name)
-        _model_class(CloudFormationModel, type_name, spec)
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+    cfn_hooks.register_models("Rehearsal", {name: _model_type(spec) for name, spec in models.items()})
     _patch_method_request_models()
     _patch_deployment_group_alarms()
 

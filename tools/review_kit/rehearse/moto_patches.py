@@ -242,12 +242,6 @@ def _patch_kms_key_policy() -> None:
 
 
 def _add_alias_model(models: Any) -> None:
-    from moto.cloudformation import parsing
-    from moto.core.common_models import CloudFormationModel
-
-    if "AWS::Lambda::Alias" in parsing.get_model_map():
-        return
-
     class _Alias:
         def __init__(self, arn: str, name: str) -> None:
             self.arn, self.name = arn, name
@@ -263,15 +257,9 @@ def _add_alias_model(models: Any) -> None:
             return True
 
     def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+        resource_name: str, properties: dict[str, Any], account_id: str, region: str, _: Mapping[str, Any]
     ) -> _Alias:
-        properties = cloudformation_json["Properties"]
-        alias = models.lambda_backends[account_id][region_name].create_alias(
+        alias = models.lambda_backends[account_id][region].create_alias(
             properties["Name"],
             properties["FunctionName"],
             str(properties["FunctionVersion"]),
@@ -280,15 +268,5 @@ def _add_alias_model(models: Any) -> None:
         )
         return _Alias(alias.arn, alias.name)
 
-    type(
-        "RehearsalLambdaAlias",
-        (CloudFormationModel,),
-        {
-            "cloudformation_type": staticmethod(lambda: "AWS::Lambda::Alias"),
-            "cloudformation_name_type": staticmethod(lambda: "Name"),
-            "has_cfn_attr": classmethod(lambda cls, name: name == "AliasArn"),
-            "create_from_cloudformation_json": classmethod(create),
-        },
-    )
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+    alias = cfn_hooks.ModelType(create, None, "Name", ("AliasArn",))
+    cfn_hooks.register_models("Rehearsal", {"AWS::Lambda::Alias": alias})

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tools.review_kit.rehearse import cfn_hooks
+
 PIPELINE = "AWS::CodePipeline::Pipeline"
 PROJECT = "AWS::CodeBuild::Project"
 _CFN_ONLY = {PIPELINE: ("Name", "Tags", "RestartExecutionOnUpdate"), PROJECT: ("Name", "Tags")}
@@ -148,67 +150,28 @@ _HANDLERS = {
 
 def install() -> None:
     """Register the two CloudFormation models with moto (idempotent)."""
-    from moto.cloudformation import parsing
-    from moto.core.common_models import CloudFormationModel
-
-    for type_name, (create, update, delete, attributes) in _HANDLERS.items():
-        if type_name in parsing.get_model_map():
-            continue
-        type(
-            "Rehearsal" + type_name.replace("::", ""),
-            (CloudFormationModel,),
-            {
-                "cloudformation_type": staticmethod(lambda t=type_name: t),
-                "cloudformation_name_type": staticmethod(lambda: "Name"),
-                "has_cfn_attr": classmethod(lambda cls, name, known=attributes: name in known),
-                "create_from_cloudformation_json": classmethod(_on_create(create)),
-                "update_from_cloudformation_json": classmethod(_on_update(update, delete)),
-                "delete_from_cloudformation_json": classmethod(_on_delete(delete)),
-            },
-        )
-        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-            cached.cache_clear()
+    cfn_hooks.register_models(
+        "Rehearsal", {type_name: _model_type(*handlers) for type_name, handlers in _HANDLERS.items()}
+    )
 
 
-def _on_create(create: Any) -> Any:
-    def handler(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
+def _model_type(create: Any, update: Any, delete: Any, attributes: tuple[str, ...]) -> cfn_hooks.ModelType:
+    def created(
+        resource_name: str, properties: dict[str, Any], account_id: str, region: str, _: Mapping[str, Any]
     ) -> _Created:
-        return create(resource_name, cloudformation_json.get("Properties") or {}, account_id, region_name)
+        return create(resource_name, properties, account_id, region)  # type: ignore[no-any-return]
 
-    return handler
-
-
-def _on_update(update: Any, delete: Any) -> Any:
-    def handler(
-        cls: type,
-        original_resource: _Created,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
+    def updated(
+        original: _Created, resource_name: str, properties: dict[str, Any], account_id: str, region: str
     ) -> _Created:
-        properties = cloudformation_json.get("Properties") or {}
         # moto draws a new generated name on every update; CloudFormation keeps the physical name
         # unless the template names it otherwise (a replacement).
-        if properties.get("Name", original_resource.name) != original_resource.name:
-            delete(original_resource.name, account_id, region_name)
-            create = _HANDLERS[cloudformation_json["Type"]][0]
-            return create(new_resource_name, properties, account_id, region_name)  # type: ignore[operator]
-        return update(original_resource.name, properties, account_id, region_name)  # type: ignore[no-any-return]
+        if properties.get("Name", original.name) != original.name:
+            delete(original.name, account_id, region)
+            return create(resource_name, properties, account_id, region)  # type: ignore[no-any-return]
+        return update(original.name, properties, account_id, region)  # type: ignore[no-any-return]
 
-    return handler
+    def deleted(resource_name: str, properties: dict[str, Any], account_id: str, region: str) -> None:
+        delete(resource_name, account_id, region)
 
-
-def _on_delete(delete: Any) -> Any:
-    def handler(
-        cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        delete(resource_name, account_id, region_name)
-
-    return handler
+    return cfn_hooks.ModelType(created, deleted, "Name", attributes, updated)
