@@ -124,8 +124,10 @@ def register_models(prefix: str, types: Mapping[str, ModelType]) -> None:
         cached.cache_clear()
 
 
-def _model_class(base: type, class_name: str, type_name: str, model: ModelType) -> type:
-    def create(
+def moto_create(create: Create) -> Any:
+    """`create` as moto's CloudFormation calls a model's create (a classmethod to set on the class)."""
+
+    def created(
         cls: type,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -134,13 +136,17 @@ def _model_class(base: type, class_name: str, type_name: str, model: ModelType) 
         **kwargs: Any,
     ) -> Any:
         properties = dict(cloudformation_json.get("Properties") or {})
-        return model.create(resource_name, properties, account_id, region_name, kwargs)
+        return create(resource_name, properties, account_id, region_name, kwargs)
 
+    return classmethod(created)
+
+
+def _model_class(base: type, class_name: str, type_name: str, model: ModelType) -> type:
     namespace: dict[str, Any] = {
         "cloudformation_type": staticmethod(lambda: type_name),
         "cloudformation_name_type": staticmethod(lambda: model.name_property),
         "has_cfn_attr": classmethod(lambda cls, attr: attr in model.attributes),
-        "create_from_cloudformation_json": classmethod(create),
+        "create_from_cloudformation_json": moto_create(model.create),
     }
     if model.delete is not None:
         delete_resource = model.delete

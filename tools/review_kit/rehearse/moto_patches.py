@@ -78,19 +78,11 @@ def patch_moto() -> None:
         return
 
     def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+        resource_name: str, properties: dict[str, Any], account_id: str, region: str, _: Mapping[str, Any]
     ) -> Any:
-        backend = models.lambda_backends[account_id][region_name]
-        function = backend.publish_version(cloudformation_json["Properties"]["FunctionName"])
+        function = models.lambda_backends[account_id][region].publish_version(properties["FunctionName"])
         if function is None:
-            raise ValueError(
-                f"cannot publish a version of {cloudformation_json['Properties']['FunctionName']}"
-            )
+            raise ValueError(f"cannot publish a version of {properties['FunctionName']}")
         version = version_class({"Version": function.version})
         version.version_arn = function.function_arn  # qualified with the version number
         return version
@@ -98,7 +90,7 @@ def patch_moto() -> None:
     def attribute(self: Any, name: str) -> str:
         return {"Version": str(self.version), "FunctionArn": self.version_arn.rsplit(":", 1)[0]}[name]
 
-    version_class.create_from_cloudformation_json = classmethod(create)
+    version_class.create_from_cloudformation_json = cfn_hooks.moto_create(create)
     version_class.physical_resource_id = property(lambda self: self.version_arn)
     version_class.has_cfn_attr = classmethod(lambda cls, name: name in ("Version", "FunctionArn"))
     version_class.get_cfn_attribute = attribute

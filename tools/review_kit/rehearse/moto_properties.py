@@ -54,7 +54,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tools.review_kit.rehearse.cfn_hooks import around_create
+from tools.review_kit.rehearse.cfn_hooks import around_create, moto_create
 
 _FLAG = "_rehearsal_properties"  # a model or backend extended here
 _REPLACED = "_rehearsal_cloudformation_create_replaced"  # a type whose CloudFormation create is ours
@@ -332,16 +332,10 @@ def _extend_rest_api_model() -> None:
 
 
 def _create_rest_api(
-    cls: type,
-    resource_name: str,
-    cloudformation_json: dict[str, Any],
-    account_id: str,
-    region_name: str,
-    **kwargs: Any,
+    resource_name: str, properties: dict[str, Any], account_id: str, region_name: str, _: Mapping[str, Any]
 ) -> Any:
     from moto.apigateway.models import apigateway_backends
 
-    properties = cloudformation_json["Properties"]
     endpoint = properties.get("EndpointConfiguration")
     policy = properties.get("Policy")
     backend: Any = apigateway_backends[account_id][region_name]  # create_rest_api as extended above
@@ -370,7 +364,7 @@ def _patch_rest_apis() -> None:
     _extend_rest_api_model()
     api_class: Any = RestAPI
     if not api_class.__dict__.get(_REPLACED):
-        api_class.create_from_cloudformation_json = classmethod(_create_rest_api)
+        api_class.create_from_cloudformation_json = moto_create(_create_rest_api)
         setattr(api_class, _REPLACED, True)
 
 
