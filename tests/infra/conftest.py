@@ -26,8 +26,9 @@ import yaml
 from aws_cdk import assertions
 
 from main import PIPELINE_STACK_ID, build_app
+from stages.pipeline.settings import PipelineSettings, load_pipeline_settings
 from stages.pipeline.stack import UploadApiPipelineStack
-from stages.settings import CONTEXT_KEY, load_stage_settings
+from stages.settings import CONTEXT_KEY, StageSettings, load_stage_settings
 from stages.template_text import as_nag_text as as_text
 from stages.upload_stage import UploadApiStage
 from tests.repo import REPO_ROOT, cdk_context
@@ -173,6 +174,14 @@ def app_context(
     for stage, settings in (stages or {}).items():
         context[CONTEXT_KEY]["stages"][stage].update(settings)
     return context
+
+
+def loaded_settings(
+    pipeline: dict[str, Any] | None = None, stages: dict[str, dict[str, Any]] | None = None
+) -> tuple[PipelineSettings, list[StageSettings]]:
+    """The pipeline's and both stages' settings as synth loads them from `app_context(...)`."""
+    context = app_context(pipeline, stages)[CONTEXT_KEY]
+    return load_pipeline_settings(context), [load_stage_settings(context, s) for s in ("dev", "prod")]
 
 
 @dataclass(frozen=True)

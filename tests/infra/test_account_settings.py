@@ -7,7 +7,7 @@ import pytest
 
 from stages.pipeline.settings import place_account_settings
 
-from .conftest import SynthesizedApp
+from .conftest import SynthesizedApp, loaded_settings
 
 pytestmark = pytest.mark.synth
 
@@ -88,22 +88,12 @@ def test_stages_in_one_account_but_two_regions_still_share_it():
     assert [s.create_api_gateway_account_role for s in placed] == [False, False]
 
 
-def _settings(pipeline: dict | None = None, stages: dict | None = None):
-    from stages.pipeline.settings import load_pipeline_settings
-    from stages.settings import CONTEXT_KEY, load_stage_settings
-
-    from .conftest import app_context
-
-    context = app_context(pipeline, stages)[CONTEXT_KEY]
-    return load_pipeline_settings(context), [load_stage_settings(context, s) for s in ("dev", "prod")]
-
-
 def test_scanning_uploads_in_both_stages_of_one_account_is_refused_naming_the_setting():
     from stages.pipeline.settings import check_stage_environments
     from stages.settings import SettingsError
 
     # GIVEN the committed one-account layout, and dev scanning uploads as prod does
-    pipeline, stages = _settings(stages={"dev": {"malwareScanning": True}})
+    pipeline, stages = loaded_settings(stages={"dev": {"malwareScanning": True}})
     # WHEN the environments are checked
     with pytest.raises(SettingsError) as raised:
         check_stage_environments(pipeline, stages)
@@ -118,7 +108,7 @@ def test_scanning_uploads_in_both_stages_of_separate_accounts_is_fine():
     from stages.pipeline.settings import check_stage_environments
 
     region = "eu-west-1"
-    pipeline, stages = _settings(
+    pipeline, stages = loaded_settings(
         {"sharedAccountReason": None, "account": "333333333333", "region": region},
         {
             "dev": {"account": "111111111111", "region": region, "malwareScanning": True},
@@ -140,7 +130,7 @@ def test_the_placeholder_reason_is_refused_once_the_source_is_real():
     from stages.settings import SettingsError
 
     # GIVEN cdk.json as committed but for a real connection (a fork about to deploy)
-    pipeline, stages = _settings(
+    pipeline, stages = loaded_settings(
         {
             "source": {
                 "provider": "codeconnections",
@@ -166,7 +156,7 @@ def test_a_real_source_with_a_reason_of_ones_own_or_two_accounts_synthesizes():
     from stages.pipeline.settings import check_stage_environments
 
     source = {"provider": "codeconnections", "repository": "org/repo", "connectionArn": REAL_CONNECTION_ARN}
-    own_reason = _settings(
+    own_reason = loaded_settings(
         {
             "source": source,
             "approvers": [APPROVER],
@@ -175,7 +165,7 @@ def test_a_real_source_with_a_reason_of_ones_own_or_two_accounts_synthesizes():
     )
     check_stage_environments(*own_reason)
     region = "eu-west-1"
-    two_accounts = _settings(
+    two_accounts = loaded_settings(
         {"source": source, "approvers": [APPROVER], "account": "333333333333", "region": region},
         {
             "dev": {"account": "111111111111", "region": region},

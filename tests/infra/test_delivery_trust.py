@@ -17,12 +17,12 @@ import pytest
 
 from stages.pipeline.patches.artifact_digest import check_command
 from stages.pipeline.patches.node_tools import PIPELINE_CDK, PIPELINE_NPM_CI
-from stages.pipeline.settings import check_stage_environments, load_pipeline_settings
+from stages.pipeline.settings import check_stage_environments
 from stages.settings import CONTEXT_KEY, SettingsError, StageSettings, load_stage_settings
 from tests.repo import REPO_ROOT
 from tools.review_kit.iam.evaluator import Request, evaluate
 
-from .conftest import SynthesizedApp, app_context, as_text, synth_stage
+from .conftest import SynthesizedApp, app_context, as_text, loaded_settings, synth_stage
 
 pytestmark = pytest.mark.synth
 
@@ -528,14 +528,9 @@ def test_the_synth_step_still_writes_its_artifacts(pipeline_app):
 # -- accounts (issue 10 #6) ---------------------------------------------------------------------------
 
 
-def _settings(pipeline: dict[str, Any] | None = None, stages: dict[str, dict[str, Any]] | None = None):
-    context = app_context(pipeline, stages)[CONTEXT_KEY]
-    return load_pipeline_settings(context), [load_stage_settings(context, s) for s in ("dev", "prod")]
-
-
 def test_one_account_without_a_reason_fails_naming_the_setting():
     # GIVEN every account null (one account) and no sharedAccountReason
-    pipeline, stages = _settings({"sharedAccountReason": None})
+    pipeline, stages = loaded_settings({"sharedAccountReason": None})
     # WHEN the environments are checked
     with pytest.raises(SettingsError) as raised:
         check_stage_environments(pipeline, stages)
@@ -549,7 +544,7 @@ def test_one_account_without_a_reason_fails_naming_the_setting():
 
 
 def test_the_same_explicit_account_for_both_stages_also_needs_the_reason():
-    pipeline, stages = _settings(
+    pipeline, stages = loaded_settings(
         {"sharedAccountReason": None, "region": REGION},
         {"dev": {"account": ACCOUNT, "region": REGION}, "prod": {"account": ACCOUNT, "region": REGION}},
     )
@@ -561,7 +556,7 @@ def test_the_same_explicit_account_for_both_stages_also_needs_the_reason():
 
 
 def test_two_accounts_need_no_reason():
-    pipeline, stages = _settings(
+    pipeline, stages = loaded_settings(
         {"sharedAccountReason": None, "account": "333333333333", "region": REGION},
         {
             "dev": {"account": ACCOUNT, "region": REGION},
@@ -572,7 +567,7 @@ def test_two_accounts_need_no_reason():
 
 
 def test_a_stage_in_the_unknown_pipeline_account_next_to_an_explicit_one_needs_the_pipeline_account():
-    pipeline, stages = _settings(
+    pipeline, stages = loaded_settings(
         {"sharedAccountReason": None, "region": REGION},
         {"prod": {"account": "222222222222", "region": REGION}},
     )
@@ -582,7 +577,7 @@ def test_a_stage_in_the_unknown_pipeline_account_next_to_an_explicit_one_needs_t
 
 def test_a_reason_of_one_word_is_refused():
     with pytest.raises(SettingsError, match=r"uploadApi\.pipeline\.sharedAccountReason must say in words"):
-        _settings({"sharedAccountReason": "because"})
+        loaded_settings({"sharedAccountReason": "because"})
 
 
 def test_a_fresh_clone_synthesizes_with_the_placeholder_reason_and_a_warning(pipeline_app):
