@@ -27,18 +27,21 @@ VARIABLE = artifact_digest.VARIABLE
 NAMESPACE = "PipelineChangeCheck"
 REFERENCE = f"#{{{NAMESPACE}.{VARIABLE}}}"
 SCRIPT = Path(artifact_digest.__file__)
+# Where CodeBuild extracted the artifact (the build's starting directory), by its absolute path.
+SOURCE_DIR = '"$CODEBUILD_SRC_DIR"'
 
 
 def compute_command() -> str:
     """The gate's first command: the digest of the artifact it is about to judge, for exported-variables.
 
     An assignment's status is its command substitution's: a failed digest fails the build."""
-    return f'{VARIABLE}="$({run_inline(SCRIPT, ".")})" && export {VARIABLE}'
+    # "$( (" not "$((": the command is a subshell, and "$((" would start an arithmetic expansion.
+    return f'{VARIABLE}="$( {run_inline(SCRIPT, SOURCE_DIR)} )" && export {VARIABLE}'
 
 
 def check_command() -> str:
     """A consumer's first command: the artifact it extracted is the one the gate judged, or it fails."""
-    return run_inline(SCRIPT, f'. "${VARIABLE}"')
+    return run_inline(SCRIPT, f'{SOURCE_DIR} "${VARIABLE}"')
 
 
 def consumers(stage_names: Sequence[str]) -> list[tuple[str, str]]:

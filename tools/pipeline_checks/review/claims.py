@@ -89,7 +89,7 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/iam/test_role_chains.py::test_a_role_that_may_start_the_assets_build_reaches_prods_deploy_role",
             "tests/unit/test_pipeline_change_check.py::test_deleting_promote_to_prod_needs_a_person",
             "tests/infra/test_pipeline_change_gate.py::test_the_synthesized_pipeline_without_promote_to_prod_needs_a_person",
-            "tests/unit/test_pipeline_change_check.py::test_a_file_asset_made_by_a_command_is_refused",
+            "tests/unit/test_assembly_check.py::test_a_file_asset_made_by_a_command_is_refused",
             "tests/rehearse/test_change_gate.py::test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed_gate",
         ),
     ),
