@@ -213,7 +213,9 @@ def test_a_layout_synth_refuses_gets_no_sets_and_one_line(monkeypatch, capsys):
 
 def _assumable(files: dict) -> list[str]:
     (boundary,) = [
-        json.loads(t) for p, t in files.items() if p.parent.name == "pipeline" and "boundary" in p.name
+        json.loads(t)
+        for p, t in files.items()
+        if p.parent.name == "pipeline" and p.name == "permissions-boundary.json"
     ]
     (statement,) = [s for s in boundary["Statement"] if s.get("Sid") == "AssumeCdkRoles"]
     return list(statement["Resource"])
