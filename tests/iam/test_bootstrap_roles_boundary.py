@@ -627,9 +627,19 @@ def test_no_role_under_the_apps_boundary_changes_the_ceiling(set_name, action):
     execution, app_boundary = set_policies(set_name)
     stage_role = f"arn:aws:iam::{b.account}:role/{b.stack}-Escalate"
     ceiling = f"arn:aws:iam::{b.account}:policy/{bootstrap_roles_boundary_name(b.stage)}"
-    for principal, policies in ((b.role("CloudFormationExecutionRole"), execution), (stage_role, [STAR])):
+    exec_role = b.role("CloudFormationExecutionRole")
+    cases = [
+        (exec_role, execution, None),
+        (exec_role, execution, app_boundary),
+        (stage_role, [STAR], app_boundary),
+    ]
+    for principal, policies, boundary in cases:
         request = Request(action, ceiling, {"aws:PrincipalAccount": b.account}, principal_arn=principal)
-        # WHEN it changes the ceiling THEN an explicit deny refuses it (the guardrails' `UploadApi*`)
-        decision = evaluate(request, policies, boundary=app_boundary)
+        # WHEN it changes the ceiling THEN an explicit deny refuses it: the execution policy's own
+        # `NeverEditTheGuardrails` names it, the boundary's covers every `UploadApi*` policy
+        decision = evaluate(request, policies, boundary=boundary)
+        if action in ("iam:CreatePolicy",) and boundary is None:
+            assert not decision  # the execution policy allows no policy creation
+            continue
         assert not decision
         assert decision.reason.startswith("explicit deny"), decision.reason

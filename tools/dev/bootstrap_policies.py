@@ -51,6 +51,7 @@ from typing import Any
 from stages.guardrails import (
     APP_TAG_KEY,
     BASE_POLICY_NAMES,
+    BOOTSTRAP_ROLES_BOUNDARY_SUFFIX,
     EXECUTION_POLICY_NAME,
     EXECUTION_RESOURCES_POLICY_NAME,
     EXECUTION_SCANNING_POLICY_NAME,
@@ -293,8 +294,13 @@ def _stages_wall() -> list[dict[str, Any]]:
 
 def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
     """The stage's qualifier and the stage's policy names in every string of `statement`."""
+    # (and the bootstrap roles' boundary, named after the boundary: the execution policy's guardrails)
     policy_arn = re.compile(
-        r"(:policy/)(" + "|".join(sorted(BASE_POLICY_NAMES, key=len, reverse=True)) + r")$"
+        r"(:policy/)("
+        + "|".join(sorted(BASE_POLICY_NAMES, key=len, reverse=True))
+        + r")("
+        + re.escape(BOOTSTRAP_ROLES_BOUNDARY_SUFFIX)
+        + r")?$"
     )
 
     def rename(value: Any) -> Any:
@@ -302,7 +308,9 @@ def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
             value = value.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{policy_set.qualifier}-")
             # A base file may name every qualifier's execution role; a stage's names its own.
             value = value.replace(_ANY_EXEC_ROLE, f"role/cdk-{policy_set.qualifier}-cfn-exec-role-")
-            return policy_arn.sub(lambda m: m.group(1) + policy_set.name(m.group(2)), value)
+            return policy_arn.sub(
+                lambda m: m.group(1) + policy_set.name(m.group(2)) + (m.group(3) or ""), value
+            )
         if isinstance(value, list):
             return [rename(v) for v in value]
         if isinstance(value, dict):
