@@ -6,6 +6,8 @@ there for, made concrete on this app's resources, and every read of the lookup r
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +26,8 @@ from tests.iam.bootstrap_roles import (
     own_policies,
     stock_template,
 )
+from tools.dev import bootstrap_roles_boundary as brb
+from tools.review_kit.iam.arns import Env, generated_name
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +187,22 @@ def test_the_lookup_roles_readers_read_within_the_ceiling(committed, stock, b):
         )
     ]
     assert not denied
+
+
+@pytest.mark.synth
+def test_the_ceilings_stacks_and_artifact_bucket_are_the_synthesized_apps(stacks):
+    # GIVEN the synthesized app (cdk.json's context)
+    # THEN each bootstrap's ceiling names a stack the app deploys, and every stack is named by one
+    assert {brb.stack_name(stage) for stage in (None, "dev", "prod")} == set(stacks)
+    # AND the pipeline's artifact store is the bucket a stage's ceiling names (CloudFormation
+    # generates its name from the stack and the logical id, lowercased)
+    pipeline = stacks[brb.stack_name(None)]
+    (store,) = {
+        json.dumps(s["ArtifactStore"]["Location"])
+        for r in pipeline.resources.values()
+        if r.type == "AWS::CodePipeline::Pipeline"
+        for s in [r.properties]
+    }
+    (bucket_id,) = [lid for lid in pipeline.resources if f'"{lid}"' in store]
+    name = generated_name(Env(pipeline.stack_name, "1", REGION), bucket_id, "AWS::S3::Bucket")
+    assert fnmatch.fnmatchcase(name, brb.ARTIFACT_BUCKET), name
