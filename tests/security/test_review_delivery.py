@@ -108,6 +108,12 @@ def test_the_bootstrap_roles_name_the_pipeline_roles_they_trust_and_the_accounts
     assert bootstrap["file-publishing"]["namesPipelineRoles"] == ["Pipeline/Assets/FileRole"]
     assert bootstrap["image-publishing"]["namesPipelineRoles"] == []
     assert {"DevPreflightRole", "ProdPreflightRole"} <= set(bootstrap["lookup"]["namesPipelineRoles"])
+    # AND each role's boundary is the one the committed template gives it: the CDK roles their ceiling,
+    # the execution role the given (the app's) boundary
+    policy = "arn:aws:iam::STAGE_ACCOUNT:policy/BOUNDARY"
+    for kind in ("deploy", "file-publishing", "image-publishing", "lookup"):
+        assert bootstrap[kind]["boundary"] == f"{policy}-BootstrapRoles", kind
+    assert bootstrap["cfn-exec"]["boundary"] == policy
     trusted = [r for r in bootstrap["deploy"]["trustRows"] if "PIPELINE_ACCOUNT" in r["principal"]]
     assert trusted
     assert all("aws:PrincipalArn" in r["condition"] for r in trusted)
