@@ -70,14 +70,15 @@ def judged_change_set_step(
     judged_by: str,
     runtime_versions: dict[str, str],
 ) -> pipelines.CodeBuildStep:
-    """The stage's step; `judged_by`: the check whose verdict the change set must carry (named in its line)."""
+    """The stage's step; `judged_by`: the check whose verdict the change set carries (named in its line)."""
     stack = stage.stack
     role = iam.Role(
         scope,
         f"{stage.stage_name}{STEP_ID}Role",
         assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
         description=(
-            f"CodeBuild role of {stage.stage_name}'s {STEP_ID}: assumes the stage account's read-only lookup role"
+            f"CodeBuild role of {stage.stage_name}'s {STEP_ID}: "
+            "assumes the stage account's read-only lookup role"
         ),
     )
     return pipelines.CodeBuildStep(
