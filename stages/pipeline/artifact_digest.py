@@ -4,7 +4,7 @@ The gate's build computes it first, over the artifact tree CodeBuild extracted, 
 CodePipeline variable (out of every build's reach); SelfMutate, FileAssets and the permission checks
 recompute it, as the first command of their deployed buildspecs, and fail on a different artifact
 (stages/pipeline/patches/artifact_digest.py). Embedded in those buildspecs like the gate's check
-(stages/pipeline/embedded.py), run as `python3 - DIR [EXPECTED]`: prints the digest, or with EXPECTED
+(stages/pipeline/embedded.py), run as `python3 -I - DIR [EXPECTED]`: prints the digest, or with EXPECTED
 fails in one line unless the two are equal.
 
 Standard library only; Python 3.9 and later.

@@ -26,5 +26,9 @@ def write_out(script: Path, destination: str) -> str:
 
 
 def run_inline(script: Path, arguments: str) -> str:
-    """The buildspec command that runs the embedded script with python3 (`arguments`: shell words)."""
-    return f'echo "{embedded_script(script)}" | base64 -d | gunzip | python3 - {arguments}'
+    """The buildspec command that runs the embedded script with python3 (`arguments`: shell words).
+
+    Isolated (`-I`): a script read from stdin would otherwise have the working directory first on
+    sys.path, and the digest runs in the synth artifact, which the commit's code wrote: a `hashlib.py`
+    there would run in the gate's build. `-I` also ignores PYTHON* variables and the user's site."""
+    return f'echo "{embedded_script(script)}" | base64 -d | gunzip | python3 -I - {arguments}'

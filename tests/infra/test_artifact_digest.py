@@ -96,7 +96,7 @@ def test_each_consumers_buildspec_checks_the_digest_before_anything_else(pipelin
     for (_, name), action in readers_after_the_gate(pipeline_app).items():
         spec = pipeline_app.buildspec(pipeline_app.project_id(action))
         assert first_command(spec) == check_command(), name
-        assert first_command(spec).endswith(f'| python3 - . "${VARIABLE}"'), name
+        assert first_command(spec).endswith(f'| python3 -I - . "${VARIABLE}"'), name
 
 
 def test_the_check_that_runs_is_the_deployed_copy_of_the_digest_script(pipeline_app):

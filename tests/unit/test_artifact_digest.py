@@ -113,6 +113,22 @@ def test_the_embedded_copy_refuses_when_the_gate_exported_nothing(tmp_path):
     assert "ARTIFACT_DIGEST is empty" in refused.stderr
 
 
+@pytest.mark.parametrize("module", ["__future__", "hashlib", "pathlib", "collections"])
+def test_a_module_the_artifact_plants_does_not_run_in_the_digest(tmp_path, module):
+    # GIVEN an artifact holding a module named as one the digest script imports: the digest runs with the
+    # artifact as its working directory, and the Synth build (the commit's code) wrote the artifact
+    marker = tmp_path / "ran"
+    planted = f"open({str(marker)!r}, 'w').close()\n".encode()
+    root = artifact(tmp_path / "a", {**FILES, f"{module}.py": planted})
+    # WHEN the embedded copy runs there, as the gate and every consumer run it
+    printed = run_embedded(root, ".")
+    # THEN it imports the standard library's, never the artifact's (python3 -I: no working directory on
+    # sys.path), and digests the planted file as any other
+    assert not marker.exists()
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.strip() == tree_digest(root)
+
+
 def test_the_script_parses_as_python_39_and_imports_only_the_standard_library():
     source = Path(artifact_digest.__file__).read_text(encoding="utf-8")
     tree = ast.parse(source, feature_version=(3, 9))
