@@ -1,8 +1,9 @@
 """A pipeline check that runs as the deployed pipeline's copy: inlined into its project's buildspec.
 
 A check a commit could rewrite must not run from that commit's source. PipelineChangeGate's script
-(pipeline_change_check.py), ApprovedChangeSet's (approved_change_set_check.py) and the synth
-artifact's digest (artifact_digest.py, run by the gate and by each build after it) are
+(pipeline_change_check.py), ApprovedChangeSet's (approved_change_set_check.py), JudgedChangeSet's
+(judged_change_set_check.py, beside the former) and the synth artifact's digest (artifact_digest.py,
+run by the gate and by each build after it) are
 standard-library Python files embedded at synth, gzipped and base64-encoded, in the buildspec of the
 project that runs them: the copy that runs is the one in the deployed pipeline, and a commit
 changing it is a pipeline change PipelineChangeGate shows a person.
