@@ -11,6 +11,9 @@ report groups) by this tag, which main.py puts on every taggable resource.
 from __future__ import annotations
 
 PERMISSIONS_BOUNDARY_NAME = "UploadApiPermissionsBoundary"
+# The role people approve through: a fixed name, so the boundary lets exactly it promote
+# (NoPromotionByRole) and ApprovedChangeSet accepts only its sessions (stages/pipeline/approvals.py).
+APPROVER_ROLE_NAME = "UploadApiPipeline-Approver"
 # The execution role's policies (one would pass IAM's 6,144-character managed policy limit).
 EXECUTION_POLICY_NAME = "UploadApiCfnExecution"
 EXECUTION_RESOURCES_POLICY_NAME = "UploadApiCfnExecutionResources"

@@ -6,7 +6,8 @@
 - `approver_role`: that role, trusted only by `uploadApi.pipeline.approvers` (by `aws:PrincipalArn`,
   as the verifier roles are; IAM users only with MFA).
 - `ApprovalRecord`: EventBridge rules that write every approval action's state change, and every
-  `PutApprovalResult` call (who approved, from CloudTrail), to a KMS-encrypted log group.
+  `PutApprovalResult` call (who approved, from CloudTrail), to a KMS-encrypted log group; an alarm
+  (sent to the approval topic, when there is one) when EventBridge fails to write a record.
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from stages import compliance
+from stages.guardrails import APPROVER_ROLE_NAME
 from stages.pipeline.patches.generated import nag_resource
 from stages.pipeline.settings import REPO_ROOT
+from stages.upload.observability import let_alarms_publish
 
-# A fixed name, like the verify roles': people assume it by name, and the permissions boundary lets
-# exactly this role approve PromoteToProd (bootstrap/permissions-boundary.json, NoPromotionByRole).
-APPROVER_ROLE_NAME = "UploadApiPipeline-Approver"
 # Every approval action of the pipeline, `<stage>/<action>`: the stack checks at synth that these are
 # exactly the pipeline's (a renamed approval would leave the approvers locked out).
 APPROVAL_ACTIONS = (
@@ -232,7 +235,13 @@ class ApprovalRecord(Construct):
     only when a trail records management events in this region)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, pipeline: codepipeline.Pipeline, key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: codepipeline.Pipeline,
+        key: kms.IKey,
+        topic: sns.Topic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -281,6 +290,43 @@ class ApprovalRecord(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.log_group_arn],
             )
+        )
+        self.undelivered_alarm = self._undelivered_alarm()
+        if topic is not None:
+            let_alarms_publish(topic)
+            self.undelivered_alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+
+    def _undelivered_alarm(self) -> cloudwatch.Alarm:
+        """A record EventBridge could not write (the log group's key or resource policy broke it):
+        without it an approval leaves no trace, so one failed delivery is an alarm."""
+        failed = cloudwatch.MathExpression(
+            expression="state + calls",
+            using_metrics={
+                name: cloudwatch.Metric(
+                    namespace="AWS/Events",
+                    metric_name="FailedInvocations",
+                    dimensions_map={"RuleName": rule.rule_name},
+                    statistic="Sum",
+                    period=cdk.Duration.minutes(5),
+                )
+                for name, rule in (("state", self.state_rule), ("calls", self.call_rule))
+            },
+            label="Approval records not written",
+            period=cdk.Duration.minutes(5),
+        )
+        return cloudwatch.Alarm(
+            self,
+            "Undelivered",
+            metric=failed,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=(
+                "EventBridge failed to write an approval record to the approval log group: an approval "
+                "may have left no trace. Read the rules' targets, the log group's resource policy and its "
+                "key (docs/pipeline.md, approvals)."
+            ),
         )
 
 

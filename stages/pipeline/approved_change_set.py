@@ -4,7 +4,8 @@ The step runs after PromoteToProd and before the Deploy action that executes cha
 PipelineChange (CDK Pipelines' change-set steps of the prod stack). The approver pasted the change
 set's id into the approval's comment; the check (approved_change_set_check.py) reads that comment
 (ListActionExecutions of this execution) and the change set (DescribeChangeSet through the stage
-account's read-only CDK lookup role) and fails unless they name the same change set. The check is
+account's read-only CDK lookup role) and fails unless they name the same change set, and, when
+approvers are named, unless the approval was given through the approver role. The check is
 inlined into the step's buildspec at synth (embedded.py) and run with python3 and the AWS CLI: the
 copy that runs is the deployed pipeline's, and nothing from the commit's source artifact (the step's
 input, which it never reads) runs. Its role may list this pipeline's action executions and assume
@@ -54,6 +55,7 @@ class ApprovedChangeSetStep:
         change_set_name: str,
         source: pipelines.IFileSetProducer,
         runtime_versions: dict[str, str],
+        approver_role_arn: str | None = None,
     ) -> None:
         stack = stage.stack
         self.scope = scope
@@ -79,6 +81,8 @@ class ApprovedChangeSetStep:
                 "CHANGE_SET_NAME": change_set_name,
                 "BOOTSTRAP_QUALIFIER": bootstrap_qualifier(stage),
                 **lookup_role_env(stage),
+                # Only approvals given through the approver role count (when approvers are named).
+                **({approved_change_set_check.APPROVER_ENV: approver_role_arn} if approver_role_arn else {}),
             },
             commands=check_commands(),
             partial_build_spec=codebuild.BuildSpec.from_object(

@@ -13,7 +13,10 @@ list-action-executions`, the build's own role; the comment is the approval's
 stage account's CDK lookup role, built from STAGE_ACCOUNT, STAGE_REGION, STAGE_PARTITION and
 BOOTSTRAP_QUALIFIER; CHANGE_SET_ROLE_ARN overrides it). It fails when the comment names no change
 set id, names several, names another change set (a change set created again after the review has
-a new id), or when the change set cannot be executed. Exit 0: the approved one; 1: not; 2: it
+a new id), when the change set cannot be executed, or, with APPROVER_ROLE_ARN (set when
+`uploadApi.pipeline.approvers` names people), when the approval was not given through that role
+(CodePipeline's `updatedBy`): someone allowed to call PutApprovalResult directly is not an
+approver. Exit 0: the approved one; 1: not; 2: it
 cannot ask (a missing variable, a role it cannot assume, an API error), named in one line.
 
 Standard library only, Python 3.9 and later (`make approved-change-set` runs this same file by hand).
@@ -41,6 +44,7 @@ REQUIRED_ENV = (
     "CHANGE_SET_NAME",
 )
 ROLE_ENV = "CHANGE_SET_ROLE_ARN"
+APPROVER_ENV = "APPROVER_ROLE_ARN"
 # A CloudFormation change set's id: arn:<partition>:cloudformation:<region>:<account>:changeSet/<name>/<uuid>
 CHANGE_SET_ID = re.compile(
     r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:changeSet/[A-Za-z][-A-Za-z0-9]*/[-0-9a-f]+"
@@ -71,8 +75,26 @@ class Verdict:
     line: str
 
 
-def judge(approval: Approval, change_set: Mapping[str, Any], *, where: str) -> Verdict:
-    """The approval's change set id against the change set about to be executed."""
+def given_through(by: str, role_arn: str) -> bool:
+    """Was `by` (CodePipeline's updatedBy) a session of `role_arn`, or the role itself?
+
+    A role `arn:<partition>:iam::<account>:role/<path/><name>` acts as
+    `arn:<partition>:sts::<account>:assumed-role/<name>/<session>` (STS drops the path)."""
+    role = role_arn.split(":")
+    if len(role) != 6 or not role[5].startswith("role/"):
+        return False
+    if by == role_arn:
+        return True
+    name = role[5].rsplit("/", 1)[-1]
+    session_of = f"arn:{role[1]}:sts::{role[4]}:assumed-role/{name}/"
+    return by.startswith(session_of) and len(by) > len(session_of) and "/" not in by[len(session_of) :]
+
+
+def judge(
+    approval: Approval, change_set: Mapping[str, Any], *, where: str, approver_role: str = ""
+) -> Verdict:
+    """The approval's change set id against the change set about to be executed; with `approver_role`,
+    the approval given through that role."""
     named = sorted(set(CHANGE_SET_ID.findall(approval.summary)))
     current = str(change_set.get("ChangeSetId", ""))
     fix = (
@@ -90,6 +112,13 @@ def judge(approval: Approval, change_set: Mapping[str, Any], *, where: str) -> V
             False,
             f"FAIL: the approval names change set {named[0]}, but {where} about to be executed is {current} "
             f"(created again after the review?); {fix}",
+        )
+    if approver_role and not given_through(approval.by, approver_role):
+        who = approval.by or "a principal CodePipeline did not name"
+        return Verdict(
+            False,
+            f"FAIL: the approval of {where} was given by {who}, not through the approver role "
+            f"{approver_role} (uploadApi.pipeline.approvers assume it); {fix} through that role",
         )
     status = change_set.get("ExecutionStatus")
     if status != "AVAILABLE":
@@ -203,7 +232,7 @@ def check(env: Mapping[str, str], run: Runner = aws) -> Verdict:
     stack, name = env["STACK_NAME"], env["CHANGE_SET_NAME"]
     describe = ["cloudformation", "describe-change-set", "--stack-name", stack, "--change-set-name", name]
     change_set = ask(run, f"DescribeChangeSet {stack}/{name}", describe, stage_env(env, run))
-    return judge(approval, change_set, where=f"{name} of {stack}")
+    return judge(approval, change_set, where=f"{name} of {stack}", approver_role=env.get(APPROVER_ENV, ""))
 
 
 def main(env: Mapping[str, str] | None = None, run: Runner = aws) -> int:

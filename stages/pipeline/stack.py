@@ -26,7 +26,12 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from stages import compliance
-from stages.pipeline.approvals import ApprovalRecord, approver_role, check_approval_actions
+from stages.pipeline.approvals import (
+    APPROVER_ROLE_NAME,
+    ApprovalRecord,
+    approver_role,
+    check_approval_actions,
+)
 from stages.pipeline.approved_change_set import ApprovedChangeSetStep
 from stages.pipeline.judged_change_set import (
     action_name,
@@ -187,6 +192,7 @@ class UploadApiPipelineStack(cdk.Stack):
             change_set_name=PROD_CHANGE_SET,
             source=source,
             runtime_versions=runtime_versions(self.buildspec),
+            approver_role_arn=self._approver_role_arn(),
         )
         self.pipeline.add_stage(
             self.prod_stage,
@@ -212,13 +218,19 @@ class UploadApiPipelineStack(cdk.Stack):
             runtime_versions=runtime_versions(self.buildspec),
         )
 
+    def _approver_role_arn(self) -> str | None:
+        """The approver role's ARN (its name is fixed), when approvers are named: None otherwise."""
+        if not self.pipeline_settings.approvers:
+            return None
+        return self.format_arn(service="iam", region="", resource="role", resource_name=APPROVER_ROLE_NAME)
+
     def _approvals(self, dev: StageSettings, prod: StageSettings) -> None:
         """Who may approve (the approver role, when approvers are named) and the record of every
         approval (stages/pipeline/approvals.py)."""
         pipeline = self.pipeline.pipeline
         check_approval_actions(pipeline)
         self.approval_record = ApprovalRecord(
-            self, "ApprovalRecord", pipeline=pipeline, key=self.build_logs_key
+            self, "ApprovalRecord", pipeline=pipeline, key=self.build_logs_key, topic=self.approval_topic
         )
         approvers = self.pipeline_settings.approvers
         self.approver_role: iam.Role | None = None

@@ -280,27 +280,19 @@ class Observability(Construct):
     # -- topic -----------------------------------------------------------------------------------
 
     def _alarm_topic(self, key_access: KeyAccess | None) -> sns.Topic:
-        stack = cdk.Stack.of(self)
         key = customer_managed_key(
             self, "AlarmTopicKey", "Encrypts the upload API's alarm notifications", access=key_access
         )
         self.topic_key = key
-        this_accounts_alarms = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-        # CloudWatch publishes to an encrypted topic only if the key lets it make data keys; only on
-        # behalf of this account's alarms (CloudWatch sends aws:SourceArn/SourceAccount to KMS).
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": this_accounts_alarms},
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
-            )
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"Upload API alarms ({self.settings.stage})",
+            master_key=key,
+            enforce_ssl=True,
         )
-        # EventBridge (the security event rules) publishes to the encrypted topic the same way. No
+        let_alarms_publish(topic)
+        # EventBridge (the security event rules) publishes to the encrypted topic as well. No
         # source conditions here: SNS documents that EventBridge's KMS requests carry none, so they
         # would drop every event; the topic policy names the rules that may publish (security_events.py).
         key.add_to_resource_policy(
@@ -309,26 +301,6 @@ class Observability(Construct):
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-            )
-        )
-        topic = sns.Topic(
-            self,
-            "AlarmTopic",
-            display_name=f"Upload API alarms ({self.settings.stage})",
-            master_key=key,
-            enforce_ssl=True,
-        )
-        # The topic policy enforce_ssl creates replaces SNS's default one: allow this account's alarms.
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": this_accounts_alarms},
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
             )
         )
         if self.settings.alarm_email:
@@ -353,3 +325,34 @@ class Observability(Construct):
         # The stage starts logging once it exists; the group must be there first.
         self.stage.node.add_dependency(group)
         return group
+
+
+def let_alarms_publish(topic: sns.Topic) -> None:
+    """This account's CloudWatch alarms may publish to the topic: the key lets
+    CloudWatch make data keys and the topic policy (which enforce_ssl made, replacing SNS's default)
+    lets it publish, both only on behalf of this account's alarms."""
+    stack = cdk.Stack.of(topic)
+    this_accounts_alarms = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+    conditions = {
+        "ArnLike": {"aws:SourceArn": this_accounts_alarms},
+        "StringEquals": {"aws:SourceAccount": stack.account},
+    }
+    if topic.master_key is not None:
+        topic.master_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=conditions,
+            )
+        )
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowThisAccountsAlarmsToPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions=conditions,
+        )
+    )

@@ -525,3 +525,92 @@ def test_the_checks_role_lists_this_pipelines_actions_and_assumes_only_the_looku
 def test_the_approval_asks_for_the_change_sets_id(pipeline_app):
     comment = _prod_action(pipeline_app, "UploadApi.PromoteToProd")["Configuration"]["CustomData"]
     assert "approve with its ChangeSetId" in comment
+
+
+# -- a record EventBridge could not write is an alarm ---------------------------------------------
+
+
+def _undelivered_alarm(app: SynthesizedApp) -> dict[str, Any]:
+    return app.resources[app.logical_id(app.stack.approval_record.undelivered_alarm)]["Properties"]
+
+
+def test_one_approval_record_not_written_is_an_alarm(pipeline_app):
+    # GIVEN the alarm on the approval record's rules
+    alarm = _undelivered_alarm(pipeline_app)
+    # THEN it sums both rules' failed deliveries over five minutes and fires on the first
+    rules = {as_text({"Ref": rule}) for rule in _rules(pipeline_app)}
+    measured = {
+        as_text(query["MetricStat"]["Metric"]["Dimensions"][0]["Value"])
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    }
+    assert measured == rules
+    assert {
+        (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"], q["MetricStat"]["Period"])
+        for q in alarm["Metrics"]
+        if "MetricStat" in q
+    } == {("FailedInvocations", "Sum", 300)}
+    (total,) = [q for q in alarm["Metrics"] if "Expression" in q]
+    assert total["Expression"] == "state + calls"
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["TreatMissingData"]) == (
+        1,
+        1,
+        "notBreaching",
+    )
+    # AND without approverEmails (cdk.json as committed) there is no topic to send it to
+    assert "AlarmActions" not in alarm
+
+
+THIS_ACCOUNTS = "arn:<AWS::Partition>"
+
+
+def _with_sid(document: dict[str, Any], sid: str) -> list[dict[str, Any]]:
+    return [s for s in document["Statement"] if s.get("Sid") == sid]
+
+
+def test_with_approver_emails_the_alarm_goes_to_the_approval_topic(synth_pipeline):
+    # GIVEN approverEmails set
+    app = synth_pipeline(pipeline={"approverEmails": ["release-manager@example.com"]})
+    topic = app.logical_id(app.stack.approval_topic)
+    # THEN the alarm notifies the approval topic
+    assert _undelivered_alarm(app)["AlarmActions"] == [{"Ref": topic}]
+    # AND CloudWatch may publish to it (the topic policy enforce_ssl made replaces SNS's default) and
+    # make data keys with its key, only for this account's alarms
+    (policy,) = app.of_type("AWS::SNS::TopicPolicy").values()
+    (publish,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "AllowThisAccountsAlarmsToPublish"
+    ]
+    key = app.resources[app.logical_id(app.stack.approval_topic.master_key)]
+    (data_keys,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "AllowCloudWatchAlarmsToPublish"
+    ]
+    for statement in (publish, data_keys):
+        assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        condition = statement["Condition"]
+        assert as_text(condition["ArnLike"]["aws:SourceArn"]) == (
+            f"{THIS_ACCOUNTS}:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*"
+        )
+        assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+# -- only an approval given through the approver role counts -----------------------------------------
+
+
+def _check_environment(app: SynthesizedApp) -> dict[str, str]:
+    project = app.resources[app.project_id(_prod_action(app, "UploadApi.ApprovedChangeSet"))]["Properties"]
+    return {v["Name"]: as_text(v["Value"]) for v in project["Environment"]["EnvironmentVariables"]}
+
+
+def test_with_approvers_the_check_accepts_only_approvals_through_the_approver_role(approver_app):
+    environment = _check_environment(approver_app)
+    assert environment[approved_change_set_check.APPROVER_ENV] == (
+        f"arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{APPROVER_ROLE_NAME}"
+    )
+
+
+def test_without_approvers_no_approver_role_is_required(pipeline_app):
+    assert approved_change_set_check.APPROVER_ENV not in _check_environment(pipeline_app)

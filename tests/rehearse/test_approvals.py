@@ -75,7 +75,7 @@ def _env(run: _Run, cli_env: dict[str, str]) -> dict[str, str]:
 
 
 def _check(
-    account: tuple[Any, dict[str, str]], run: _Run, checkout: Path
+    account: tuple[Any, dict[str, str]], run: _Run, checkout: Path, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The step's own commands (the ones its buildspec carries), in one shell as CodeBuild runs a phase,
     from a checkout whose `.python-version` names an interpreter nobody has: a pyenv `python3` would
@@ -84,7 +84,7 @@ def _check(
     return subprocess.run(
         ["/bin/sh", "-ec", "\n".join(check_commands())],
         cwd=checkout,
-        env=_env(run, account[1]),
+        env={**_env(run, account[1]), **(extra or {})},
         capture_output=True,
         text=True,
         check=False,
@@ -101,8 +101,31 @@ def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(loopb
     done = _check(loopback_account, run, tmp_path)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout
     assert done.stdout.strip() == (
-        f"PASS: change set {change_set} is the one approved by the rehearsal's approver"
+        f"PASS: change set {change_set} is the one approved by "
+        f"arn:aws:sts::{emulator.ACCOUNT}:assumed-role/UploadApiPipeline-Approver/rehearsal"
     )
+
+
+def test_with_approvers_only_an_approval_through_the_approver_role_passes(loopback_account, tmp_path):
+    # GIVEN the step told to accept only the approver role's sessions (approvers named), the rehearsal's
+    # approval (through that role), then a later one by someone who called PutApprovalResult directly
+    run, change_set = _prepared(loopback_account[0])
+    approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
+    role = f"arn:aws:iam::{emulator.ACCOUNT}:role/UploadApiPipeline-Approver"
+    env = {"APPROVER_ROLE_ARN": role}
+    assert _check(loopback_account, run, tmp_path, env).returncode == 0
+    time.sleep(0.01)
+    approvals.record(
+        execution_id=run.variables["codepipeline"]["PipelineExecutionId"],
+        stage="Prod",
+        action="UploadApi.PromoteToProd",
+        summary=f"approving {change_set}",
+        by=f"arn:aws:sts::{emulator.ACCOUNT}:assumed-role/Admin/mallory",
+    )
+    # WHEN checked THEN it fails (exit 1) naming who approved and the role it must be
+    done = _check(loopback_account, run, tmp_path, env)
+    assert done.returncode == 1, done.stderr
+    assert f"given by arn:aws:sts::{emulator.ACCOUNT}:assumed-role/Admin/mallory, not through" in done.stdout
 
 
 def test_an_approval_naming_another_change_set_fails_the_check(loopback_account, tmp_path):

@@ -18,6 +18,7 @@ from stages.pipeline.approved_change_set_check import (
     AwsError,
     CannotAsk,
     check,
+    given_through,
     judge,
     latest_approval,
     lookup_role_arn,
@@ -88,6 +89,62 @@ def test_anything_but_the_approved_change_set_fails(summary, change_set, says):
     assert not verdict.passed
     assert verdict.line.startswith("FAIL: ")
     assert says in verdict.line
+
+
+APPROVER_ROLE = "arn:aws:iam::111111111111:role/UploadApiPipeline-Approver"
+SESSIONS = "arn:aws:sts::111111111111:assumed-role"
+ALICE = f"{SESSIONS}/UploadApiPipeline-Approver/alice"
+
+
+@pytest.mark.parametrize(
+    ("by", "through"),
+    [
+        pytest.param(ALICE, True, id="a session of the role"),
+        pytest.param(APPROVER_ROLE, True, id="the role itself"),
+        pytest.param(f"{SESSIONS}/Admin/alice", False, id="another role"),
+        pytest.param(ALICE.replace("111111111111", "999999999999"), False, id="account"),
+        pytest.param(f"{SESSIONS}/UploadApiPipeline-Approver2/x", False, id="prefix"),
+        pytest.param(f"{SESSIONS}/UploadApiPipeline-Approver/", False, id="no session"),
+        pytest.param("arn:aws:iam::111111111111:user/alice", False, id="a user"),
+        pytest.param(ALICE.replace("arn:aws:", "arn:aws-cn:"), False, id="partition"),
+        pytest.param("", False, id="nobody named"),
+    ],
+)
+def test_an_approval_counts_only_through_the_approver_role(by, through):
+    assert given_through(by, APPROVER_ROLE) is through
+
+
+def test_a_role_with_a_path_acts_as_sessions_without_it():
+    assert given_through(ALICE, "arn:aws:iam::111111111111:role/team/UploadApiPipeline-Approver")
+
+
+@pytest.mark.parametrize("by", ["arn:aws:sts::111111111111:assumed-role/Admin/mallory", ""])
+def test_with_approvers_named_an_approval_given_another_way_fails(by):
+    # GIVEN the approved change set, approved by someone who called PutApprovalResult directly
+    verdict = judge(Approval(CHANGE_SET, by), _change_set(), where=WHERE, approver_role=APPROVER_ROLE)
+    # THEN it fails, saying who approved and through which role it must be
+    assert not verdict.passed
+    assert f"not through the approver role {APPROVER_ROLE}" in verdict.line
+    assert (by or "a principal CodePipeline did not name") in verdict.line
+
+
+def test_with_approvers_named_an_approval_through_the_role_passes():
+    verdict = judge(Approval(CHANGE_SET, ALICE), _change_set(), where=WHERE, approver_role=APPROVER_ROLE)
+    assert verdict.passed
+    assert verdict.line.endswith(f"approved by {ALICE}")
+
+
+def test_the_check_reads_the_approver_role_from_its_environment():
+    # GIVEN the step's environment naming the approver role, and an approval by another role
+    def run(arguments: list[str], env: Mapping[str, str]) -> str:
+        if arguments[:2] == ["codepipeline", "list-action-executions"]:
+            approval = _run(CHANGE_SET) | {"updatedBy": "arn:aws:sts::111111111111:assumed-role/Admin/m"}
+            return json.dumps({"actionExecutionDetails": [approval]})
+        return json.dumps(_change_set())
+
+    # THEN it fails; without the variable, the same approval passes
+    assert not check({**ENV, "APPROVER_ROLE_ARN": APPROVER_ROLE}, run).passed
+    assert check(ENV, run).passed
 
 
 def test_the_last_succeeded_approval_of_the_named_action_counts():

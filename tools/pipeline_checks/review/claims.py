@@ -72,6 +72,10 @@ CLAIMS: tuple[Claim, ...] = (
             "tests/infra/test_approvals.py::test_the_boundary_lets_only_the_approver_role_promote",
             "tests/infra/test_approvals.py::test_every_put_approval_result_call_on_this_pipeline_is_recorded",
             "tests/infra/test_approvals.py::test_the_approval_log_is_encrypted_and_kept_a_year",
+            "tests/unit/test_approved_change_set.py::test_with_approvers_named_an_approval_given_another_way_fails",
+            "tests/infra/test_approvals.py::test_with_approvers_the_check_accepts_only_approvals_through_the_approver_role",
+            "tests/rehearse/test_approvals.py::test_with_approvers_only_an_approval_through_the_approver_role_passes",
+            "tests/infra/test_approvals.py::test_one_approval_record_not_written_is_an_alarm",
         ),
     ),
     Claim(

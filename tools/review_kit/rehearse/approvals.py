@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from stages.guardrails import APPROVER_ROLE_NAME
+
 # The pipeline name the rehearsal's builds see (codebuild.py: CODEBUILD_INITIATOR codepipeline/<name>).
 PIPELINE_NAME = "UploadApiPipeline"
 _LOCK = threading.Lock()
@@ -113,6 +115,8 @@ def approve(run: Any, action: Any) -> str:
         stage=action.stage,
         action=action.name,
         summary=summary,
-        by="the rehearsal's approver",
+        # A session of the approver role, as CodePipeline's updatedBy names an approver who assumed it.
+        by=f"arn:aws:sts::{run.session.client('sts').get_caller_identity()['Account']}:assumed-role/"
+        f"{APPROVER_ROLE_NAME}/rehearsal",
     )
     return summary
