@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stages.guardrails import APPROVER_ROLE_NAME
+from tools.review_kit.rehearse import emulator
 
 # The pipeline name the rehearsal's builds see (codebuild.py: CODEBUILD_INITIATOR codepipeline/<name>).
 PIPELINE_NAME = "UploadApiPipeline"
@@ -116,16 +117,6 @@ def approve(run: Any, action: Any) -> str:
         action=action.name,
         summary=summary,
         # A session of the approver role, as CodePipeline's updatedBy names an approver who assumed it.
-        by=f"arn:aws:sts::{_account(run.session)}:assumed-role/{APPROVER_ROLE_NAME}/rehearsal",
+        by=f"arn:aws:sts::{emulator.ACCOUNT}:assumed-role/{APPROVER_ROLE_NAME}/rehearsal",
     )
     return summary
-
-
-def _account(session: Any) -> str:
-    """The emulated account: the session's, or the emulator's own where a run has no session (the gate's
-    tests rehearse its approval without one)."""
-    if session is None:
-        from tools.review_kit.rehearse.emulator import ACCOUNT  # (emulator imports this module)
-
-        return ACCOUNT
-    return str(session.client("sts").get_caller_identity()["Account"])
