@@ -31,6 +31,8 @@ CONSUMERS = {
     ("Assets", "FileAssets"),
     ("Dev", "DevPermissionsCheck.Check"),
     ("Prod", "ProdPermissionsCheck.Check"),
+    ("Dev", "UploadApi.JudgedChangeSet"),
+    ("Prod", "UploadApi.JudgedChangeSet"),
 }
 
 

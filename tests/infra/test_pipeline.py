@@ -500,8 +500,9 @@ def test_every_codebuild_project_logs_to_the_build_logs_group(pipeline_app):
     projects = pipeline_app.of_type("AWS::CodeBuild::Project")
     # WHEN their logging configuration is read
     # THEN every project (synth, the self-mutation gate, self-mutation, assets, preflights, verifiers,
-    # permission check, prod's approved-change-set check) writes to BuildLogs
-    assert len(projects) == 10
+    # permission check, each stage's judged-change-set check, prod's approved-change-set check) writes to
+    # BuildLogs
+    assert len(projects) == 12
     for project in projects.values():
         assert project["Properties"]["LogsConfig"] == {
             "CloudWatchLogs": {"GroupName": {"Ref": log_group_id}, "Status": "ENABLED"}
@@ -737,7 +738,7 @@ def test_every_codebuild_project_selects_node_22(pipeline_app):
     # not the self-mutation gate, which runs python3 and the AWS CLI only (test_pipeline_change_gate.py)
     gate = pipeline_app.logical_id(pipeline_app.stack.self_mutation_gate.project)
     projects = {k: v for k, v in pipeline_app.of_type("AWS::CodeBuild::Project").items() if k != gate}
-    assert len(projects) == 9
+    assert len(projects) == 11
     # WHEN each one's install runtime-versions are read
     nodes = {
         p: pipeline_app.buildspec(p)["phases"]["install"].get("runtime-versions", {}).get("nodejs")

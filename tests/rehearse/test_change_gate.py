@@ -145,7 +145,8 @@ def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed
     gates = [
         r
         for r in commit["Resources"].values()
-        if r["Type"] == "AWS::CodeBuild::Project" and "check.py" in json.dumps(r["Properties"]["Source"])
+        if r["Type"] == "AWS::CodeBuild::Project"
+        and "$GATE_DIR/check.py" in json.dumps(r["Properties"]["Source"])  # not the change-set checks' files
     ]
     assert len(gates) == 1
     source = gates[0]["Properties"]["Source"]

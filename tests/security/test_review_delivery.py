@@ -55,10 +55,11 @@ def test_the_section_lists_the_pipelines_stages_and_actions_in_run_order(review)
         ("ProdPermissionsCheck.Check", 2, "check"),
         ("ProdPermissionsCheck.Confirm", 3, "approval"),
         ("UploadApi.Prepare", 4, "CloudFormation action"),
-        ("UploadApi.PromoteToProd", 5, "approval"),
-        ("UploadApi.ApprovedChangeSet", 6, "CodeBuild action"),
-        ("UploadApi.Deploy", 7, "CloudFormation action"),
-        ("VerifyProd", 8, "CodeBuild action"),
+        ("UploadApi.JudgedChangeSet", 5, "CodeBuild action"),
+        ("UploadApi.PromoteToProd", 6, "approval"),
+        ("UploadApi.ApprovedChangeSet", 7, "CodeBuild action"),
+        ("UploadApi.Deploy", 8, "CloudFormation action"),
+        ("VerifyProd", 9, "CodeBuild action"),
     ]
     gate = {a["name"]: a["kind"] for a in stages["PipelineChangeGate"]}
     assert gate == {"PipelineChange.Check": "check", "PipelineChange.Confirm": "approval"}
@@ -94,7 +95,7 @@ def test_each_project_has_its_actions_commands_inputs_role_and_what_that_role_ma
         p for p in review.report["delivery"]["projects"] if "Dev / DevPermissionsCheck.Check" in p["actions"]
     ]
     assert checks[0]["actions"] == ["Dev / DevPermissionsCheck.Check", "Prod / ProdPermissionsCheck.Check"]
-    assert len(review.report["delivery"]["projects"]) == 10
+    assert len(review.report["delivery"]["projects"]) == 12
 
 
 @pytest.mark.synth
@@ -144,6 +145,7 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
         "PipelineChange.Confirm",
         "*PermissionsCheck.Check",
         "*PermissionsCheck.Confirm",
+        "*.JudgedChangeSet",
         "*.PromoteToProd",
         "*.ApprovedChangeSet",
     ]
@@ -151,8 +153,12 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
         assert row["sees"] in doc
         assert row["doesNotSee"] in doc
         assert row["actions"], row["gate"]
-    assert gates["rows"][-2]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 5)"]
-    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.ApprovedChangeSet (run order 6)"]
+    assert gates["rows"][-3]["actions"] == [
+        "Dev / UploadApi.JudgedChangeSet (run order 5)",
+        "Prod / UploadApi.JudgedChangeSet (run order 5)",
+    ]
+    assert gates["rows"][-2]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 6)"]
+    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.ApprovedChangeSet (run order 7)"]
 
 
 @pytest.mark.synth
@@ -165,9 +171,9 @@ def test_the_section_renders_in_markdown_html_and_json(review):
     assert "## Delivery path" in markdown
     assert 'id="delivery"' in page
     assert 'href="#delivery"' in page
-    assert page.count('class="delivery-action"') == len(actions) == 20
+    assert page.count('class="delivery-action"') == len(actions) == 22
     assert page.count('class="delivery-project"') == len(section["projects"])
-    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 6
+    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 7
     assert page.count('class="delivery-flag"') == len(section["flags"])
     for action in actions:
         assert f"`{action['name']}`" in markdown
@@ -183,7 +189,7 @@ def test_the_real_synth_flags_only_self_mutation_as_unexpected(review):
     # WHEN its flags are read
     assume = {c: f["severity"] for c, f in _flags(section, ASSUME_RULE).items()}
     # THEN the roles the bootstrap template trusts by name are information: the pipeline's role, the
-    # asset build's, the permission check's and both Preflights'
+    # asset build's, the permission check's, both Preflights' and the change-set checks'
     assert assume == {
         "Pipeline/Pipeline/Role": "info",
         "Pipeline/Assets/FileRole": "info",
@@ -191,6 +197,8 @@ def test_the_real_synth_flags_only_self_mutation_as_unexpected(review):
         "DevPreflightRole": "info",
         "ProdPreflightRole": "info",
         "ProdApprovedChangeSetRole": "info",
+        "DevJudgedChangeSetRole": "info",
+        "ProdJudgedChangeSetRole": "info",
         # A real finding: CDK's self-mutation role may assume its own account's deploy and publishing
         # roles, which the template trusts only through the CLI's own-account statement; with cdk.json's
         # one shared account that deploy role also deploys Prod-UploadApi.

@@ -120,6 +120,14 @@ PROD_APPROVED_CHANGE_SET_ROLE = PipelineRole(
     "ProdApprovedChangeSetRole0DFC84B1",
     "Prod's ApprovedChangeSet build reads the approved change set as the lookup role",
 )
+DEV_JUDGED_CHANGE_SET_ROLE = PipelineRole(
+    "DevJudgedChangeSetRole3FB999EE",
+    "Dev's JudgedChangeSet build reads the change set Prepare created as the lookup role",
+)
+PROD_JUDGED_CHANGE_SET_ROLE = PipelineRole(
+    "ProdJudgedChangeSetRole8045559C",
+    "Prod's JudgedChangeSet build reads the change set Prepare created as the lookup role",
+)
 
 # Bootstrap role (its logical id in the CLI's template) -> the pipeline roles that assume it in a
 # stage account, as the synthesized pipeline grants them (tests/iam/test_bootstrap_trust.py checks
@@ -134,6 +142,8 @@ TRUSTED_PIPELINE_ROLES: Mapping[str, tuple[PipelineRole, ...]] = {
         DEV_PREFLIGHT_ROLE,
         PROD_PREFLIGHT_ROLE,
         PROD_APPROVED_CHANGE_SET_ROLE,
+        DEV_JUDGED_CHANGE_SET_ROLE,
+        PROD_JUDGED_CHANGE_SET_ROLE,
     ),
 }
 # How many trusted-account statements the CLI writes per role: AssumeRole and TagSession for each
