@@ -111,7 +111,8 @@ def build_code(commands: list[str]) -> tuple[str, str]:
         if embedded and embedded["target"]:
             written.add(embedded["target"].strip('"'))
             continue
-        for simple in _simple_commands(command):
+        # A parameter expansion (`${X#prefix}`) is a word, not a command group: one word for the split.
+        for simple in _simple_commands(re.sub(r"\$\{[^}]*\}", "$PARAMETER", command)):
             words = _words(simple)
             if words[:1] == ["cd"] and len(words) == 2:
                 cwd = words[1]
