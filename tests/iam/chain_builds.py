@@ -41,6 +41,7 @@ class Project:
     logical_id: str
     arn: str
     role_arn: str
+    role_id: str  # its role's logical id
     tags: dict[str, str]
     code: str  # COMMIT, CHECKED or DEPLOYED
     why: str
@@ -56,6 +57,7 @@ class Consumer:
     artifact: str
     runs_as: str
     protection: str | None
+    role_id: str | None = None  # the role's logical id, when it is the pipeline stack's
 
 
 def _words(command: str) -> list[str]:
@@ -132,7 +134,8 @@ def projects(app: Any, model: Template) -> dict[str, Project]:
         role = resource["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
         code, why = build_code([c for _, c in phase_commands(app.buildspec(lid))])
         tags = {str(k): str(v) for k, v in template_tags(model, lid).items()}
-        found[lid] = Project(lid, model.get_att(lid, "Arn"), model.get_att(role, "Arn"), tags, code, why)
+        arn, role_arn = model.get_att(lid, "Arn"), model.get_att(role, "Arn")
+        found[lid] = Project(lid, arn, role_arn, role, tags, code, why)
     return found
 
 
@@ -147,15 +150,19 @@ def consumers(pipeline: dict[str, Any], model: Template, found: dict[str, Projec
             provider = action["ActionTypeId"]["Provider"]
             configuration = action.get("Configuration") or {}
             for artifact in action.get("InputArtifacts") or []:
+                role_id = None
                 if provider == "CodeBuild":
                     project = found[configuration["ProjectName"]["Ref"]]
                     runs_as, protection = project.role_arn, _PROTECTION.get(project.code)
+                    role_id = project.role_id
                 elif provider == "CloudFormation":
                     runs_as = model.resolve(configuration["RoleArn"])
                     protection = _before_execution(stage, action, found)
                 else:
                     raise AssertionError(f"{action['Name']}: a {provider} action reads {artifact['Name']}")
-                listed.append(Consumer(stage["Name"], action["Name"], artifact["Name"], runs_as, protection))
+                listed.append(
+                    Consumer(stage["Name"], action["Name"], artifact["Name"], runs_as, protection, role_id)
+                )
     return listed
 
 

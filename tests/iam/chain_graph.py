@@ -115,7 +115,14 @@ class Graph:
     layout: Layout
 
     def name_of(self, arn: str) -> str | None:
+        """The node of a role ARN (two generated names may share a truncated prefix: the first)."""
         return next((n for n, r in self.roles.items() if r.arn == arn), None)
+
+    def runs_as(self, consumer: Consumer) -> str:
+        """The node of the role an action reading an artifact acts as."""
+        name = consumer.role_id or self.name_of(consumer.runs_as)
+        assert name is not None, consumer
+        return name
 
     def planted(self) -> Graph:
         return copy.deepcopy(self)

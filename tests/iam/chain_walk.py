@@ -41,10 +41,10 @@ def _project_context(project: Project) -> dict[str, str]:
     return {f"aws:ResourceTag/{k}": v for k, v in project.tags.items()}
 
 
-def builds(source: Role, target: Role, projects: Iterable[Project]) -> bool:
+def builds(source: Role, target_name: str, target: Role, projects: Iterable[Project]) -> bool:
     """Whether `source` runs commands as `target` through CodeBuild: StartBuild (buildspec override)
     or UpdateProject (new buildspec) on a project whose role it is, or CreateProject + PassRole."""
-    for project in (p for p in projects if p.role_arn == target.arn):
+    for project in (p for p in projects if p.role_id == target_name):
         context = _project_context(project)
         if any(
             allowed(source, a, project.arn, context)
@@ -86,15 +86,15 @@ def edges_from(graph: Graph, name: str, kinds: frozenset[str] = KINDS) -> dict[s
             continue
         if "assume" in kinds and assumes(source, target):
             found[target_name] = "assume"
-        elif "build" in kinds and builds(source, target, graph.projects.values()):
+        elif "build" in kinds and builds(source, target_name, target, graph.projects.values()):
             found[target_name] = "build"
         elif "cfn" in kinds and deputes(source, target):
             found[target_name] = "cfn"
     for consumer in graph.consumers if "artifact" in kinds else []:
-        target_name = graph.name_of(consumer.runs_as)
-        unprotected = consumer.protection is None and target_name not in (None, name, *found)
+        target_name = graph.runs_as(consumer)
+        unprotected = consumer.protection is None and target_name not in (name, *found)
         if unprotected and writes(graph, source, consumer.artifact):
-            found[str(target_name)] = "artifact"
+            found[target_name] = "artifact"
     return found
 
 

@@ -26,7 +26,8 @@ SYNTH_ROLE = "PipelineBuildSynthCdkBuildProjectRole231EEA2A"
 SECURITY_CHECK_ROLE = "PipelinePipelinesSecurityCheckCDKSecurityCheckRole62A863BD"
 SYNTH_OUTPUT = "Synth_Output"
 DEPLOYING = {"deploy", "file-publishing", "image-publishing", "cfn-exec"}
-LAYOUTS = {"three accounts": THREE, "one account": ONE}
+# cdk.json as committed names no account: the pipeline and both stages deploy into one.
+LAYOUTS = {"three accounts": THREE, "one account": ONE, "cdk.json as committed": ONE}
 EMBEDDED = 'echo "H4sIAAAAAAAC" | base64 -d | gunzip'
 
 
@@ -57,21 +58,24 @@ def test_a_builds_commands_say_whether_it_runs_its_inputs_code(commands, code):
 @pytest.fixture(scope="module", params=sorted(LAYOUTS))
 def graph(request, synth_pipeline) -> Graph:
     layout = LAYOUTS[request.param]
-    return chain_graph.build(synth_pipeline(**layout.settings()), layout, chain_graph.read_committed())
+    app = (
+        synth_pipeline() if request.param == "cdk.json as committed" else synth_pipeline(**layout.settings())
+    )
+    return chain_graph.build(app, layout, chain_graph.read_committed())
 
 
 def _starts(graph: Graph) -> dict[str, str]:
     """role -> the action(s) of every build that runs the commit's code."""
     found: dict[str, str] = {}
     for c in graph.consumers:
-        project = next((p for p in graph.projects.values() if p.role_arn == c.runs_as), None)
+        project = next((p for p in graph.projects.values() if p.role_id == c.role_id), None)
         if project is not None and project.code == COMMIT:
-            found[str(graph.name_of(c.runs_as))] = f"{c.stage}/{c.action}"
+            found[project.role_id] = f"{c.stage}/{c.action}"
     return found
 
 
 def _unprotected(graph: Graph) -> set[str]:
-    return {str(graph.name_of(c.runs_as)) for c in graph.consumers if c.protection is None}
+    return {graph.runs_as(c) for c in graph.consumers if c.protection is None}
 
 
 @pytest.mark.synth
@@ -134,7 +138,7 @@ def test_the_actions_that_read_the_synth_artifact_and_what_protects_each(graph):
     # AND dev's is protected by a digest check between Prepare and Deploy, or it is the one
     # unprotected reader: a rewritten template deploys to dev with dev's execution role
     assert dev is None or "digest" in dev
-    runs_as = {(c.stage, c.action): graph.name_of(c.runs_as) for c in graph.consumers}
+    runs_as = {(c.stage, c.action): graph.runs_as(c) for c in graph.consumers}
     assert runs_as[("Dev", "UploadApi.Prepare")] == "dev:cfn-exec"
     assert runs_as[("Prod", "UploadApi.Prepare")] == "prod:cfn-exec"
 

@@ -84,7 +84,7 @@ def test_a_role_reaches_prods_deploy_role_only_as_a_named_role_in_one_hop(graph)
     assert named <= reaching
     arns = {graph.roles[m].arn for m in named}
     others = {n for n in reaching - named if not _entered_only_by(graph.roles[n], arns)}
-    checked = {graph.name_of(p.role_arn) for p in graph.projects.values() if p.code == CHECKED}
+    checked = {p.role_id for p in graph.projects.values() if p.code == CHECKED}
     assert others <= checked, others
     assert all("pipeline:cfn-exec" in reachable(graph, n) for n in others)
     reaching_exec = {name for name in pipeline if "prod:cfn-exec" in reachable(graph, name)}
@@ -109,7 +109,7 @@ def test_no_pipeline_role_reaches_a_stage_role_other_than_the_named_ones(graph):
         # role (one template serves both stages; each Preflight role reaches its own stage only)
         named_any = {r.logical_id for roles in bt.TRUSTED_PIPELINE_ROLES.values() for r in roles}
         arns = {graph.roles[m].arn for m in named_any}
-        checked = {graph.name_of(p.role_arn) for p in graph.projects.values() if p.code == CHECKED}
+        checked = {p.role_id for p in graph.projects.values() if p.code == CHECKED}
         for stage in reaching:
             extra = {n for n in stage - named_any if not _entered_only_by(graph.roles[n], arns)}
             # (SelfMutate's role: through the pipeline stack's own deployment, as above)
