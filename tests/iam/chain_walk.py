@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stages.guardrails import APP_TAG_KEY, APP_TAG_VALUE, STAGE_TAG_KEY
 from tests.iam.chain_builds import Project
-from tests.iam.chain_graph import EXEC, REGION, Graph, Role
+from tests.iam.chain_graph import BOUNDARY_NAME, EXEC, REGION, Graph, Role
+from tests.iam.conftest import set_policies
 from tools.review_kit.iam.evaluator import Request, evaluate
 
 Tags = dict[str, str]
 NEW_PROJECT = "planted-project"
-KINDS = frozenset({"assume", "build", "cfn", "artifact", "tag"})
+KINDS = frozenset({"assume", "build", "cfn", "artifact", "tag", "create"})
+STAR = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+# Each bootstrap set's role names and boundary: what a role creating a role may give it.
+NAME_PREFIX = {"pipeline": "UploadApiPipeline", "dev": "Dev-UploadApi", "prod": "Prod-UploadApi"}
 _TAG_KEY = re.compile(r"^(?:aws|iam):ResourceTag/(.+)$", re.IGNORECASE)
 
 
@@ -134,10 +138,37 @@ def retags(source: Role, target: Role, tags: Tags, candidates: Iterable[tuple[st
     return results
 
 
+def creates(source: Role) -> dict[str, Role]:
+    """Roles `source` may create (iam:CreateRole and iam:PutRolePolicy) in its account, with any
+    policy (`*:*`): one per bootstrap set's names, with that set's boundary where the grant requires
+    it, else with none. Whoever creates a role decides what runs as it (its trust, the function or
+    build given it): an edge `create` to it."""
+    found = {}
+    for where, prefix in NAME_PREFIX.items():
+        arn = f"arn:aws:iam::{source.account}:role/{prefix}-planted"
+        tags = {APP_TAG_KEY: APP_TAG_VALUE, **({STAGE_TAG_KEY: where} if where != "pipeline" else {})}
+        request = {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, "aws:TagKeys": sorted(tags)}
+        boundary_arn = f"arn:aws:iam::{source.account}:policy/{BOUNDARY_NAME[where]}"
+        for boundary in (None, boundary_arn):
+            context = {**request, **({"iam:PermissionsBoundary": boundary} if boundary else {})}
+            if all(allowed(source, a, arn, context) for a in ("iam:CreateRole", "iam:PutRolePolicy")):
+                trust = {
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"AWS": source.arn}, "Action": "sts:AssumeRole"}
+                    ]
+                }
+                bounded = set_policies(where)[1] if boundary else None
+                name = f"created:{prefix}-planted@{source.account}{'' if boundary else ' (no boundary)'}"
+                found[name] = Role(arn, [STAR], trust, bounded, tags, "created")
+                break
+    return found
+
+
 @dataclass(frozen=True)
 class Step:
     source: str
     kind: str
+    created: Role | None = None  # a role the walk created (not in the graph)
 
 
 def walk(graph: Graph, start: str, kinds: frozenset[str] = KINDS) -> dict[str, Step]:
@@ -154,11 +185,15 @@ def walk(graph: Graph, start: str, kinds: frozenset[str] = KINDS) -> dict[str, S
             reached[target] = step
             todo.append(target)
 
+    graph = replace(graph, roles=dict(graph.roles))  # created roles join this walk's graph
     while todo:
         here = todo.pop()
         source = graph.roles[here]
         for target, kind in edges_from(graph, here, kinds).items():
             reach(target, Step(here, kind))
+        for target, role in (creates(source) if "create" in kinds else {}).items():
+            graph.roles.setdefault(target, role)
+            reach(target, Step(here, "create", role))
         for target, tags, tagger in retagged:
             if assumes(source, graph.roles[target], tags):
                 reach(target, Step(tagger, "tag"))
@@ -221,10 +256,9 @@ def prod_probes(graph: Graph) -> dict[str, tuple[str, str, dict[str, Any]]]:
     }
 
 
-def admin_in_prod(graph: Graph, name: str) -> list[str]:
-    """The prod probes `name`'s own policies allow (no resource policy: the prod resources' own
+def admin_in_prod(graph: Graph, role: Role) -> list[str]:
+    """The prod probes `role`'s own policies allow (no resource policy: the prod resources' own
     policies are not modelled, so a role of another account is refused every one)."""
-    role = graph.roles[name]
     return [
         label
         for label, (action, resource, context) in prod_probes(graph).items()

@@ -20,7 +20,7 @@ from stages.pipeline.patches.artifact_digest import check_command, consumers
 from tests.iam import chain_graph
 from tests.iam.chain_builds import CHECKED, COMMIT, DEPLOYED, build_code
 from tests.iam.chain_graph import ONE, THREE, Graph
-from tests.iam.chain_walk import KINDS, admin_in_prod, edges_from, retags, tag_conditions, walk
+from tests.iam.chain_walk import KINDS, admin_in_prod, creates, edges_from, retags, tag_conditions, walk
 
 SYNTH_ROLE = "PipelineBuildSynthCdkBuildProjectRole231EEA2A"
 SECURITY_CHECK_ROLE = "PipelinePipelinesSecurityCheckCDKSecurityCheckRole62A863BD"
@@ -106,17 +106,19 @@ def test_no_build_that_runs_the_commits_code_reaches_a_deploying_role_or_admin_i
     for start, action in _starts(graph).items():
         # GIVEN a build that runs the commit's code WHEN every edge from its role is followed
         steps = walk(graph, start)
-        reached = {start, *steps}
+        roles = {start: graph.roles[start], **{n: s.created or graph.roles[n] for n, s in steps.items()}}
+        reached = set(roles)
         # THEN it reaches no deploying role of prod or of the pipeline's account
-        deploying = {n for n in reached if graph.roles[n].kind in DEPLOYING}
+        deploying = {n for n in reached if roles[n].kind in DEPLOYING}
         assert not {n for n in deploying if not n.startswith("dev:")}, (action, deploying)
         # AND of dev's, only the execution role of an action that reads a rewritable artifact
         # unprotected (the next test names it)
         assert deploying <= _unprotected(graph), (action, deploying)
-        # AND no role it reaches may do in prod what an administrator does
-        assert {n: admin_in_prod(graph, n) for n in reached if admin_in_prod(graph, n)} == {}, action
+        # AND no role it reaches, nor any role those may create (`*:*` within the boundary their
+        # grant requires), may do in prod what an administrator does
+        assert {n: admin_in_prod(graph, r) for n, r in roles.items() if admin_in_prod(graph, r)} == {}, action
         # AND of the bootstrap roles it reaches the others are the read-only lookup roles
-        bootstrap = {n for n in reached if graph.roles[n].home == "bootstrap"} - deploying
+        bootstrap = {n for n in reached if roles[n].home == "bootstrap"} - deploying
         assert bootstrap <= {"dev:lookup", "prod:lookup"}, (action, bootstrap)
     assert layout.prod in {r.account for r in graph.roles.values()}
 
@@ -154,7 +156,7 @@ def test_synths_role_rewrites_artifacts_into_exactly_the_unprotected_readers(gra
     dev_prepare = next(c for c in graph.consumers if c.stage == "Dev" and c.action == "UploadApi.Prepare")
     assert ("dev:cfn-exec" in edges) == (dev_prepare.protection is None)
     # AND dev's execution role, if reached, may do nothing an administrator does in prod
-    assert admin_in_prod(graph, "dev:cfn-exec") == []
+    assert admin_in_prod(graph, graph.roles["dev:cfn-exec"]) == []
 
 
 @pytest.mark.synth
@@ -181,7 +183,25 @@ def test_prods_prepare_without_its_approval_lets_synth_reach_prods_execution_rol
     # may do what an administrator does in prod
     steps = walk(planted, SYNTH_ROLE)
     assert steps["prod:cfn-exec"].kind == "artifact"
-    assert "replace the prod function's code" in admin_in_prod(planted, "prod:cfn-exec")
+    assert "replace the prod function's code" in admin_in_prod(planted, planted.roles["prod:cfn-exec"])
+
+
+@pytest.mark.synth
+def test_a_role_synth_reaches_that_may_create_an_unbounded_role_gives_it_any_permission(graph):
+    # GIVEN dev's execution role (Synth reaches it by rewriting the artifact dev's Prepare reads) also
+    # allowed to create roles without the boundary
+    planted = graph.planted()
+    execution = planted.roles["dev:cfn-exec"]
+    grant = {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:PutRolePolicy"], "Resource": "*"}
+    execution.policies.append({"Statement": [grant]})
+    execution.boundary = None
+    # WHEN Synth's chains are followed THEN it reaches a role created without a boundary, with `*:*`
+    steps = walk(planted, SYNTH_ROLE)
+    created = {n: s for n, s in steps.items() if s.kind == "create" and "(no boundary)" in n}
+    assert created, steps
+    # AND in one account that role may do what an administrator does in prod
+    admin = {n: admin_in_prod(planted, s.created) for n, s in created.items() if s.created}
+    assert all(admin.values()) == (graph.layout == ONE), admin
 
 
 # -- retagging ----------------------------------------------------------------------------------------
@@ -226,4 +246,5 @@ def test_a_role_allowed_to_retag_prods_deploy_role_reaches_it_where_the_trust_ad
 @pytest.mark.synth
 def test_each_edge_kind_but_tag_occurs_in_the_graph(graph):
     kinds = {kind for name in graph.roles for kind in edges_from(graph, name).values()}
+    kinds |= {"create"} if any(creates(role) for role in graph.roles.values()) else set()
     assert kinds == KINDS - {"tag"}
