@@ -17,7 +17,9 @@ and boundary, bootstrap/generated/<set>/). Edges, each decided by the project's 
   an edge to the role of every action that runs something from that artifact without checking the
   gate's digest first (chain_builds.py reads which do from their buildspecs);
 - `tag`: iam:TagRole / iam:UntagRole of a tag some grant's `aws:ResourceTag` / `iam:ResourceTag`
-  condition names: the walk re-evaluates every edge into the retagged role with its new tags.
+  condition names: the walk re-evaluates AssumeRole into the retagged role with its new tags;
+- `create`: iam:CreateRole and iam:PutRolePolicy: a new role with `*:*` within the boundary the
+  grant requires (CloudFormation as deputy: what the execution role creates, the template decides).
 """
 
 from __future__ import annotations

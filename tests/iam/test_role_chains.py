@@ -1,17 +1,13 @@
-"""Chains of sts:AssumeRole: which role of the pipeline reaches a stage's bootstrap roles, in any
-number of hops, decided by the project's IAM evaluator.
+"""Chains of roles: which role of the pipeline reaches a stage's bootstrap roles, in any number of
+hops, decided by the project's IAM evaluator, with the pipeline, dev and prod in three accounts.
 
-The pipeline is synthesized with the pipeline, dev and prod in three accounts (as in
-test_bootstrap_trust.py); every role of the pipeline stack is a node with its synthesized policies,
-its permissions boundary and its trust policy; each stage account adds its bootstrap roles, with the
-trust of bootstrap/cdk/bootstrap-template.json, and its CloudFormation execution role, which only
-the deploy role can hand to CloudFormation (`iam:PassRole`). An edge is an AssumeRole the source's
-policies allow and the target's trust admits, or a build: `codebuild:StartBuild` on a project runs
-the caller's commands as the project's role (StartBuild takes a buildspec override), and
-`codebuild:CreateProject` with `iam:PassRole` of a role to CodeBuild does the same for that role.
-The question a security reviewer asks: can the build
-that runs the commit's code (Synth), or any other role, reach a role that deploys to prod other than
-through the roles docs/delivery-trust.md names?
+The graph (tests/iam/chain_graph.py) holds every role of the pipeline stack and the upload stacks
+and each account's bootstrap roles; its edges (chain_walk.py) are AssumeRole, builds (StartBuild,
+UpdateProject, CreateProject with PassRole), CloudFormation as deputy, artifact rewrites, retagging
+and created roles. The question a security reviewer asks: can the build that runs the commit's code
+(Synth), or any other role, reach a role that deploys to prod other than through the roles
+docs/delivery-trust.md names? Every build that runs the commit's code, each edge kind's planted
+path and the one-account layout: test_role_chain_edges.py.
 """
 
 from __future__ import annotations
