@@ -200,7 +200,8 @@ def walk(graph: Graph, start: str, kinds: frozenset[str] = KINDS) -> dict[str, S
         for name, role in graph.roles.items() if "tag" in kinds else []:
             for tags in retags(source, role, role.tags, candidates):
                 retagged.append((name, tags, here))
-                if any(assumes(graph.roles[o], role, tags) for o in [start, *reached]):
+                others = [graph.roles[o] for o in [start, *reached]]
+                if any(assumes(o, role, tags) and not assumes(o, role) for o in others):
                     reach(name, Step(here, "tag"))
     return reached
 

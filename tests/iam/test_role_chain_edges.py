@@ -117,6 +117,8 @@ def test_no_build_that_runs_the_commits_code_reaches_a_deploying_role_or_admin_i
         # AND no role it reaches, nor any role those may create (`*:*` within the boundary their
         # grant requires), may do in prod what an administrator does
         assert {n: admin_in_prod(graph, r) for n, r in roles.items() if admin_in_prod(graph, r)} == {}, action
+        # AND no retagging opens a way (only execution roles may retag: the test below)
+        assert not [n for n, step in steps.items() if step.kind == "tag"], action
         # AND of the bootstrap roles it reaches the others are the read-only lookup roles
         bootstrap = {n for n in reached if roles[n].home == "bootstrap"} - deploying
         assert bootstrap <= {"dev:lookup", "prod:lookup"}, (action, bootstrap)
