@@ -155,7 +155,12 @@ class UploadApiPipelineStack(cdk.Stack):
         self.pipeline.build_pipeline()
         self.approved_change_set.grant(self.pipeline.pipeline)
         self._patch_generated_constructs()
-        # Before self-mutation applies this commit's pipeline, the deployed pipeline judges it.
+        self._gate_self_mutation()
+        self._approvals(dev, prod)
+
+    def _gate_self_mutation(self) -> None:
+        """Before self-mutation applies this commit's pipeline, the deployed pipeline judges it; every
+        build after the gate refuses an artifact other than the one it judged."""
         self.self_mutation_gate = SelfMutationGate(
             self,
             "PipelineChangeGate",
@@ -164,7 +169,6 @@ class UploadApiPipelineStack(cdk.Stack):
             build_image=BUILD_IMAGE,
         )
         self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
-        # Every build after the gate refuses an artifact other than the one it judged.
         stages = (self.dev_stage, self.prod_stage)
         pass_the_gates_digest(
             self.pipeline.pipeline,
@@ -172,7 +176,6 @@ class UploadApiPipelineStack(cdk.Stack):
             stage_steps=sorted({action_name(stage) for stage in stages}),
         )
         check_the_prepared_template_path(self.pipeline.pipeline, stages=stages)
-        self._approvals(dev, prod)
 
     # -- what the pipeline is built from ---------------------------------------------------------
 
