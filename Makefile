@@ -130,6 +130,9 @@ unit: $(INSTALLED) $(NODE_INSTALLED) ## All pytest layers: unit, template, handl
 	pytest -n $(PYTEST_WORKERS) --dist loadfile --junitxml=$(REPORTS)/junit/pytest.xml
 
 synth: $(INSTALLED) $(NODE_INSTALLED) ## cdk synth (bundles the Lambda without Docker) into cdk.out/, then the cdk-nag gate
+	# A zip cache a local `cdk publish-assets` left: the CLI would publish it in place of the assets,
+	# and PipelineChangeGate refuses an artifact that holds one.
+	rm -rf $(CDK_OUT)/.cache
 	cdk synth --quiet --output $(CDK_OUT)
 	# The locked Node tools self-mutation and asset publishing install (`npm ci`; stages/pipeline/stack.py).
 	mkdir -p $(CDK_OUT)/pipeline-tools && cp package.json package-lock.json $(CDK_OUT)/pipeline-tools/

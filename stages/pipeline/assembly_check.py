@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,7 +30,7 @@ CLI_CONFIG_FILES = ("cdk.json", ".npmrc")
 # What `cdk synth` (and `make synth`) writes at an assembly's top level, and in a stage's assembly.
 SYNTH_FILES = ("manifest.json", "tree.json", "cdk.out", "validation-report.json")
 SYNTH_SUFFIXES = (".template.json", ".assets.json", ".metadata.json", ".dot")
-SYNTH_DIRECTORIES = (PIPELINE_TOOLS, ".cache")
+SYNTH_DIRECTORIES = (PIPELINE_TOOLS,)
 SYNTH_DIRECTORY_PREFIXES = ("asset.", "assembly-")
 # A stack artifact's properties as aws-cdk-lib writes them; any other is shown to a person.
 KNOWN_STACK_PROPERTIES = {
@@ -49,6 +51,11 @@ def unexpected_entries(assembly: Path) -> list[str]:
     lines: list[str] = []
     for entry in sorted(assembly.iterdir()):
         name = entry.name
+        if name == ".cache":
+            raise Refused(
+                ".cache/ in the synth artifact: the CDK CLI publishes a zip from it in place of the asset "
+                "directory the gate and the checks read (`cdk synth` writes none)"
+            )
         if name == "node_modules":
             raise Refused(
                 "node_modules/ at the synth artifact's top level: the CDK CLI the builds after the gate "
@@ -85,10 +92,18 @@ def _unexpected_in_stage_assembly(directory: Path) -> list[str]:
     ]
 
 
-def stage_template_paths(assembly: Path, pipeline: Mapping[str, Any]) -> None:
-    """Each stage stack's template, as its manifest names it (what the permission check's `cdk diff`
-    reads), is the file its CloudFormation deploy action reads (TemplatePath in the pipeline template
-    SelfMutate deploys): otherwise the check would be shown one template and the stage deployed another."""
+def stage_template_paths(assembly: Path, pipeline: Mapping[str, Any], stack_id: str = "") -> None:
+    """What each stage's deploy actions and checks read is what the gate vouches for.
+
+    For each CloudFormation action creating a change set (Prepare): its stack's template, as the
+    stage manifest names it (what the permission check's `cdk diff` reads), is the file the action
+    reads (TemplatePath); it is the one stack `cdk diff <pipeline>/<stage>/*` selects in the whole
+    assembly (no decoy with the stage's display name elsewhere); it pulls nothing in at deploy
+    (`AWS::Include`: neither check would see it); and its assets publish only into its bootstrap's
+    bucket (asset_destinations). Nested assemblies are only the stage directories (`assembly-*`)."""
+    for nested in _nested_assemblies(assembly):
+        if nested.parent != assembly or not nested.name.startswith("assembly-"):
+            raise Refused(f"a nested cloud assembly in {nested}: only the stages' assembly-* directories")
     for resource in pipeline.get("Resources", {}).values():
         if resource.get("Type") != "AWS::CodePipeline::Pipeline":
             continue
@@ -96,10 +111,14 @@ def stage_template_paths(assembly: Path, pipeline: Mapping[str, Any]) -> None:
             for action in stage.get("Actions", []):
                 configuration = action.get("Configuration", {})
                 if configuration.get("ActionMode") == "CHANGE_SET_REPLACE":
-                    _one_stack_reads(assembly, configuration)
+                    template = _one_stack_reads(assembly, configuration)
+                    _only_stack_selected(assembly, f"{stack_id}/{stage.get('Name')}/", configuration)
+                    _no_transform(template)
+                    qualifier = _qualifier_of(action)
+                    asset_destinations(assembly, template.parent, qualifier, template)
 
 
-def _one_stack_reads(assembly: Path, configuration: Mapping[str, Any]) -> None:
+def _one_stack_reads(assembly: Path, configuration: Mapping[str, Any]) -> Path:
     stack_name, template_path = configuration.get("StackName"), str(configuration.get("TemplatePath", ""))
     relative = PurePosixPath(template_path.split("::", 1)[-1])
     directory = _inside(assembly, str(relative.parent))
@@ -114,6 +133,97 @@ def _one_stack_reads(assembly: Path, configuration: Mapping[str, Any]) -> None:
             f"{stack_name}: its deploy action reads {relative}, but {relative.parent}/manifest.json gives "
             f"{[s.get('templateFile') for s in stacks]}: the permission check would diff another template"
         )
+    return directory / relative.name
+
+
+def _only_stack_selected(assembly: Path, prefix: str, configuration: Mapping[str, Any]) -> None:
+    """`cdk diff <prefix>*` (the permission check) selects stacks by display name in every assembly:
+    exactly the stack the deploy action deploys."""
+    selected = [
+        artifact.get("properties", {}).get("stackName")
+        for _, _, _, artifact in _artifacts(assembly)
+        if artifact.get("type") == "aws:cloudformation:stack"
+        and str(artifact.get("displayName", "")).startswith(prefix)
+    ]
+    if selected != [configuration.get("StackName")]:
+        raise Refused(
+            f"the permission check's `cdk diff {prefix}*` would select {selected}, not exactly "
+            f"{configuration.get('StackName')}, the stack its stage deploys"
+        )
+
+
+def _no_transform(template: Path) -> None:
+    """A transform (`AWS::Include`, a macro) adds to the template at deploy what no check reads."""
+    text = template.read_text(encoding="utf-8")
+    body = read_json(template)
+    if "Fn::Transform" in text or (isinstance(body, dict) and "Transform" in body):
+        raise Refused(f"{template.name} uses a transform: CloudFormation would add what no check has read")
+
+
+def _qualifier_of(action: Mapping[str, Any]) -> str:
+    """The bootstrap a deploy action deploys through, from the roles it names (cdk-<qualifier>-...)."""
+    found = set(re.findall(r"cdk-([a-z0-9]+)-(?:deploy|cfn-exec)-role", json.dumps(action)))
+    if len(found) != 1:
+        raise Refused(f"{action.get('Name')}: no single bootstrap in its roles ({sorted(found)})")
+    return found.pop()
+
+
+def asset_destinations(root: Path, directory: Path, qualifier: str, template: Path) -> None:
+    """Every asset of the stack whose template is `template` (its manifest in `directory`) publishes
+    one object, into `qualifier`'s bootstrap bucket as its file-publishing role, from a file or
+    directory inside the assembly with no symbolic link in it, under a key the template names (or
+    its own SHA-256, the template's object): no object for a later commit's key, no other bucket,
+    region or role (the asset build may assume deploy roles), nothing from outside the artifact."""
+    referenced = template.read_text(encoding="utf-8")
+    own_key = f"{hashlib.sha256(template.read_bytes()).hexdigest()}.json"
+    for manifest_path in _asset_manifests_in(directory):
+        for asset_id, entry in read_json(manifest_path).get("files", {}).items():
+            source = entry.get("source", {})
+            path = _within(root, directory, str(source.get("path", "")))
+            links = [p for p in [path, *(path.rglob("*") if path.is_dir() else [])] if p.is_symlink()]
+            if links:
+                raise Refused(
+                    f"asset {asset_id}: {links[0]} is a symbolic link; the asset build would follow it"
+                )
+            destinations = list(entry.get("destinations", {}).values())
+            expected = {
+                "bucketName": bootstrap_bucket(qualifier),
+                "assumeRoleArn": bootstrap_role(qualifier, "file-publishing"),
+            }
+            if (
+                len(destinations) != 1
+                or {k: v for k, v in destinations[0].items() if k != "objectKey"} != expected
+            ):
+                raise Refused(
+                    f"asset {asset_id} of {template.name} publishes to {destinations}, not one object in "
+                    f"{expected['bucketName']} as {qualifier}'s file-publishing role"
+                )
+            key = str(destinations[0].get("objectKey", ""))
+            if key != own_key and f'"{key}"' not in referenced:
+                raise Refused(f"asset {asset_id} publishes {key}, which {template.name} does not name")
+
+
+def _within(root: Path, directory: Path, relative: str) -> Path:
+    """`relative` (from `directory`) as a path inside the top assembly `root`: a stage's assets are
+    `../asset.<hash>`, beside its assembly; an absolute path or one leaving `root` is refused."""
+    if not relative or PurePosixPath(relative).is_absolute():
+        raise Refused(f"{relative!r}: not a path inside the cloud assembly")
+    path = Path(os.path.normpath(directory / relative))
+    if path != root and root not in path.parents:
+        raise Refused(f"{relative!r}: leaves the cloud assembly")
+    return path
+
+
+def _asset_manifests_in(directory: Path) -> Iterable[Path]:
+    for artifact in read_json(directory / "manifest.json").get("artifacts", {}).values():
+        if artifact.get("type") == "cdk:asset-manifest":
+            yield _inside(directory, artifact.get("properties", {}).get("file", ""))
+
+
+def _nested_assemblies(assembly: Path) -> Iterable[Path]:
+    for directory, _, _, artifact in _artifacts(assembly):
+        if artifact.get("type") == "cdk:cloud-assembly":
+            yield _inside(directory, artifact.get("properties", {}).get("directoryName", ""))
 
 
 def pipeline_template(assembly: Path, stack_id: str, qualifier: str) -> dict[str, Any]:
@@ -143,6 +253,8 @@ def pipeline_template(assembly: Path, stack_id: str, qualifier: str) -> dict[str
     template_file = _inside(assembly, properties.get("templateFile", ""))
     _check_template_asset(assembly, artifacts.get(assets_id, {}), properties, template_file, qualifier)
     _refuse_assets_built_by_commands(assembly)
+    _no_transform(template_file)
+    asset_destinations(assembly, assembly, qualifier, template_file)
     return read_json(template_file)
 
 

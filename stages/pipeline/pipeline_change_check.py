@@ -247,7 +247,7 @@ def judge(assembly: Path, deployed: Path, stack_id: str, tools: str, qualifier: 
     `qualifier`: the pipeline's bootstrap, whose bucket and roles SelfMutate's deploy must use."""
     changes = unexpected_entries(assembly)
     new = pipeline_template(assembly, stack_id, qualifier)
-    stage_template_paths(assembly, new)
+    stage_template_paths(assembly, new, stack_id)
     changes += stack_property_changes(assembly, stack_id, qualifier)
     changes += template_changes(deployed_template(deployed), new)
     if assembly_tools_digest(assembly) != tools:

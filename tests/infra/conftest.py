@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +228,30 @@ class SynthesizedApp:
         if text.startswith("{"):
             return json.loads(text)
         return yaml.safe_load((self.outdir / text).read_text(encoding="utf-8"))
+
+    def artifact(self, into: Path) -> Path:
+        """The synth artifact as `make synth` writes it from this app: the assembly copied into `into`,
+        its assets staged inside it, and the pipeline tools copied in.
+
+        These tests skip bundling, so the asset manifests name the function's source directory by its
+        absolute path; `cdk synth` stages each asset into the assembly (`asset.<id>`, which a stage's
+        manifest names `../asset.<id>`), which is what PipelineChangeGate accepts."""
+        shutil.copytree(self.outdir, into)
+        for manifest_path in into.rglob("*.assets.json"):
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            for asset_id, entry in manifest.get("files", {}).items():
+                source = Path(entry["source"].get("path", ""))
+                if not source.is_absolute():
+                    continue
+                staged = into / f"asset.{asset_id}"
+                if not staged.exists():
+                    shutil.copytree(source, staged, ignore=shutil.ignore_patterns("__pycache__"))
+                entry["source"]["path"] = os.path.relpath(staged, manifest_path.parent)
+            manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        (into / "pipeline-tools").mkdir(exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(REPO_ROOT / name, into / "pipeline-tools" / name)
+        return into
 
     def role_statements(self, role_id: str) -> list[dict[str, Any]]:
         """Every statement of every AWS::IAM::Policy attached to the role `role_id`."""

@@ -207,12 +207,12 @@ def test_the_gate_is_told_the_pipelines_bootstrap(pipeline_app):
     assert environment["PIPELINE_QUALIFIER"] == PIPELINE_QUALIFIER
 
 
-def test_the_synthesized_assembly_is_one_the_gate_vouches_for_without_a_person(pipeline_app):
-    # GIVEN the app's cloud assembly as `cdk synth` writes it (no pipeline-tools/: make synth adds it)
-    assembly = pipeline_app.outdir
+def test_the_synthesized_assembly_is_one_the_gate_vouches_for_without_a_person(pipeline_app, tmp_path):
+    # GIVEN the app's synth artifact as `make synth` writes it (its assets staged inside it)
+    assembly = pipeline_app.artifact(tmp_path / "cdk.out")
     # THEN its template URL, stage template paths, deploy properties and entries are what the gate expects
     template = rules.pipeline_template(assembly, PIPELINE_STACK, PIPELINE_QUALIFIER)
     assert template == pipeline_app.template.to_json()
-    rules.stage_template_paths(assembly, template)
+    rules.stage_template_paths(assembly, template, PIPELINE_STACK)
     assert rules.stack_property_changes(assembly, PIPELINE_STACK, PIPELINE_QUALIFIER) == []
     assert rules.unexpected_entries(assembly) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,8 @@ STACK = "UploadApiPipeline"
 
 
 def commit_artifact(pipeline_app: Any, tmp_path: Path) -> Path:
-    """The synth artifact of a commit, as `make synth` writes it (the pipeline tools copied in)."""
-    artifact = tmp_path / "Synth_Output"
-    shutil.copytree(pipeline_app.outdir, artifact)
-    (artifact / "pipeline-tools").mkdir(exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(REPO_ROOT / name, artifact / "pipeline-tools" / name)
-    return artifact
+    """The synth artifact of a commit, as `make synth` writes it (assets staged, pipeline tools in)."""
+    return Path(pipeline_app.artifact(tmp_path / "Synth_Output"))
 
 
 def rehearse_the_gate(deployed: dict[str, Any], artifact: Path, tmp_path: Path) -> dict[str, actions.Outcome]:

@@ -26,6 +26,8 @@ BOOTSTRAP_PROPERTIES = {
         "bootstrapStackVersionSsmParameter": f"/cdk-bootstrap/{QUALIFIER}/version",
     },
 }
+FILE_ROLE = rules.bootstrap_role(QUALIFIER, "file-publishing")
+CODE_ASSET = "c0de"
 # The prod stage's assembly: the stack its Prepare action deploys, and the template file it reads.
 PROD_STACK, PROD_ASSEMBLY = "Prod-UploadApi", "assembly-UploadApiPipeline-Prod"
 PROD_TEMPLATE = "UploadApiPipelineProdUploadApi29B0775D.template.json"
@@ -59,6 +61,7 @@ def pipeline_template() -> dict[str, Any]:
             ActionMode="CHANGE_SET_REPLACE",
             StackName=PROD_STACK,
             TemplatePath=f"Synth_Output::{PROD_ASSEMBLY}/{PROD_TEMPLATE}",
+            RoleArn=rules.bootstrap_role("uploadprod", "cfn-exec"),
         ),
         action("UploadApi.PromoteToProd", "Manual", 4, CustomData="Review change set PipelineChange"),
         action("UploadApi.Deploy", "CloudFormation", 5, ActionMode="CHANGE_SET_EXECUTE"),
@@ -111,7 +114,8 @@ def write_assembly(root: Path, template: dict[str, Any], tools: dict[str, bytes]
     key = hashlib.sha256((root / f"{STACK}.template.json").read_bytes()).hexdigest() + ".json"
     assets = {"files": {"5100507": {"source": {"path": f"{STACK}.template.json", "packaging": "file"},
                                     "destinations": {"current": {"bucketName": BUCKET,
-                                                                 "objectKey": key}}}}}  # fmt: skip
+                                                                 "objectKey": key,
+                                                                 "assumeRoleArn": FILE_ROLE}}}}}  # fmt: skip
     (root / f"{STACK}.assets.json").write_text(json.dumps(assets), encoding="utf-8")
     manifest = {
         "artifacts": {
@@ -136,18 +140,48 @@ def write_assembly(root: Path, template: dict[str, Any], tools: dict[str, bytes]
     (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     stage = root / PROD_ASSEMBLY
     stage.mkdir(exist_ok=True)
-    (stage / PROD_TEMPLATE).write_text('{"Resources": {}}', encoding="utf-8")
-    stack = {
-        "type": "aws:cloudformation:stack",
-        "properties": {"stackName": PROD_STACK, "templateFile": PROD_TEMPLATE},
-    }
-    (stage / "manifest.json").write_text(
-        json.dumps({"artifacts": {"ProdUploadApi": stack}}), encoding="utf-8"
-    )
+    write_prod_stage(root)
     (root / rules.PIPELINE_TOOLS).mkdir(exist_ok=True)
     for name, content in (TOOLS if tools is None else tools).items():
         (root / rules.PIPELINE_TOOLS / name).write_bytes(content)
     return root
+
+
+def write_prod_stage(root: Path) -> None:
+    """The prod stage's assembly: its stack (the one `cdk diff UploadApiPipeline/Prod/*` selects), its
+    template naming the function's code, and the asset manifest publishing both into prod's bucket."""
+    stage = root / PROD_ASSEMBLY
+    stage.mkdir(exist_ok=True)
+    code = {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": f"{CODE_ASSET}.zip"}}}
+    (stage / PROD_TEMPLATE).write_text(json.dumps({"Resources": {"Fn": code}}), encoding="utf-8")
+    (root / f"asset.{CODE_ASSET}").mkdir(exist_ok=True)
+    (root / f"asset.{CODE_ASSET}" / "handler.py").write_text(
+        "def handler(event, context): ...\n", encoding="utf-8"
+    )
+    template_key = hashlib.sha256((stage / PROD_TEMPLATE).read_bytes()).hexdigest() + ".json"
+    destination = {
+        "bucketName": rules.bootstrap_bucket("uploadprod"),
+        "assumeRoleArn": rules.bootstrap_role("uploadprod", "file-publishing"),
+    }
+    files = {
+        CODE_ASSET: {
+            "source": {"path": f"../asset.{CODE_ASSET}", "packaging": "zip"},
+            "destinations": {"current": {**destination, "objectKey": f"{CODE_ASSET}.zip"}},
+        },
+        "template": {
+            "source": {"path": PROD_TEMPLATE, "packaging": "file"},
+            "destinations": {"current": {**destination, "objectKey": template_key}},
+        },
+    }
+    (stage / "ProdUploadApi.assets.json").write_text(json.dumps({"files": files}), encoding="utf-8")
+    stack = {
+        "type": "aws:cloudformation:stack",
+        "displayName": f"{STACK}/Prod/UploadApi",
+        "properties": {"stackName": PROD_STACK, "templateFile": PROD_TEMPLATE},
+    }
+    assets = {"type": "cdk:asset-manifest", "properties": {"file": "ProdUploadApi.assets.json"}}
+    artifacts = {"ProdUploadApi.assets": assets, "ProdUploadApi": stack}
+    (stage / "manifest.json").write_text(json.dumps({"artifacts": artifacts}), encoding="utf-8")
 
 
 def edit_manifest(root: Path, edit: Any) -> None:

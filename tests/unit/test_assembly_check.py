@@ -14,7 +14,10 @@ from stages.pipeline import assembly_check as rules
 
 from .gate_fixtures import (
     BUCKET,
+    CODE_ASSET,
+    FILE_ROLE,
     PROD_ASSEMBLY,
+    PROD_TEMPLATE,
     QUALIFIER,
     STACK,
     TOOLS,
@@ -230,7 +233,7 @@ def test_a_stage_manifest_naming_another_template_than_its_deploy_action_reads_i
     (stage / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     # THEN the gate refuses it
     with pytest.raises(rules.Refused, match="the permission check would diff another template"):
-        rules.stage_template_paths(assembly, pipeline_template())
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
 
 
 def test_a_second_stack_deployed_as_the_same_stage_stack_is_refused(tmp_path):
@@ -240,12 +243,12 @@ def test_a_second_stack_deployed_as_the_same_stage_stack_is_refused(tmp_path):
     manifest["artifacts"]["Copy"] = manifest["artifacts"]["ProdUploadApi"]
     (stage / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(rules.Refused, match="the permission check would diff another template"):
-        rules.stage_template_paths(assembly, pipeline_template())
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
 
 
 def test_each_stage_template_as_synthesized_is_the_one_its_action_reads(tmp_path):
     assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
-    rules.stage_template_paths(assembly, pipeline_template())  # no exception
+    rules.stage_template_paths(assembly, pipeline_template(), STACK)  # no exception
 
 
 # -- what the builds after the gate would load from the artifact's top level ---------------------------
@@ -288,5 +291,138 @@ def test_what_cdk_synth_writes_needs_nobody(tmp_path):
         (assembly / name).write_text("{}", encoding="utf-8")
     (assembly / "asset.abc").mkdir()
     (assembly / "asset.abc" / "handler.py").write_text("", encoding="utf-8")
-    (assembly / ".cache").mkdir()
     assert rules.unexpected_entries(assembly) == []
+
+
+# -- what the publishing builds publish: every asset, every stack ------------------------------------
+
+
+PROD_DEPLOY_ROLE = rules.bootstrap_role("uploadprod", "deploy")
+
+
+def _prod_assets(assembly: Path) -> tuple[Path, dict[str, Any]]:
+    path = assembly / PROD_ASSEMBLY / "ProdUploadApi.assets.json"
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_an_asset_planting_an_object_for_a_later_template_is_refused(tmp_path):
+    # GIVEN the pipeline's own asset manifest with a second, plain file entry publishing another
+    # template into the bootstrap bucket under a key this commit's template does not name (the key a
+    # later commit's template will have: the CLI would find the object there and not publish it again)
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    (assembly / "UploadApiPipelineExtra.template.json").write_text('{"Resources": {}}', encoding="utf-8")
+    path = assembly / f"{STACK}.assets.json"
+    assets = json.loads(path.read_text(encoding="utf-8"))
+    planted = {"bucketName": BUCKET, "assumeRoleArn": FILE_ROLE, "objectKey": f"{'b' * 64}.json"}
+    assets["files"]["later"] = {
+        "source": {"path": "UploadApiPipelineExtra.template.json", "packaging": "file"},
+        "destinations": {"current": planted},
+    }
+    path.write_text(json.dumps(assets), encoding="utf-8")
+    # THEN the gate refuses it
+    with pytest.raises(rules.Refused, match=f"publishes {'b' * 64}.json, which UploadApiPipeline"):
+        rules.pipeline_template(assembly, STACK, QUALIFIER)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        pytest.param({"bucketName": "attacker-bucket"}, "publishes to", id="another bucket"),
+        pytest.param({"region": "eu-central-1"}, "publishes to", id="another region"),
+        pytest.param(
+            {"assumeRoleArn": rules.bootstrap_role("uploadprod", "deploy")},
+            "publishes to",
+            id="the deploy role",
+        ),
+        pytest.param(
+            {"objectKey": "unnamed.zip"}, "which UploadApiPipelineProd", id="a key the template does not name"
+        ),
+    ],
+)
+def test_a_stage_asset_publishing_elsewhere_is_refused(tmp_path, change, says):
+    # GIVEN prod's function code asset with another destination than its bootstrap's bucket and role
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    path, assets = _prod_assets(assembly)
+    assets["files"][CODE_ASSET]["destinations"]["current"].update(change)
+    path.write_text(json.dumps(assets), encoding="utf-8")
+    # THEN the gate refuses the artifact (the asset build would publish it before any approval)
+    with pytest.raises(rules.Refused, match=says):
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [("/etc", "not a path inside"), ("../../../etc", "leaves the cloud assembly")],
+)
+def test_a_stage_asset_from_outside_the_artifact_is_refused(tmp_path, source, says):
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    path, assets = _prod_assets(assembly)
+    assets["files"][CODE_ASSET]["source"]["path"] = source
+    path.write_text(json.dumps(assets), encoding="utf-8")
+    with pytest.raises(rules.Refused, match=says):
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
+
+
+def test_a_symbolic_link_in_an_asset_directory_is_refused(tmp_path):
+    # GIVEN the function's code directory holding a link out of the artifact (the zipper follows it)
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    (assembly / f"asset.{CODE_ASSET}" / "environ.txt").symlink_to("/proc/self/environ")
+    with pytest.raises(rules.Refused, match="is a symbolic link"):
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
+
+
+def test_a_decoy_stack_the_permission_check_would_select_instead_is_refused(tmp_path):
+    # GIVEN the real prod stack renamed out of `UploadApiPipeline/Prod/*` and a decoy assembly whose
+    # stack carries that display name (cdk diff selects stacks by display name, in every assembly)
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    stage_manifest = assembly / PROD_ASSEMBLY / "manifest.json"
+    manifest = json.loads(stage_manifest.read_text(encoding="utf-8"))
+    manifest["artifacts"]["ProdUploadApi"]["displayName"] = "Elsewhere/UploadApi"
+    stage_manifest.write_text(json.dumps(manifest), encoding="utf-8")
+    decoy = assembly / "assembly-Decoy"
+    decoy.mkdir()
+    (decoy / "Decoy.template.json").write_text('{"Resources": {}}', encoding="utf-8")
+    stack = {"type": "aws:cloudformation:stack", "displayName": f"{STACK}/Prod/UploadApi",
+             "properties": {"stackName": "Decoy", "templateFile": "Decoy.template.json"}}  # fmt: skip
+    (decoy / "manifest.json").write_text(json.dumps({"artifacts": {"Decoy": stack}}), encoding="utf-8")
+    nested = {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Decoy"}}
+    edit_manifest(assembly, lambda artifacts: artifacts.update({"Decoy": nested}))
+    # THEN the gate refuses it: the check would be shown the decoy
+    with pytest.raises(rules.Refused, match=re.escape("would select ['Decoy'], not exactly Prod-UploadApi")):
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
+
+
+def test_a_nested_assembly_outside_the_stage_directories_is_refused(tmp_path):
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    (assembly / "asset.hidden").mkdir()
+    (assembly / "asset.hidden" / "manifest.json").write_text('{"artifacts": {}}', encoding="utf-8")
+    nested = {"type": "cdk:cloud-assembly", "properties": {"directoryName": "asset.hidden"}}
+    edit_manifest(assembly, lambda artifacts: artifacts.update({"Hidden": nested}))
+    with pytest.raises(rules.Refused, match="only the stages' assembly-\\* directories"):
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        {"Transform": "AWS::Serverless-2016-10-31", "Resources": {}},
+        {"Resources": {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "s3://b/k"}}}},
+    ],
+    ids=["a macro", "AWS::Include"],
+)
+def test_a_stage_template_with_a_transform_is_refused(tmp_path, template):
+    # GIVEN prod's template pulling in at deploy what neither the permission check nor JudgedChangeSet
+    # (which reads the template before processing) sees
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    (assembly / PROD_ASSEMBLY / PROD_TEMPLATE).write_text(json.dumps(template), encoding="utf-8")
+    with pytest.raises(rules.Refused, match="uses a transform"):
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
+
+
+def test_the_clis_zip_cache_is_refused(tmp_path):
+    # GIVEN a .cache/<asset id>.zip (the CLI publishes it in place of the asset's directory)
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    (assembly / ".cache").mkdir()
+    (assembly / ".cache" / f"{CODE_ASSET}.zip").write_bytes(b"PK")
+    with pytest.raises(rules.Refused, match=re.escape(".cache/ in the synth artifact")):
+        rules.unexpected_entries(assembly)
