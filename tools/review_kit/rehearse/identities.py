@@ -10,6 +10,7 @@ docs/bootstrap.md), so its roles exist with their real policies and boundary. Th
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,12 +29,16 @@ def first_deploy(cdk_out: Path, env: Mapping[str, str], work: Path) -> dict[str,
 
     cwd = work / "first-deploy"
     cwd.mkdir()
+    # From a copy, as a person deploys from their own synth: the CLI writes into the assembly it
+    # deploys (a zip cache of the assets, .cache/), and the pipeline's artifact must stay as synthesized.
+    assembly = cwd / "cdk.out"
+    shutil.copytree(cdk_out, assembly, symlinks=True)
     completed = subprocess.run(  # noqa: S603 - the pinned CLI, against the emulator only
         [
             str(REPO_ROOT / "node_modules" / ".bin" / "cdk"),
             "deploy",
             "--app",
-            str(cdk_out.resolve()),
+            str(assembly.resolve()),
             PIPELINE_STACK,
             "--require-approval",
             "never",
