@@ -57,6 +57,7 @@ from stages.pipeline.patches.permissions_check import (
     size_auto_approver,
 )
 from stages.pipeline.patches.source import use_the_connections_prefix
+from stages.pipeline.pipeline_change_approved import PipelineChangeApproved
 from stages.pipeline.preflight import preflight_step
 from stages.pipeline.self_mutation_gate import SelfMutationGate
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings, stages_share_an_account
@@ -153,7 +154,18 @@ class UploadApiPipelineStack(cdk.Stack):
             artifact_bucket=self.artifact_bucket,
             build_image=BUILD_IMAGE,
         )
-        self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        gate_stage = self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        # After the gate's approval: given by the gate's own check or through the approver role.
+        self.pipeline_change_approved = PipelineChangeApproved(
+            self,
+            "PipelineChangeApproved",
+            gate_role=self.self_mutation_gate.role,
+            approver_role_arn=self._approver_role_arn(),
+            build_logs=self.build_logs,
+            artifact_bucket=self.artifact_bucket,
+            build_image=BUILD_IMAGE,
+        )
+        self.pipeline_change_approved.add_to(self.pipeline.pipeline, gate_stage)
         # Every build after the gate refuses an artifact other than the one it judged.
         pass_the_gates_digest(
             self.pipeline.pipeline,
