@@ -1,16 +1,21 @@
-"""Small synthetic pipelines for the rehearsal's own tests: one action under test, fast."""
+"""Small synthetic pipelines for the rehearsal's own tests: one action under test, fast; the emulated
+accounts they run against (in process, or a moto server on loopback that an AWS CLI reaches)."""
 
 from __future__ import annotations
 
 import json
+import os
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
-from tools.review_kit.rehearse import actions, emulator
+from tools.review_kit.rehearse import actions, approvals, emulator
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 ENV = Environment("123456789012", "us-east-1")
@@ -95,3 +100,35 @@ def moto_account(monkeypatch: pytest.MonkeyPatch):
         emulator.install_emulated_types()
         emulator.patch_moto()
         yield boto3.Session(region_name=emulator.REGION)
+
+
+@pytest.fixture
+def approvals_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
+    """An emulated account on loopback (as the rehearsal's, IAM not enforced), its approvals emulated:
+    a boto3 session for the scenario and the environment an AWS CLI reaches it with."""
+    emulator.install_emulated_types()
+    emulator.patch_moto()
+    approvals.install()
+    approvals.clear()
+    server = ThreadedMotoServer(ip_address=emulator.HOST, port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto's state is per process, not per server: start from an empty account
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    cli_env = {
+        **emulator.FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": emulator.REGION,
+        "AWS_DEFAULT_REGION": emulator.REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    for name, value in cli_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    try:
+        yield boto3.Session(region_name=emulator.REGION), cli_env
+    finally:
+        server.stop()
+        approvals.clear()
