@@ -134,7 +134,7 @@ class PipelineChangeApproved(Construct):
                 project=self.project,
                 # CodeBuild requires an input; the build never reads it.
                 input=inputs[0],
-                run_order=confirm.action_properties.run_order + 1,
+                run_order=int(confirm.action_properties.run_order or 1) + 1,
                 environment_variables={
                     "PIPELINE_EXECUTION_ID": codebuild.BuildEnvironmentVariable(
                         value=codepipeline.GlobalVariables.EXECUTION_ID
