@@ -146,7 +146,17 @@ class UploadApiPipelineStack(cdk.Stack):
         self.pipeline.build_pipeline()
         self.approved_change_set.grant(self.pipeline.pipeline)
         self._patch_generated_constructs()
-        # Before self-mutation applies this commit's pipeline, the deployed pipeline judges it.
+        self._gate_pipeline_changes()
+        # Every build after the gate refuses an artifact other than the one it judged.
+        pass_the_gates_digest(
+            self.pipeline.pipeline,
+            stage_names=[stage.stage_name for stage in (self.dev_stage, self.prod_stage)],
+        )
+        self._approvals(dev, prod)
+
+    def _gate_pipeline_changes(self) -> None:
+        """Before self-mutation applies this commit's pipeline, the deployed pipeline judges it; then
+        its approval counts only when given by the gate's own check or through the approver role."""
         self.self_mutation_gate = SelfMutationGate(
             self,
             "PipelineChangeGate",
@@ -155,7 +165,6 @@ class UploadApiPipelineStack(cdk.Stack):
             build_image=BUILD_IMAGE,
         )
         gate_stage = self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
-        # After the gate's approval: given by the gate's own check or through the approver role.
         self.pipeline_change_approved = PipelineChangeApproved(
             self,
             "PipelineChangeApproved",
@@ -166,12 +175,6 @@ class UploadApiPipelineStack(cdk.Stack):
             build_image=BUILD_IMAGE,
         )
         self.pipeline_change_approved.add_to(self.pipeline.pipeline, gate_stage)
-        # Every build after the gate refuses an artifact other than the one it judged.
-        pass_the_gates_digest(
-            self.pipeline.pipeline,
-            stage_names=[stage.stage_name for stage in (self.dev_stage, self.prod_stage)],
-        )
-        self._approvals(dev, prod)
 
     # -- what the pipeline is built from ---------------------------------------------------------
 
