@@ -19,6 +19,7 @@ from tests.rehearse.test_change_gate import (
     rehearse_the_gate,
     without_promote_to_prod,
 )
+from tools.review_kit.rehearse import approvals
 
 pytestmark = pytest.mark.synth
 
@@ -75,4 +76,11 @@ def test_the_checks_own_approval_passes_the_gate(approver_app, tmp_path, approva
         "PipelineChange.Confirm": "pass",
         "PipelineChange.Approved": "pass",
     }
-    assert APPROVER_ROLE_NAME not in outcomes["PipelineChange.Confirm"].note
+    # AND the approval PipelineChange.Approved read was recorded as the check's build role's session
+    codepipeline = approvals_server[0].client("codepipeline")
+    listed = codepipeline.list_action_executions(pipelineName=approvals.PIPELINE_NAME)[
+        "actionExecutionDetails"
+    ]
+    (confirm,) = [d for d in listed if d["actionName"] == "PipelineChange.Confirm"]
+    assert confirm["updatedBy"].startswith(f"arn:aws:sts::{ENV.account}:assumed-role/PipelineChangeGateRole")
+    assert APPROVER_ROLE_NAME not in confirm["updatedBy"]
