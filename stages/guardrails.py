@@ -50,3 +50,16 @@ def stage_policy_name(base_name: str, stage: str | None) -> str:
     if base_name not in BASE_POLICY_NAMES:
         raise ValueError(f"{base_name} is not one of the guardrail policies {BASE_POLICY_NAMES}")
     return base_name if stage is None else f"{base_name}-{stage.capitalize()}"
+
+
+# The permissions boundary of each bootstrap's CDK deploy, file-publishing, image-publishing and lookup
+# roles (bootstrap/generated/<set>/bootstrap-roles-boundary.json): named after the set's boundary, the
+# one name `cdk bootstrap` passes (--custom-permissions-boundary), so the bootstrap template derives it
+# (tools/dev/bootstrap_template.py). Its `UploadApi` prefix puts it among the guardrails no bounded
+# role may edit.
+BOOTSTRAP_ROLES_BOUNDARY_SUFFIX = "-BootstrapRoles"
+
+
+def bootstrap_roles_boundary_name(stage: str | None) -> str:
+    """The name of the bootstrap roles' boundary in stage `stage`'s set (None: the pipeline's)."""
+    return stage_policy_name(PERMISSIONS_BOUNDARY_NAME, stage) + BOOTSTRAP_ROLES_BOUNDARY_SUFFIX

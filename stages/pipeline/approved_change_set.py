@@ -39,7 +39,8 @@ def check_commands(script: Path = CHECK_SCRIPT) -> list[str]:
     return [
         'CHECK_DIR="$(mktemp -d)"',
         write_out(script, '"$CHECK_DIR/approved_change_set.py"'),
-        'cd "$CHECK_DIR" && python3 approved_change_set.py',
+        # -I: nothing but the standard library on sys.path, no PYTHON* variables.
+        'cd "$CHECK_DIR" && python3 -I approved_change_set.py',
     ]
 
 

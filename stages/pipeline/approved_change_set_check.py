@@ -25,7 +25,7 @@ APPROVAL_STAGE/APPROVAL_ACTION: PipelineChange.Approved runs it after PipelineCh
 of AUTO_APPROVER_ROLE_ARN (the role of the build that approves it itself: PipelineChange.Check's),
 or through APPROVER_ROLE_ARN; with no APPROVER_ROLE_ARN (no approvers named) any approval counts.
 
-Standard library only (`make approved-change-set` runs this same file by hand).
+Standard library only, Python 3.9 and later (`make approved-change-set` runs this same file by hand).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from datetime import datetime
 from typing import Any
 
 PASSED, FAILED, CANNOT_ASK = 0, 1, 2
+NAME = "approved-change-set"  # how its messages and its session with the lookup role are named
 REQUIRED_ENV = (
     "PIPELINE_EXECUTION_ID",
     "APPROVAL_STAGE",
@@ -214,29 +215,34 @@ def aws(arguments: list[str], env: Mapping[str, str]) -> str:
     return done.stdout
 
 
-def _ask(run: Runner, what: str, arguments: list[str], env: Mapping[str, str]) -> dict[str, Any]:
+def ask(
+    run: Runner, what: str, arguments: list[str], env: Mapping[str, str], *, check: str = NAME
+) -> dict[str, Any]:
+    """The CLI's JSON answer, an object; CannotAsk, prefixed with the `check`'s name, when there is none.
+    (judged_change_set_check.py asks through this too, under its own name.)"""
     try:
         answer = json.loads(run(arguments, env))
     except (AwsError, ValueError) as error:
-        raise CannotAsk(f"approved-change-set: {what}: {error}") from error
+        raise CannotAsk(f"{check}: {what}: {error}") from error
     if not isinstance(answer, dict):
-        raise CannotAsk(f"approved-change-set: {what}: not a JSON object")
+        raise CannotAsk(f"{check}: {what}: not a JSON object")
     return answer
 
 
-def stage_env(env: Mapping[str, str], run: Runner) -> Mapping[str, str]:
-    """`env` with the lookup role's credentials (`env` itself when no role is named)."""
+def stage_env(env: Mapping[str, str], run: Runner, *, check: str = NAME) -> Mapping[str, str]:
+    """`env` with the lookup role's credentials (`env` itself when no role is named); the session is
+    named after the `check`."""
     role_arn = lookup_role_arn(env)
     if not role_arn:
         return env
-    arguments = ["sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "approved-change-set"]
-    credentials = _ask(run, f"cannot assume {role_arn}", arguments, env).get("Credentials") or {}
+    arguments = ["sts", "assume-role", "--role-arn", role_arn, "--role-session-name", check]
+    credentials = ask(run, f"cannot assume {role_arn}", arguments, env, check=check).get("Credentials") or {}
     keys = ("AccessKeyId", "SecretAccessKey", "SessionToken")
     if not all(credentials.get(key) for key in keys):
-        raise CannotAsk(f"approved-change-set: cannot assume {role_arn}: no credentials in the answer")
+        raise CannotAsk(f"{check}: cannot assume {role_arn}: no credentials in the answer")
     assumed = {k: v for k, v in env.items() if k not in _PROFILE_ENV}
     names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    assumed.update({name: str(credentials[key]) for name, key in zip(names, keys, strict=True)})
+    assumed.update({name: str(credentials[key]) for name, key in zip(names, keys)})  # noqa: B905 (3.9)
     return assumed
 
 
@@ -252,7 +258,7 @@ def this_executions_approval(env: Mapping[str, str], run: Runner) -> Approval:
         "codepipeline", "list-action-executions", "--pipeline-name", pipeline_name(env),
         "--filter", f"pipelineExecutionId={env['PIPELINE_EXECUTION_ID']}",
     ]  # fmt: skip
-    details = _ask(run, "ListActionExecutions", listing, env).get("actionExecutionDetails") or []
+    details = ask(run, "ListActionExecutions", listing, env).get("actionExecutionDetails") or []
     return latest_approval(details, stage=env["APPROVAL_STAGE"], action=env["APPROVAL_ACTION"])
 
 
@@ -274,7 +280,7 @@ def check(env: Mapping[str, str], run: Runner = aws) -> Verdict:
     approval = this_executions_approval(env, run)
     stack, name = env["STACK_NAME"], env["CHANGE_SET_NAME"]
     describe = ["cloudformation", "describe-change-set", "--stack-name", stack, "--change-set-name", name]
-    change_set = _ask(run, f"DescribeChangeSet {stack}/{name}", describe, stage_env(env, run))
+    change_set = ask(run, f"DescribeChangeSet {stack}/{name}", describe, stage_env(env, run))
     return judge(approval, change_set, where=f"{name} of {stack}", approver_role=env.get(APPROVER_ENV, ""))
 
 

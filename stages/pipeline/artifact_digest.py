@@ -1,10 +1,10 @@
 """The synth artifact's digest: what PipelineChange.Check judged, and what no later build accepts a change of.
 
 The gate's build computes it first, over the artifact tree CodeBuild extracted, and exports it as a
-CodePipeline variable (out of every build's reach); SelfMutate, FileAssets and the permission checks
-recompute it, as the first command of their deployed buildspecs, and fail on a different artifact
-(stages/pipeline/patches/artifact_digest.py). Embedded in those buildspecs like the gate's check
-(stages/pipeline/embedded.py), run as `python3 - DIR [EXPECTED]`: prints the digest, or with EXPECTED
+CodePipeline variable (out of every build's reach); SelfMutate, FileAssets, the permission checks and
+JudgedChangeSet recompute it, as the first command of their deployed buildspecs, and fail on a different
+artifact (stages/pipeline/patches/artifact_digest.py). Embedded in those buildspecs like the gate's check
+(stages/pipeline/embedded.py), run as `python3 -I - DIR [EXPECTED]`: prints the digest, or with EXPECTED
 fails in one line unless the two are equal.
 
 Standard library only; Python 3.9 and later.

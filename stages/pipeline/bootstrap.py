@@ -5,8 +5,8 @@
 The qualifier is the stage's own (cdk.json `uploadApi.stages.<stage>.bootstrapQualifier`), the
 one its stack synthesizer is built with (stages/upload_stage.py). The one place the pipeline stack
 builds these names: the asset publisher's deploy-role grant reads it, and the steps that read their
-stage through its lookup role (Preflight, the approved-change-set check) take their grant and its
-variables from here.
+stage through its lookup role (Preflight, the judged- and approved-change-set checks) take their grant
+and its variables from here.
 """
 
 from __future__ import annotations

@@ -26,5 +26,13 @@ def write_out(script: Path, destination: str) -> str:
 
 
 def run_inline(script: Path, arguments: str) -> str:
-    """The buildspec command that runs the embedded script with python3 (`arguments`: shell words)."""
-    return f'echo "{embedded_script(script)}" | base64 -d | gunzip | python3 - {arguments}'
+    """The buildspec command that runs the embedded script with python3 (`arguments`: shell words).
+
+    Isolated from the directory the build starts in, the extracted artifact a commit fills: `python3 -`
+    puts the working directory first on sys.path (a `hashlib.py` there would run in place of the
+    standard library's), and pyenv's `python3` reads a `.python-version` there. So it runs, in a
+    subshell, from a fresh empty directory, with `-I` (no working directory or user site on
+    sys.path, no PYTHON* variables); `arguments` name the artifact by its absolute path.
+    """
+    decoded = f'echo "{embedded_script(script)}" | base64 -d | gunzip'
+    return f'(cd "$(mktemp -d)" && {decoded} | python3 -I - {arguments})'

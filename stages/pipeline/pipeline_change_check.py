@@ -14,14 +14,36 @@ Standard library only; Python 3.9 and later (CodeBuild standard:7.0 has 3.11 and
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
+
+try:  # the repository's package (tests, the rehearsal, `make`)
+    from stages.pipeline.assembly_check import (
+        PIPELINE_TOOLS,
+        Refused,
+        assembly_tools_digest,
+        pipeline_template,
+        read_json,
+        stack_property_changes,
+        stage_template_paths,
+        unexpected_entries,
+    )
+except ImportError:  # the gate's build: the embedded copy written beside this file
+    from assembly_check import (  # type: ignore[no-redef]
+        PIPELINE_TOOLS,
+        Refused,
+        assembly_tools_digest,
+        pipeline_template,
+        read_json,
+        stack_property_changes,
+        stage_template_paths,
+        unexpected_entries,
+    )
 
 AUTO_APPROVE, NEEDS_A_PERSON, REFUSED = 0, 10, 2
 # Resource metadata CloudFormation does not act on: CDK's construct paths, asset markers, and the
@@ -34,16 +56,7 @@ TRUST_TYPES = {
     "AWS::SNS::TopicPolicy": "topic policy",
     "AWS::Lambda::Permission": "function permission",
 }
-# What the self-mutation and asset projects install their CDK CLI from (`npm ci`): exactly these.
-PIPELINE_TOOLS = "pipeline-tools"
-PIPELINE_TOOLS_FILES = ("package-lock.json", "package.json")
-# Files the CDK CLI or npm read from the directory SelfMutate runs `cdk -a . deploy` in.
-CLI_CONFIG_FILES = ("cdk.json", ".npmrc")
 Runner = Callable[[list[str]], str]
-
-
-class Refused(Exception):
-    """The synth artifact is not one the gate can vouch for: SelfMutate could deploy more than it compared."""
 
 
 # -- the templates ---------------------------------------------------------------------------------
@@ -174,144 +187,9 @@ def _changed_keys(
     return [k for k in sorted(set(before) | set(after)) if k not in exclude and before.get(k) != after.get(k)]
 
 
-# -- the synth artifact SelfMutate deploys from -----------------------------------------------------
-
-
-def pipeline_template(assembly: Path, stack_id: str) -> dict[str, Any]:
-    """The template `cdk -a <assembly> deploy <stack_id>` would deploy, once the assembly is checked.
-
-    Refused: an assembly where that command would deploy another stack too, or another file than the
-    one compared, or run with CLI settings or tools the deployed pipeline has not seen.
-    """
-    for name in CLI_CONFIG_FILES:
-        if (assembly / name).exists():
-            raise Refused(f"{name} in the cloud assembly: the CDK CLI would read it in SelfMutate")
-    artifacts = _json(assembly / "manifest.json").get("artifacts", {})
-    stack = artifacts.get(stack_id, {})
-    properties = stack.get("properties", {})
-    if stack.get("type") != "aws:cloudformation:stack" or properties.get("stackName", stack_id) != stack_id:
-        raise Refused(f"the manifest has no stack artifact {stack_id} deploying stack {stack_id}")
-    assets_id = f"{stack_id}.assets"
-    extra = set(stack.get("dependencies", [])) | set(properties.get("additionalDependencies", []))
-    if extra - {assets_id}:
-        raise Refused(
-            f"{stack_id} depends on {sorted(extra - {assets_id})}: SelfMutate would deploy them too"
-        )
-    selected = list(_stacks_named(assembly, stack_id))
-    if selected != [stack_id]:
-        raise Refused(f"`cdk deploy {stack_id}` selects {selected}, not one stack")
-    template_file = _inside(assembly, properties.get("templateFile", ""))
-    _check_template_asset(assembly, artifacts.get(assets_id, {}), properties, template_file)
-    _refuse_assets_built_by_commands(assembly)
-    return _json(template_file)
-
-
-def _refuse_assets_built_by_commands(assembly: Path) -> None:
-    """No asset of any stack in the artifact is made by running something.
-
-    The locked CLI builds every entry of a stack's asset manifest before it deploys or publishes:
-    a file asset whose source is `executable` is a command it runs, and a container image is a
-    docker build. SelfMutate (`cdk deploy`) and the asset build (`cdk publish-assets`) run them with
-    roles that reach deploy roles, and neither shows in the pipeline template this gate compares.
-    The app's assets are files and directories only, so any such entry is refused.
-    """
-    for manifest_path in _asset_manifests(assembly):
-        manifest = _json(manifest_path)
-        for asset_id, entry in manifest.get("files", {}).items():
-            if "executable" in entry.get("source", {}):
-                raise Refused(
-                    f"{manifest_path.name}: file asset {asset_id} is made by a command "
-                    "(source.executable): the CDK CLI would run it in SelfMutate or the asset build"
-                )
-        if manifest.get("dockerImages"):
-            raise Refused(
-                f"{manifest_path.name}: container image assets {sorted(manifest['dockerImages'])}: "
-                "the asset build would run a docker build; the app has none"
-            )
-
-
-def _asset_manifests(assembly: Path) -> Iterable[Path]:
-    """Every asset manifest of the assembly and of the stage assemblies nested in it."""
-    for directory, _, _, artifact in _artifacts(assembly):
-        if artifact.get("type") == "cdk:asset-manifest":
-            yield _inside(directory, artifact.get("properties", {}).get("file", ""))
-
-
-def _stacks_named(assembly: Path, name: str) -> Iterable[str]:
-    """Stack artifacts, in this assembly and its nested ones, that `cdk deploy <name>` would select."""
-    for _, artifact_id, path, artifact in _artifacts(assembly):
-        if artifact.get("type") == "aws:cloudformation:stack" and name in (
-            artifact_id,
-            artifact.get("displayName"),
-        ):
-            yield path
-
-
-def _artifacts(assembly: Path, prefix: str = "") -> Iterable[tuple[Path, str, str, dict[str, Any]]]:
-    """(its directory, its id, its path from the top assembly, the artifact) for every artifact,
-    the nested assemblies' included, as the CDK CLI walks them."""
-    for artifact_id, artifact in _json(assembly / "manifest.json").get("artifacts", {}).items():
-        yield assembly, artifact_id, f"{prefix}{artifact_id}", artifact
-        if artifact.get("type") == "cdk:cloud-assembly":
-            nested = _inside(assembly, artifact.get("properties", {}).get("directoryName", ""))
-            yield from _artifacts(nested, f"{prefix}{artifact_id}/")
-
-
-def _check_template_asset(
-    assembly: Path, assets: Mapping[str, Any], properties: Mapping[str, Any], template: Path
-) -> None:
-    """The template CloudFormation is given (the asset behind stackTemplateAssetObjectUrl) is `template`."""
-    url = properties.get("stackTemplateAssetObjectUrl")
-    if url is None:
-        return
-    object_key = str(url).rsplit("/", 1)[-1]
-    manifest = _json(_inside(assembly, assets.get("properties", {}).get("file", "")))
-    sources = [
-        entry.get("source", {})
-        for entry in manifest.get("files", {}).values()
-        if any(d.get("objectKey") == object_key for d in entry.get("destinations", {}).values())
-    ]
-    if (
-        len(sources) != 1
-        or sources[0].get("packaging", "file") != "file"
-        or _inside(assembly, sources[0].get("path", "")) != template
-    ):
-        raise Refused(f"the template asset {object_key} is not {template.name}, the template compared")
-
-
-def tools_digest(files: Mapping[str, bytes]) -> str:
-    """One SHA-256 over the pipeline tools' files (name and content): the deployed gate keeps it."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(f"{name}\0{hashlib.sha256(files[name]).hexdigest()}\n".encode())
-    return digest.hexdigest()
-
-
-def assembly_tools_digest(assembly: Path) -> str:
-    directory = assembly / PIPELINE_TOOLS
-    names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-    if names != sorted(PIPELINE_TOOLS_FILES):
-        raise Refused(f"{PIPELINE_TOOLS}/ holds {names}, not exactly {sorted(PIPELINE_TOOLS_FILES)}")
-    return tools_digest({name: (directory / name).read_bytes() for name in names})
-
-
-def _inside(assembly: Path, relative: str) -> Path:
-    path = PurePosixPath(relative)
-    if not relative or path.is_absolute() or ".." in path.parts:
-        raise Refused(f"{relative!r}: not a path inside the cloud assembly")
-    return assembly / path
-
-
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise Refused(f"{path}: not readable JSON ({error})") from error
-
-
 def deployed_template(path: Path) -> dict[str, Any]:
     """`aws cloudformation get-template --query TemplateBody --output json`: an object (a string if YAML)."""
-    body = _json(path)
+    body = read_json(path)
     return json.loads(body) if isinstance(body, str) else body
 
 
@@ -364,10 +242,14 @@ def approve(run: Runner, where: Mapping[str, str], token: str) -> None:
     ])  # fmt: skip
 
 
-def judge(assembly: Path, deployed: Path, stack_id: str, tools: str) -> list[str]:
-    """What needs a person ([] for nothing); Refused if the assembly cannot be vouched for."""
-    new = pipeline_template(assembly, stack_id)
-    changes = template_changes(deployed_template(deployed), new)
+def judge(assembly: Path, deployed: Path, stack_id: str, tools: str, qualifier: str) -> list[str]:
+    """What needs a person ([] for nothing); Refused if the assembly cannot be vouched for.
+    `qualifier`: the pipeline's bootstrap, whose bucket and roles SelfMutate's deploy must use."""
+    changes = unexpected_entries(assembly)
+    new = pipeline_template(assembly, stack_id, qualifier)
+    stage_template_paths(assembly, new)
+    changes += stack_property_changes(assembly, stack_id, qualifier)
+    changes += template_changes(deployed_template(deployed), new)
     if assembly_tools_digest(assembly) != tools:
         changes.append(f"{PIPELINE_TOOLS}/ (the CDK CLI SelfMutate and asset publishing install) changed")
     return changes
@@ -379,13 +261,14 @@ def main(argv: list[str] | None = None, run: Runner = aws) -> int:
     parser.add_argument("--deployed", type=Path, required=True)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--tools-digest", required=True)
+    parser.add_argument("--qualifier", required=True, help="the pipeline's bootstrap qualifier")
     parser.add_argument("--approval", required=True, help="<pipeline>/<stage>/<action>")
     parser.add_argument("--execution", required=True)
     args = parser.parse_args(argv)
     pipeline, stage, action = args.approval.split("/")
     where = {"pipeline": pipeline, "stage": stage, "action": action, "execution": args.execution}
     try:
-        changes = judge(args.assembly, args.deployed, args.stack, args.tools_digest)
+        changes = judge(args.assembly, args.deployed, args.stack, args.tools_digest, args.qualifier)
         token = waiting_approval(run, where)
         if not changes:
             approve(run, where, token)

@@ -33,7 +33,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stages import compliance
-from stages.pipeline import pipeline_change_check
+from stages.guardrails import PIPELINE_QUALIFIER
+from stages.pipeline import assembly_check, pipeline_change_check
 from stages.pipeline.embedded import write_out
 from stages.pipeline.patches import artifact_digest
 from stages.pipeline.patches.acknowledgements import APPROVAL_KEY_GRANT, acknowledge_grants
@@ -53,25 +54,32 @@ CHECK_ACTION = "PipelineChange.Check"
 APPROVAL_ACTION = "PipelineChange.Confirm"
 UPDATE_STAGE, SELF_MUTATE_ACTION = "UpdatePipeline", "SelfMutate"
 CHECK_SCRIPT = Path(pipeline_change_check.__file__)
+# The check's own module of assembly rules, written out beside it (it imports it by that name).
+ASSEMBLY_SCRIPT = Path(assembly_check.__file__)
 # What the check reads: the pipeline tools `make synth` copies into the cloud assembly.
 ARTIFACT_READ_GRANTS = ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*")
-PIPELINE_TOOLS_SOURCES = {name: REPO_ROOT / name for name in pipeline_change_check.PIPELINE_TOOLS_FILES}
+PIPELINE_TOOLS_SOURCES = {name: REPO_ROOT / name for name in assembly_check.PIPELINE_TOOLS_FILES}
 
 
 def pipeline_tools_digest() -> str:
-    return pipeline_change_check.tools_digest(
+    return assembly_check.tools_digest(
         {name: path.read_bytes() for name, path in PIPELINE_TOOLS_SOURCES.items()}
     )
 
 
-def gate_build_spec(script: Path = CHECK_SCRIPT) -> dict[str, object]:
+def gate_build_spec(script: Path = CHECK_SCRIPT, rules: Path = ASSEMBLY_SCRIPT) -> dict[str, object]:
     """Digest the artifact, write the check out, read the deployed template, judge; exit 10 leaves the
-    approval to a person."""
+    approval to a person.
+
+    The check runs from its own directory (a subshell), never the artifact's, and with -E -s: the
+    artifact (which the commit fills) is no directory Python imports from or pyenv reads a version
+    from; the only directory on sys.path besides the standard library's is the check's own."""
     check = (
-        'python3 "$GATE_DIR/check.py" --assembly . --deployed "$GATE_DIR/deployed.json" '
-        '--stack "$PIPELINE_STACK" --tools-digest "$PIPELINE_TOOLS_DIGEST" '
+        '(cd "$GATE_DIR" && python3 -E -s check.py --assembly "$CODEBUILD_SRC_DIR" '
+        '--deployed "$GATE_DIR/deployed.json" '
+        '--stack "$PIPELINE_STACK" --tools-digest "$PIPELINE_TOOLS_DIGEST" --qualifier "$PIPELINE_QUALIFIER" '
         '--approval "${CODEBUILD_INITIATOR#codepipeline/}/$GATE_STAGE/$APPROVAL_ACTION" '
-        '--execution "$PIPELINE_EXECUTION_ID"'
+        '--execution "$PIPELINE_EXECUTION_ID")'
     )
     return {
         "version": "0.2",
@@ -84,6 +92,7 @@ def gate_build_spec(script: Path = CHECK_SCRIPT) -> dict[str, object]:
                 "commands": [
                     'GATE_DIR="$(mktemp -d)"',
                     write_out(script, '"$GATE_DIR/check.py"'),
+                    write_out(rules, f'"$GATE_DIR/{ASSEMBLY_SCRIPT.name}"'),
                     'aws cloudformation get-template --stack-name "$PIPELINE_STACK" --query TemplateBody '
                     '--output json > "$GATE_DIR/deployed.json"',
                     f"{check} || [ $? -eq {pipeline_change_check.NEEDS_A_PERSON} ]",
@@ -134,6 +143,8 @@ class SelfMutationGate(Construct):
                 for name, value in {
                     "PIPELINE_STACK": stack.stack_name,
                     "PIPELINE_TOOLS_DIGEST": pipeline_tools_digest(),
+                    # SelfMutate deploys through this bootstrap (the CDK default, as cdk.json leaves it).
+                    "PIPELINE_QUALIFIER": PIPELINE_QUALIFIER,
                     "GATE_STAGE": GATE_STAGE,
                     "APPROVAL_ACTION": APPROVAL_ACTION,
                 }.items()

@@ -33,6 +33,11 @@ from stages.pipeline.approvals import (
     check_approval_actions,
 )
 from stages.pipeline.approved_change_set import ApprovedChangeSetStep
+from stages.pipeline.judged_change_set import (
+    action_name,
+    check_the_prepared_template_path,
+    judged_change_set_step,
+)
 from stages.pipeline.patches.acknowledgements import (
     acknowledge_codecommit_source_rule,
     acknowledge_generated_grants,
@@ -139,6 +144,11 @@ class UploadApiPipelineStack(cdk.Stack):
         self.pipeline.add_stage(
             self.dev_stage,
             pre=self._preflight_then_broadening_check(self.dev_stage, source),
+            stack_steps=[
+                pipelines.StackSteps(
+                    stack=self.dev_stage.stack, change_set=[self._judged_change_set(self.dev_stage)]
+                )
+            ],
             post=[verify_step(self, "dev", self.dev_stage, source, self.buildspec)],
         )
         self.prod_stage = UploadApiStage(self, "Prod", settings=prod, pipeline_account_id=pipeline_account)
@@ -148,10 +158,13 @@ class UploadApiPipelineStack(cdk.Stack):
         self._patch_generated_constructs()
         self._gate_pipeline_changes()
         # Every build after the gate refuses an artifact other than the one it judged.
+        stages = (self.dev_stage, self.prod_stage)
         pass_the_gates_digest(
             self.pipeline.pipeline,
-            stage_names=[stage.stage_name for stage in (self.dev_stage, self.prod_stage)],
+            stage_names=[stage.stage_name for stage in stages],
+            stage_steps=sorted({action_name(stage) for stage in stages}),
         )
+        check_the_prepared_template_path(self.pipeline.pipeline, stages=stages)
         self._approvals(dev, prod)
 
     def _gate_pipeline_changes(self) -> None:
@@ -179,10 +192,14 @@ class UploadApiPipelineStack(cdk.Stack):
     # -- what the pipeline is built from ---------------------------------------------------------
 
     def _add_prod_stage(self, source: pipelines.IFileSetProducer) -> None:
-        """The approval waits between creating the change set and executing it: the approver reads
-        exactly what will change (CDK Pipelines' change set, PipelineChange) and pastes its id into
-        the approval; ApprovedChangeSet then fails unless that is the change set about to be executed."""
+        """The approval waits between creating the change set and executing it: JudgedChangeSet first
+        checks it is the template the permission check judged; the approver reads exactly what will
+        change (CDK Pipelines' change set, PipelineChange) and pastes its id into the approval;
+        ApprovedChangeSet then fails unless that is the change set about to be executed."""
+        judged = self._judged_change_set(self.prod_stage)
         approval = prod_approval(self.prod_stage, self.approval_topic)
+        # The approver reviews a change set already bound to the template the checks judged.
+        approval.add_step_dependency(judged)
         self.approved_change_set = ApprovedChangeSetStep(
             self,
             stage=self.prod_stage,
@@ -197,10 +214,23 @@ class UploadApiPipelineStack(cdk.Stack):
             pre=self._preflight_then_broadening_check(self.prod_stage, source),
             stack_steps=[
                 pipelines.StackSteps(
-                    stack=self.prod_stage.stack, change_set=[approval, self.approved_change_set.step]
+                    stack=self.prod_stage.stack,
+                    change_set=[judged, approval, self.approved_change_set.step],
                 )
             ],
             post=[verify_step(self, "prod", self.prod_stage, source, self.buildspec)],
+        )
+
+    def _judged_change_set(self, stage: UploadApiStage) -> pipelines.Step:
+        """After the stage's Prepare, before anything executes its change set: the change set's template
+        is the one the stage's permission check judged (stages/pipeline/judged_change_set.py)."""
+        return judged_change_set_step(
+            self,
+            stage=stage,
+            synth=self.synth_step,
+            change_set_name=PROD_CHANGE_SET,
+            judged_by=f"{stage.stage_name}PermissionsCheck.Check",
+            runtime_versions=runtime_versions(self.buildspec),
         )
 
     def _approver_role_arn(self) -> str | None:

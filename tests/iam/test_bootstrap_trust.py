@@ -10,15 +10,22 @@ tools/dev/bootstrap_template.py names (so a pipeline change that moves a grant f
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from stages.guardrails import PIPELINE_QUALIFIER
+from stages.guardrails import (
+    PERMISSIONS_BOUNDARY_NAME,
+    PIPELINE_QUALIFIER,
+    bootstrap_roles_boundary_name,
+    stage_policy_name,
+)
 from stages.settings import DEFAULT_BOOTSTRAP_QUALIFIERS
 from tests.iam.conftest import set_policies, template_roles
+from tools.dev import bootstrap_policies
 from tools.dev import bootstrap_template as bt
 from tools.review_kit.iam.arns import Env
 from tools.review_kit.iam.evaluator import Request, evaluate
@@ -217,7 +224,7 @@ def test_the_pipeline_accounts_own_bootstrap_trusts_as_the_clis(committed, stock
     assert evaluate(request, [STAR], resource_policy=trust).allowed
 
 
-def test_the_apps_boundary_would_stop_the_deploy_role_so_it_is_not_put_on_it(committed):
+def test_the_apps_boundary_would_stop_the_deploy_role_so_its_own_ceiling_is_put_on_it(committed):
     # (prod's boundary: the one `--apply-permissions-boundary-to-all-roles` would put on prod's roles)
     # GIVEN the deploy role's calls in a pipeline deploy of prod: pass the execution role to
     # CloudFormation, create the change set, read the pipeline's artifact in the pipeline account
@@ -267,6 +274,29 @@ def test_the_apps_boundary_would_stop_the_deploy_role_so_it_is_not_put_on_it(com
         for call, policy in calls
     )
     assert committed["Parameters"]["ApplyPermissionsBoundaryToAllRoles"]["Default"] == "false"
+    # AND within the boundary the committed template does put on it (prod's bootstrap roles'
+    # ceiling, cdk.json naming these three accounts) each is allowed
+    given = bt.Bootstrap(
+        PROD_ACCOUNT, permissions_boundary=stage_policy_name(PERMISSIONS_BOUNDARY_NAME, "prod")
+    )
+    arn = bt.role_boundary(committed, "DeploymentActionRole", given)
+    assert arn == f"arn:aws:iam::{PROD_ACCOUNT}:policy/{bootstrap_roles_boundary_name('prod')}"
+    ceiling = prod_bootstrap_roles_ceiling()
+    for call, policy in calls:
+        decision = evaluate(call, [STAR], boundary=ceiling, resource_policy=policy)
+        assert decision.allowed, f"{call.action}: {decision.reason}"
+
+
+def prod_bootstrap_roles_ceiling() -> dict[str, Any]:
+    """Prod's bootstrap-roles-boundary.json as `make bootstrap-policies` writes it for THREE_ACCOUNTS."""
+    context = copy.deepcopy(bootstrap_policies.cdk_json_context())
+    context["pipeline"].update(account=PIPELINE_ACCOUNT, region=REGION, sharedAccountReason=None)
+    for stage in ("dev", "prod"):
+        context["stages"][stage].update(THREE_ACCOUNTS["stages"][stage])
+    (prod,) = [s for s in bootstrap_policies.policy_sets(context) if s.stage == "prod"]
+    return dict(
+        json.loads(bootstrap_policies.rendered(prod)[prod.directory / "bootstrap-roles-boundary.json"])
+    )
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from stages.guardrails import (
     KEY_ROTATION_PERIOD_DAYS,
     PERMISSIONS_BOUNDARY_NAME,
     STAGE_TAG_KEY,
+    bootstrap_roles_boundary_name,
     stage_policy_name,
 )
 from tests.iam.conftest import (
@@ -42,6 +43,7 @@ BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
 EXEC_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_POLICY_NAME}"
 EXEC_RESOURCES_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_RESOURCES_POLICY_NAME}"
 EXEC_SCANNING_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{EXECUTION_SCANNING_POLICY_NAME}"
+BOOTSTRAP_ROLES_BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{bootstrap_roles_boundary_name(None)}"
 APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Dev-UploadApi-UploadFunctionRoleF587D725-RANDOMSUFFIX"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 APIGW_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
@@ -121,8 +123,20 @@ def test_replacing_the_boundary_with_another_is_denied(bounded):
 )
 @pytest.mark.parametrize(
     "policy_arn",
-    [BOUNDARY_ARN, EXEC_POLICY_ARN, EXEC_RESOURCES_POLICY_ARN, EXEC_SCANNING_POLICY_ARN],
-    ids=["boundary", "execution-policy", "execution-resources-policy", "execution-scanning-policy"],
+    [
+        BOUNDARY_ARN,
+        EXEC_POLICY_ARN,
+        EXEC_RESOURCES_POLICY_ARN,
+        EXEC_SCANNING_POLICY_ARN,
+        BOOTSTRAP_ROLES_BOUNDARY_ARN,
+    ],
+    ids=[
+        "boundary",
+        "execution-policy",
+        "execution-resources-policy",
+        "execution-scanning-policy",
+        "bootstrap-roles-boundary",
+    ],
 )
 def test_changing_the_guardrail_policies_is_denied(bounded, action, policy_arn):
     decision = exec_role(action, policy_arn, bounded)
@@ -377,8 +391,18 @@ def test_the_bootstrap_commands_create_and_name_these_policies():
             (EXECUTION_SCANNING_POLICY_NAME, "cfn-execution-scanning-policy.json"),
         ):
             expected.append((stage_policy_name(base, stage), f"bootstrap/generated/{set_name}/{file}"))
-    # THEN the commands create exactly those, each once
+        # and the boundary the bootstrap template gives the set's deploy, publishing and lookup roles
+        expected.append(
+            (
+                bootstrap_roles_boundary_name(stage),
+                f"bootstrap/generated/{set_name}/bootstrap-roles-boundary.json",
+            )
+        )
+    # THEN the commands create exactly those, each once, each before the `cdk bootstrap` naming it
     assert created == expected
+    blocks = doc.split("cdk bootstrap aws://")
+    for index, stage in enumerate((None, "dev", "prod")):
+        assert f"--policy-name {bootstrap_roles_boundary_name(stage)} " in blocks[index]
     # AND each `cdk bootstrap` names one set's boundary and execution policies, with its qualifier
     bootstraps = [re.split(r"\n\n|\n#|```", c)[0] for c in doc.split("cdk bootstrap aws://")[1:]]
     qualifiers = {"dev": "uploaddev", "prod": "uploadprod"}

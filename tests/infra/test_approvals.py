@@ -476,7 +476,7 @@ def test_the_check_runs_nothing_from_the_commits_source(pipeline_app):
         for c in commands
     ]
     (script,) = [m.group(1) for m in written if m]
-    assert commands == ['CHECK_DIR="$(mktemp -d)"', commands[1], f'cd "$CHECK_DIR" && python3 {script}']
+    assert commands == ['CHECK_DIR="$(mktemp -d)"', commands[1], f'cd "$CHECK_DIR" && python3 -I {script}']
 
 
 def test_the_buildspec_carries_the_check_script_itself(pipeline_app):

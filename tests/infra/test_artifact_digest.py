@@ -31,6 +31,8 @@ CONSUMERS = {
     ("Assets", "FileAssets"),
     ("Dev", "DevPermissionsCheck.Check"),
     ("Prod", "ProdPermissionsCheck.Check"),
+    ("Dev", "UploadApi.JudgedChangeSet"),
+    ("Prod", "UploadApi.JudgedChangeSet"),
 }
 
 
@@ -94,7 +96,9 @@ def test_each_consumers_buildspec_checks_the_digest_before_anything_else(pipelin
     for (_, name), action in readers_after_the_gate(pipeline_app).items():
         spec = pipeline_app.buildspec(pipeline_app.project_id(action))
         assert first_command(spec) == check_command(), name
-        assert first_command(spec).endswith(f'| python3 - . "${VARIABLE}"'), name
+        # isolated (-I), from a directory of its own, on the artifact by its absolute path
+        assert first_command(spec).startswith('(cd "$(mktemp -d)" && echo "'), name
+        assert first_command(spec).endswith(f'| python3 -I - "$CODEBUILD_SRC_DIR" "${VARIABLE}")'), name
 
 
 def test_the_check_that_runs_is_the_deployed_copy_of_the_digest_script(pipeline_app):

@@ -150,6 +150,14 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
         "ProdApprovedChangeSetRole/DefaultPolicy",
         _ARTIFACT_READ | _own_logs("PipelineProdUploadApiApprovedChangeSet8BB5333F"),
     )
+    | _on(
+        "DevJudgedChangeSetRole/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("PipelineDevUploadApiJudgedChangeSetAA0DC7F7"),
+    )
+    | _on(
+        "ProdJudgedChangeSetRole/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("PipelineProdUploadApiJudgedChangeSet2BF7ED69"),
+    )
     | _on("VerifyDevRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevVerifyDev2BA78AE9"))
     | _on("VerifyProdRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdVerifyProd5F9B0646"))
     | _on(

@@ -500,8 +500,9 @@ def test_every_codebuild_project_logs_to_the_build_logs_group(pipeline_app):
     projects = pipeline_app.of_type("AWS::CodeBuild::Project")
     # WHEN their logging configuration is read
     # THEN every project (synth, the self-mutation gate and its who-approved check, self-mutation, assets,
-    # preflights, verifiers, permission check, prod's approved-change-set check) writes to BuildLogs
-    assert len(projects) == 11
+    # preflights, verifiers, permission check, each stage's judged-change-set check, prod's
+    # approved-change-set check) writes to BuildLogs
+    assert len(projects) == 13
     for project in projects.values():
         assert project["Properties"]["LogsConfig"] == {
             "CloudWatchLogs": {"GroupName": {"Ref": log_group_id}, "Status": "ENABLED"}
@@ -742,7 +743,7 @@ def test_every_codebuild_project_selects_node_22(pipeline_app):
         pipeline_app.logical_id(stack.pipeline_change_approved.project),
     }
     projects = {k: v for k, v in pipeline_app.of_type("AWS::CodeBuild::Project").items() if k not in gate}
-    assert len(projects) == 9
+    assert len(projects) == 11
     # WHEN each one's install runtime-versions are read
     nodes = {
         p: pipeline_app.buildspec(p)["phases"]["install"].get("runtime-versions", {}).get("nodejs")

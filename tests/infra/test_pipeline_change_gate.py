@@ -14,11 +14,14 @@ from typing import Any
 
 import pytest
 
+from stages.guardrails import PIPELINE_QUALIFIER
+from stages.pipeline import assembly_check as rules
 from stages.pipeline import pipeline_change_check as check
 from stages.pipeline.patches.artifact_digest import compute_command
 from stages.pipeline.pipeline_change_approved import APPROVED_ACTION
 from stages.pipeline.self_mutation_gate import (
     APPROVAL_ACTION,
+    ASSEMBLY_SCRIPT,
     CHECK_ACTION,
     CHECK_SCRIPT,
     GATE_STAGE,
@@ -73,11 +76,24 @@ def test_the_buildspec_carries_the_comparison_script_itself(pipeline_app):
     # GIVEN the gate project's buildspec WHEN its embedded script is decoded THEN it is the file, bytewise
     spec = pipeline_app.buildspec(pipeline_app.project_id(gate_actions(pipeline_app)[CHECK_ACTION]))
     commands = spec["phases"]["build"]["commands"]
-    (embedded,) = [
-        re.match(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip', c) for c in commands if "base64" in c
-    ]
-    assert embedded is not None
-    assert gzip.decompress(base64.b64decode(embedded.group(1))) == CHECK_SCRIPT.read_bytes()
+    embedded = {
+        m.group(2): gzip.decompress(base64.b64decode(m.group(1)))
+        for m in (
+            re.match(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip > "\$GATE_DIR/(\S+)"', c)
+            for c in commands
+        )
+        if m
+    }
+    # the check and the assembly rules it imports, side by side in its own directory
+    assert embedded == {
+        "check.py": CHECK_SCRIPT.read_bytes(),
+        "assembly_check.py": ASSEMBLY_SCRIPT.read_bytes(),
+    }
+    # AND it runs from that directory, on the artifact by its absolute path, with -E -s (its own
+    # directory the only one on sys.path besides the standard library's; pyenv reads no version there)
+    (run,) = [c for c in commands if "check.py --assembly" in c]
+    assert run.startswith('(cd "$GATE_DIR" && python3 -E -s check.py --assembly "$CODEBUILD_SRC_DIR" ')
+    assert '--qualifier "$PIPELINE_QUALIFIER"' in run
     # AND it runs with python3 and the AWS CLI only: an install phase that only digests the artifact
     # (patches/artifact_digest.py), no project virtualenv, no make
     assert set(spec["phases"]) == {"install", "build"}
@@ -179,3 +195,25 @@ def check_actions(statement: dict[str, Any]) -> list[str]:
 def resources(statement: dict[str, Any]) -> list[Any]:
     found = statement["Resource"]
     return found if isinstance(found, list) else [found]
+
+
+# -- what the deployed gate holds the synth artifact to, on the app as synthesized ---------------------
+
+
+def test_the_gate_is_told_the_pipelines_bootstrap(pipeline_app):
+    project = pipeline_app.resources[pipeline_app.project_id(gate_actions(pipeline_app)[CHECK_ACTION])]
+    environment = {
+        v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]
+    }
+    assert environment["PIPELINE_QUALIFIER"] == PIPELINE_QUALIFIER
+
+
+def test_the_synthesized_assembly_is_one_the_gate_vouches_for_without_a_person(pipeline_app):
+    # GIVEN the app's cloud assembly as `cdk synth` writes it (no pipeline-tools/: make synth adds it)
+    assembly = pipeline_app.outdir
+    # THEN its template URL, stage template paths, deploy properties and entries are what the gate expects
+    template = rules.pipeline_template(assembly, PIPELINE_STACK, PIPELINE_QUALIFIER)
+    assert template == pipeline_app.template.to_json()
+    rules.stage_template_paths(assembly, template)
+    assert rules.stack_property_changes(assembly, PIPELINE_STACK, PIPELINE_QUALIFIER) == []
+    assert rules.unexpected_entries(assembly) == []

@@ -1,5 +1,4 @@
-"""Small synthetic pipelines for the rehearsal's own tests: one action under test, fast; the emulated
-accounts they run against (in process, or a moto server on loopback that an AWS CLI reaches)."""
+"""Small synthetic pipelines for the rehearsal's own tests: one action under test, fast."""
 
 from __future__ import annotations
 
@@ -103,9 +102,10 @@ def moto_account(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def approvals_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
+def loopback_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
     """An emulated account on loopback (as the rehearsal's, IAM not enforced), its approvals emulated:
-    a boto3 session for the scenario and the environment an AWS CLI reaches it with."""
+    a boto3 session for the scenario and the environment an AWS CLI reaches it with (the checks the
+    deployed pipeline inlines call the AWS CLI: test_approvals.py, test_judged_change_set.py)."""
     emulator.install_emulated_types()
     emulator.patch_moto()
     approvals.install()

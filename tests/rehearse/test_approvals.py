@@ -92,13 +92,13 @@ def _check(
     )
 
 
-def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(approvals_server, tmp_path):
+def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(loopback_account, tmp_path):
     # GIVEN a prepared change set WHEN the rehearsal's approver approves PromoteToProd
-    run, change_set = _prepared(approvals_server[0])
+    run, change_set = _prepared(loopback_account[0])
     written = approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
     # THEN the comment names that change set, and ApprovedChangeSet, reading it back through the CLI, passes
     assert change_set in written
-    done = _check(approvals_server, run, tmp_path)
+    done = _check(loopback_account, run, tmp_path)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout
     assert done.stdout.strip() == (
         f"PASS: change set {change_set} is the one approved by "
@@ -106,14 +106,14 @@ def test_the_rehearsals_approver_names_the_change_set_and_the_check_passes(appro
     )
 
 
-def test_with_approvers_only_an_approval_through_the_approver_role_passes(approvals_server, tmp_path):
+def test_with_approvers_only_an_approval_through_the_approver_role_passes(loopback_account, tmp_path):
     # GIVEN the step told to accept only the approver role's sessions (approvers named), the rehearsal's
     # approval (through that role), then a later one by someone who called PutApprovalResult directly
-    run, change_set = _prepared(approvals_server[0])
+    run, change_set = _prepared(loopback_account[0])
     approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
     role = f"arn:aws:iam::{emulator.ACCOUNT}:role/UploadApiPipeline-Approver"
     env = {"APPROVER_ROLE_ARN": role}
-    assert _check(approvals_server, run, tmp_path, env).returncode == 0
+    assert _check(loopback_account, run, tmp_path, env).returncode == 0
     time.sleep(0.01)
     approvals.record(
         execution_id=run.variables["codepipeline"]["PipelineExecutionId"],
@@ -123,14 +123,14 @@ def test_with_approvers_only_an_approval_through_the_approver_role_passes(approv
         by=f"arn:aws:sts::{emulator.ACCOUNT}:assumed-role/Admin/mallory",
     )
     # WHEN checked THEN it fails (exit 1) naming who approved and the role it must be
-    done = _check(approvals_server, run, tmp_path, env)
+    done = _check(loopback_account, run, tmp_path, env)
     assert done.returncode == 1, done.stderr
     assert f"given by arn:aws:sts::{emulator.ACCOUNT}:assumed-role/Admin/mallory, not through" in done.stdout
 
 
-def test_an_approval_naming_another_change_set_fails_the_check(approvals_server, tmp_path):
+def test_an_approval_naming_another_change_set_fails_the_check(loopback_account, tmp_path):
     # GIVEN the approval, then a later one of the same action naming another change set (a retried stage)
-    run, change_set = _prepared(approvals_server[0])
+    run, change_set = _prepared(loopback_account[0])
     approvals.approve(run, _action("UploadApi.PromoteToProd", "Manual"))
     time.sleep(0.01)
     other = change_set.rsplit("/", 1)[0] + "/11111111-2222-3333-4444-555555555555"
@@ -142,15 +142,15 @@ def test_an_approval_naming_another_change_set_fails_the_check(approvals_server,
         by="someone",
     )
     # WHEN checked THEN the last approval counts, and it fails (exit 1) naming both ids
-    done = _check(approvals_server, run, tmp_path)
+    done = _check(loopback_account, run, tmp_path)
     assert done.returncode == 1, done.stderr
     assert f"names change set {other}, but" in done.stdout
     assert change_set in done.stdout
 
 
-def test_an_approval_in_another_execution_does_not_count(approvals_server, tmp_path):
+def test_an_approval_in_another_execution_does_not_count(loopback_account, tmp_path):
     # GIVEN an approval recorded for another run of the pipeline
-    run, change_set = _prepared(approvals_server[0])
+    run, change_set = _prepared(loopback_account[0])
     approvals.record(
         execution_id="another-execution",
         stage="Prod",
@@ -159,6 +159,6 @@ def test_an_approval_in_another_execution_does_not_count(approvals_server, tmp_p
         by="someone",
     )
     # WHEN this execution is checked THEN there is no approval to judge: it cannot ask (exit 2)
-    done = _check(approvals_server, run, tmp_path)
+    done = _check(loopback_account, run, tmp_path)
     assert done.returncode == 2
     assert "no approved Prod/UploadApi.PromoteToProd in this pipeline execution" in done.stderr

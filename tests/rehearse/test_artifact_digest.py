@@ -74,10 +74,10 @@ def rewrite_after_the_gate(artifact: Path) -> None:
     (artifact / f"{STACK}.template.json").write_text(json.dumps(template), encoding="utf-8")
 
 
-def test_self_mutate_refuses_an_artifact_rewritten_after_the_gate(pipeline_app, tmp_path, approvals_server):
+def test_self_mutate_refuses_an_artifact_rewritten_after_the_gate(pipeline_app, tmp_path, loopback_account):
     # GIVEN an execution whose gate passed its artifact and exported the artifact's digest
     artifact = commit_artifact(pipeline_app, tmp_path)
-    run = run_through_the_gate(deployed_template(artifact), artifact, tmp_path, approvals_server)
+    run = run_through_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     judged = run.variables[NAMESPACE][VARIABLE]
     assert len(judged) == 64
     # WHEN the artifact is overwritten before SelfMutate, which runs its whole deployed buildspec
@@ -94,12 +94,12 @@ def test_self_mutate_refuses_an_artifact_rewritten_after_the_gate(pipeline_app, 
 
 
 def test_the_artifact_the_gate_judged_passes_each_consumers_check(
-    pipeline_app, tmp_path, monkeypatch, approvals_server
+    pipeline_app, tmp_path, monkeypatch, loopback_account
 ):
     # GIVEN an execution whose gate passed its artifact, and nothing rewrites it
     artifact = commit_artifact(pipeline_app, tmp_path)
     deployed = only_the_check(deployed_template(artifact))
-    run = run_through_the_gate(deployed, artifact, tmp_path, approvals_server)
+    run = run_through_the_gate(deployed, artifact, tmp_path, loopback_account)
     # (the pipeline stack's read-back after SelfMutate needs its deploy: the full rehearsal's)
     monkeypatch.setattr(actions.readback, "is_self_mutation", lambda action: False)
     # WHEN each consumer runs its first command, with the action's variables resolved by the model

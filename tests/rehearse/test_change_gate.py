@@ -6,6 +6,7 @@ check's own role or, with approvers named, the approver role; anyone else fails 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -70,6 +71,18 @@ def deployed_template(artifact: Path) -> dict[str, Any]:
     return json.loads((artifact / f"{STACK}.template.json").read_text(encoding="utf-8"))
 
 
+def synthesized_as(artifact: Path, template: dict[str, Any]) -> None:
+    """The artifact as a commit's `cdk synth` of `template` writes it: the template file, and the
+    object the CLI deploys it from named by its SHA-256 (manifest URL and asset destination)."""
+    path = artifact / f"{STACK}.template.json"
+    old_key = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.write_text(json.dumps(template), encoding="utf-8")
+    new_key = hashlib.sha256(path.read_bytes()).hexdigest()
+    for name in ("manifest.json", f"{STACK}.assets.json"):
+        text = (artifact / name).read_text(encoding="utf-8")
+        (artifact / name).write_text(text.replace(old_key, new_key), encoding="utf-8")
+
+
 def without_promote_to_prod(deployed: dict[str, Any]) -> dict[str, Any]:
     """A copy of the pipeline template whose Prod stage lacks the PromoteToProd approval."""
     commit = json.loads(json.dumps(deployed))
@@ -79,9 +92,9 @@ def without_promote_to_prod(deployed: dict[str, Any]) -> dict[str, Any]:
     return dict(commit)
 
 
-def test_an_unchanged_pipeline_passes_the_gate_on_its_own(pipeline_app, tmp_path, approvals_server):
+def test_an_unchanged_pipeline_passes_the_gate_on_its_own(pipeline_app, tmp_path, loopback_account):
     artifact = commit_artifact(pipeline_app, tmp_path)
-    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, approvals_server)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     assert {name: o.result for name, o in outcomes.items()} == {
         "PipelineChange.Check": "pass",
         "PipelineChange.Confirm": "pass",
@@ -89,14 +102,14 @@ def test_an_unchanged_pipeline_passes_the_gate_on_its_own(pipeline_app, tmp_path
     }
 
 
-def test_a_commit_that_deletes_promote_to_prod_stops_at_the_gate(pipeline_app, tmp_path, approvals_server):
+def test_a_commit_that_deletes_promote_to_prod_stops_at_the_gate(pipeline_app, tmp_path, loopback_account):
     # GIVEN the deployed pipeline, and a commit whose synth drops the PromoteToProd approval
     artifact = commit_artifact(pipeline_app, tmp_path)
     deployed = deployed_template(artifact)
     commit = without_promote_to_prod(deployed)
-    (artifact / f"{STACK}.template.json").write_text(json.dumps(commit), encoding="utf-8")
+    synthesized_as(artifact, commit)
     # WHEN the deployed pipeline's gate is rehearsed on it
-    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, approvals_server)
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, loopback_account)
     # THEN the check lists the deleted approval and the approval waits for a person
     assert outcomes["PipelineChange.Check"].result == "person"
     assert "approval UploadApi.PromoteToProd removed" in outcomes["PipelineChange.Check"].note
@@ -105,16 +118,41 @@ def test_a_commit_that_deletes_promote_to_prod_stops_at_the_gate(pipeline_app, t
     assert outcomes["PipelineChange.Approved"].result == "pass"
 
 
-def test_an_artifact_with_cli_configuration_fails_the_gate(pipeline_app, tmp_path, approvals_server):
+def test_an_artifact_with_cli_configuration_fails_the_gate(pipeline_app, tmp_path, loopback_account):
     artifact = commit_artifact(pipeline_app, tmp_path)
     (artifact / "cdk.json").write_text('{"plugin": ["./plugin.js"]}', encoding="utf-8")
-    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, approvals_server)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     assert outcomes["PipelineChange.Check"].result == "fail"
     assert "cdk.json" in outcomes["PipelineChange.Check"].note
 
 
+def test_a_template_url_pointing_elsewhere_fails_the_gate(pipeline_app, tmp_path, loopback_account):
+    # GIVEN a commit keeping the compared template but pointing the URL SelfMutate's CLI deploys
+    # from at another bucket (which would hold a pipeline without approvals)
+    artifact = commit_artifact(pipeline_app, tmp_path)
+    manifest = json.loads((artifact / "manifest.json").read_text(encoding="utf-8"))
+    properties = manifest["artifacts"][STACK]["properties"]
+    key = properties["stackTemplateAssetObjectUrl"].rsplit("/", 1)[-1]
+    properties["stackTemplateAssetObjectUrl"] = f"s3://attacker-bucket/{key}"
+    (artifact / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    # THEN the deployed gate refuses the artifact: nothing approved, SelfMutate never runs
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
+    assert outcomes["PipelineChange.Check"].result == "fail"
+    assert "the CLI would deploy another template" in outcomes["PipelineChange.Check"].note
+
+
+def test_a_module_planted_in_the_artifact_waits_for_a_person(pipeline_app, tmp_path, loopback_account):
+    # GIVEN an otherwise unchanged pipeline whose artifact holds a hashlib.py at its top level
+    artifact = commit_artifact(pipeline_app, tmp_path)
+    (artifact / "hashlib.py").write_text("import os; os.system('id')\n", encoding="utf-8")
+    # THEN the gate's digest ran without it (the check judged) and a person is shown the file
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
+    assert outcomes["PipelineChange.Check"].result == "person"
+    assert "hashlib.py: at the synth artifact's top level" in outcomes["PipelineChange.Check"].note
+
+
 def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed_gate(
-    pipeline_app, tmp_path, approvals_server
+    pipeline_app, tmp_path, loopback_account
 ):
     # GIVEN a commit that drops PromoteToProd and replaces the gate's embedded check with one that
     # approves everything (the commit's own copy of the gate)
@@ -128,7 +166,8 @@ def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed
     gates = [
         r
         for r in commit["Resources"].values()
-        if r["Type"] == "AWS::CodeBuild::Project" and "check.py" in json.dumps(r["Properties"]["Source"])
+        if r["Type"] == "AWS::CodeBuild::Project"
+        and "$GATE_DIR/check.py" in json.dumps(r["Properties"]["Source"])  # not the change-set checks' files
     ]
     assert len(gates) == 1
     source = gates[0]["Properties"]["Source"]
@@ -137,9 +176,9 @@ def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed
     commands = buildspec["phases"]["build"]["commands"]
     commands[1] = f'echo "{approves_all}" | base64 -d | gunzip > "$GATE_DIR/check.py"'
     source["BuildSpec"] = json.dumps(buildspec, indent=2)
-    (artifact / f"{STACK}.template.json").write_text(json.dumps(commit), encoding="utf-8")
+    synthesized_as(artifact, commit)
     # WHEN the DEPLOYED pipeline's gate is rehearsed on it
-    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, approvals_server)
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, loopback_account)
     # THEN the deployed check runs, not the commit's: it lists the deleted approval and the gate's own
     # changed buildspec, and the approval waits for a person
     note = outcomes["PipelineChange.Check"].note

@@ -5,7 +5,6 @@ fails before UpdatePipeline. Rehearsed as the deployed pipeline runs it (test_ch
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,10 +12,10 @@ import pytest
 from stages.guardrails import APPROVER_ROLE_NAME
 from tests.rehearse.conftest import ENV
 from tests.rehearse.test_change_gate import (
-    STACK,
     commit_artifact,
     deployed_template,
     rehearse_the_gate,
+    synthesized_as,
     without_promote_to_prod,
 )
 from tools.review_kit.rehearse import approvals
@@ -37,17 +36,17 @@ def _without_promote_to_prod(approver_app: Any, tmp_path: Any) -> tuple[dict[str
     artifact = commit_artifact(approver_app, tmp_path)
     deployed = deployed_template(artifact)
     commit = without_promote_to_prod(deployed)
-    (artifact / f"{STACK}.template.json").write_text(json.dumps(commit), encoding="utf-8")
+    synthesized_as(artifact, commit)
     return deployed, artifact
 
 
 def test_an_insiders_own_approval_of_the_pipeline_change_fails_the_gate(
-    approver_app, tmp_path, approvals_server
+    approver_app, tmp_path, loopback_account
 ):
     # GIVEN a commit deleting PromoteToProd (the check lists it: a person must approve)
     deployed, artifact = _without_promote_to_prod(approver_app, tmp_path)
     # WHEN the insider approves PipelineChange.Confirm themselves
-    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, approvals_server, confirmed_by=INSIDER)
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, loopback_account, confirmed_by=INSIDER)
     # THEN PipelineChange.Approved fails, naming who approved: UpdatePipeline never runs
     assert outcomes["PipelineChange.Check"].result == "person"
     approved = outcomes["PipelineChange.Approved"]
@@ -57,19 +56,19 @@ def test_an_insiders_own_approval_of_the_pipeline_change_fails_the_gate(
     )
 
 
-def test_an_approval_through_the_approver_role_passes_the_gate(approver_app, tmp_path, approvals_server):
+def test_an_approval_through_the_approver_role_passes_the_gate(approver_app, tmp_path, loopback_account):
     # GIVEN the same commit WHEN the rehearsal's approver (a session of the approver role) approves it
     deployed, artifact = _without_promote_to_prod(approver_app, tmp_path)
-    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, approvals_server)
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, loopback_account)
     # THEN PipelineChange.Approved passes
     assert outcomes["PipelineChange.Confirm"].result == "person"
     assert outcomes["PipelineChange.Approved"].result == "pass"
 
 
-def test_the_checks_own_approval_passes_the_gate(approver_app, tmp_path, approvals_server):
+def test_the_checks_own_approval_passes_the_gate(approver_app, tmp_path, loopback_account):
     # GIVEN an unchanged pipeline: the check approves Confirm itself (recorded as its role's session)
     artifact = commit_artifact(approver_app, tmp_path)
-    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, approvals_server)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     # THEN every gate action passes, with no person
     assert {name: o.result for name, o in outcomes.items()} == {
         "PipelineChange.Check": "pass",
@@ -77,7 +76,7 @@ def test_the_checks_own_approval_passes_the_gate(approver_app, tmp_path, approva
         "PipelineChange.Approved": "pass",
     }
     # AND the approval PipelineChange.Approved read was recorded as the check's build role's session
-    codepipeline = approvals_server[0].client("codepipeline")
+    codepipeline = loopback_account[0].client("codepipeline")
     listed = codepipeline.list_action_executions(pipelineName=approvals.PIPELINE_NAME)[
         "actionExecutionDetails"
     ]

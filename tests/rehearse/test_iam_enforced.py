@@ -125,6 +125,19 @@ def test_each_bootstrap_of_the_shared_account_has_its_own_stack_and_policies(acc
             f"UploadApiCfnExecutionScanning{suffix}",
         }
         assert boundary.endswith(f":policy/UploadApiPermissionsBoundary{suffix}")
+        # AND its deploy, publishing and lookup roles carry its set's bootstrap roles' boundary, as
+        # generated (so the rehearsal evaluates every call they make within it)
+        ceiling = f"UploadApiPermissionsBoundary{suffix}-BootstrapRoles"
+        set_name = suffix.lstrip("-").lower() or "pipeline"
+        generated = REPO_ROOT / "bootstrap" / "generated" / set_name / "bootstrap-roles-boundary.json"
+        arn = f"arn:aws:iam::{emulator.ACCOUNT}:policy/{ceiling}"
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        assert iam_enforcement._document(document) == json.loads(generated.read_text(encoding="utf-8"))
+        for kind in ("deploy", "file-publishing", "image-publishing", "lookup"):
+            bootstrap_role = f"cdk-{qualifier}-{kind}-role-{emulator.ACCOUNT}-{emulator.REGION}"
+            carried = iam.get_role(RoleName=bootstrap_role)["Role"]["PermissionsBoundary"]
+            assert carried["PermissionsBoundaryArn"] == arn, bootstrap_role
 
 
 def test_the_account_is_bootstrapped_from_the_committed_template(account):

@@ -55,10 +55,11 @@ def test_the_section_lists_the_pipelines_stages_and_actions_in_run_order(review)
         ("ProdPermissionsCheck.Check", 2, "check"),
         ("ProdPermissionsCheck.Confirm", 3, "approval"),
         ("UploadApi.Prepare", 4, "CloudFormation action"),
-        ("UploadApi.PromoteToProd", 5, "approval"),
-        ("UploadApi.ApprovedChangeSet", 6, "CodeBuild action"),
-        ("UploadApi.Deploy", 7, "CloudFormation action"),
-        ("VerifyProd", 8, "CodeBuild action"),
+        ("UploadApi.JudgedChangeSet", 5, "CodeBuild action"),
+        ("UploadApi.PromoteToProd", 6, "approval"),
+        ("UploadApi.ApprovedChangeSet", 7, "CodeBuild action"),
+        ("UploadApi.Deploy", 8, "CloudFormation action"),
+        ("VerifyProd", 9, "CodeBuild action"),
     ]
     gate = {a["name"]: a["kind"] for a in stages["PipelineChangeGate"]}
     assert gate == {
@@ -98,7 +99,7 @@ def test_each_project_has_its_actions_commands_inputs_role_and_what_that_role_ma
         p for p in review.report["delivery"]["projects"] if "Dev / DevPermissionsCheck.Check" in p["actions"]
     ]
     assert checks[0]["actions"] == ["Dev / DevPermissionsCheck.Check", "Prod / ProdPermissionsCheck.Check"]
-    assert len(review.report["delivery"]["projects"]) == 11
+    assert len(review.report["delivery"]["projects"]) == 13
 
 
 @pytest.mark.synth
@@ -112,6 +113,12 @@ def test_the_bootstrap_roles_name_the_pipeline_roles_they_trust_and_the_accounts
     assert bootstrap["file-publishing"]["namesPipelineRoles"] == ["Pipeline/Assets/FileRole"]
     assert bootstrap["image-publishing"]["namesPipelineRoles"] == []
     assert {"DevPreflightRole", "ProdPreflightRole"} <= set(bootstrap["lookup"]["namesPipelineRoles"])
+    # AND each role's boundary is the one the committed template gives it: the CDK roles their ceiling,
+    # the execution role the given (the app's) boundary
+    policy = "arn:aws:iam::STAGE_ACCOUNT:policy/BOUNDARY"
+    for kind in ("deploy", "file-publishing", "image-publishing", "lookup"):
+        assert bootstrap[kind]["boundary"] == f"{policy}-BootstrapRoles", kind
+    assert bootstrap["cfn-exec"]["boundary"] == policy
     trusted = [r for r in bootstrap["deploy"]["trustRows"] if "PIPELINE_ACCOUNT" in r["principal"]]
     assert trusted
     assert all("aws:PrincipalArn" in r["condition"] for r in trusted)
@@ -143,6 +150,7 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
         "PipelineChange.Approved",
         "*PermissionsCheck.Check",
         "*PermissionsCheck.Confirm",
+        "*.JudgedChangeSet",
         "*.PromoteToProd",
         "*.ApprovedChangeSet",
     ]
@@ -150,8 +158,12 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
         assert row["sees"] in doc
         assert row["doesNotSee"] in doc
         assert row["actions"], row["gate"]
-    assert gates["rows"][-2]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 5)"]
-    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.ApprovedChangeSet (run order 6)"]
+    assert gates["rows"][-3]["actions"] == [
+        "Dev / UploadApi.JudgedChangeSet (run order 5)",
+        "Prod / UploadApi.JudgedChangeSet (run order 5)",
+    ]
+    assert gates["rows"][-2]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 6)"]
+    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.ApprovedChangeSet (run order 7)"]
 
 
 @pytest.mark.synth
@@ -164,9 +176,9 @@ def test_the_section_renders_in_markdown_html_and_json(review):
     assert "## Delivery path" in markdown
     assert 'id="delivery"' in page
     assert 'href="#delivery"' in page
-    assert page.count('class="delivery-action"') == len(actions) == 21
+    assert page.count('class="delivery-action"') == len(actions) == 23
     assert page.count('class="delivery-project"') == len(section["projects"])
-    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 7
+    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 8
     assert page.count('class="delivery-flag"') == len(section["flags"])
     for action in actions:
         assert f"`{action['name']}`" in markdown
@@ -182,7 +194,7 @@ def test_the_real_synth_flags_only_self_mutation_as_unexpected(review):
     # WHEN its flags are read
     assume = {c: f["severity"] for c, f in _flags(section, ASSUME_RULE).items()}
     # THEN the roles the bootstrap template trusts by name are information: the pipeline's role, the
-    # asset build's, the permission check's and both Preflights'
+    # asset build's, the permission check's, both Preflights' and the change-set checks'
     assert assume == {
         "Pipeline/Pipeline/Role": "info",
         "Pipeline/Assets/FileRole": "info",
@@ -190,6 +202,8 @@ def test_the_real_synth_flags_only_self_mutation_as_unexpected(review):
         "DevPreflightRole": "info",
         "ProdPreflightRole": "info",
         "ProdApprovedChangeSetRole": "info",
+        "DevJudgedChangeSetRole": "info",
+        "ProdJudgedChangeSetRole": "info",
         # A real finding: CDK's self-mutation role may assume its own account's deploy and publishing
         # roles, which the template trusts only through the CLI's own-account statement; with cdk.json's
         # one shared account that deploy role also deploys Prod-UploadApi.

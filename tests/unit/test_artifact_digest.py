@@ -15,6 +15,7 @@ import pytest
 from stages.pipeline import artifact_digest
 from stages.pipeline.artifact_digest import MISMATCH, NO_DIGEST, tree_digest
 from stages.pipeline.embedded import run_inline
+from stages.pipeline.patches.artifact_digest import check_command, compute_command
 
 
 def artifact(root: Path, files: dict[str, bytes]) -> Path:
@@ -81,7 +82,9 @@ def test_content_moved_between_files_changes_the_digest(tmp_path):
 
 def run_embedded(root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     """The script as the buildspecs run it: decoded from its embedded copy, on stdin to python3."""
-    command = run_inline(Path(artifact_digest.__file__), " ".join(f"'{a}'" for a in arguments))
+    # "." is the artifact, as the build starts in it; the command runs elsewhere, so given absolute.
+    absolute = [str(root) if a == "." else a for a in arguments]
+    command = run_inline(Path(artifact_digest.__file__), " ".join(f"'{a}'" for a in absolute))
     return subprocess.run(["/bin/sh", "-c", command], cwd=root, capture_output=True, text=True, check=False)
 
 
@@ -123,3 +126,33 @@ def test_the_script_parses_as_python_39_and_imports_only_the_standard_library():
         for alias in ([ast.alias(node.module or "")] if isinstance(node, ast.ImportFrom) else node.names)
     }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+
+# A module a commit plants at the artifact's root, where the builds start: it leaves a mark if it runs.
+PLANTED = 'open(__file__ + ".ran", "w").close()\n'
+
+
+def run_buildspec_commands(root: Path, commands: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """Commands as CodeBuild runs a phase: one shell, in the extracted artifact (CODEBUILD_SRC_DIR)."""
+    return subprocess.run(
+        ["/bin/sh", "-ec", "\n".join(commands)],
+        cwd=root,
+        env={"PATH": os.environ["PATH"], "CODEBUILD_SRC_DIR": str(root), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("module", ["hashlib", "__future__"])
+def test_a_module_planted_in_the_artifact_never_runs_in_the_digest_commands(tmp_path, module):
+    # GIVEN an artifact whose root holds a module the digest script (or Python itself) imports
+    root = artifact(tmp_path / "a", {**FILES, f"{module}.py": PLANTED.encode()})
+    judged = tree_digest(root)
+    # WHEN the gate's command computes the digest and a consumer's checks it, as their buildspecs run them
+    computed = run_buildspec_commands(root, [compute_command(), 'echo "$ARTIFACT_DIGEST"'])
+    checked = run_buildspec_commands(root, [check_command()], ARTIFACT_DIGEST=judged)
+    # THEN the planted module never ran, and both agree on the artifact as it is
+    assert not list(root.glob("*.ran")), f"{module}.py from the artifact ran"
+    assert (computed.returncode, computed.stdout.strip()) == (0, judged), computed.stderr
+    assert checked.returncode == 0, checked.stderr

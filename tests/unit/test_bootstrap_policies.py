@@ -213,7 +213,9 @@ def test_a_layout_synth_refuses_gets_no_sets_and_one_line(monkeypatch, capsys):
 
 def _assumable(files: dict) -> list[str]:
     (boundary,) = [
-        json.loads(t) for p, t in files.items() if p.parent.name == "pipeline" and "boundary" in p.name
+        json.loads(t)
+        for p, t in files.items()
+        if p.parent.name == "pipeline" and p.name == "permissions-boundary.json"
     ]
     (statement,) = [s for s in boundary["Statement"] if s.get("Sid") == "AssumeCdkRoles"]
     return list(statement["Resource"])
@@ -238,3 +240,46 @@ def test_with_an_account_unset_the_pipeline_keeps_every_accounts_bootstrap_roles
     resources = _assumable(bp.all_rendered(CONTEXT))
     # THEN the grant names the roles in any account (their trust admits only the pipeline's roles)
     assert all(":iam::*:" in r for r in resources)
+
+
+def _artifact_bucket_statement(document: dict) -> dict:  # type: ignore[type-arg]
+    (statement,) = [s for s in document["Statement"] if s.get("Sid") == "ArtifactBucket"]
+    return dict(statement)
+
+
+def test_a_stages_bootstrap_roles_reach_the_pipelines_artifacts_in_the_pipelines_account_only():
+    from tools.dev import bootstrap_roles_boundary as brb
+
+    # GIVEN cdk.json naming the pipeline's account: the artifact bucket and key there
+    named = brb.document("prod", "uploadprod", stage_account="222222222222", pipeline_account="333333333333")
+    assert _artifact_bucket_statement(named)["Condition"] == {
+        "StringEquals": {"aws:ResourceAccount": "333333333333"}
+    }
+    (keys,) = [s for s in named["Statement"] if s.get("Sid") == "BucketKeys"]
+    assert keys["Resource"] == ["arn:*:kms:*:${aws:PrincipalAccount}:key/*", "arn:*:kms:*:333333333333:key/*"]
+    # AND with neither account named (a fresh clone: the stage is in the pipeline's account) its own
+    shared = brb.document("dev", "uploaddev")
+    assert _artifact_bucket_statement(shared)["Condition"] == {
+        "StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}
+    }
+    # AND with only the stage's named, the pipeline's is unknown: the bucket by its name alone
+    assert "Condition" not in _artifact_bucket_statement(brb.document("dev", "uploaddev", stage_account="1"))
+    # AND the pipeline's own bootstrap roles reach no artifact bucket (it deploys through the CLI only)
+    pipeline = brb.document(None, PIPELINE_QUALIFIER, pipeline_account="333333333333")
+    assert not [s for s in pipeline["Statement"] if s.get("Sid") == "ArtifactBucket"]
+
+
+def test_each_sets_bootstrap_roles_boundary_names_only_its_own_stack_and_qualifier():
+    # GIVEN each committed set's bootstrap roles' boundary
+    for set_name, stack, qualifier in (
+        ("pipeline", "UploadApiPipeline", PIPELINE_QUALIFIER),
+        ("dev", "Dev-UploadApi", "uploaddev"),
+        ("prod", "Prod-UploadApi", "uploadprod"),
+    ):
+        text = (bp.GENERATED / set_name / "bootstrap-roles-boundary.json").read_text(encoding="utf-8")
+        # THEN it names its stack and qualifier, and no other stack's or qualifier's
+        assert f":stack/{stack}/*" in text
+        assert f"cdk-{qualifier}-" in text
+        others = {"UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"} - {stack}
+        assert not [o for o in others if f"stack/{o}/" in text], set_name
+        assert not [q for q in {PIPELINE_QUALIFIER, "uploaddev", "uploadprod"} - {qualifier} if q in text]

@@ -62,18 +62,20 @@ def test_the_file_is_written_as_the_cli_writes_json(cli_json, stock):
     assert bt.render(stock) == cli_json
 
 
-def test_only_the_trusted_account_statements_and_the_variant_differ_from_the_cli(stock):
+def test_only_the_trusted_account_statements_the_boundaries_and_the_variant_differ_from_the_cli(stock):
     # GIVEN the CLI's template and the committed one
     committed = json.loads(committed_text())
     # WHEN compared value by value
     changed = set(differences(stock, committed))
-    # THEN they differ in the variant's default and in the four roles' trust statements only
+    # THEN they differ in the variant's default, in the four roles' trust statements and in their
+    # permissions boundaries only
     trust = "/Properties/AssumeRolePolicyDocument/Statement"
     roles = ("DeploymentActionRole", "FilePublishingRole", "ImagePublishingRole", "LookupRole")
     assert "/Parameters/BootstrapVariant/Default" in changed
-    assert {p for p in changed if not p.startswith(tuple(f"/Resources/{r}{trust}" for r in roles))} == {
-        "/Parameters/BootstrapVariant/Default"
-    }
+    boundary = "/Properties/PermissionsBoundary"
+    assert all(any(p.startswith(f"/Resources/{r}{boundary}") for p in changed) for r in roles)
+    customized = tuple(f"/Resources/{r}{where}" for r in roles for where in (trust, boundary))
+    assert {p for p in changed if not p.startswith(customized)} == {"/Parameters/BootstrapVariant/Default"}
     # AND the statements trusting the account itself (a person's deploy in the pipeline account) are kept
     for role in roles:
         own = _trust_statements(stock, role)
@@ -93,6 +95,24 @@ def test_every_narrowed_statement_names_the_pipeline_roles(stock):
             variants = condition["Fn::If"][1:] if "Fn::If" in condition else [condition]
             for variant in variants:
                 assert variant["ArnLike"] == {"aws:PrincipalArn": [r.arn_pattern for r in trusted]}
+
+
+@pytest.mark.parametrize("role_id", sorted(bt.TRUSTED_PIPELINE_ROLES))
+def test_the_bootstrap_roles_carry_the_boundary_named_after_the_given_one(stock, role_id):
+    committed = bt.customize(stock)
+    account = "111111111111"
+    given = bt.Bootstrap(account, permissions_boundary="UploadApiPermissionsBoundary-Dev")
+    # GIVEN `--custom-permissions-boundary UploadApiPermissionsBoundary-Dev` (docs/bootstrap.md)
+    # THEN the role carries UploadApiPermissionsBoundary-Dev-BootstrapRoles, where the CLI's has none
+    expected = f"arn:aws:iam::{account}:policy/UploadApiPermissionsBoundary-Dev-BootstrapRoles"
+    assert bt.role_boundary(committed, role_id, given) == expected
+    assert bt.role_boundary(stock, role_id, given) is None
+    # AND the execution role keeps the given one, as the CLI's template does
+    exec_boundary = f"arn:aws:iam::{account}:policy/UploadApiPermissionsBoundary-Dev"
+    for template in (committed, stock):
+        assert bt.role_boundary(template, "CloudFormationExecutionRole", given) == exec_boundary
+    # AND without a boundary given, the role has none, as with the CLI's
+    assert bt.role_boundary(committed, role_id, bt.Bootstrap(account)) is None
 
 
 def _trust_statements(template: dict[str, Any], role_id: str) -> list[Any]:
@@ -123,6 +143,10 @@ def _remove_variant(template: dict[str, Any]) -> None:
     del template["Parameters"]["BootstrapVariant"]
 
 
+def _change_role_boundary(template: dict[str, Any]) -> None:
+    template["Resources"]["LookupRole"]["Properties"]["PermissionsBoundary"] = {"Ref": "AWS::NoValue"}
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -131,6 +155,7 @@ def _remove_variant(template: dict[str, Any]) -> None:
         _change_external_id_condition,
         _remove_role,
         _remove_variant,
+        _change_role_boundary,
     ],
 )
 def test_a_cli_template_without_what_is_narrowed_fails_loudly(stock, change):

@@ -28,6 +28,10 @@ bootstrap/generated/<set>/ under the same file names:
   execution-resources policy denies every resource tagged as a stage's and tagging anything as a
   stage's (where the stages share its account, SelfMutate's deploy cannot reach them).
 
+Each set also gets the permissions boundary of its CDK deploy, publishing and lookup roles,
+bootstrap-roles-boundary.json, which no base file has: tools/dev/bootstrap_roles_boundary.py writes it
+from the set's qualifier, stack and cdk.json's accounts.
+
 Nothing is written by hand in bootstrap/generated/: edit the base files, then run this (the test
 tests/unit/test_bootstrap_policies.py fails while a generated file differs from what this writes).
 """
@@ -47,6 +51,7 @@ from typing import Any
 from stages.guardrails import (
     APP_TAG_KEY,
     BASE_POLICY_NAMES,
+    BOOTSTRAP_ROLES_BOUNDARY_SUFFIX,
     EXECUTION_POLICY_NAME,
     EXECUTION_RESOURCES_POLICY_NAME,
     EXECUTION_SCANNING_POLICY_NAME,
@@ -58,6 +63,7 @@ from stages.guardrails import (
 from stages.pipeline.settings import check_stage_environments, load_pipeline_settings, place_account_settings
 from stages.settings import CONTEXT_KEY, STAGE_NAMES, SettingsError, load_stage_settings
 from tools.common.paths import REPO_ROOT
+from tools.dev import bootstrap_roles_boundary
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 GENERATED = BOOTSTRAP / "generated"
@@ -112,6 +118,10 @@ class PolicySet:
     # The pipeline's set: the accounts whose CDK bootstrap roles its roles may assume (the pipeline's
     # and the stages'); empty while cdk.json leaves an account unset (then every account's).
     bootstrap_role_accounts: tuple[str, ...] = ()
+    # cdk.json's accounts: the set's own (a stage's; None: the pipeline's) and the pipeline's, where
+    # the bootstrap roles' boundary finds the pipeline's artifact bucket (bootstrap_roles_boundary.py).
+    account: str | None = None
+    pipeline_account: str | None = None
 
     @property
     def directory(self) -> Path:
@@ -147,6 +157,8 @@ def policy_sets(upload_api_context: Any) -> list[PolicySet]:
             settings[stage].qualifier,
             scans_uploads=settings[stage].scans_uploads,
             sets_api_gateway_account=settings[stage].create_api_gateway_account_role,
+            account=settings[stage].account,
+            pipeline_account=pipeline_settings.account,
         )
         for stage in STAGE_NAMES
     ]
@@ -282,8 +294,13 @@ def _stages_wall() -> list[dict[str, Any]]:
 
 def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
     """The stage's qualifier and the stage's policy names in every string of `statement`."""
+    # (and the bootstrap roles' boundary, named after the boundary: the execution policy's guardrails)
     policy_arn = re.compile(
-        r"(:policy/)(" + "|".join(sorted(BASE_POLICY_NAMES, key=len, reverse=True)) + r")$"
+        r"(:policy/)("
+        + "|".join(sorted(BASE_POLICY_NAMES, key=len, reverse=True))
+        + r")("
+        + re.escape(BOOTSTRAP_ROLES_BOUNDARY_SUFFIX)
+        + r")?$"
     )
 
     def rename(value: Any) -> Any:
@@ -291,7 +308,9 @@ def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
             value = value.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{policy_set.qualifier}-")
             # A base file may name every qualifier's execution role; a stage's names its own.
             value = value.replace(_ANY_EXEC_ROLE, f"role/cdk-{policy_set.qualifier}-cfn-exec-role-")
-            return policy_arn.sub(lambda m: m.group(1) + policy_set.name(m.group(2)), value)
+            return policy_arn.sub(
+                lambda m: m.group(1) + policy_set.name(m.group(2)) + (m.group(3) or ""), value
+            )
         if isinstance(value, list):
             return [rename(v) for v in value]
         if isinstance(value, dict):
@@ -329,8 +348,15 @@ def _expand_bootstrap_roles(statement: dict[str, Any], policy_set: PolicySet) ->
 
 
 def rendered(policy_set: PolicySet) -> dict[Path, str]:
-    """Each file of `policy_set`, as written: path -> text."""
-    return {
+    """Each file of `policy_set`, as written: path -> text (the base files' four, then the bootstrap
+    roles' boundary, which no base file has: bootstrap_roles_boundary.py)."""
+    roles_boundary = bootstrap_roles_boundary.document(
+        policy_set.stage,
+        policy_set.qualifier,
+        stage_account=policy_set.account,
+        pipeline_account=policy_set.pipeline_account,
+    )
+    derived = {
         policy_set.directory / file: json.dumps(
             derive(
                 read_base(base_name),
@@ -342,6 +368,10 @@ def rendered(policy_set: PolicySet) -> dict[Path, str]:
         )
         + "\n"
         for base_name, file in POLICY_FILES.items()
+    }
+    return {
+        **derived,
+        policy_set.directory / bootstrap_roles_boundary.FILE: json.dumps(roles_boundary, indent=2) + "\n",
     }
 
 

@@ -11,13 +11,19 @@ CLI that package-lock.json pins (`cdk bootstrap --show-template --json`) and cha
 - each statement trusting `TrustedAccounts` / `TrustedAccountsForLookup` (AssumeRole and
   TagSession) holds only when `aws:PrincipalArn` is one of the pipeline roles that assume that
   bootstrap role (TRUSTED_PIPELINE_ROLES); a role no pipeline role assumes keeps no such statement;
+- each of those four roles' `PermissionsBoundary`, when `--custom-permissions-boundary NAME` is
+  given (`PermissionsBoundarySet`), is the policy `NAME-BootstrapRoles` (bootstrap/generated/<set>/
+  bootstrap-roles-boundary.json: stages/guardrails.py `bootstrap_roles_boundary_name`), the ceiling
+  of what they may do in that account; without it, the CLI's own choice. `cdk bootstrap` passes the
+  template no parameter of its own, so the name is derived from the one it does pass;
 - `BootstrapVariant`'s default names this variant: the CLI then refuses to overwrite a stack
   bootstrapped from this file with its stock template (which would trust the whole account again)
   unless given `--force`.
 
 Everything else is the CLI's, byte for byte (the JSON is written as the CLI writes it). The
 statements that trust the account itself are kept: in the pipeline account a person deploys the
-pipeline stack through them. The boundary is left as the CLI has it (docs/bootstrap.md says why).
+pipeline stack through them. The execution role's boundary is the CLI's (`InputPermissionsBoundary`:
+the app's boundary, docs/bootstrap.md).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stages.guardrails import BOOTSTRAP_ROLES_BOUNDARY_SUFFIX
 from tools.common.paths import REPO_ROOT
 
 # Beside, not among, the IAM policies: tools read every bootstrap/*.json as one.
@@ -42,6 +50,20 @@ VARIANT = "UploadApi: AWS CDK Default Resources, trust limited to the pipeline's
 NO_VALUE = {"Ref": "AWS::NoValue"}
 TRUST_PARAMETERS = ("TrustedAccounts", "TrustedAccountsForLookup")
 ROLE_WITH_A_PATH = "arn:*:iam::*:role/*/*"
+# The CLI's condition for `--custom-permissions-boundary`, and the boundary it then puts on a bootstrap
+# role other than the execution role (only with `--apply-permissions-boundary-to-all-roles`).
+BOUNDARY_SET = "PermissionsBoundarySet"
+CLI_ROLE_BOUNDARY = {
+    "Fn::If": [
+        "ShouldApplyPermissionsBoundaryToAllRoles",
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${InputPermissionsBoundary}"},
+        NO_VALUE,
+    ]
+}
+BOOTSTRAP_ROLES_BOUNDARY = {
+    "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${InputPermissionsBoundary}"
+    + BOOTSTRAP_ROLES_BOUNDARY_SUFFIX
+}
 
 # CloudFormation names a role that has no RoleName `{stack}-{logicalId}-{random}` and shortens the
 # logical id so the name fits IAM's 64 characters. With this 17-character stack name the id keeps
@@ -98,6 +120,14 @@ PROD_APPROVED_CHANGE_SET_ROLE = PipelineRole(
     "ProdApprovedChangeSetRole0DFC84B1",
     "Prod's ApprovedChangeSet build reads the approved change set as the lookup role",
 )
+DEV_JUDGED_CHANGE_SET_ROLE = PipelineRole(
+    "DevJudgedChangeSetRole3FB999EE",
+    "Dev's JudgedChangeSet build reads the change set Prepare created as the lookup role",
+)
+PROD_JUDGED_CHANGE_SET_ROLE = PipelineRole(
+    "ProdJudgedChangeSetRole8045559C",
+    "Prod's JudgedChangeSet build reads the change set Prepare created as the lookup role",
+)
 
 # Bootstrap role (its logical id in the CLI's template) -> the pipeline roles that assume it in a
 # stage account, as the synthesized pipeline grants them (tests/iam/test_bootstrap_trust.py checks
@@ -112,6 +142,8 @@ TRUSTED_PIPELINE_ROLES: Mapping[str, tuple[PipelineRole, ...]] = {
         DEV_PREFLIGHT_ROLE,
         PROD_PREFLIGHT_ROLE,
         PROD_APPROVED_CHANGE_SET_ROLE,
+        DEV_JUDGED_CHANGE_SET_ROLE,
+        PROD_JUDGED_CHANGE_SET_ROLE,
     ),
 }
 # How many trusted-account statements the CLI writes per role: AssumeRole and TagSession for each
@@ -175,7 +207,20 @@ def customize(stock: Mapping[str, Any]) -> dict[str, Any]:
                 f"{EXPECTED_STATEMENTS[role_id]}: the CLI's trust changed"
             )
         document["Statement"] = kept
+        _bound(template, role_id)
     return template
+
+
+def _bound(template: dict[str, Any], role_id: str) -> None:
+    """The role's boundary: the bootstrap roles' policy when a boundary is given, else the CLI's."""
+    properties = template["Resources"][role_id]["Properties"]
+    if properties.get("PermissionsBoundary") != CLI_ROLE_BOUNDARY or BOUNDARY_SET not in template.get(
+        "Conditions", {}
+    ):
+        raise TemplateChanged(f"{role_id}: the CLI's PermissionsBoundary is not the one this module wraps")
+    properties["PermissionsBoundary"] = {
+        "Fn::If": [BOUNDARY_SET, BOOTSTRAP_ROLES_BOUNDARY, CLI_ROLE_BOUNDARY]
+    }
 
 
 def _trust_document(template: Mapping[str, Any], role_id: str) -> dict[str, Any]:
@@ -234,24 +279,51 @@ class Bootstrap:
     trusted_accounts: Sequence[str] = ()
     trusted_accounts_for_lookup: Sequence[str] = ()
     deny_external_id: bool = True
+    # --custom-permissions-boundary (InputPermissionsBoundary); --apply-permissions-boundary-to-all-roles
+    permissions_boundary: str = ""
+    apply_boundary_to_all_roles: bool = False
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "TrustedAccounts": list(self.trusted_accounts),
+            "TrustedAccountsForLookup": list(self.trusted_accounts_for_lookup),
+            "DenyExternalId": "true" if self.deny_external_id else "false",
+            "InputPermissionsBoundary": self.permissions_boundary,
+            "ApplyPermissionsBoundaryToAllRoles": "true" if self.apply_boundary_to_all_roles else "false",
+            "AWS::AccountId": self.account,
+            "AWS::Partition": "aws",
+        }
 
 
 def trust_policy(template: Mapping[str, Any], role_id: str, bootstrap: Bootstrap) -> dict[str, Any]:
     """The role's trust policy as CloudFormation deploys it in `bootstrap`'s account."""
-    parameters: dict[str, Any] = {
-        "TrustedAccounts": list(bootstrap.trusted_accounts),
-        "TrustedAccountsForLookup": list(bootstrap.trusted_accounts_for_lookup),
-        "DenyExternalId": "true" if bootstrap.deny_external_id else "false",
-        "AWS::AccountId": bootstrap.account,
-    }
+    resolved = _deployed(template, _trust_document(template, role_id), bootstrap)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def role_boundary(template: Mapping[str, Any], role_id: str, bootstrap: Bootstrap) -> str | None:
+    """The ARN of the role's permissions boundary as CloudFormation deploys it (None: none)."""
+    role = template.get("Resources", {}).get(role_id) or {}
+    boundary = _deployed(template, role.get("Properties", {}).get("PermissionsBoundary", NO_VALUE), bootstrap)
+    if boundary is NO_VALUE:
+        return None
+    if isinstance(boundary, dict) and list(boundary) == ["Fn::Sub"]:
+        parameters = bootstrap.parameters
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(parameters[m.group(1)]), boundary["Fn::Sub"])
+    raise TemplateChanged(f"{role_id}: a PermissionsBoundary this module cannot resolve: {boundary!r}")
+
+
+def _deployed(template: Mapping[str, Any], value: Any, bootstrap: Bootstrap) -> Any:
+    """`value` with the template's conditions decided for `bootstrap`'s parameters."""
+    parameters = bootstrap.parameters
     conditions = template["Conditions"]
 
     def holds(name: str) -> bool:
         return bool(_evaluate(conditions[name], parameters, holds))
 
-    resolved = _resolve(_trust_document(template, role_id), parameters, holds)
-    assert isinstance(resolved, dict)
-    return resolved
+    return _resolve(value, parameters, holds)
 
 
 def _evaluate(value: Any, parameters: Mapping[str, Any], holds: Any) -> Any:

@@ -474,6 +474,7 @@ def _bootstrap(
                 "patterns": list(role.patterns),
                 "namesPipelineRoles": named,
                 "trustRows": delivery_context.trust_rows(template, role, "STAGE_ACCOUNT", pipeline_account),
+                "boundary": delivery_context.boundary_of(template, role, "STAGE_ACCOUNT"),
             }
         )
     return found

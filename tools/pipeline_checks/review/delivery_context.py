@@ -141,6 +141,21 @@ def trust_rows(
     )
 
 
+# `--custom-permissions-boundary`'s value as the report shows it: each bootstrap gives its own set's.
+GIVEN_BOUNDARY = "BOUNDARY"
+
+
+def boundary_of(template: Mapping[str, Any], role: BootstrapRole, stage_account: str) -> str:
+    """The role's permissions boundary as deployed with `--custom-permissions-boundary GIVEN_BOUNDARY`
+    ('none' without one; 'not read: ...' when the template's is not one this reads)."""
+    bootstrap = bootstrap_template.Bootstrap(stage_account, permissions_boundary=GIVEN_BOUNDARY)
+    try:
+        arn = bootstrap_template.role_boundary(template, role.logical_id, bootstrap)
+    except (bootstrap_template.TemplateChanged, KeyError) as error:
+        return f"not read: {error}"
+    return arn or "none"
+
+
 def why_trusted(logical_id: str) -> str:
     """tools/dev/bootstrap_template.py's reason for naming a pipeline role, '' if it names none."""
     for roles in bootstrap_template.TRUSTED_PIPELINE_ROLES.values():

@@ -65,6 +65,7 @@ _STACK_COLUMNS = [
     "risks.findings",
 ]
 _OWN_CLAIM = '**says "own", grants a wildcard over others\' resources:**'
+_BOUNDARY_GIVEN = "with `--custom-permissions-boundary BOUNDARY`"
 
 
 def _boundary(boundary: dict[str, Any]) -> list[str]:
@@ -158,6 +159,7 @@ def _delivery_trust(delivery: dict[str, Any]) -> list[str]:
     for b in delivery["bootstrap"]:
         named = ", ".join(f"`{n}`" for n in b["namesPipelineRoles"]) or "none"
         out += ["", f"#### {b['kind']}: `{b['name']}`", "", f"Pipeline roles it names: {named}.", ""]
+        out += [f"Permissions boundary ({_BOUNDARY_GIVEN}): `{b.get('boundary', 'not read')}`.", ""]
         out += ["| effect | principal | actions | condition |", "|---|---|---|---|"]
         out += [
             f"| {r['effect']} | `{_cell(r['principal'])}` | {', '.join(r['actions'])} | "

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stages.guardrails import APPROVER_ROLE_NAME
+from tools.review_kit.rehearse import emulator
 
 # The pipeline name the rehearsal's builds see (codebuild.py: CODEBUILD_INITIATOR codepipeline/<name>).
 PIPELINE_NAME = "UploadApiPipeline"
@@ -114,7 +115,7 @@ def approve(run: Any, action: Any) -> str:
     ids = pending_change_set_ids(run.session, pending.items()) if pending else []
     summary = "reviewed in the rehearsal" + (f"; approving {', '.join(ids)}" if ids else "")
     # A session of the approver role, as CodePipeline's updatedBy names an approver who assumed it.
-    approver = f"arn:aws:iam::{_account(run)}:role/{APPROVER_ROLE_NAME}"
+    approver = f"arn:aws:iam::{emulator.ACCOUNT}:role/{APPROVER_ROLE_NAME}"
     approve_as(run, action, session_of(approver, "rehearsal"), summary)
     return summary
 
@@ -134,11 +135,3 @@ def session_of(role_arn: str, session: str) -> str:
     """The principal a session of `role_arn` acts as: arn:<p>:sts::<account>:assumed-role/<name>/<session>."""
     _, partition, _, _, account, resource = role_arn.split(":", 5)
     return f"arn:{partition}:sts::{account}:assumed-role/{resource.rsplit('/', 1)[-1]}/{session}"
-
-
-def _account(run: Any) -> str:
-    """The rehearsal's account: the pipeline's (as deployed), else the session's."""
-    pipeline = getattr(run, "pipeline", None)
-    if pipeline is not None:
-        return str(pipeline.policy.where.account)
-    return str(run.session.client("sts").get_caller_identity()["Account"])

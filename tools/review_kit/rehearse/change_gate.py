@@ -31,15 +31,15 @@ from stages.pipeline.self_mutation_gate import CHECK_ACTION, GATE_STAGE
 from tools.review_kit.rehearse.measure import Measured, run_measured
 from tools.review_kit.rehearse.pipeline import Action
 
-_EMBEDDED = re.compile(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip')
+_EMBEDDED = re.compile(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip > "\$GATE_DIR/([A-Za-z_]+\.py)"')
 # The check's judging without its approval calls (CodePipeline's API is not emulated): a verdict file.
 _JUDGE = """import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import pipeline_change_check as check
-assembly, deployed, stack, digest, out = sys.argv[2:7]
+assembly, deployed, stack, digest, qualifier, out = sys.argv[2:8]
 try:
-    result = {"changes": check.judge(Path(assembly), Path(deployed), stack, digest)}
+    result = {"changes": check.judge(Path(assembly), Path(deployed), stack, digest, qualifier)}
 except check.Refused as refused:
     result = {"refused": str(refused)}
 Path(out).write_text(json.dumps(result), encoding="utf-8")
@@ -63,16 +63,16 @@ def check_role_arn(run: Any, check: Action) -> str:
 
 
 def embedded_check(spec: dict[str, Any], into: Path) -> Path:
-    """The check script the buildspec writes out, written into `into`."""
+    """The scripts the buildspec writes out (the check, `check.py`, and the modules beside it), written
+    into `into` under their names; the check's path, as `pipeline_change_check.py`."""
     commands = spec["phases"]["build"]["commands"]
-    found = [m for m in (_EMBEDDED.search(str(c)) for c in commands) if m]
-    if len(found) != 1:
-        raise ValueError(
-            f"{GATE_STAGE}: expected one embedded check script in the buildspec, found {len(found)}"
-        )
-    path = into / "pipeline_change_check.py"
-    path.write_bytes(gzip.decompress(base64.b64decode(found[0].group(1))))
-    return path
+    found = {m.group(2): m.group(1) for m in (_EMBEDDED.search(str(c)) for c in commands) if m}
+    if "check.py" not in found:
+        raise ValueError(f"{GATE_STAGE}: no embedded check.py in the buildspec (found {sorted(found)})")
+    for name, encoded in found.items():
+        target = into / ("pipeline_change_check.py" if name == "check.py" else name)
+        target.write_bytes(gzip.decompress(base64.b64decode(encoded)))
+    return into / "pipeline_change_check.py"
 
 
 def exported_variables(spec: dict[str, Any], assembly: Path) -> dict[str, str]:
@@ -83,7 +83,9 @@ def exported_variables(spec: dict[str, Any], assembly: Path) -> dict[str, str]:
         return {}
     script = "set -e\n" + "\n".join(str(c) for c in commands) + "\n"
     script += "".join(f'printf "%s\\0" "${{{name}}}"\n' for name in names)
-    done = subprocess.run(["/bin/sh", "-c", script], cwd=assembly, capture_output=True, check=False)  # noqa: S603
+    # As CodeBuild runs them: in the extracted artifact, which CODEBUILD_SRC_DIR names.
+    env = {**os.environ, "CODEBUILD_SRC_DIR": str(assembly)}
+    done = subprocess.run(["/bin/sh", "-c", script], cwd=assembly, env=env, capture_output=True, check=False)  # noqa: S603
     if done.returncode != 0:
         raise ValueError(f"{GATE_STAGE}: install commands failed: {done.stderr.decode(errors='replace')}")
     return dict(zip(names, done.stdout.decode().split("\0")[: len(names)], strict=True))
@@ -106,9 +108,12 @@ def judge(run: Any, action: Action) -> tuple[str, str, Measured]:
     else:  # the pipeline a person's first `cdk deploy` of this commit left: its own template
         deployed_file.write_bytes((assembly / f"{stack}.template.json").read_bytes())
     arguments = [str(check.parent), str(assembly), str(deployed_file), stack]
-    arguments += [project.environment["PIPELINE_TOOLS_DIGEST"], str(verdict_file)]
-    command = shlex.join([sys.executable, str(scratch / "judge.py"), *arguments])
-    measured = run_measured(command, cwd=assembly, env=dict(os.environ), log_path=scratch / "build.log")
+    arguments += [project.environment["PIPELINE_TOOLS_DIGEST"], project.environment["PIPELINE_QUALIFIER"]]
+    arguments += [str(verdict_file)]
+    # As the build runs it: from its own directory, -E -s, so the embedded modules (not the working
+    # tree's, which PYTHONPATH may name) are the ones imported.
+    command = shlex.join([sys.executable, "-E", "-s", str(scratch / "judge.py"), *arguments])
+    measured = run_measured(command, cwd=scratch, env=dict(os.environ), log_path=scratch / "build.log")
     if measured.returncode != 0:
         return (
             "fail",

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stages.guardrails import PERMISSIONS_BOUNDARY_NAME, PIPELINE_QUALIFIER
+from stages.guardrails import PERMISSIONS_BOUNDARY_NAME, PIPELINE_QUALIFIER, bootstrap_roles_boundary_name
 from tools.common.paths import REPO_ROOT
 from tools.review_kit.rehearse import (
     actions,
@@ -129,11 +129,12 @@ def main(argv: list[str] | None = None) -> int:
 def bootstrap(env: dict[str, str], work: Path) -> None:
     """The account set-up of docs/bootstrap.md, for the one account every stage shares here: each
     bootstrap (the pipeline's, dev's, prod's) with its own qualifier, its own boundary and execution
-    policies (bootstrap/generated/<set>/, created under the set's names), from the committed template;
+    policies and its bootstrap roles' boundary (bootstrap/generated/<set>/, created under the set's
+    names), from the committed template;
     then the shared account's API Gateway role (bootstrap/shared-account/)."""
     import boto3
 
-    from tools.dev import bootstrap_policies
+    from tools.dev import bootstrap_policies, bootstrap_roles_boundary
 
     iam = boto3.client("iam")
     for policy_set in bootstrap_policies.policy_sets(bootstrap_policies.cdk_json_context()):
@@ -144,6 +145,12 @@ def bootstrap(env: dict[str, str], work: Path) -> None:
             )["Policy"]["Arn"]
             for base, file in bootstrap_policies.POLICY_FILES.items()
         }
+        # The boundary the committed template puts on the set's deploy, publishing and lookup roles
+        # (named after the set's boundary): before `cdk bootstrap`, whose roles name it.
+        iam.create_policy(
+            PolicyName=bootstrap_roles_boundary_name(policy_set.stage),
+            PolicyDocument=(policy_set.directory / bootstrap_roles_boundary.FILE).read_text(encoding="utf-8"),
+        )
         boundary = policy_set.name(PERMISSIONS_BOUNDARY_NAME)
         execution = ",".join(arn for base, arn in created.items() if base != PERMISSIONS_BOUNDARY_NAME)
         _cdk_bootstrap(

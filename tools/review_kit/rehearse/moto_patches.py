@@ -38,6 +38,10 @@ Each where it is used:
   PointInTimeRecoverySpecification: patch_moto() applies both.
 - AWS::Lambda::Version has no Ref (CloudFormation's is the version ARN) and no Fn::GetAtt
   (`Version`, used by the alias): a GetAtt answers 500. patch_moto() gives it both.
+- GetTemplate ignores ChangeSetName (it answers the stack's template, not the change set's, which
+  JudgedChangeSet compares with the artifact's): patch_moto() answers the template the named change set
+  (a name of that stack, or an id) was created with, as submitted (TemplateStage Original), and
+  ChangeSetNotFound for one the stack does not have.
 - the properties moto's CloudFormation drops on the types it creates (S3 buckets, Lambda
   functions, the REST API, the SNS topic, the table's TTL): patch_moto() installs
   moto_properties.py, which applies them through moto's backends.
@@ -98,6 +102,7 @@ def patch_moto() -> None:
     _add_alias_model(models)
     _patch_kms_key_policy()
     _patch_change_set_outputs()
+    _patch_get_template_of_a_change_set()
     _patch_bucket_versioning()
     _patch_policy_variables_in_arns()
     _patch_role_managed_policies()
@@ -129,6 +134,38 @@ def _patch_change_set_outputs() -> None:
 
     change_set_class.apply = apply
     change_set_class._rehearsal_patched = True
+
+
+def _patch_get_template_of_a_change_set() -> None:
+    from moto.cloudformation import responses
+    from moto.cloudformation.exceptions import CloudFormationError
+    from moto.core.responses import ActionResult
+
+    class ChangeSetNotFound(CloudFormationError):
+        code = "ChangeSetNotFound"
+
+    response_class: Any = responses.CloudFormationResponse
+    if getattr(response_class, "_rehearsal_patched", False):
+        return
+    original = response_class.get_template
+
+    def get_template(self: Any) -> Any:
+        name = self._get_param("ChangeSetName")
+        if not name:
+            return original(self)
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        change_sets = self.cloudformation_backend.change_sets
+        found = [
+            change_set
+            for change_set_id, change_set in change_sets.items()
+            if change_set.stack_id == stack.stack_id and name in (change_set_id, change_set.change_set_name)
+        ]
+        if not found:
+            raise ChangeSetNotFound(f"ChangeSet [{name}] does not exist")
+        return ActionResult({"TemplateBody": found[-1].template, "StagesAvailable": ["Original"]})
+
+    response_class.get_template = get_template
+    response_class._rehearsal_patched = True
 
 
 def _patch_policy_variables_in_arns() -> None:
