@@ -16,6 +16,7 @@ the buildspec itself (stages/pipeline/embedded.py's scripts). Three kinds:
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from dataclasses import dataclass
@@ -93,8 +94,10 @@ def _runs_input(simple: str, cwd: str | None, written: set[str]) -> str | None:
     if program in _INTERPRETERS:
         if "-m" in arguments:
             return f"a module of the artifact ({simple})"
-        script = next((a for a in arguments if not a.startswith("-")), None)
-        if script is None or any(a in _INLINE_CODE for a in arguments[:1]):
+        # Options up to the script: one of them may be the code itself (`-c`, or `-` for stdin).
+        options = list(itertools.takewhile(lambda a: a.startswith("-"), arguments))
+        script = arguments[len(options)] if len(options) < len(arguments) else None
+        if script is None or any(a in _INLINE_CODE for a in options):
             return None
         return f"{script}" if _from_input(script, cwd, written) else None
     if "/" in program:

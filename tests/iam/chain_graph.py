@@ -31,10 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stages.guardrails import PIPELINE_QUALIFIER
+from stages.guardrails import BOOTSTRAP_ROLES_BOUNDARY_SUFFIX, PIPELINE_QUALIFIER
 from stages.settings import DEFAULT_BOOTSTRAP_QUALIFIERS
 from tests.iam.chain_builds import Consumer, Project, consumers, projects
-from tests.iam.conftest import set_policies, template_roles
+from tests.iam.conftest import EXECUTION_POLICY_FILES, template_roles
+from tools.dev import bootstrap_policies as bp
 from tools.dev import bootstrap_template as bt
 from tools.review_kit.iam.arns import Env, Template
 from tools.review_kit.iam.tags import template_tags
@@ -159,13 +160,45 @@ def _sub(value: Any, names: Mapping[str, str]) -> Any:
     return value
 
 
-def _bootstrap_roles(committed: Mapping[str, Any], where: str, layout: Layout) -> dict[str, Role]:
+@dataclass(frozen=True)
+class PolicySet:
+    """One bootstrap's generated policies, as `make bootstrap-policies` writes them for a layout."""
+
+    execution: list[dict[str, Any]]
+    boundary: dict[str, Any]  # the app's roles' and the execution role's
+    bootstrap_roles_boundary: dict[str, Any]  # the CDK bootstrap roles'
+
+
+def rendered_sets(layout: Layout | None) -> dict[str, PolicySet]:
+    """Each bootstrap's policies for `layout`'s accounts in cdk.json (None: cdk.json as committed)."""
+    context = copy.deepcopy(bp.cdk_json_context())
+    if layout is not None:
+        context["pipeline"].update(account=layout.pipeline, region=REGION)
+        for stage in ("dev", "prod"):
+            context["stages"][stage].update(account=layout.account(stage), region=REGION)
+    files = bp.all_rendered(context)
+    sets = {}
+    for where in ("pipeline", "dev", "prod"):
+        docs = {p.name: json.loads(t) for p, t in files.items() if p.parent.name == where}
+        sets[where] = PolicySet(
+            [docs[name] for name in EXECUTION_POLICY_FILES],
+            docs["permissions-boundary.json"],
+            docs["bootstrap-roles-boundary.json"],
+        )
+    return sets
+
+
+def _bootstrap_roles(
+    committed: Mapping[str, Any], where: str, layout: Layout, policy_set: PolicySet
+) -> dict[str, Role]:
     """One account's bootstrap (`pipeline`, `dev`, `prod`), deployed as docs/bootstrap.md says:
-    `--trust PIPELINE_ACCOUNT` for a stage in another account, own-account trust otherwise."""
+    `--trust PIPELINE_ACCOUNT` for a stage in another account, own-account trust otherwise. The
+    execution role carries the app's boundary, the others the bootstrap roles' (the template names
+    each from `InputPermissionsBoundary`)."""
     account, qualifier = layout.account(where), QUALIFIER[where]
     trusted = [layout.pipeline] if account != layout.pipeline else []
     bootstrap = bt.Bootstrap(account=account, trusted_accounts=trusted)
-    policies, boundary = set_policies(where)
+    policies = policy_set.execution
     parameters = {
         **{k: v.get("Default", "") for k, v in committed["Parameters"].items()},
         "TrustedAccounts": trusted,
@@ -211,22 +244,33 @@ def _bootstrap_roles(committed: Mapping[str, Any], where: str, layout: Layout) -
                 documents.append({"Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
         trust = bt.trust_policy(committed, role_id, bootstrap) if kind != EXEC else None
         tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
-        bounded = boundary if "PermissionsBoundary" in props else None
+        named = str(props.get("PermissionsBoundary", ""))
+        bounded = (
+            policy_set.bootstrap_roles_boundary
+            if named.endswith(BOOTSTRAP_ROLES_BOUNDARY_SUFFIX)
+            else policy_set.boundary
+            if named
+            else None
+        )
         roles[f"{where}:{kind}"] = Role(arn.format(kind), documents, trust, bounded, tags, "bootstrap", kind)
     return roles
 
 
-def build(app: Any, layout: Layout, committed: Mapping[str, Any]) -> Graph:
-    """The graph of a synthesized app (tests/infra/conftest.py's SynthesizedApp) in `layout`."""
+def build(
+    app: Any, layout: Layout, committed: Mapping[str, Any], sets: Mapping[str, PolicySet] | None = None
+) -> Graph:
+    """The graph of a synthesized app (tests/infra/conftest.py's SynthesizedApp) in `layout`, with
+    the bootstrap policies generated for it (`sets`; default: for `layout`'s accounts)."""
+    sets = sets or rendered_sets(layout)
     raw = app.template.to_json()
     env = Env(bt.PIPELINE_STACK, layout.pipeline, REGION)
-    roles = _stack_roles(raw, env, "pipeline-stack", set_policies("pipeline")[1])
+    roles = _stack_roles(raw, env, "pipeline-stack", sets["pipeline"].boundary)
     for stage_id in ("Dev", "Prod"):
         stage_env = Env(f"{stage_id}-UploadApi", layout.account(stage_id.lower()), REGION)
-        boundary = set_policies(stage_id.lower())[1]
+        boundary = sets[stage_id.lower()].boundary
         roles |= _stack_roles(app.stage_template(stage_id), stage_env, f"{stage_id}-UploadApi", boundary)
     for where in ("pipeline", "dev", "prod"):
-        roles |= _bootstrap_roles(committed, where, layout)
+        roles |= _bootstrap_roles(committed, where, layout, sets[where])
     model = Template(raw, env)
     (pipeline,) = [r for r in raw["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     bucket = pipeline["Properties"]["ArtifactStore"]["Location"]["Ref"]

@@ -17,6 +17,8 @@ from tools.review_kit.iam.evaluator import Request, evaluate
 Tags = dict[str, str]
 NEW_PROJECT = "planted-project"
 KINDS = frozenset({"assume", "build", "cfn", "artifact", "tag", "create"})
+# The app's stacks, each a change set a deputy may create (as well as a new stack's).
+DEPUTY_STACKS = ("UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi")
 STAR = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 # Each bootstrap set's role names and boundary: what a role creating a role may give it.
 NAME_PREFIX = {"pipeline": "UploadApiPipeline", "dev": "Dev-UploadApi", "prod": "Prod-UploadApi"}
@@ -67,10 +69,17 @@ def deputes(source: Role, target: Role) -> bool:
     """CloudFormation as deputy: pass an execution role to it and create a change set."""
     if target.kind != EXEC or source.account != target.account:
         return False
-    stack = f"arn:aws:cloudformation:{REGION}:{target.account}:stack/planted/*"
     passed = {"iam:PassedToService": "cloudformation.amazonaws.com"}
-    return allowed(source, "iam:PassRole", target.arn, passed) and allowed(
-        source, "cloudformation:CreateChangeSet", stack
+    if not allowed(source, "iam:PassRole", target.arn, passed):
+        return False
+    # A new stack, or one of the app's (the bootstrap roles' boundary admits only its own stack).
+    return any(
+        allowed(
+            source,
+            "cloudformation:CreateChangeSet",
+            f"arn:aws:cloudformation:{REGION}:{target.account}:stack/{name}/*",
+        )
+        for name in ("planted", *DEPUTY_STACKS)
     )
 
 

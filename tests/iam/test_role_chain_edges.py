@@ -16,7 +16,9 @@ from dataclasses import replace
 
 import pytest
 
+from stages.pipeline.judged_change_set import STEP_ID as JUDGED_STEP
 from stages.pipeline.patches.artifact_digest import check_command, consumers
+from stages.upload_stage import UPLOAD_STACK_ID
 from tests.iam import chain_graph
 from tests.iam.chain_builds import CHECKED, COMMIT, DEPLOYED, build_code
 from tests.iam.chain_graph import ONE, THREE, Graph
@@ -25,6 +27,8 @@ from tests.iam.chain_walk import KINDS, admin_in_prod, creates, edges_from, reta
 SYNTH_ROLE = "PipelineBuildSynthCdkBuildProjectRole231EEA2A"
 SECURITY_CHECK_ROLE = "PipelinePipelinesSecurityCheckCDKSecurityCheckRole62A863BD"
 SYNTH_OUTPUT = "Synth_Output"
+# Each stage's JudgedChangeSet (stages/pipeline/judged_change_set.py), after Prepare.
+JUDGED = f"{UPLOAD_STACK_ID}.{JUDGED_STEP}"
 DEPLOYING = {"deploy", "file-publishing", "image-publishing", "cfn-exec"}
 # cdk.json as committed names no account: the pipeline and both stages deploy into one.
 LAYOUTS = {"three accounts": THREE, "one account": ONE, "cdk.json as committed": ONE}
@@ -61,7 +65,10 @@ def graph(request, synth_pipeline) -> Graph:
     app = (
         synth_pipeline() if request.param == "cdk.json as committed" else synth_pipeline(**layout.settings())
     )
-    return chain_graph.build(app, layout, chain_graph.read_committed())
+    # The bootstrap policies `make bootstrap-policies` generates for the layout's cdk.json.
+    committed = request.param == "cdk.json as committed"
+    sets = chain_graph.rendered_sets(None if committed else layout)
+    return chain_graph.build(app, layout, chain_graph.read_committed(), sets)
 
 
 def _starts(graph: Graph) -> dict[str, str]:
@@ -93,7 +100,7 @@ def test_the_starting_points_are_the_builds_whose_buildspec_runs_the_commit(grap
     checked = {
         (c.stage, c.action) for c in graph.consumers if c.protection == "checks the gate's digest first"
     }
-    assert checked == set(consumers(["Dev", "Prod"]))
+    assert checked == set(consumers(["Dev", "Prod"], [JUDGED]))
     # AND the gate and ApprovedChangeSet run only what their buildspecs carry
     deployed = {c.action for c in graph.consumers if c.protection == "runs none of it"}
     assert {"PipelineChange.Check", "UploadApi.ApprovedChangeSet"} <= deployed
@@ -129,7 +136,7 @@ def test_no_build_that_runs_the_commits_code_reaches_a_deploying_role_or_admin_i
 def test_the_actions_that_read_the_synth_artifact_and_what_protects_each(graph):
     table = {(c.stage, c.action): c.protection for c in graph.consumers if c.artifact == SYNTH_OUTPUT}
     # THEN each build after the gate checks the gate's digest first, and the gate runs none of it
-    for stage_action in consumers(["Dev", "Prod"]):
+    for stage_action in consumers(["Dev", "Prod"], [JUDGED]):
         assert table.pop(stage_action) == "checks the gate's digest first", stage_action
     assert table.pop(("PipelineChangeGate", "PipelineChange.Check")) == "runs none of it"
     # AND each stage's CloudFormation Prepare reads it, creating the change set as the stage's
@@ -139,9 +146,10 @@ def test_the_actions_that_read_the_synth_artifact_and_what_protects_each(graph):
     assert "PromoteToProd" in prod
     dev = table.pop(("Dev", "UploadApi.Prepare"))
     assert table == {}, "every reader of the synth artifact is named here"
-    # AND dev's is protected by a digest check between Prepare and Deploy, or it is the one
-    # unprotected reader: a rewritten template deploys to dev with dev's execution role
-    assert dev is None or "digest" in dev
+    # AND dev's (and prod's) by JudgedChangeSet between Prepare and Deploy: a digest-checked build
+    # comparing the change set with the judged template, so a rewritten template never executes
+    assert dev == f"{JUDGED} (checks the gate's digest)"
+    assert f"{JUDGED} (checks the gate's digest)" in prod
     runs_as = {(c.stage, c.action): graph.runs_as(c) for c in graph.consumers}
     assert runs_as[("Dev", "UploadApi.Prepare")] == "dev:cfn-exec"
     assert runs_as[("Prod", "UploadApi.Prepare")] == "prod:cfn-exec"
@@ -190,9 +198,14 @@ def test_prods_prepare_without_its_approval_lets_synth_reach_prods_execution_rol
 
 @pytest.mark.synth
 def test_a_role_synth_reaches_that_may_create_an_unbounded_role_gives_it_any_permission(graph):
-    # GIVEN dev's execution role (Synth reaches it by rewriting the artifact dev's Prepare reads) also
-    # allowed to create roles without the boundary
+    # GIVEN dev's Prepare with nothing between it and Deploy (JudgedChangeSet removed: Synth then
+    # reaches dev's execution role by rewriting the artifact), and that role also allowed to create
+    # roles without the boundary
     planted = graph.planted()
+    planted.consumers = [
+        replace(c, protection=None) if (c.stage, c.action) == ("Dev", "UploadApi.Prepare") else c
+        for c in planted.consumers
+    ]
     execution = planted.roles["dev:cfn-exec"]
     grant = {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:PutRolePolicy"], "Resource": "*"}
     execution.policies.append({"Statement": [grant]})

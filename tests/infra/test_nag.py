@@ -156,7 +156,8 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
     )
     | _on(
         "ProdJudgedChangeSetRole/DefaultPolicy",
-        _ARTIFACT_READ | _own_logs("PipelineProdUploadApiJudgedChangeSet2BF7ED69"),
+        _ARTIFACT_READ
+        | _own_logs("PipelineProdUploadApiJudgedChangeSet2BF7ED69"),  # pragma: allowlist secret
     )
     | _on("VerifyDevRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineDevVerifyDev2BA78AE9"))
     | _on("VerifyProdRole/DefaultPolicy", _ARTIFACT_READ | _own_logs("PipelineProdVerifyProd5F9B0646"))

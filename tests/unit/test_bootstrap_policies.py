@@ -283,3 +283,57 @@ def test_each_sets_bootstrap_roles_boundary_names_only_its_own_stack_and_qualifi
         others = {"UploadApiPipeline", "Dev-UploadApi", "Prod-UploadApi"} - {stack}
         assert not [o for o in others if f"stack/{o}/" in text], set_name
         assert not [q for q in {PIPELINE_QUALIFIER, "uploaddev", "uploadprod"} - {qualifier} if q in text]
+
+
+def _three_accounts() -> dict:  # type: ignore[type-arg]
+    context = copy.deepcopy(CONTEXT)
+    context["pipeline"].update(account="333333333333", region="eu-west-1", sharedAccountReason=None)
+    context["stages"]["dev"].update(account="111111111111", region="eu-west-1")
+    context["stages"]["prod"].update(account="222222222222", region="eu-west-1")
+    return context
+
+
+@pytest.mark.parametrize(("stage", "account"), [("Dev", "111111111111"), ("Prod", "222222222222")])
+def test_across_accounts_the_verify_step_may_assume_its_stages_verifier_role(stage, account):
+    from tools.review_kit.iam.evaluator import Request, evaluate
+
+    # GIVEN three accounts, and the pipeline's boundary on the Verify step's role (pipeline account)
+    (boundary,) = [
+        json.loads(t)
+        for p, t in bp.all_rendered(_three_accounts()).items()
+        if p.parent.name == "pipeline" and p.name == "permissions-boundary.json"
+    ]
+    role = f"arn:aws:iam::333333333333:role/UploadApiPipeline-Verify{stage}Role-ABC"
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+    # (the verifier role's trust names the pipeline's account: the identity side decides)
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    }
+
+    def decide(target: str) -> bool:
+        request = Request("sts:AssumeRole", target, {}, principal_arn=role)
+        return evaluate(request, [everything], boundary=boundary, resource_policy=trust).allowed
+
+    # THEN the boundary lets it assume the stage's verifier role in the stage's account (the step's
+    # own policy names exactly that ARN), and no role there that is not the stage's, nor elsewhere
+    assert decide(f"arn:aws:iam::{account}:role/{stage}-UploadApi-Verifier")
+    assert not decide(f"arn:aws:iam::{account}:role/Admin")
+    assert not decide(f"arn:aws:iam::444444444444:role/{stage}-UploadApi-Verifier")
+
+
+@pytest.mark.parametrize("layout", ["cdk.json", "three accounts"])
+def test_every_generated_policy_fits_iams_managed_policy_size_in_each_layout(layout):
+    # IAM quotas: a managed policy holds at most 6,144 characters, whitespace not counted; the
+    # committed files are checked in tests/iam/test_guardrails.py, this is the layout forks deploy.
+    context = CONTEXT if layout == "cdk.json" else _three_accounts()
+    sizes = {
+        f"{p.parent.name}/{p.name}": len("".join(t.split())) for p, t in bp.all_rendered(context).items()
+    }
+    assert {name: size for name, size in sizes.items() if size > 6144} == {}

@@ -62,6 +62,7 @@ from stages.guardrails import (
 )
 from stages.pipeline.settings import check_stage_environments, load_pipeline_settings, place_account_settings
 from stages.settings import CONTEXT_KEY, STAGE_NAMES, SettingsError, load_stage_settings
+from stages.upload_stage import UPLOAD_STACK_ID
 from tools.common.paths import REPO_ROOT
 from tools.dev import bootstrap_roles_boundary
 
@@ -86,8 +87,6 @@ OWNED_NAMES = {
 _BOOTSTRAP_ROLE = re.compile(
     r"role/cdk-" + PIPELINE_QUALIFIER + r"-(deploy|lookup|[*a-z]*-?publishing)-role-"
 )
-# The same roles of any qualifier (the pipeline's set names each stage's too).
-_ANY_BOOTSTRAP_ROLE = re.compile(r"role/cdk-[*a-z0-9]+-(deploy|lookup|[*a-z]*-?publishing)-role-")
 _TAG_CONDITIONS = ("aws:ResourceTag/", "aws:RequestTag/")
 GUARDDUTY_RULE_PREFIX = "rule/do-not-delete-amazonguarddutymalwareprotection"  # lower case, as matched
 _ANY_EXEC_ROLE = "role/cdk-*-cfn-exec-role-"
@@ -115,13 +114,18 @@ class PolicySet:
     # Whether the set's stack sets API Gateway's account-level CloudWatch role (a stage alone in its
     # account): in a shared account the account's bootstrap sets it, and no set may change it.
     sets_api_gateway_account: bool = True
-    # The pipeline's set: the accounts whose CDK bootstrap roles its roles may assume (the pipeline's
-    # and the stages'); empty while cdk.json leaves an account unset (then every account's).
-    bootstrap_role_accounts: tuple[str, ...] = ()
+    # The pipeline's set: where each bootstrap is, (qualifier, account), whose CDK bootstrap roles its
+    # roles may assume (the pipeline's and the stages'); empty while cdk.json leaves an account unset
+    # (then each qualifier's in every account).
+    bootstrap_role_accounts: tuple[tuple[str, str], ...] = ()
     # cdk.json's accounts: the set's own (a stage's; None: the pipeline's) and the pipeline's, where
     # the bootstrap roles' boundary finds the pipeline's artifact bucket (bootstrap_roles_boundary.py).
     account: str | None = None
     pipeline_account: str | None = None
+    # The pipeline's set: each stage stack in an account of its own, (stack name, account). The
+    # pipeline's verify steps assume the stage's verifier role there, so the roles the boundary keeps
+    # of that stage are named in its account, not the pipeline's.
+    stage_accounts: tuple[tuple[str, str], ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -149,7 +153,20 @@ def policy_sets(upload_api_context: Any) -> list[PolicySet]:
         PIPELINE_QUALIFIER,
         tuple(settings[s].qualifier for s in STAGE_NAMES),
         sets_api_gateway_account=False,
-        bootstrap_role_accounts=() if None in accounts else tuple(sorted(a for a in accounts if a)),
+        bootstrap_role_accounts=()
+        if None in accounts
+        else (
+            (PIPELINE_QUALIFIER, str(pipeline_settings.account)),
+            *(
+                (settings[s].qualifier, str(settings[s].account or pipeline_settings.account))
+                for s in STAGE_NAMES
+            ),
+        ),
+        stage_accounts=tuple(
+            (f"{s.capitalize()}-{UPLOAD_STACK_ID}", str(settings[s].account))
+            for s in STAGE_NAMES
+            if settings[s].account and settings[s].account != pipeline_settings.account
+        ),
     )
     stages = [
         PolicySet(
@@ -192,7 +209,7 @@ def derive(
         if statement is None:
             continue
         if policy_set.stage is None:
-            statements.append(_expand_bootstrap_roles(statement, policy_set))
+            statements.append(_place_stage_roles(_expand_bootstrap_roles(statement, policy_set), policy_set))
         else:
             statements.append(_rename(_with_stage_tag(statement, policy_set.stage), policy_set))
     if boundary and policy_set.stage is not None:
@@ -320,30 +337,40 @@ def _rename(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
     return dict(rename(statement))
 
 
+def _place_stage_roles(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
+    """The pipeline's set: a stage's roles (kept for the verify steps) named in the stage's account."""
+    resources = statement.get("Resource")
+    if not isinstance(resources, list) or not policy_set.stage_accounts:
+        return statement
+    placed = []
+    for resource in resources:
+        for stack, account in policy_set.stage_accounts:
+            resource = resource.replace(
+                f":iam::${{aws:PrincipalAccount}}:role/{stack}-", f":iam::{account}:role/{stack}-"
+            )
+        placed.append(resource)
+    return {**statement, "Resource": placed}
+
+
 def _expand_bootstrap_roles(statement: dict[str, Any], policy_set: PolicySet) -> dict[str, Any]:
-    """The pipeline's set: a grant on the CDK bootstrap roles names them for every qualifier, and in
-    the app's accounts only when cdk.json names them all (a CDK bootstrap role elsewhere that trusts
-    the pipeline's account, another team's, stays out of reach)."""
+    """The pipeline's set: a grant on the CDK bootstrap roles names them for every qualifier, each in
+    its own bootstrap's account when cdk.json names them all (a CDK bootstrap role elsewhere that
+    trusts the pipeline's account, another team's, stays out of reach; and one ARN per qualifier and
+    role keeps the boundary within IAM's size limit)."""
     resources = statement.get("Resource")
     if statement["Effect"] != "Allow" or not isinstance(resources, list):
         return statement
+    placed = dict(policy_set.bootstrap_role_accounts)
+    if not placed:
+        placed = {q: "*" for q in (PIPELINE_QUALIFIER, *policy_set.stage_qualifiers)}
     expanded: list[str] = []
     for resource in resources:
-        expanded.append(resource)
-        if _BOOTSTRAP_ROLE.search(resource):
-            qualifiers = policy_set.stage_qualifiers
-            expanded.extend(resource.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{q}-") for q in qualifiers)
-    accounts = policy_set.bootstrap_role_accounts
-    if accounts:
-        expanded = [
-            narrowed
-            for resource in expanded
-            for narrowed in (
-                [resource.replace(":iam::*:", f":iam::{a}:") for a in accounts]
-                if _ANY_BOOTSTRAP_ROLE.search(resource)
-                else [resource]
-            )
-        ]
+        if not _BOOTSTRAP_ROLE.search(resource):
+            expanded.append(resource)
+            continue
+        for qualifier, account in placed.items():
+            named = resource.replace(f"cdk-{PIPELINE_QUALIFIER}-", f"cdk-{qualifier}-")
+            expanded.append(named.replace(":iam::*:", f":iam::{account}:"))
     return {**statement, "Resource": list(dict.fromkeys(expanded))}
 
 
