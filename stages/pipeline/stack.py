@@ -156,20 +156,13 @@ class UploadApiPipelineStack(cdk.Stack):
         self.pipeline.build_pipeline()
         self.approved_change_set.grant(self.pipeline.pipeline)
         self._patch_generated_constructs()
-        self._gate_pipeline_changes()
-        # Every build after the gate refuses an artifact other than the one it judged.
-        stages = (self.dev_stage, self.prod_stage)
-        pass_the_gates_digest(
-            self.pipeline.pipeline,
-            stage_names=[stage.stage_name for stage in stages],
-            stage_steps=sorted({action_name(stage) for stage in stages}),
-        )
-        check_the_prepared_template_path(self.pipeline.pipeline, stages=stages)
+        self._gate_self_mutation()
         self._approvals(dev, prod)
 
-    def _gate_pipeline_changes(self) -> None:
-        """Before self-mutation applies this commit's pipeline, the deployed pipeline judges it; then
-        its approval counts only when given by the gate's own check or through the approver role."""
+    def _gate_self_mutation(self) -> None:
+        """Before self-mutation applies this commit's pipeline, the deployed pipeline judges it; its
+        approval counts only when given by the gate's own check or through the approver role; every
+        build after the gate refuses an artifact other than the one it judged."""
         self.self_mutation_gate = SelfMutationGate(
             self,
             "PipelineChangeGate",
@@ -188,6 +181,13 @@ class UploadApiPipelineStack(cdk.Stack):
             build_image=BUILD_IMAGE,
         )
         self.pipeline_change_approved.add_to(self.pipeline.pipeline, gate_stage)
+        stages = (self.dev_stage, self.prod_stage)
+        pass_the_gates_digest(
+            self.pipeline.pipeline,
+            stage_names=[stage.stage_name for stage in stages],
+            stage_steps=sorted({action_name(stage) for stage in stages}),
+        )
+        check_the_prepared_template_path(self.pipeline.pipeline, stages=stages)
 
     # -- what the pipeline is built from ---------------------------------------------------------
 
