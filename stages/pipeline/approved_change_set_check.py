@@ -19,6 +19,12 @@ a new id), when the change set cannot be executed, or, with APPROVER_ROLE_ARN (s
 approver. Exit 0: the approved one; 1: not; 2: it
 cannot ask (a missing variable, a role it cannot assume, an API error), named in one line.
 
+With the argument `who-approved` it judges only who gave this execution's approval of
+APPROVAL_STAGE/APPROVAL_ACTION: PipelineChange.Approved runs it after PipelineChange.Confirm
+(stages/pipeline/pipeline_change_approved.py). It passes when the approval was given by a session
+of AUTO_APPROVER_ROLE_ARN (the role of the build that approves it itself: PipelineChange.Check's),
+or through APPROVER_ROLE_ARN; with no APPROVER_ROLE_ARN (no approvers named) any approval counts.
+
 Standard library only, Python 3.9 and later (`make approved-change-set` runs this same file by hand).
 """
 
@@ -45,6 +51,10 @@ REQUIRED_ENV = (
 )
 ROLE_ENV = "CHANGE_SET_ROLE_ARN"
 APPROVER_ENV = "APPROVER_ROLE_ARN"
+# `who-approved`: who gave the approval, nothing else; the role of the build that approves it itself.
+WHO_APPROVED = "who-approved"
+AUTO_APPROVER_ENV = "AUTO_APPROVER_ROLE_ARN"
+WHO_APPROVED_ENV = ("PIPELINE_EXECUTION_ID", "APPROVAL_STAGE", "APPROVAL_ACTION", AUTO_APPROVER_ENV)
 # A CloudFormation change set's id: arn:<partition>:cloudformation:<region>:<account>:changeSet/<name>/<uuid>
 CHANGE_SET_ID = re.compile(
     r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:changeSet/[A-Za-z][-A-Za-z0-9]*/[-0-9a-f]+"
@@ -125,6 +135,24 @@ def judge(
         return Verdict(False, f"FAIL: change set {current} is {status}, not AVAILABLE: nothing to execute")
     by = f" by {approval.by}" if approval.by else ""
     return Verdict(True, f"PASS: change set {current} is the one approved{by}")
+
+
+def judge_approver(approval: Approval, *, where: str, auto_approver: str, approver_role: str = "") -> Verdict:
+    """Given by `auto_approver`'s session (the check that approves it itself), or through
+    `approver_role`; with no `approver_role` (no approvers named), by anyone."""
+    who = approval.by or "a principal CodePipeline did not name"
+    if given_through(approval.by, auto_approver):
+        return Verdict(True, f"PASS: {where} was approved by its check's own role: {approval.by}")
+    if not approver_role:
+        return Verdict(True, f"PASS: {where} was approved by {who} (no approvers named: any approval counts)")
+    if given_through(approval.by, approver_role):
+        return Verdict(True, f"PASS: {where} was approved through the approver role: {approval.by}")
+    return Verdict(
+        False,
+        f"FAIL: {where} was approved by {who}, neither its check's role {auto_approver} nor through the "
+        f"approver role {approver_role} (uploadApi.pipeline.approvers assume it); nothing after it runs: "
+        "start the pipeline again and approve through that role",
+    )
 
 
 def _when(value: Any) -> float:
@@ -218,26 +246,51 @@ def stage_env(env: Mapping[str, str], run: Runner, *, check: str = NAME) -> Mapp
     return assumed
 
 
-def check(env: Mapping[str, str], run: Runner = aws) -> Verdict:
-    """This execution's approval (read as the build's role) against the change set (as the lookup role)."""
-    missing = [name for name in REQUIRED_ENV if not env.get(name)]
+def _required(env: Mapping[str, str], names: Iterable[str]) -> None:
+    missing = [name for name in names if not env.get(name)]
     if missing:
         raise CannotAsk(f"approved-change-set: set {', '.join(missing)} (the pipeline step sets them)")
+
+
+def this_executions_approval(env: Mapping[str, str], run: Runner) -> Approval:
+    """This execution's approval of APPROVAL_STAGE/APPROVAL_ACTION, read as the build's own role."""
     listing = [
         "codepipeline", "list-action-executions", "--pipeline-name", pipeline_name(env),
         "--filter", f"pipelineExecutionId={env['PIPELINE_EXECUTION_ID']}",
     ]  # fmt: skip
     details = ask(run, "ListActionExecutions", listing, env).get("actionExecutionDetails") or []
-    approval = latest_approval(details, stage=env["APPROVAL_STAGE"], action=env["APPROVAL_ACTION"])
+    return latest_approval(details, stage=env["APPROVAL_STAGE"], action=env["APPROVAL_ACTION"])
+
+
+def check_who_approved(env: Mapping[str, str], run: Runner = aws) -> Verdict:
+    """Who gave this execution's approval (`who-approved`)."""
+    _required(env, WHO_APPROVED_ENV)
+    approval = this_executions_approval(env, run)
+    return judge_approver(
+        approval,
+        where=f"{env['APPROVAL_STAGE']}/{env['APPROVAL_ACTION']}",
+        auto_approver=env[AUTO_APPROVER_ENV],
+        approver_role=env.get(APPROVER_ENV, ""),
+    )
+
+
+def check(env: Mapping[str, str], run: Runner = aws) -> Verdict:
+    """This execution's approval (read as the build's role) against the change set (as the lookup role)."""
+    _required(env, REQUIRED_ENV)
+    approval = this_executions_approval(env, run)
     stack, name = env["STACK_NAME"], env["CHANGE_SET_NAME"]
     describe = ["cloudformation", "describe-change-set", "--stack-name", stack, "--change-set-name", name]
     change_set = ask(run, f"DescribeChangeSet {stack}/{name}", describe, stage_env(env, run))
     return judge(approval, change_set, where=f"{name} of {stack}", approver_role=env.get(APPROVER_ENV, ""))
 
 
-def main(env: Mapping[str, str] | None = None, run: Runner = aws) -> int:
+def main(env: Mapping[str, str] | None = None, run: Runner = aws, argv: list[str] | None = None) -> int:
+    arguments = argv or []
     try:
-        verdict = check(os.environ if env is None else env, run)
+        if arguments not in ([], [WHO_APPROVED]):
+            raise CannotAsk(f"approved-change-set: arguments: none, or {WHO_APPROVED} (not {arguments})")
+        judged = check_who_approved if arguments else check
+        verdict = judged(os.environ if env is None else env, run)
     except CannotAsk as error:
         print(error, file=sys.stderr)
         return CANNOT_ASK
@@ -246,4 +299,4 @@ def main(env: Mapping[str, str] | None = None, run: Runner = aws) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(argv=sys.argv[1:]))

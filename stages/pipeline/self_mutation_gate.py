@@ -231,17 +231,7 @@ class SelfMutationGate(Construct):
         )
 
     def _read_only_artifact_key(self) -> None:
-        """The input artifact is only read: of the project's artifact key grant, Decrypt and DescribeKey."""
-        narrowed: list[dict[str, Any]] = []
-
-        def decrypt_only(statement: dict[str, Any]) -> dict[str, Any]:
-            if "kms:Encrypt" in as_list(statement["Action"]):
-                narrowed.append(statement)
-                statement["Action"] = ["kms:Decrypt", "kms:DescribeKey"]
-            return statement
-
-        rewrite_statements(self.role, decrypt_only)
-        expect(len(narrowed) == 1, self.role, "one artifact key statement granting kms:Encrypt and more")
+        read_only_artifact_key(self.role)
 
     def _acknowledge(self, pipeline: codepipeline.Pipeline, approval_topic: bool) -> None:
         """Its own logs and its input artifact's read (as every read-only step's), its stack's read."""
@@ -267,3 +257,18 @@ class SelfMutationGate(Construct):
         if approval_topic and isinstance(approval_role, iam.Role):
             # The approval's role publishes to the KMS-encrypted approval topic, as PromoteToProd's does.
             acknowledge_grants(approval_role, {APPROVAL_KEY_GRANT: compliance.APPROVAL_TOPIC_KEY})
+
+
+def read_only_artifact_key(role: iam.Role) -> None:
+    """A build that only reads its input artifact: of its project's artifact key grant, Decrypt and
+    DescribeKey."""
+    narrowed: list[dict[str, Any]] = []
+
+    def decrypt_only(statement: dict[str, Any]) -> dict[str, Any]:
+        if "kms:Encrypt" in as_list(statement["Action"]):
+            narrowed.append(statement)
+            statement["Action"] = ["kms:Decrypt", "kms:DescribeKey"]
+        return statement
+
+    rewrite_statements(role, decrypt_only)
+    expect(len(narrowed) == 1, role, "one artifact key statement granting kms:Encrypt and more")

@@ -62,6 +62,7 @@ from stages.pipeline.patches.permissions_check import (
     size_auto_approver,
 )
 from stages.pipeline.patches.source import use_the_connections_prefix
+from stages.pipeline.pipeline_change_approved import PipelineChangeApproved
 from stages.pipeline.preflight import preflight_step
 from stages.pipeline.self_mutation_gate import SelfMutationGate
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings, stages_share_an_account
@@ -159,7 +160,8 @@ class UploadApiPipelineStack(cdk.Stack):
         self._approvals(dev, prod)
 
     def _gate_self_mutation(self) -> None:
-        """Before self-mutation applies this commit's pipeline, the deployed pipeline judges it; every
+        """Before self-mutation applies this commit's pipeline, the deployed pipeline judges it; its
+        approval counts only when given by the gate's own check or through the approver role; every
         build after the gate refuses an artifact other than the one it judged."""
         self.self_mutation_gate = SelfMutationGate(
             self,
@@ -168,7 +170,17 @@ class UploadApiPipelineStack(cdk.Stack):
             artifact_bucket=self.artifact_bucket,
             build_image=BUILD_IMAGE,
         )
-        self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        gate_stage = self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        self.pipeline_change_approved = PipelineChangeApproved(
+            self,
+            "PipelineChangeApproved",
+            gate_role=self.self_mutation_gate.role,
+            approver_role_arn=self._approver_role_arn(),
+            build_logs=self.build_logs,
+            artifact_bucket=self.artifact_bucket,
+            build_image=BUILD_IMAGE,
+        )
+        self.pipeline_change_approved.add_to(self.pipeline.pipeline, gate_stage)
         stages = (self.dev_stage, self.prod_stage)
         pass_the_gates_digest(
             self.pipeline.pipeline,

@@ -139,6 +139,9 @@ def test_the_actions_that_read_the_synth_artifact_and_what_protects_each(graph):
     for stage_action in consumers(["Dev", "Prod"], [JUDGED]):
         assert table.pop(stage_action) == "checks the gate's digest first", stage_action
     assert table.pop(("PipelineChangeGate", "PipelineChange.Check")) == "runs none of it"
+    # AND who approved the gate's Confirm is checked by a build that takes the artifact (CodeBuild needs
+    # an input) and runs none of it
+    assert table.pop(("PipelineChangeGate", "PipelineChange.Approved")) == "runs none of it"
     # AND each stage's CloudFormation Prepare reads it, creating the change set as the stage's
     # execution role: prod's is approved by a person before it executes
     prod = table.pop(("Prod", "UploadApi.Prepare"))

@@ -197,6 +197,11 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
         "PipelineChangeGate/ReadAndApprovePolicy",
         {f"AwsSolutions-IAM5[Resource::{_ARN.format(service='cloudformation')}:stack/UploadApiPipeline/*]"},
     )
+    # Who approved the pipeline change (PipelineChange.Approved): its own logs, its input artifact's read.
+    | _on(
+        "PipelineChangeApproved/Role/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("PipelineChangeApprovedProject2B0AFA01"),
+    )
 )
 _FINDING_ID = re.compile(r"^(AwsSolutions|Serverless)-[A-Za-z0-9]+(\[.+\])?$")
 PLACEHOLDER_WARNING = ("Annotation::upload-api:placeholder-connection", "warning")

@@ -18,6 +18,7 @@ from stages.guardrails import PIPELINE_QUALIFIER
 from stages.pipeline import assembly_check as rules
 from stages.pipeline import pipeline_change_check as check
 from stages.pipeline.patches.artifact_digest import compute_command
+from stages.pipeline.pipeline_change_approved import APPROVED_ACTION
 from stages.pipeline.self_mutation_gate import (
     APPROVAL_ACTION,
     ASSEMBLY_SCRIPT,
@@ -48,10 +49,10 @@ def test_the_gate_runs_after_synth_and_just_before_self_mutation(pipeline_app):
     ]
 
 
-def test_the_gate_is_a_check_and_an_approval_that_start_together(pipeline_app):
+def test_the_gate_is_a_check_and_an_approval_that_start_together_then_who_approved(pipeline_app):
     # The check approves the approval while its build still runs (the approval must already wait).
     actions = gate_actions(pipeline_app)
-    assert set(actions) == {CHECK_ACTION, APPROVAL_ACTION}
+    assert set(actions) == {CHECK_ACTION, APPROVAL_ACTION, APPROVED_ACTION}
     assert actions[CHECK_ACTION]["ActionTypeId"]["Provider"] == "CodeBuild"
     assert actions[APPROVAL_ACTION]["ActionTypeId"]["Provider"] == "Manual"
     assert actions[CHECK_ACTION]["RunOrder"] == actions[APPROVAL_ACTION]["RunOrder"]

@@ -40,13 +40,17 @@ def only_the_check(template: dict[str, Any]) -> dict[str, Any]:
     return cut
 
 
-def run_through_the_gate(deployed: dict[str, Any], artifact: Path, tmp_path: Path) -> actions.Run:
-    """The deployed pipeline's gate on `artifact`, as tests/rehearse/test_change_gate.py runs it."""
+def run_through_the_gate(
+    deployed: dict[str, Any], artifact: Path, tmp_path: Path, server: tuple[Any, dict[str, str]]
+) -> actions.Run:
+    """The deployed pipeline's gate on `artifact`, as tests/rehearse/test_change_gate.py runs it (its
+    PipelineChange.Approved reads the approval back from the emulator `server`)."""
     run = actions.Run(
         pipeline=Pipeline.from_template(deployed, ENV, {}),
         work=tmp_path / "work",
-        emulator_env={},
+        emulator_env=server[1],
         deployed_templates={STACK: deployed_template(artifact)},
+        session=server[0],
     )
     run.artifacts["Synth_Output"] = artifact
     for action in [a for a in run.pipeline.actions if a.stage == "PipelineChangeGate"]:
@@ -70,10 +74,10 @@ def rewrite_after_the_gate(artifact: Path) -> None:
     (artifact / f"{STACK}.template.json").write_text(json.dumps(template), encoding="utf-8")
 
 
-def test_self_mutate_refuses_an_artifact_rewritten_after_the_gate(pipeline_app, tmp_path):
+def test_self_mutate_refuses_an_artifact_rewritten_after_the_gate(pipeline_app, tmp_path, loopback_account):
     # GIVEN an execution whose gate passed its artifact and exported the artifact's digest
     artifact = commit_artifact(pipeline_app, tmp_path)
-    run = run_through_the_gate(deployed_template(artifact), artifact, tmp_path)
+    run = run_through_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     judged = run.variables[NAMESPACE][VARIABLE]
     assert len(judged) == 64
     # WHEN the artifact is overwritten before SelfMutate, which runs its whole deployed buildspec
@@ -89,10 +93,13 @@ def test_self_mutate_refuses_an_artifact_rewritten_after_the_gate(pipeline_app, 
     assert "rewritten after the gate" in line
 
 
-def test_the_artifact_the_gate_judged_passes_each_consumers_check(pipeline_app, tmp_path, monkeypatch):
+def test_the_artifact_the_gate_judged_passes_each_consumers_check(
+    pipeline_app, tmp_path, monkeypatch, loopback_account
+):
     # GIVEN an execution whose gate passed its artifact, and nothing rewrites it
     artifact = commit_artifact(pipeline_app, tmp_path)
-    run = run_through_the_gate(only_the_check(deployed_template(artifact)), artifact, tmp_path)
+    deployed = only_the_check(deployed_template(artifact))
+    run = run_through_the_gate(deployed, artifact, tmp_path, loopback_account)
     # (the pipeline stack's read-back after SelfMutate needs its deploy: the full rehearsal's)
     monkeypatch.setattr(actions.readback, "is_self_mutation", lambda action: False)
     # WHEN each consumer runs its first command, with the action's variables resolved by the model

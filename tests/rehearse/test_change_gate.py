@@ -1,5 +1,8 @@
 """The rehearsal runs PipelineChangeGate as the deployed pipeline would: a commit that deletes
-PromoteToProd stops there for a person; an unchanged pipeline passes on its own."""
+PromoteToProd stops there for a person; an unchanged pipeline passes on its own. PipelineChange.Approved
+then reads back who approved (ListActionExecutions on a moto server, through the AWS CLI): the
+check's own role or, with approvers named, the approver role; anyone else fails it
+(test_change_gate_approvers.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.rehearse.conftest import ENV
-from tools.review_kit.rehearse import actions
+from tools.review_kit.rehearse import actions, approvals
 from tools.review_kit.rehearse.pipeline import Pipeline
 
 pytestmark = pytest.mark.synth
@@ -25,19 +28,32 @@ def commit_artifact(pipeline_app: Any, tmp_path: Path) -> Path:
     return Path(pipeline_app.artifact(tmp_path / "Synth_Output"))
 
 
-def rehearse_the_gate(deployed: dict[str, Any], artifact: Path, tmp_path: Path) -> dict[str, actions.Outcome]:
-    """The deployed pipeline's gate actions, in order, on `artifact`."""
+def rehearse_the_gate(
+    deployed: dict[str, Any],
+    artifact: Path,
+    tmp_path: Path,
+    server: tuple[Any, dict[str, str]],
+    *,
+    confirmed_by: str | None = None,
+) -> dict[str, actions.Outcome]:
+    """The deployed pipeline's gate actions, in order, on `artifact`, against the emulator `server`;
+    with `confirmed_by`, that principal approves PipelineChange.Confirm (not the check, not a person)."""
     run = actions.Run(
         pipeline=Pipeline.from_template(deployed, ENV, {}),
         work=tmp_path / "work",
-        emulator_env={},
+        emulator_env=server[1],
         deployed_templates={STACK: deployed},
+        session=server[0],
     )
     run.artifacts["Synth_Output"] = artifact
     outcomes = {}
     for action in [a for a in run.pipeline.actions if a.stage == "PipelineChangeGate"]:
         try:
-            outcome = actions.PROVIDERS[action.provider](run, action)
+            if confirmed_by and action.provider == "Manual":
+                approvals.approve_as(run, action, confirmed_by)
+                outcome = actions.Outcome("person", f"approved by {confirmed_by}")
+            else:
+                outcome = actions.PROVIDERS[action.provider](run, action)
         except actions.ActionFailed as failed:
             outcome = actions.Outcome("fail", str(failed))
         run.history.append((action, outcome))
@@ -70,38 +86,41 @@ def without_promote_to_prod(deployed: dict[str, Any]) -> dict[str, Any]:
     return dict(commit)
 
 
-def test_an_unchanged_pipeline_passes_the_gate_on_its_own(pipeline_app, tmp_path):
+def test_an_unchanged_pipeline_passes_the_gate_on_its_own(pipeline_app, tmp_path, loopback_account):
     artifact = commit_artifact(pipeline_app, tmp_path)
-    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     assert {name: o.result for name, o in outcomes.items()} == {
         "PipelineChange.Check": "pass",
         "PipelineChange.Confirm": "pass",
+        "PipelineChange.Approved": "pass",
     }
 
 
-def test_a_commit_that_deletes_promote_to_prod_stops_at_the_gate(pipeline_app, tmp_path):
+def test_a_commit_that_deletes_promote_to_prod_stops_at_the_gate(pipeline_app, tmp_path, loopback_account):
     # GIVEN the deployed pipeline, and a commit whose synth drops the PromoteToProd approval
     artifact = commit_artifact(pipeline_app, tmp_path)
     deployed = deployed_template(artifact)
     commit = without_promote_to_prod(deployed)
     synthesized_as(artifact, commit)
     # WHEN the deployed pipeline's gate is rehearsed on it
-    outcomes = rehearse_the_gate(deployed, artifact, tmp_path)
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, loopback_account)
     # THEN the check lists the deleted approval and the approval waits for a person
     assert outcomes["PipelineChange.Check"].result == "person"
     assert "approval UploadApi.PromoteToProd removed" in outcomes["PipelineChange.Check"].note
     assert outcomes["PipelineChange.Confirm"].result == "person"
+    # AND the person's approval (no approvers named: anyone's) lets the gate's stage pass
+    assert outcomes["PipelineChange.Approved"].result == "pass"
 
 
-def test_an_artifact_with_cli_configuration_fails_the_gate(pipeline_app, tmp_path):
+def test_an_artifact_with_cli_configuration_fails_the_gate(pipeline_app, tmp_path, loopback_account):
     artifact = commit_artifact(pipeline_app, tmp_path)
     (artifact / "cdk.json").write_text('{"plugin": ["./plugin.js"]}', encoding="utf-8")
-    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     assert outcomes["PipelineChange.Check"].result == "fail"
     assert "cdk.json" in outcomes["PipelineChange.Check"].note
 
 
-def test_a_template_url_pointing_elsewhere_fails_the_gate(pipeline_app, tmp_path):
+def test_a_template_url_pointing_elsewhere_fails_the_gate(pipeline_app, tmp_path, loopback_account):
     # GIVEN a commit keeping the compared template but pointing the URL SelfMutate's CLI deploys
     # from at another bucket (which would hold a pipeline without approvals)
     artifact = commit_artifact(pipeline_app, tmp_path)
@@ -111,22 +130,24 @@ def test_a_template_url_pointing_elsewhere_fails_the_gate(pipeline_app, tmp_path
     properties["stackTemplateAssetObjectUrl"] = f"s3://attacker-bucket/{key}"
     (artifact / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     # THEN the deployed gate refuses the artifact: nothing approved, SelfMutate never runs
-    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     assert outcomes["PipelineChange.Check"].result == "fail"
     assert "the CLI would deploy another template" in outcomes["PipelineChange.Check"].note
 
 
-def test_a_module_planted_in_the_artifact_waits_for_a_person(pipeline_app, tmp_path):
+def test_a_module_planted_in_the_artifact_waits_for_a_person(pipeline_app, tmp_path, loopback_account):
     # GIVEN an otherwise unchanged pipeline whose artifact holds a hashlib.py at its top level
     artifact = commit_artifact(pipeline_app, tmp_path)
     (artifact / "hashlib.py").write_text("import os; os.system('id')\n", encoding="utf-8")
     # THEN the gate's digest ran without it (the check judged) and a person is shown the file
-    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path)
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
     assert outcomes["PipelineChange.Check"].result == "person"
     assert "hashlib.py: at the synth artifact's top level" in outcomes["PipelineChange.Check"].note
 
 
-def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed_gate(pipeline_app, tmp_path):
+def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed_gate(
+    pipeline_app, tmp_path, loopback_account
+):
     # GIVEN a commit that drops PromoteToProd and replaces the gate's embedded check with one that
     # approves everything (the commit's own copy of the gate)
     import base64
@@ -151,7 +172,7 @@ def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed
     source["BuildSpec"] = json.dumps(buildspec, indent=2)
     synthesized_as(artifact, commit)
     # WHEN the DEPLOYED pipeline's gate is rehearsed on it
-    outcomes = rehearse_the_gate(deployed, artifact, tmp_path)
+    outcomes = rehearse_the_gate(deployed, artifact, tmp_path, loopback_account)
     # THEN the deployed check runs, not the commit's: it lists the deleted approval and the gate's own
     # changed buildspec, and the approval waits for a person
     note = outcomes["PipelineChange.Check"].note

@@ -50,11 +50,12 @@ def prepare(session: Any, template: Path) -> str:
     )
 
 
-def judged_run(pipeline_app: Any, tmp_path: Path, cli_env: dict[str, str]) -> tuple[actions.Run, Any, Path]:
+def judged_run(
+    pipeline_app: Any, tmp_path: Path, account: tuple[Any, dict[str, str]]
+) -> tuple[actions.Run, Any, Path]:
     """An execution past its gate (the digest exported), its JudgedChangeSet action and dev's template."""
     artifact = commit_artifact(pipeline_app, tmp_path)
-    run = run_through_the_gate(deployed_template(artifact), artifact, tmp_path)
-    run.emulator_env = cli_env
+    run = run_through_the_gate(deployed_template(artifact), artifact, tmp_path, account)
     (action,) = [a for a in run.pipeline.actions if a.stage == "Dev" and a.name == ACTION]
     return run, action, dev_template(run, action)
 
@@ -69,8 +70,8 @@ def test_a_template_rewritten_for_prepare_and_restored_fails_judged_change_set(
 ):
     # GIVEN an execution past its gate, and dev's template rewritten after DevPermissionsCheck.Check:
     # a topic more, in time for Prepare, which creates the change set from it; then restored
-    session, cli_env = loopback_account
-    run, action, template = judged_run(pipeline_app, tmp_path, cli_env)
+    session = loopback_account[0]
+    run, action, template = judged_run(pipeline_app, tmp_path, loopback_account)
     judged = template.read_bytes()
     rewritten = json.loads(judged)
     rewritten["Resources"]["Planted"] = TOPIC
@@ -95,8 +96,8 @@ def test_a_template_rewritten_for_prepare_and_restored_fails_judged_change_set(
 @pytest.mark.synth
 def test_the_change_set_of_the_untouched_artifact_passes(pipeline_app, loopback_account, tmp_path):
     # GIVEN an execution past its gate whose Prepare created the change set from the judged template
-    session, cli_env = loopback_account
-    run, action, template = judged_run(pipeline_app, tmp_path, cli_env)
+    session = loopback_account[0]
+    run, action, template = judged_run(pipeline_app, tmp_path, loopback_account)
     change_set = prepare(session, template)
     # WHEN Dev's JudgedChangeSet runs its deployed buildspec
     outcome = actions.codebuild_action(run, action)

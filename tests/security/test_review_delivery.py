@@ -62,7 +62,11 @@ def test_the_section_lists_the_pipelines_stages_and_actions_in_run_order(review)
         ("VerifyProd", 9, "CodeBuild action"),
     ]
     gate = {a["name"]: a["kind"] for a in stages["PipelineChangeGate"]}
-    assert gate == {"PipelineChange.Check": "check", "PipelineChange.Confirm": "approval"}
+    assert gate == {
+        "PipelineChange.Check": "check",
+        "PipelineChange.Confirm": "approval",
+        "PipelineChange.Approved": "CodeBuild action",
+    }
 
 
 @pytest.mark.synth
@@ -95,7 +99,7 @@ def test_each_project_has_its_actions_commands_inputs_role_and_what_that_role_ma
         p for p in review.report["delivery"]["projects"] if "Dev / DevPermissionsCheck.Check" in p["actions"]
     ]
     assert checks[0]["actions"] == ["Dev / DevPermissionsCheck.Check", "Prod / ProdPermissionsCheck.Check"]
-    assert len(review.report["delivery"]["projects"]) == 12
+    assert len(review.report["delivery"]["projects"]) == 13
 
 
 @pytest.mark.synth
@@ -143,6 +147,7 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
     assert [g["gate"] for g in gates["rows"]] == [
         "PipelineChange.Check",
         "PipelineChange.Confirm",
+        "PipelineChange.Approved",
         "*PermissionsCheck.Check",
         "*PermissionsCheck.Confirm",
         "*.JudgedChangeSet",
@@ -171,9 +176,9 @@ def test_the_section_renders_in_markdown_html_and_json(review):
     assert "## Delivery path" in markdown
     assert 'id="delivery"' in page
     assert 'href="#delivery"' in page
-    assert page.count('class="delivery-action"') == len(actions) == 22
+    assert page.count('class="delivery-action"') == len(actions) == 23
     assert page.count('class="delivery-project"') == len(section["projects"])
-    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 7
+    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 8
     assert page.count('class="delivery-flag"') == len(section["flags"])
     for action in actions:
         assert f"`{action['name']}`" in markdown

@@ -136,7 +136,7 @@ def acknowledge_generated_grants(
         if is_asset_project(project):
             continue  # the asset projects share one role, acknowledged below
         role = role_of(project, project.role)
-        own = _own_codebuild_resources(project)
+        own = own_codebuild_resources(project)
         if is_synth_project(project):
             acknowledge_grants(role, {**artifact_write, **artifact_key, **own})
             continue
@@ -152,7 +152,7 @@ def acknowledge_generated_grants(
     asset_projects = [p for p in codebuild_projects(pipeline) if is_asset_project(p)]
     acknowledge_grants(
         file_role(pipeline),
-        {**artifact_read, **{k: v for p in asset_projects for k, v in _own_codebuild_resources(p).items()}},
+        {**artifact_read, **{k: v for p in asset_projects for k, v in own_codebuild_resources(p).items()}},
     )
 
 
@@ -175,7 +175,7 @@ def _acknowledge_action_roles(
             acknowledge_grants(role, {APPROVAL_KEY_GRANT: compliance.APPROVAL_TOPIC_KEY})
 
 
-def _own_codebuild_resources(project: codebuild.Project) -> dict[str, Reason]:
+def own_codebuild_resources(project: codebuild.Project) -> dict[str, Reason]:
     """The findings of CodeBuild's default grant to a project: its own log group and report groups."""
     stack, name, own_logs = cdk.Stack.of(project), project.project_name, compliance.CODEBUILD_OWN_LOGS
     return {

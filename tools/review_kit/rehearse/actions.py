@@ -97,7 +97,7 @@ def source_action(run: Run, action: Action) -> Outcome:
 
 
 def codebuild_action(run: Run, action: Action) -> Outcome:
-    if change_gate.is_gate(action):  # the deployed pipeline's check of its own change (change_gate.py)
+    if change_gate.is_gate_check(action):  # the deployed pipeline's check of its own change (change_gate.py)
         verdict, note, measured = change_gate.judge(run, action)
         if verdict == "fail":
             raise FailedBuild(Outcome("fail", note, [measured]), note)
@@ -463,9 +463,12 @@ def cloudformation_action(run: Run, action: Action) -> Outcome:
 
 def manual_action(run: Run, action: Action) -> Outcome:
     """Not run: a person's step. What they would see at this point."""
-    checked = [o for a, o in run.history if change_gate.is_gate(a) and a.provider == "CodeBuild"]
-    if change_gate.is_gate(action) and checked and checked[-1].result == "pass":
-        return Outcome("pass", f"approved by the gate's check: {checked[-1].note}")
+    checked = [(a, o) for a, o in run.history if change_gate.is_gate_check(a)]
+    if change_gate.is_gate(action) and checked and checked[-1][1].result == "pass":
+        # The check's PutApprovalResult, as its build's role: a session of that role approved it.
+        role = change_gate.check_role_arn(run, checked[-1][0])
+        approvals.approve_as(run, action, approvals.session_of(role, "AWSCodeBuild-rehearsal"), "")
+        return Outcome("pass", f"approved by the gate's check: {checked[-1][1].note}")
     comment = action.configuration.get("CustomData", "")
     written = approvals.approve(run, action)  # what they write, as CodePipeline lists it (approvals.py)
     before = [f"{a.label} {o.result}" for a, o in run.history if a.provider != "Manual"]

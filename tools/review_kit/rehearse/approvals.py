@@ -4,8 +4,11 @@ moto 5.2.5's CodePipeline has no ListActionExecutions. A person's approval is no
 rehearsal (actions.manual_action), but what they would write is: the prod approval's comment asks
 for the id of the change set under review, so the rehearsal's approver gives the id of the change
 set this stage's Prepare action created (what the person would copy from DescribeChangeSet), and
-the approval is recorded as CodePipeline would list it. ApprovedChangeSet, the step after it, then
-reads it back through the API like any pipeline build (stages/pipeline/approved_change_set_check.py).
+the approval is recorded as CodePipeline would list it, given through the approver role. The gate's
+own approval of PipelineChange.Confirm (its check approving a change no person must see) is recorded
+as a session of the check's CodeBuild role, as PutApprovalResult from that build would be.
+ApprovedChangeSet and PipelineChange.Approved, the steps after them, then read them back through the
+API like any pipeline build (stages/pipeline/approved_change_set_check.py).
 """
 
 from __future__ import annotations
@@ -111,12 +114,24 @@ def approve(run: Any, action: Any) -> str:
             pending.pop(stack, None)
     ids = pending_change_set_ids(run.session, pending.items()) if pending else []
     summary = "reviewed in the rehearsal" + (f"; approving {', '.join(ids)}" if ids else "")
+    # A session of the approver role, as CodePipeline's updatedBy names an approver who assumed it.
+    approver = f"arn:aws:iam::{emulator.ACCOUNT}:role/{APPROVER_ROLE_NAME}"
+    approve_as(run, action, session_of(approver, "rehearsal"), summary)
+    return summary
+
+
+def approve_as(run: Any, action: Any, by: str, summary: str = "") -> None:
+    """This run's approval of `action` by principal `by` (CodePipeline's updatedBy)."""
     record(
         execution_id=run.variables["codepipeline"]["PipelineExecutionId"],
         stage=action.stage,
         action=action.name,
         summary=summary,
-        # A session of the approver role, as CodePipeline's updatedBy names an approver who assumed it.
-        by=f"arn:aws:sts::{emulator.ACCOUNT}:assumed-role/{APPROVER_ROLE_NAME}/rehearsal",
+        by=by,
     )
-    return summary
+
+
+def session_of(role_arn: str, session: str) -> str:
+    """The principal a session of `role_arn` acts as: arn:<p>:sts::<account>:assumed-role/<name>/<session>."""
+    _, partition, _, _, account, resource = role_arn.split(":", 5)
+    return f"arn:{partition}:sts::{account}:assumed-role/{resource.rsplit('/', 1)[-1]}/{session}"

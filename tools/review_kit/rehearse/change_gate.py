@@ -5,8 +5,9 @@ would decode it), not the working tree's. It compares the artifact's pipeline te
 deployed one: `Run.deployed_templates[<pipeline stack>]` when a scenario sets it (the pipeline as
 deployed from an earlier commit), else the artifact's own (a person's first `cdk deploy` of this
 commit, the state a fresh rehearsal starts from). The judging runs as its own measured python3
-process, as in the build (its peak goes to measured.json). CodePipeline's approval API is not
-emulated: the verdict is the check's row, and the approval's row reads it. The buildspec's install
+process, as in the build (its peak goes to measured.json). The check's PutApprovalResult is not
+run: the verdict is the check's row, and the approval's row reads it (approved by the check, it is
+recorded as a session of the check's role: approvals.py). The buildspec's install
 commands (the artifact's digest) run as written, in /bin/sh in the artifact, and the variables its
 `env.exported-variables` names become the action's namespace's, as CodePipeline keeps them for the
 actions after it (`#{PipelineChangeCheck.ARTIFACT_DIGEST}`).
@@ -26,10 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from stages.pipeline.self_mutation_gate import CHECK_ACTION, GATE_STAGE
 from tools.review_kit.rehearse.measure import Measured, run_measured
 from tools.review_kit.rehearse.pipeline import Action
 
-GATE_STAGE = "PipelineChangeGate"
 _EMBEDDED = re.compile(r'echo "([A-Za-z0-9+/=]+)" \| base64 -d \| gunzip > "\$GATE_DIR/([A-Za-z_]+\.py)"')
 # The check's judging without its approval calls (CodePipeline's API is not emulated): a verdict file.
 _JUDGE = """import json, sys
@@ -47,6 +48,18 @@ Path(out).write_text(json.dumps(result), encoding="utf-8")
 
 def is_gate(action: Action) -> bool:
     return action.stage == GATE_STAGE
+
+
+def is_gate_check(action: Action) -> bool:
+    """The gate's check (PipelineChange.Check), not the other builds of its stage."""
+    return is_gate(action) and action.name == CHECK_ACTION
+
+
+def check_role_arn(run: Any, check: Action) -> str:
+    """The role the check's build runs as (its project's ServiceRole), as deployed."""
+    project = run.pipeline.project(check)
+    role = run.pipeline.template["Resources"][project.logical_id]["Properties"]["ServiceRole"]
+    return str(run.pipeline.resolve(role))
 
 
 def embedded_check(spec: dict[str, Any], into: Path) -> Path:
