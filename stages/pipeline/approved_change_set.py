@@ -16,15 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aws_cdk as cdk
-from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
 from stages.pipeline import approved_change_set_check
-from stages.pipeline.bootstrap import assume_lookup_role, bootstrap_qualifier, lookup_role_env
+from stages.pipeline.bootstrap import lookup_role_step
 from stages.pipeline.embedded import write_out
 from stages.upload_stage import UploadApiStage
 
@@ -69,9 +67,10 @@ class ApprovedChangeSetStep:
                 "assumes the stage account's read-only lookup role"
             ),
         )
-        self.step = pipelines.CodeBuildStep(
+        self.step = lookup_role_step(
             STEP_ID,
-            input=source,
+            stage=stage,
+            source=source,
             role=self.role,
             env={
                 # CodePipeline puts this execution's id in the action's environment.
@@ -80,33 +79,33 @@ class ApprovedChangeSetStep:
                 "APPROVAL_ACTION": f"{stack.node.id}.{approval.id}",
                 "STACK_NAME": stack.stack_name,
                 "CHANGE_SET_NAME": change_set_name,
-                "BOOTSTRAP_QUALIFIER": bootstrap_qualifier(stage),
-                **lookup_role_env(stage),
                 # Only approvals given through the approver role count (when approvers are named).
                 **({approved_change_set_check.APPROVER_ENV: approver_role_arn} if approver_role_arn else {}),
             },
             commands=check_commands(),
-            partial_build_spec=codebuild.BuildSpec.from_object(
-                {"phases": {"install": {"runtime-versions": runtime_versions}}}
-            ),
-            role_policy_statements=[assume_lookup_role(stage)],
-            timeout=cdk.Duration.minutes(10),
+            runtime_versions=runtime_versions,
         )
         # After the approval, before the deploy (both are the stack's change-set steps).
         self.step.add_step_dependency(approval)
 
     def grant(self, pipeline: codepipeline.Pipeline) -> None:
-        """In a policy of its own: the pipeline names the project, so the role's default policy (which
-        the project waits for) cannot name the pipeline. The execution id comes from CodePipeline."""
-        iam.Policy(
-            self.scope,
-            f"{self.role.node.id}ListPolicy",
-            roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="ListThisPipelinesActionExecutions",
-                    actions=["codepipeline:ListActionExecutions"],
-                    resources=[pipeline.pipeline_arn],
-                )
-            ],
-        )
+        grant_listing_action_executions(self.scope, f"{self.role.node.id}ListPolicy", self.role, pipeline)
+
+
+def grant_listing_action_executions(
+    scope: Construct, construct_id: str, role: iam.IRole, pipeline: codepipeline.Pipeline
+) -> None:
+    """In a policy of its own: the pipeline names the project, so the role's default policy (which
+    the project waits for) cannot name the pipeline. The execution id comes from CodePipeline."""
+    iam.Policy(
+        scope,
+        construct_id,
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                sid="ListThisPipelinesActionExecutions",
+                actions=["codepipeline:ListActionExecutions"],
+                resources=[pipeline.pipeline_arn],
+            )
+        ],
+    )

@@ -11,10 +11,13 @@ and its variables from here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
 
 from stages.upload_stage import UploadApiStage
 
@@ -49,4 +52,30 @@ def assume_lookup_role(stage: UploadApiStage) -> iam.PolicyStatement:
         sid="AssumeTheStageAccountsLookupRole",
         actions=["sts:AssumeRole"],
         resources=[bootstrap_role_arn(stage, "lookup")],
+    )
+
+
+def lookup_role_step(
+    step_id: str,
+    *,
+    stage: UploadApiStage,
+    source: pipelines.IFileSetProducer,
+    role: iam.IRole,
+    env: Mapping[str, str],
+    commands: Sequence[str],
+    runtime_versions: dict[str, str],
+) -> pipelines.CodeBuildStep:
+    """A step that reads its stage through the stage account's lookup role: `env` plus what finds
+    that role, its one grant (assume it), the build image's runtimes, ten minutes."""
+    return pipelines.CodeBuildStep(
+        step_id,
+        input=source,
+        role=role,
+        env={**env, "BOOTSTRAP_QUALIFIER": bootstrap_qualifier(stage), **lookup_role_env(stage)},
+        commands=list(commands),
+        partial_build_spec=codebuild.BuildSpec.from_object(
+            {"phases": {"install": {"runtime-versions": runtime_versions}}}
+        ),
+        role_policy_statements=[assume_lookup_role(stage)],
+        timeout=cdk.Duration.minutes(10),
     )

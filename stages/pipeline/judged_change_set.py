@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
 from stages.pipeline import approved_change_set_check, judged_change_set_check
-from stages.pipeline.bootstrap import assume_lookup_role, bootstrap_qualifier, lookup_role_env
+from stages.pipeline.bootstrap import lookup_role_step
 from stages.pipeline.embedded import write_out
 from stages.pipeline.patches.artifact_digest import check_command
 from stages.pipeline.patches.generated import default_child, expect, only, patch_of
@@ -82,24 +81,19 @@ def judged_change_set_step(
             "assumes the stage account's read-only lookup role"
         ),
     )
-    return pipelines.CodeBuildStep(
+    return lookup_role_step(
         STEP_ID,
-        input=synth,
+        stage=stage,
+        source=synth,
         role=role,
         env={
             "STACK_NAME": stack.stack_name,
             "CHANGE_SET_NAME": change_set_name,
             "TEMPLATE_PATH": template_path(stage),
             "JUDGED_BY": judged_by,
-            "BOOTSTRAP_QUALIFIER": bootstrap_qualifier(stage),
-            **lookup_role_env(stage),
         },
         commands=check_commands(),
-        partial_build_spec=codebuild.BuildSpec.from_object(
-            {"phases": {"install": {"runtime-versions": runtime_versions}}}
-        ),
-        role_policy_statements=[assume_lookup_role(stage)],
-        timeout=cdk.Duration.minutes(10),
+        runtime_versions=runtime_versions,
     )
 
 

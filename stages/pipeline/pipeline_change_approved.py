@@ -31,6 +31,7 @@ from constructs import Construct
 
 from stages import compliance
 from stages.pipeline import approved_change_set_check as check
+from stages.pipeline.approved_change_set import grant_listing_action_executions
 from stages.pipeline.embedded import write_out
 from stages.pipeline.patches.acknowledgements import acknowledge_grants, own_codebuild_resources
 from stages.pipeline.patches.generated import expect, nag_resource, only
@@ -147,20 +148,7 @@ class PipelineChangeApproved(Construct):
         self._acknowledge()
 
     def _grant(self, pipeline: codepipeline.Pipeline) -> None:
-        """In a policy of its own: the pipeline names the project, so the role's default policy (which
-        the project waits for) cannot name the pipeline."""
-        iam.Policy(
-            self,
-            "ListPolicy",
-            roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="ListThisPipelinesActionExecutions",
-                    actions=["codepipeline:ListActionExecutions"],
-                    resources=[pipeline.pipeline_arn],
-                )
-            ],
-        )
+        grant_listing_action_executions(self, "ListPolicy", self.role, pipeline)
 
     def _acknowledge(self) -> None:
         """Its own logs and its input artifact's read, as every read-only step's."""

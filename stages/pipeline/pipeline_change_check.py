@@ -23,27 +23,11 @@ from pathlib import Path
 from typing import Any
 
 try:  # the repository's package (tests, the rehearsal, `make`)
-    from stages.pipeline.assembly_check import (
-        PIPELINE_TOOLS,
-        Refused,
-        assembly_tools_digest,
-        pipeline_template,
-        read_json,
-        stack_property_changes,
-        stage_template_paths,
-        unexpected_entries,
-    )
+    from stages.pipeline import assembly_check as rules
 except ImportError:  # the gate's build: the embedded copy written beside this file
-    from assembly_check import (  # type: ignore[no-redef]
-        PIPELINE_TOOLS,
-        Refused,
-        assembly_tools_digest,
-        pipeline_template,
-        read_json,
-        stack_property_changes,
-        stage_template_paths,
-        unexpected_entries,
-    )
+    import assembly_check as rules  # type: ignore[no-redef]
+
+Refused = rules.Refused
 
 AUTO_APPROVE, NEEDS_A_PERSON, REFUSED = 0, 10, 2
 # Resource metadata CloudFormation does not act on: CDK's construct paths, asset markers, and the
@@ -189,7 +173,7 @@ def _changed_keys(
 
 def deployed_template(path: Path) -> dict[str, Any]:
     """`aws cloudformation get-template --query TemplateBody --output json`: an object (a string if YAML)."""
-    body = read_json(path)
+    body = rules.read_json(path)
     return json.loads(body) if isinstance(body, str) else body
 
 
@@ -245,13 +229,15 @@ def approve(run: Runner, where: Mapping[str, str], token: str) -> None:
 def judge(assembly: Path, deployed: Path, stack_id: str, tools: str, qualifier: str) -> list[str]:
     """What needs a person ([] for nothing); Refused if the assembly cannot be vouched for.
     `qualifier`: the pipeline's bootstrap, whose bucket and roles SelfMutate's deploy must use."""
-    changes = unexpected_entries(assembly)
-    new = pipeline_template(assembly, stack_id, qualifier)
-    stage_template_paths(assembly, new, stack_id)
-    changes += stack_property_changes(assembly, stack_id, qualifier)
+    changes = rules.unexpected_entries(assembly)
+    new = rules.pipeline_template(assembly, stack_id, qualifier)
+    rules.stage_template_paths(assembly, new, stack_id)
+    changes += rules.stack_property_changes(assembly, stack_id, qualifier)
     changes += template_changes(deployed_template(deployed), new)
-    if assembly_tools_digest(assembly) != tools:
-        changes.append(f"{PIPELINE_TOOLS}/ (the CDK CLI SelfMutate and asset publishing install) changed")
+    if rules.assembly_tools_digest(assembly) != tools:
+        changes.append(
+            f"{rules.PIPELINE_TOOLS}/ (the CDK CLI SelfMutate and asset publishing install) changed"
+        )
     return changes
 
 
