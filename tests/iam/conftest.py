@@ -3,6 +3,7 @@ bundling skipped), read back as the cloud assembly `cdk synth` writes, and the b
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,3 +142,19 @@ APIGW_PUSH_TO_LOGS = {
         }
     ],
 }
+
+
+# The committed bootstrap template and the locked CLI's own, for the bootstrap roles' tests (a copy
+# per module: a test may edit its copy).
+@pytest.fixture(scope="module")
+def committed() -> dict[str, Any]:
+    from tests.iam.bootstrap_roles import committed_template
+
+    return copy.deepcopy(committed_template())
+
+
+@pytest.fixture(scope="module")
+def stock() -> dict[str, Any]:
+    from tests.iam.bootstrap_roles import stock_template
+
+    return copy.deepcopy(stock_template())

@@ -19,26 +19,13 @@ from tests.iam.bootstrap_roles import (
     KEY_ID,
     REGION,
     Bootstrap,
-    committed_template,
     decide,
     deployed_boundary,
     granting,
     own_policies,
-    stock_template,
 )
 from tools.dev import bootstrap_roles_boundary as brb
 from tools.review_kit.iam.arns import Env, generated_name
-
-
-@pytest.fixture(scope="module")
-def committed() -> dict[str, Any]:
-    return committed_template()
-
-
-@pytest.fixture(scope="module")
-def stock() -> dict[str, Any]:
-    return stock_template()
-
 
 # -- what the roles are for: allowed within the ceiling ----------------------------------------------
 

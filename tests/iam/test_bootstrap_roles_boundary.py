@@ -28,26 +28,13 @@ from tests.iam.bootstrap_roles import (
     STAR,
     Bootstrap,
     bootstraps,
-    committed_template,
     decide,
     deployed_boundary,
     granting,
     own_policies,
-    stock_template,
 )
 from tests.iam.conftest import set_policies
 from tools.review_kit.iam.evaluator import Request, evaluate
-
-
-@pytest.fixture(scope="module")
-def committed() -> dict[str, Any]:
-    return committed_template()
-
-
-@pytest.fixture(scope="module")
-def stock() -> dict[str, Any]:
-    return stock_template()
-
 
 # -- the dangerous calls ------------------------------------------------------------------------------
 

@@ -92,16 +92,6 @@ def may_assume(
 
 
 @pytest.fixture(scope="module")
-def committed() -> dict[str, Any]:
-    return json.loads(bt.TEMPLATE_PATH.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def stock() -> dict[str, Any]:
-    return bt.cli_template()
-
-
-@pytest.fixture(scope="module")
 def pipeline_roles(synth_pipeline) -> dict[str, tuple[str, list[dict[str, Any]]]]:
     """Every role of the three-account pipeline stack: logical id -> (ARN, its resolved policies)."""
     raw = synth_pipeline(**THREE_ACCOUNTS).template.to_json()
