@@ -284,18 +284,26 @@ def check(env: Mapping[str, str], run: Runner = aws) -> Verdict:
     return judge(approval, change_set, where=f"{name} of {stack}", approver_role=env.get(APPROVER_ENV, ""))
 
 
-def main(env: Mapping[str, str] | None = None, run: Runner = aws, argv: list[str] | None = None) -> int:
-    arguments = argv or []
+def verdict_exit(
+    judged: Callable[[Mapping[str, str], Runner], Verdict], env: Mapping[str, str], run: Runner
+) -> int:
+    """Print `judged`'s verdict (or why it cannot ask, on stderr) and return the exit code: 0, 1 or 2.
+    The judged-change-set check (run beside this file) ends the same way."""
     try:
-        if arguments not in ([], [WHO_APPROVED]):
-            raise CannotAsk(f"approved-change-set: arguments: none, or {WHO_APPROVED} (not {arguments})")
-        judged = check_who_approved if arguments else check
-        verdict = judged(os.environ if env is None else env, run)
+        verdict = judged(env, run)
     except CannotAsk as error:
         print(error, file=sys.stderr)
         return CANNOT_ASK
     print(verdict.line)
     return PASSED if verdict.passed else FAILED
+
+
+def main(env: Mapping[str, str] | None = None, run: Runner = aws, argv: list[str] | None = None) -> int:
+    arguments = argv or []
+    if arguments not in ([], [WHO_APPROVED]):
+        print(f"approved-change-set: arguments: none, or {WHO_APPROVED} (not {arguments})", file=sys.stderr)
+        return CANNOT_ASK
+    return verdict_exit(check_who_approved if arguments else check, os.environ if env is None else env, run)
 
 
 if __name__ == "__main__":

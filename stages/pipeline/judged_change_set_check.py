@@ -181,13 +181,7 @@ def check(env: Mapping[str, str], run: shared.Runner = aws) -> shared.Verdict:
 
 
 def main(env: Mapping[str, str] | None = None, run: shared.Runner = aws) -> int:
-    try:
-        verdict = check(os.environ if env is None else env, run)
-    except CannotAsk as error:
-        print(error, file=sys.stderr)
-        return CANNOT_ASK
-    print(verdict.line)
-    return PASSED if verdict.passed else FAILED
+    return shared.verdict_exit(check, os.environ if env is None else env, run)
 
 
 if __name__ == "__main__":
