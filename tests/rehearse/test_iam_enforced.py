@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,12 +39,8 @@ OLD_POLICY_SID = "PublishAssetsChecksTheBootstrapVersionAsTheDeployRole"  # stag
 @pytest.fixture(scope="module")
 def account(pipeline_app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Bootstrapped, the pipeline stack deployed by the operator; IAM enforced from the first call."""
-    cdk_out = pipeline_app.outdir
-    tools_dir = cdk_out / "pipeline-tools"  # what `make synth` adds to the assembly
-    if not tools_dir.exists():
-        tools_dir.mkdir()
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(REPO_ROOT / name, tools_dir / name)
+    # The synth artifact as `make synth` writes it: assets staged, the pipeline tools added.
+    cdk_out = pipeline_app.artifact(tmp_path_factory.mktemp("artifact") / "cdk.out")
     saved = dict(os.environ)
     emu = emulator.start()
     try:
