@@ -40,6 +40,7 @@ from stages.pipeline.self_mutation_gate import (
     ARTIFACT_READ_GRANTS,
     CHECK_ACTION,
     GATE_STAGE,
+    gate_stage_project,
     read_only_artifact_key,
 )
 
@@ -96,22 +97,15 @@ class PipelineChangeApproved(Construct):
             # Only approvals given through the approver role count (when approvers are named).
             **({check.APPROVER_ENV: approver_role_arn} if approver_role_arn else {}),
         }
-        self.project = codebuild.PipelineProject(
+        self.project = gate_stage_project(
             self,
-            "Project",
             description=f"{GATE_STAGE}: was {APPROVAL_ACTION} approved by its check or an approver?",
             role=self.role,
-            build_spec=codebuild.BuildSpec.from_object(approved_build_spec()),
-            environment=codebuild.BuildEnvironment(
-                build_image=build_image, compute_type=codebuild.ComputeType.SMALL
-            ),
-            environment_variables={
-                name: codebuild.BuildEnvironmentVariable(value=value) for name, value in variables.items()
-            },
-            encryption_key=artifact_bucket.encryption_key,
-            logging=codebuild.LoggingOptions(
-                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)
-            ),
+            build_spec=approved_build_spec(),
+            variables=variables,
+            build_logs=build_logs,
+            artifact_bucket=artifact_bucket,
+            build_image=build_image,
             timeout=cdk.Duration.minutes(5),
         )
 

@@ -102,6 +102,40 @@ def gate_build_spec(script: Path = CHECK_SCRIPT, rules: Path = ASSEMBLY_SCRIPT) 
     }
 
 
+def gate_stage_project(
+    scope: Construct,
+    *,
+    description: str,
+    role: iam.IRole,
+    build_spec: dict[str, object],
+    variables: dict[str, str],
+    build_logs: logs.ILogGroup,
+    artifact_bucket: s3.IBucket,
+    build_image: codebuild.IBuildImage,
+    timeout: cdk.Duration,
+) -> codebuild.PipelineProject:
+    """A project of the gate's stage (the check, PipelineChange.Approved): its own role and inline
+    buildspec, plain variables, SMALL, the artifact bucket's key, logs to the build log group."""
+    return codebuild.PipelineProject(
+        scope,
+        "Project",
+        description=description,
+        role=role,
+        build_spec=codebuild.BuildSpec.from_object(build_spec),
+        environment=codebuild.BuildEnvironment(
+            build_image=build_image, compute_type=codebuild.ComputeType.SMALL
+        ),
+        environment_variables={
+            name: codebuild.BuildEnvironmentVariable(value=value) for name, value in variables.items()
+        },
+        encryption_key=artifact_bucket.encryption_key,
+        logging=codebuild.LoggingOptions(
+            cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)
+        ),
+        timeout=timeout,
+    )
+
+
 class SelfMutationGate(Construct):
     """The gate's project and role; `add_to` puts its stage into the built pipeline."""
 
@@ -129,30 +163,22 @@ class SelfMutationGate(Construct):
                 f"{APPROVAL_ACTION}; assumes no role"
             ),
         )
-        self.project = codebuild.PipelineProject(
+        self.project = gate_stage_project(
             self,
-            "Project",
             description=f"{GATE_STAGE}: does the pipeline change self-mutation would apply need a person?",
             role=self.role,
-            build_spec=codebuild.BuildSpec.from_object(gate_build_spec()),
-            environment=codebuild.BuildEnvironment(
-                build_image=build_image, compute_type=codebuild.ComputeType.SMALL
-            ),
-            environment_variables={
-                name: codebuild.BuildEnvironmentVariable(value=value)
-                for name, value in {
-                    "PIPELINE_STACK": stack.stack_name,
-                    "PIPELINE_TOOLS_DIGEST": pipeline_tools_digest(),
-                    # SelfMutate deploys through this bootstrap (the CDK default, as cdk.json leaves it).
-                    "PIPELINE_QUALIFIER": PIPELINE_QUALIFIER,
-                    "GATE_STAGE": GATE_STAGE,
-                    "APPROVAL_ACTION": APPROVAL_ACTION,
-                }.items()
+            build_spec=gate_build_spec(),
+            variables={
+                "PIPELINE_STACK": stack.stack_name,
+                "PIPELINE_TOOLS_DIGEST": pipeline_tools_digest(),
+                # SelfMutate deploys through this bootstrap (the CDK default, as cdk.json leaves it).
+                "PIPELINE_QUALIFIER": PIPELINE_QUALIFIER,
+                "GATE_STAGE": GATE_STAGE,
+                "APPROVAL_ACTION": APPROVAL_ACTION,
             },
-            encryption_key=artifact_bucket.encryption_key,
-            logging=codebuild.LoggingOptions(
-                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)
-            ),
+            build_logs=build_logs,
+            artifact_bucket=artifact_bucket,
+            build_image=build_image,
             timeout=cdk.Duration.minutes(15),
         )
 
