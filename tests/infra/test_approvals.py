@@ -31,6 +31,7 @@ from stages.pipeline.approvals import (
 )
 from tests.iam.conftest import read_policy
 from tools.review_kit.iam.evaluator import Request, evaluate
+from tools.review_kit.rehearse.codebuild import phase_commands
 
 from .conftest import SynthesizedApp, as_text
 from .test_delivery_trust import ADMINISTRATOR_ACCESS, concrete
@@ -453,12 +454,8 @@ def test_the_check_is_told_which_approval_and_which_change_set(pipeline_app):
 def _check_commands(app: SynthesizedApp) -> tuple[dict[str, Any], list[str]]:
     """ApprovedChangeSet's buildspec and every command it runs, in every phase."""
     spec = app.buildspec(app.project_id(_prod_action(app, "UploadApi.ApprovedChangeSet")))
-    commands = [
-        str(command)
-        for phase in spec["phases"].values()
-        for key in ("commands", "finally")
-        for command in phase.get(key) or []
-    ]
+    # every command of every phase, as CodeBuild runs them (the rehearsal's reading)
+    commands = [command for _, command in phase_commands(spec)]
     return spec, commands
 
 

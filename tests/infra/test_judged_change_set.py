@@ -20,6 +20,7 @@ from stages.pipeline.patches.artifact_digest import REFERENCE, VARIABLE, check_c
 from stages.pipeline.patches.generated import GeneratedConstructChanged
 from stages.template_text import as_nag_text as as_text
 from tests.infra.conftest import SynthesizedApp
+from tools.review_kit.rehearse.codebuild import phase_commands
 
 ACTION = "UploadApi.JudgedChangeSet"
 STAGES = ("Dev", "Prod")
@@ -37,12 +38,8 @@ def _environment(app: SynthesizedApp, action: dict[str, Any]) -> dict[str, str]:
 
 def _commands(app: SynthesizedApp, action: dict[str, Any]) -> list[str]:
     spec = app.buildspec(app.project_id(action))
-    return [
-        str(command)
-        for phase in spec["phases"].values()
-        for key in ("commands", "finally")
-        for command in phase.get(key) or []
-    ]
+    # every command of every phase, as CodeBuild runs them (the rehearsal's reading)
+    return [command for _, command in phase_commands(spec)]
 
 
 def test_dev_checks_its_change_set_after_prepare_and_before_deploy(pipeline_app):

@@ -20,6 +20,7 @@ from stages.pipeline import approved_change_set_check as check
 from stages.pipeline.patches.generated import as_list
 from stages.pipeline.pipeline_change_approved import APPROVED_ACTION, CHECK_SCRIPT
 from stages.pipeline.self_mutation_gate import APPROVAL_ACTION, CHECK_ACTION, GATE_STAGE
+from tools.review_kit.rehearse.codebuild import phase_commands
 
 from .conftest import SynthesizedApp, as_text
 from .test_approvals import approver_app  # noqa: F401 - the fixture: the app with approvers named
@@ -41,12 +42,8 @@ def _environment(app: SynthesizedApp) -> dict[str, str]:
 
 def _commands(app: SynthesizedApp) -> tuple[dict[str, Any], list[str]]:
     spec = app.buildspec(app.project_id(_actions(app)[APPROVED_ACTION]))
-    commands = [
-        str(command)
-        for phase in spec["phases"].values()
-        for key in ("commands", "finally")
-        for command in phase.get(key) or []
-    ]
+    # every command of every phase, as CodeBuild runs them (the rehearsal's reading)
+    commands = [command for _, command in phase_commands(spec)]
     return spec, commands
 
 
