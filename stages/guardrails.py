@@ -14,6 +14,9 @@ PERMISSIONS_BOUNDARY_NAME = "UploadApiPermissionsBoundary"
 # The role people approve through: a fixed name, so the boundary lets exactly it promote
 # (NoPromotionByRole) and ApprovedChangeSet accepts only its sessions (stages/pipeline/approvals.py).
 APPROVER_ROLE_NAME = "UploadApiPipeline-Approver"
+# Each stage's upload stack's construct id: its stack is `<Stage>-UploadApi`, the name the policies and
+# the boundary give its resources (stages/upload_stage.py builds it; tools/dev reads it without the CDK).
+UPLOAD_STACK_ID = "UploadApi"
 # The execution role's policies (one would pass IAM's 6,144-character managed policy limit).
 EXECUTION_POLICY_NAME = "UploadApiCfnExecution"
 EXECUTION_RESOURCES_POLICY_NAME = "UploadApiCfnExecutionResources"

@@ -13,12 +13,11 @@ from stages.guardrails import (
     APP_TAG_VALUE,
     PERMISSIONS_BOUNDARY_NAME,
     STAGE_TAG_KEY,
+    UPLOAD_STACK_ID,
     stage_policy_name,
 )
 from stages.settings import StageSettings
 from stages.upload.stack import UploadApiStack
-
-UPLOAD_STACK_ID = "UploadApi"
 
 
 class UploadApiStage(cdk.Stage):

@@ -62,7 +62,6 @@ from stages.guardrails import (
 )
 from stages.pipeline.settings import check_stage_environments, load_pipeline_settings, place_account_settings
 from stages.settings import CONTEXT_KEY, STAGE_NAMES, SettingsError, load_stage_settings
-from stages.upload_stage import UPLOAD_STACK_ID
 from tools.common.paths import REPO_ROOT
 from tools.dev import bootstrap_roles_boundary
 
@@ -163,7 +162,7 @@ def policy_sets(upload_api_context: Any) -> list[PolicySet]:
             ),
         ),
         stage_accounts=tuple(
-            (f"{s.capitalize()}-{UPLOAD_STACK_ID}", str(settings[s].account))
+            (bootstrap_roles_boundary.stack_name(s), str(settings[s].account))
             for s in STAGE_NAMES
             if settings[s].account and settings[s].account != pipeline_settings.account
         ),

@@ -36,11 +36,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from stages.guardrails import UPLOAD_STACK_ID
 from tools.dev.bootstrap_template import PIPELINE_STACK
 
 FILE = "bootstrap-roles-boundary.json"
-# stages/upload_stage.py's UPLOAD_STACK_ID (not imported: it imports the CDK; a test compares them).
-UPLOAD_STACK_ID = "UploadApi"
 OWN = "${aws:PrincipalAccount}"
 TOOLKIT_STACK = "CDKToolkit"  # the CLI's default bootstrap stack name
 # The pipeline's artifact bucket (stages/pipeline/stack.py `ArtifactBucket`): CloudFormation names it
