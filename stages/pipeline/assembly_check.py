@@ -22,6 +22,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+try:  # the repository's package (tests, the rehearsal, `make`)
+    from stages.pipeline import asset_content
+except ImportError:  # the gate's build: the embedded copy written beside this module
+    import asset_content  # type: ignore[no-redef]
+
 # What the self-mutation and asset projects install their CDK CLI from (`npm ci`): exactly these.
 PIPELINE_TOOLS = "pipeline-tools"
 PIPELINE_TOOLS_FILES = ("package-lock.json", "package.json")
@@ -280,6 +285,36 @@ def _refuse_assets_built_by_commands(assembly: Path) -> None:
                 f"{manifest_path.name}: container image assets {sorted(manifest['dockerImages'])}: "
                 "the asset build would run a docker build; the app has none"
             )
+
+
+def unbound_assets(assembly: Path, deployed: Mapping[str, Any]) -> list[str]:
+    """Assets whose object may hold other bytes than the artifact's, one line each for a person.
+
+    An asset is bound when its key is its content's SHA-256 (a template) or its exact aws-cdk-lib
+    fingerprint (asset_content.py): the key names those bytes and no others, so an object already
+    under it, published by any run, holds them. A pipeline-stack asset whose key the deployed
+    pipeline names was published when that pipeline was, and is not published again. Any other key
+    (a CDK-provided handler's fixed hash, an asset hashed from its source) says nothing of the
+    bytes: a person confirms it. Paths and destinations are asset_destinations' to refuse first."""
+    deployed_text = json.dumps(deployed)
+    lines = []
+    for manifest_path in _asset_manifests(assembly):
+        for asset_id, entry in read_json(manifest_path).get("files", {}).items():
+            destinations: list[Mapping[str, Any]] = list(entry.get("destinations", {}).values())
+            key = str(destinations[0].get("objectKey", "")) if destinations else ""
+            path = _within(assembly, manifest_path.parent, str(entry.get("source", {}).get("path", "")))
+            if not path.exists():
+                raise Refused(f"asset {asset_id}: {path.relative_to(assembly)} is not in the artifact")
+            if path.is_file() and key.split(".", 1)[0] == hashlib.sha256(path.read_bytes()).hexdigest():
+                continue
+            reasons = asset_content.unbound_reasons(path, key)
+            if not reasons or (manifest_path.parent == assembly and f'"{key}"' in deployed_text):
+                continue
+            lines.append(
+                f"asset {asset_id} ({path.relative_to(assembly)}, published as {key}): "
+                f"{'; '.join(reasons[:3])}: the asset build would publish bytes no check bound to that key"
+            )
+    return lines
 
 
 def _asset_manifests(assembly: Path) -> Iterable[Path]:

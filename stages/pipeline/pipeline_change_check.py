@@ -233,7 +233,9 @@ def judge(assembly: Path, deployed: Path, stack_id: str, tools: str, qualifier: 
     new = rules.pipeline_template(assembly, stack_id, qualifier)
     rules.stage_template_paths(assembly, new, stack_id)
     changes += rules.stack_property_changes(assembly, stack_id, qualifier)
-    changes += template_changes(deployed_template(deployed), new)
+    old = deployed_template(deployed)
+    changes += rules.unbound_assets(assembly, old)
+    changes += template_changes(old, new)
     if rules.assembly_tools_digest(assembly) != tools:
         changes.append(
             f"{rules.PIPELINE_TOOLS}/ (the CDK CLI SelfMutate and asset publishing install) changed"

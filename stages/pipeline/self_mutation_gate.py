@@ -34,7 +34,7 @@ from constructs import Construct
 
 from stages import compliance
 from stages.guardrails import PIPELINE_QUALIFIER
-from stages.pipeline import assembly_check, pipeline_change_check
+from stages.pipeline import assembly_check, asset_content, pipeline_change_check
 from stages.pipeline.embedded import write_out
 from stages.pipeline.patches import artifact_digest
 from stages.pipeline.patches.acknowledgements import APPROVAL_KEY_GRANT, acknowledge_grants
@@ -54,8 +54,10 @@ CHECK_ACTION = "PipelineChange.Check"
 APPROVAL_ACTION = "PipelineChange.Confirm"
 UPDATE_STAGE, SELF_MUTATE_ACTION = "UpdatePipeline", "SelfMutate"
 CHECK_SCRIPT = Path(pipeline_change_check.__file__)
-# The check's own module of assembly rules, written out beside it (it imports it by that name).
+# The check's own modules, written out beside it (imported by these names): the assembly rules and
+# the asset fingerprint they recompute.
 ASSEMBLY_SCRIPT = Path(assembly_check.__file__)
+RULE_SCRIPTS = (ASSEMBLY_SCRIPT, Path(asset_content.__file__))
 # What the check reads: the pipeline tools `make synth` copies into the cloud assembly.
 ARTIFACT_READ_GRANTS = ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*")
 PIPELINE_TOOLS_SOURCES = {name: REPO_ROOT / name for name in assembly_check.PIPELINE_TOOLS_FILES}
@@ -67,7 +69,7 @@ def pipeline_tools_digest() -> str:
     )
 
 
-def gate_build_spec(script: Path = CHECK_SCRIPT, rules: Path = ASSEMBLY_SCRIPT) -> dict[str, object]:
+def gate_build_spec(script: Path = CHECK_SCRIPT, rules: tuple[Path, ...] = RULE_SCRIPTS) -> dict[str, object]:
     """Digest the artifact, write the check out, read the deployed template, judge; exit 10 leaves the
     approval to a person.
 
@@ -92,7 +94,7 @@ def gate_build_spec(script: Path = CHECK_SCRIPT, rules: Path = ASSEMBLY_SCRIPT) 
                 "commands": [
                     'GATE_DIR="$(mktemp -d)"',
                     write_out(script, '"$GATE_DIR/check.py"'),
-                    write_out(rules, f'"$GATE_DIR/{ASSEMBLY_SCRIPT.name}"'),
+                    *(write_out(module, f'"$GATE_DIR/{module.name}"') for module in rules),
                     'aws cloudformation get-template --stack-name "$PIPELINE_STACK" --query TemplateBody '
                     '--output json > "$GATE_DIR/deployed.json"',
                     f"{check} || [ $? -eq {pipeline_change_check.NEEDS_A_PERSON} ]",

@@ -20,9 +20,10 @@ from aws_cdk import aws_lambda as lambda_
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 HANDLER_PACKAGE = "upload_api"
-# Byte-code caches and test leftovers change on every run; hashing them would
-# give a new asset hash each synth and make the pipeline republish forever.
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache"]
+# Byte-code caches and tool leftovers change on every run: never copied into the bundle, so the
+# asset's hash (the bundle's) stays put and the pipeline does not republish an unchanged function.
+CACHE_PATTERNS = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+SWAGGER_UI = "aws_lambda_powertools/event_handler/openapi/swagger_ui"
 _PLATFORMS = {
     lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64",
     lambda_.Architecture.X86_64.name: "manylinux2014_x86_64",
@@ -57,15 +58,24 @@ def pip_install_command(target: Path, runtime_name: str, architecture: lambda_.A
 def build_bundle(target: Path, runtime_name: str, architecture: lambda_.Architecture) -> None:
     """Write the deployable tree into `target`: wheels first, then the handler package."""
     subprocess.run(pip_install_command(target, runtime_name, architecture), check=True)  # noqa: S603
-    shutil.copytree(
-        LAMBDA_DIR / HANDLER_PACKAGE,
-        target / HANDLER_PACKAGE,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        dirs_exist_ok=True,
-    )
+    copy_handler_package(target)
     # Wheel metadata and stub files are not needed at run time.
     for junk in [*target.glob("*.dist-info"), *target.glob("bin"), *target.glob("*-stubs")]:
         shutil.rmtree(junk, ignore_errors=True)
+    # Powertools' Swagger UI (1.7 MB, served only by `enable_swagger`, which the handler never calls).
+    # Its minified script splits a character across 8 KiB, which CDK's fingerprint cannot see, so
+    # PipelineChangeGate could not bind the asset's key to its bytes (stages/pipeline/asset_content.py).
+    for static in target.glob(f"{SWAGGER_UI}/*.min.*"):
+        static.unlink()
+
+
+def copy_handler_package(target: Path) -> None:
+    shutil.copytree(
+        LAMBDA_DIR / HANDLER_PACKAGE,
+        target / HANDLER_PACKAGE,
+        ignore=shutil.ignore_patterns(*CACHE_PATTERNS),
+        dirs_exist_ok=True,
+    )
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -80,10 +90,15 @@ class LocalPipBundling:
 
 
 def lambda_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
-    """The asset is exactly `lambda/`: its hash covers that folder and the pins, not caches."""
+    """The asset is the bundle built from `lambda/`, keyed by the bundle itself.
+
+    Hashed from the output (with no exclude pattern, which would leave deployed files out of the
+    hash), the object key is the fingerprint of exactly the files deployed. PipelineChangeGate
+    recomputes it before anything is published (stages/pipeline/asset_content.py): no run can
+    publish other code under the key a later commit names."""
     return lambda_.Code.from_asset(
         str(LAMBDA_DIR),
-        exclude=ASSET_EXCLUDES,
+        asset_hash_type=cdk.AssetHashType.OUTPUT,
         bundling=cdk.BundlingOptions(
             image=runtime.bundling_image,
             local=LocalPipBundling(runtime.name, architecture),
@@ -92,7 +107,8 @@ def lambda_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) ->
                 "bash",
                 "-c",
                 f"pip install --no-deps --require-hashes -r {lock_file(runtime.name).name} -t /asset-output"
-                f" && cp -r {HANDLER_PACKAGE} /asset-output/",
+                f" && cp -r {HANDLER_PACKAGE} /asset-output/"
+                f" && rm -f /asset-output/{SWAGGER_UI}/*.min.*",
             ],
         ),
     )

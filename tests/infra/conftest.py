@@ -14,6 +14,7 @@ and each upload stack in assembly-UploadApiPipeline-Dev/ and -Prod/.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -234,9 +235,12 @@ class SynthesizedApp:
         its assets staged inside it, and the pipeline tools copied in.
 
         These tests skip bundling, so the asset manifests name the function's source directory by its
-        absolute path; `cdk synth` stages each asset into the assembly (`asset.<id>`, which a stage's
-        manifest names `../asset.<id>`), which is what PipelineChangeGate accepts."""
+        absolute path and key it by a placeholder hash; `cdk synth` stages each asset into the assembly
+        (`asset.<id>`, which a stage's manifest names `../asset.<id>`) keyed by the bundle's
+        fingerprint, which is what PipelineChangeGate accepts. The staged copy is keyed so here, by
+        aws-cdk-lib's own FileSystem.fingerprint."""
         shutil.copytree(self.outdir, into)
+        rekeyed: dict[str, str] = {}
         for manifest_path in into.rglob("*.assets.json"):
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             for asset_id, entry in manifest.get("files", {}).items():
@@ -246,8 +250,10 @@ class SynthesizedApp:
                 staged = into / f"asset.{asset_id}"
                 if not staged.exists():
                     shutil.copytree(source, staged, ignore=shutil.ignore_patterns("__pycache__"))
+                    rekeyed[asset_id] = cdk.FileSystem.fingerprint(str(staged))
                 entry["source"]["path"] = os.path.relpath(staged, manifest_path.parent)
             manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        _rekey(into, rekeyed)
         (into / "pipeline-tools").mkdir(exist_ok=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(REPO_ROOT / name, into / "pipeline-tools" / name)
@@ -285,3 +291,30 @@ def synth_app(
     assert isinstance(stack, UploadApiPipelineStack)
     app.synth()
     return SynthesizedApp(app, outdir, stack, assertions.Template.from_stack(stack))
+
+
+def _rekey(assembly: Path, rekeyed: dict[str, str]) -> None:
+    """Each staged asset under its fingerprint (`rekeyed`: placeholder -> fingerprint), in every
+    manifest and template; then each template asset under its template's new SHA-256, as synth keys it."""
+    for old, new in rekeyed.items():
+        target = assembly / f"asset.{new}"
+        if target.exists():
+            shutil.rmtree(assembly / f"asset.{old}")
+        else:
+            (assembly / f"asset.{old}").rename(target)
+        _replace_in_json(assembly, old, new)
+    for manifest_path in assembly.rglob("*.assets.json"):
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        for asset_id, entry in manifest.get("files", {}).items():
+            if entry["source"].get("path", "").endswith(".template.json"):
+                template = manifest_path.parent / entry["source"]["path"]
+                _replace_in_json(
+                    manifest_path.parent, asset_id, hashlib.sha256(template.read_bytes()).hexdigest()
+                )
+
+
+def _replace_in_json(directory: Path, old: str, new: str) -> None:
+    for path in directory.rglob("*.json"):
+        text = path.read_text(encoding="utf-8")
+        if old in text:
+            path.write_text(text.replace(old, new), encoding="utf-8")

@@ -1,8 +1,10 @@
-"""The Lambda asset's hash covers lambda/ and nothing that changes between runs.
+"""The Lambda asset's key is the fingerprint of the bundle: what is deployed, and nothing that
+changes between runs.
 
-Bundling is skipped here, and the hash is still the source fingerprint of lambda/ (minus
-the exclude patterns) plus the bundling options; test_bundle.py checks it is the very hash
-a bundling synth produces. CDK caches staged assets per process, so each synth clears it.
+`cdk synth` keys the function's asset by aws-cdk-lib's fingerprint of the bundle it built
+(AssetHashType.OUTPUT), which PipelineChangeGate recomputes (stages/pipeline/asset_content.py). The
+bundle's handler package is copied here without pip; test_bundle.py checks a real bundling synth
+keys the staged bundle by its fingerprint.
 """
 
 from __future__ import annotations
@@ -13,28 +15,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aws_cdk as cdk
-import pytest
 
-from .conftest import LAMBDA_DIR, synth_stage
+from stages.upload.bundling import copy_handler_package
 
-pytestmark = pytest.mark.synth
+from .conftest import LAMBDA_DIR
 
 CACHE_FILES = (
     "upload_api/__pycache__/x.cpython-311.pyc",
     "upload_api/__pycache__/handler.cpython-313.pyc",
-    ".pytest_cache/v/cache/nodeids",
+    "upload_api/.pytest_cache/v/cache/nodeids",
     "upload_api/.mypy_cache/3.11/cache.db",
     "upload_api/.ruff_cache/CACHEDIR.TAG",
     "upload_api/stray.pyc",
 )
 
 
-def _asset_hash() -> str:
-    """The function's asset hash from a fresh synth (its Code.S3Key is <hash>.zip)."""
-    cdk.AssetStaging.clear_asset_hash_cache()
-    s3_key = synth_stage("dev").function["Code"]["S3Key"]
-    assert s3_key.endswith(".zip")
-    return s3_key.removesuffix(".zip")
+def _handler_fingerprint(into: Path) -> str:
+    """The fingerprint of the handler package as the bundle holds it."""
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True)
+    copy_handler_package(into)
+    return cdk.FileSystem.fingerprint(str(into))
 
 
 @contextmanager
@@ -59,35 +60,25 @@ def _planted(*relative_paths: str) -> Iterator[None]:
                 path.unlink(missing_ok=True)
 
 
-def test_caches_in_lambda_do_not_change_the_asset_hash():
-    # GIVEN the asset hash of a clean lambda/
-    before = _asset_hash()
+def test_caches_in_lambda_do_not_change_the_bundle(tmp_path):
+    # GIVEN the handler package's fingerprint from a clean lambda/
+    before = _handler_fingerprint(tmp_path / "bundle")
     # WHEN byte-code caches and tool caches appear in lambda/ (as after running tests or linters)
     with _planted(*CACHE_FILES):
         assert all((LAMBDA_DIR / f).is_file() for f in CACHE_FILES)
-        with_caches = _asset_hash()
-    # THEN the hash is the same, so a pipeline does not republish an unchanged function
+        with_caches = _handler_fingerprint(tmp_path / "bundle")
+    # THEN the bundle is the same, so a pipeline does not republish an unchanged function
     assert with_caches == before
     # AND the planted files are gone again
     assert not [f for f in CACHE_FILES if (LAMBDA_DIR / f).exists()]
 
 
-def test_a_source_change_in_lambda_changes_the_asset_hash():
-    # GIVEN the asset hash of lambda/ as committed
-    before = _asset_hash()
+def test_a_source_change_in_the_handler_changes_the_bundle(tmp_path):
+    # GIVEN the handler package as committed
+    before = _handler_fingerprint(tmp_path / "bundle")
     # WHEN a source file is added to the handler package
     with _planted("upload_api/_asset_hash_probe.py"):
-        changed = _asset_hash()
-    # THEN the hash changes (the hash really covers lambda/), and returns once the file is gone
+        changed = _handler_fingerprint(tmp_path / "bundle")
+    # THEN the bundle changes (its key with it), and returns once the file is gone
     assert changed != before
-    assert _asset_hash() == before
-
-
-def test_the_requirements_are_part_of_the_asset_hash():
-    # GIVEN the asset hash of lambda/ as committed
-    before = _asset_hash()
-    # WHEN a file next to requirements.txt appears (lambda/ is the asset root, not just the package)
-    with _planted("requirements-extra-probe.txt"):
-        changed = _asset_hash()
-    # THEN the hash changes
-    assert changed != before
+    assert _handler_fingerprint(tmp_path / "bundle") == before

@@ -25,6 +25,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
+from stages.pipeline import asset_content
 from stages.settings import CONTEXT_KEY, load_stage_settings
 from stages.upload.bundling import build_bundle, lock_file, pip_install_command, requirements_file
 from stages.upload_stage import UploadApiStage
@@ -279,11 +280,8 @@ def test_the_python_3_9_bundle_builds_for_aarch64(tmp_path):
     )
 
 
-def test_a_real_synth_bundles_locally_with_the_source_hash(tmp_path):
-    # GIVEN the dev stage synthesized with bundling skipped (as the other tests do)
-    cdk.AssetStaging.clear_asset_hash_cache()
-    skipped_key = synth_stage("dev").function["Code"]["S3Key"]
-    # WHEN it is synthesized with bundling, as `cdk synth` does (no Docker: local pip bundling)
+def test_a_real_synth_keys_the_bundle_by_its_own_fingerprint(tmp_path):
+    # WHEN the dev stage is synthesized with bundling, as `cdk synth` does (no Docker: local pip bundling)
     cdk.AssetStaging.clear_asset_hash_cache()
     app = cdk.App(context=cdk_context(), outdir=str(tmp_path))
     stage = UploadApiStage(
@@ -294,10 +292,12 @@ def test_a_real_synth_bundles_locally_with_the_source_hash(tmp_path):
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     # (the upload function and the direct-upload finalizer share the one bundle)
     (s3_key,) = {function["Properties"]["Code"]["S3Key"] for function in functions}
-    # THEN the deployed asset has the same hash the skipped-bundling tests see
-    assert s3_key == skipped_key
-    # AND the staged asset is the bundle: handler plus wheels, no caches or metadata
+    # THEN the deployed asset's key is aws-cdk-lib's fingerprint of the staged bundle
     asset = tmp_path / f"asset.{s3_key.removesuffix('.zip')}"
+    assert cdk.FileSystem.fingerprint(str(asset)) == s3_key.removesuffix(".zip")
+    # AND the fingerprint sees every byte of it: PipelineChangeGate finds the key bound to its content
+    assert asset_content.unbound_reasons(asset, s3_key) == []
+    # AND the staged asset is the bundle: handler plus wheels, no caches or metadata
     assert (asset / "upload_api" / "handler.py").is_file()
     assert (asset / "aws_lambda_powertools").is_dir()
     assert not [p for p in asset.rglob("*") if p.name == "__pycache__" or p.name.endswith(".dist-info")]

@@ -21,10 +21,10 @@ from stages.pipeline.patches.artifact_digest import compute_command
 from stages.pipeline.pipeline_change_approved import APPROVED_ACTION
 from stages.pipeline.self_mutation_gate import (
     APPROVAL_ACTION,
-    ASSEMBLY_SCRIPT,
     CHECK_ACTION,
     CHECK_SCRIPT,
     GATE_STAGE,
+    RULE_SCRIPTS,
     pipeline_tools_digest,
 )
 from stages.template_text import as_nag_text as as_text
@@ -87,7 +87,7 @@ def test_the_buildspec_carries_the_comparison_script_itself(pipeline_app):
     # the check and the assembly rules it imports, side by side in its own directory
     assert embedded == {
         "check.py": CHECK_SCRIPT.read_bytes(),
-        "assembly_check.py": ASSEMBLY_SCRIPT.read_bytes(),
+        **{module.name: module.read_bytes() for module in RULE_SCRIPTS},
     }
     # AND it runs from that directory, on the artifact by its absolute path, with -E -s (its own
     # directory the only one on sys.path besides the standard library's; pyenv reads no version there)

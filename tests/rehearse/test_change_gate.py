@@ -145,6 +145,19 @@ def test_a_module_planted_in_the_artifact_waits_for_a_person(pipeline_app, tmp_p
     assert "hashlib.py: at the synth artifact's top level" in outcomes["PipelineChange.Check"].note
 
 
+def test_code_staged_under_another_bundles_key_waits_for_a_person(pipeline_app, tmp_path, loopback_account):
+    # GIVEN an unchanged pipeline whose artifact stages other code under the function's key (the key a
+    # later, reviewed commit names: published now, that commit would deploy this code unpublished)
+    artifact = commit_artifact(pipeline_app, tmp_path)
+    (bundle,) = [p for p in artifact.glob("asset.*") if (p / "upload_api").is_dir()]
+    (bundle / "upload_api" / "handler.py").write_text("import os; os.system('id')\n", encoding="utf-8")
+    # THEN the deployed gate recomputes the key from the content and shows the asset to a person
+    outcomes = rehearse_the_gate(deployed_template(artifact), artifact, tmp_path, loopback_account)
+    assert outcomes["PipelineChange.Check"].result == "person"
+    note, key = outcomes["PipelineChange.Check"].note, f"{bundle.name.removeprefix('asset.')}.zip"
+    assert f"published as {key}): its key is not its content's fingerprint" in note
+
+
 def test_a_commit_that_also_rewrites_the_gates_check_still_stops_at_the_deployed_gate(
     pipeline_app, tmp_path, loopback_account
 ):

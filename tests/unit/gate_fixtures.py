@@ -27,7 +27,11 @@ BOOTSTRAP_PROPERTIES = {
     },
 }
 FILE_ROLE = rules.bootstrap_role(QUALIFIER, "file-publishing")
-CODE_ASSET = "c0de"
+# The function's code asset is keyed by its content's aws-cdk-lib fingerprint, as `cdk synth` keys
+# the bundle: this one's of `handler.py` as write_prod_stage writes it (test_asset_content.py checks
+# it with aws-cdk-lib's FileSystem.fingerprint).
+CODE_ASSET = "b41aa51a655a065a50eb3236e399ff599220ba2ec34208c884749f2fac173f14"  # pragma: allowlist secret
+HANDLER_SOURCE = "def handler(event, context): ...\n"
 # The prod stage's assembly: the stack its Prepare action deploys, and the template file it reads.
 PROD_STACK, PROD_ASSEMBLY = "Prod-UploadApi", "assembly-UploadApiPipeline-Prod"
 PROD_TEMPLATE = "UploadApiPipelineProdUploadApi29B0775D.template.json"
@@ -155,9 +159,7 @@ def write_prod_stage(root: Path) -> None:
     code = {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": f"{CODE_ASSET}.zip"}}}
     (stage / PROD_TEMPLATE).write_text(json.dumps({"Resources": {"Fn": code}}), encoding="utf-8")
     (root / f"asset.{CODE_ASSET}").mkdir(exist_ok=True)
-    (root / f"asset.{CODE_ASSET}" / "handler.py").write_text(
-        "def handler(event, context): ...\n", encoding="utf-8"
-    )
+    (root / f"asset.{CODE_ASSET}" / "handler.py").write_text(HANDLER_SOURCE, encoding="utf-8")
     template_key = hashlib.sha256((stage / PROD_TEMPLATE).read_bytes()).hexdigest() + ".json"
     destination = {
         "bucketName": rules.bootstrap_bucket("uploadprod"),
