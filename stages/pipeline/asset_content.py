@@ -25,8 +25,9 @@ import re
 from pathlib import Path
 
 CHUNK = 8 * 1024
-# Names the hash's field separators (\x01-\x03) or a decoding could make ambiguous.
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]|[\udc80-\udcff]")
+# Names the hash could confuse with others: its field separators (\x01-\x03), bytes that are not
+# UTF-8 (Node reads them as U+FFFD), and a backslash (hashed as "/": `a\b` would hash as `a/b`).
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\\]|[\udc80-\udcff]")
 
 
 def _field(digest: hashlib._Hash, header: str, value: str) -> None:
@@ -77,7 +78,7 @@ def fingerprint(root: Path) -> tuple[str, list[str]]:
         for entry in sorted(os.scandir(directory), key=lambda e: e.name.encode("utf-16-be", "surrogatepass")):
             path, name = Path(entry.path), Path(entry.path).relative_to(root).as_posix()
             if _UNSAFE_NAME.search(entry.name):
-                unbound.append(f"{name!r}: a name with control characters or bytes that are not UTF-8")
+                unbound.append(f"{name!r}: a name with a control character, a backslash or bytes not UTF-8")
             elif entry.is_symlink():
                 unbound.append(f"{name}: a symbolic link")
             elif entry.is_dir():

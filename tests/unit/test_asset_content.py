@@ -99,6 +99,18 @@ def test_a_bound_key_has_no_reasons_and_another_key_names_the_fingerprint(tmp_pa
     assert CODE_ASSET in reason
 
 
+def test_a_backslash_name_hashes_as_a_path_and_is_reported(tmp_path: Path) -> None:
+    # GIVEN a file `pkg/mod.py` and, elsewhere, a file named `pkg\mod.py` with the same bytes
+    (tmp_path / "a" / "pkg").mkdir(parents=True)
+    (tmp_path / "a" / "pkg" / "mod.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "pkg\\mod.py").write_text("x = 1\n", encoding="utf-8")
+    # THEN aws-cdk-lib hashes both trees alike, and the second is reported
+    assert cdk.FileSystem.fingerprint(str(tmp_path / "a")) == cdk.FileSystem.fingerprint(str(tmp_path / "b"))
+    assert asset_content.fingerprint(tmp_path / "a")[1] == []
+    assert "a backslash" in asset_content.fingerprint(tmp_path / "b")[1][0]
+
+
 def test_links_and_special_files_are_reported(tmp_path: Path) -> None:
     (tmp_path / "handler.py").write_text(HANDLER_SOURCE, encoding="utf-8")
     (tmp_path / "environ").symlink_to("/proc/self/environ")
