@@ -183,13 +183,7 @@ def asset_destinations(root: Path, directory: Path, qualifier: str, template: Pa
     own_key = f"{hashlib.sha256(template.read_bytes()).hexdigest()}.json"
     for manifest_path in _asset_manifests_in(directory):
         for asset_id, entry in read_json(manifest_path).get("files", {}).items():
-            source = entry.get("source", {})
-            path = _within(root, directory, str(source.get("path", "")))
-            links = [p for p in [path, *(path.rglob("*") if path.is_dir() else [])] if p.is_symlink()]
-            if links:
-                raise Refused(
-                    f"asset {asset_id}: {links[0]} is a symbolic link; the asset build would follow it"
-                )
+            synth_shaped(root, manifest_path.parent, asset_id, entry)
             destinations = list(entry.get("destinations", {}).values())
             expected = {
                 "bucketName": bootstrap_bucket(qualifier),
@@ -206,6 +200,39 @@ def asset_destinations(root: Path, directory: Path, qualifier: str, template: Pa
             key = str(destinations[0].get("objectKey", ""))
             if key != own_key and f'"{key}"' not in referenced:
                 raise Refused(f"asset {asset_id} publishes {key}, which {template.name} does not name")
+
+
+def synth_shaped(root: Path, directory: Path, asset_id: str, entry: Mapping[str, Any]) -> Path:
+    """The asset's source, once the entry is shaped as `cdk synth` writes one: its id a SHA-256 (the
+    CLI names its zip cache `.cache/<id>.zip` and reuses it: a path-shaped id would point that at a
+    zip in the artifact), a directory zipped to `<id>.zip` or a file published as `<id><suffix>` (a
+    file can never take a directory's key), inside the artifact with no symbolic link on the way."""
+    source = entry.get("source", {})
+    path = _within(root, directory, str(source.get("path", "")))
+    if not re.fullmatch(r"[0-9a-f]{64}", asset_id):
+        raise Refused(
+            f"asset id {asset_id!r} is not a SHA-256 as synth writes it: the CLI names its zip cache by it"
+        )
+    resolved = Path(os.path.realpath(root)) / path.relative_to(root)
+    links = [p for p in [path, *(path.rglob("*") if path.is_dir() else [])] if p.is_symlink()]
+    if links or Path(os.path.realpath(path)) != resolved:
+        shown = links[0] if links else path.relative_to(root)
+        raise Refused(
+            f"asset {asset_id}: {shown} is or passes a symbolic link; the asset build would follow it"
+        )
+    keys = [str(d.get("objectKey", "")) for d in entry.get("destinations", {}).values()]
+    packaging = source.get("packaging")
+    if packaging == "zip" and path.is_dir():
+        expected = f"{asset_id}.zip"
+    elif packaging == "file" and path.is_file():
+        expected = f"{asset_id}{path.suffix}"
+    else:
+        raise Refused(
+            f"asset {asset_id}: packaging {packaging!r} of {path.relative_to(root)}, not as synth writes it"
+        )
+    if keys != [expected]:
+        raise Refused(f"asset {asset_id} publishes {keys}, not {expected} as synth names it")
+    return path
 
 
 def _within(root: Path, directory: Path, relative: str) -> Path:
@@ -300,14 +327,21 @@ def unbound_assets(assembly: Path, deployed: Mapping[str, Any]) -> list[str]:
     lines = []
     for manifest_path in _asset_manifests(assembly):
         for asset_id, entry in read_json(manifest_path).get("files", {}).items():
-            destinations: list[Mapping[str, Any]] = list(entry.get("destinations", {}).values())
-            key = str(destinations[0].get("objectKey", "")) if destinations else ""
             path = _within(assembly, manifest_path.parent, str(entry.get("source", {}).get("path", "")))
             if not path.exists():
                 raise Refused(f"asset {asset_id}: {path.relative_to(assembly)} is not in the artifact")
-            if path.is_file() and key.split(".", 1)[0] == hashlib.sha256(path.read_bytes()).hexdigest():
+            synth_shaped(assembly, manifest_path.parent, asset_id, entry)
+            key = f"{asset_id}{path.suffix if path.is_file() else '.zip'}"
+            if path.is_dir():
+                reasons = asset_content.unbound_reasons(path, key)
+            elif path.suffix != ".json":
+                reasons = [
+                    f"a {path.suffix or 'suffix-less'} file: only a template is bound by its SHA-256 here"
+                ]
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != asset_id:
+                reasons = ["its key is not its content's SHA-256"]
+            else:
                 continue
-            reasons = asset_content.unbound_reasons(path, key)
             if not reasons or (manifest_path.parent == assembly and f'"{key}"' in deployed_text):
                 continue
             lines.append(

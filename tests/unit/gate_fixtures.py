@@ -115,8 +115,9 @@ def write_assembly(root: Path, template: dict[str, Any], tools: dict[str, bytes]
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{STACK}.template.json").write_text(json.dumps(template), encoding="utf-8")
     # As `cdk synth` names it: the template's SHA-256, in the pipeline bootstrap's bucket.
-    key = hashlib.sha256((root / f"{STACK}.template.json").read_bytes()).hexdigest() + ".json"
-    assets = {"files": {"5100507": {"source": {"path": f"{STACK}.template.json", "packaging": "file"},
+    digest = hashlib.sha256((root / f"{STACK}.template.json").read_bytes()).hexdigest()
+    key = f"{digest}.json"
+    assets = {"files": {digest: {"source": {"path": f"{STACK}.template.json", "packaging": "file"},
                                     "destinations": {"current": {"bucketName": BUCKET,
                                                                  "objectKey": key,
                                                                  "assumeRoleArn": FILE_ROLE}}}}}  # fmt: skip
@@ -170,7 +171,7 @@ def write_prod_stage(root: Path) -> None:
             "source": {"path": f"../asset.{CODE_ASSET}", "packaging": "zip"},
             "destinations": {"current": {**destination, "objectKey": f"{CODE_ASSET}.zip"}},
         },
-        "template": {
+        template_key.removesuffix(".json"): {
             "source": {"path": PROD_TEMPLATE, "packaging": "file"},
             "destinations": {"current": {**destination, "objectKey": template_key}},
         },

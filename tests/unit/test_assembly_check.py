@@ -45,7 +45,8 @@ def test_an_assembly_whose_template_asset_is_another_file_is_refused(tmp_path):
     assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
     (assembly / "other.json").write_text("{}", encoding="utf-8")
     assets = json.loads((assembly / f"{STACK}.assets.json").read_text(encoding="utf-8"))
-    assets["files"]["5100507"]["source"]["path"] = "other.json"
+    (template_asset,) = assets["files"].values()
+    template_asset["source"]["path"] = "other.json"
     (assembly / f"{STACK}.assets.json").write_text(json.dumps(assets), encoding="utf-8")
     with pytest.raises(rules.Refused, match=re.escape("is not UploadApiPipeline.template.json")):
         rules.pipeline_template(assembly, STACK, QUALIFIER)
@@ -314,7 +315,7 @@ def test_an_asset_planting_an_object_for_a_later_template_is_refused(tmp_path):
     path = assembly / f"{STACK}.assets.json"
     assets = json.loads(path.read_text(encoding="utf-8"))
     planted = {"bucketName": BUCKET, "assumeRoleArn": FILE_ROLE, "objectKey": f"{'b' * 64}.json"}
-    assets["files"]["later"] = {
+    assets["files"]["b" * 64] = {
         "source": {"path": "UploadApiPipelineExtra.template.json", "packaging": "file"},
         "destinations": {"current": planted},
     }
@@ -334,9 +335,7 @@ def test_an_asset_planting_an_object_for_a_later_template_is_refused(tmp_path):
             "publishes to",
             id="the deploy role",
         ),
-        pytest.param(
-            {"objectKey": "unnamed.zip"}, "which UploadApiPipelineProd", id="a key the template does not name"
-        ),
+        pytest.param({"objectKey": "unnamed.zip"}, "not .* as synth names it", id="a key other than synth's"),
     ],
 )
 def test_a_stage_asset_publishing_elsewhere_is_refused(tmp_path, change, says):
@@ -367,7 +366,7 @@ def test_a_symbolic_link_in_an_asset_directory_is_refused(tmp_path):
     # GIVEN the function's code directory holding a link out of the artifact (the zipper follows it)
     assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
     (assembly / f"asset.{CODE_ASSET}" / "environ.txt").symlink_to("/proc/self/environ")
-    with pytest.raises(rules.Refused, match="is a symbolic link"):
+    with pytest.raises(rules.Refused, match="is or passes a symbolic link"):
         rules.stage_template_paths(assembly, pipeline_template(), STACK)
 
 

@@ -4,10 +4,12 @@ and what the gate does with an asset whose key does not bind its bytes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -21,6 +23,7 @@ from stages.pipeline import pipeline_change_check as check
 from .gate_fixtures import (
     CODE_ASSET,
     HANDLER_SOURCE,
+    PROD_ASSEMBLY,
     QUALIFIER,
     STACK,
     TOOLS,
@@ -194,3 +197,80 @@ def test_the_check_lists_an_unbound_asset_for_a_person(tmp_path: Path) -> None:
     deployed.write_text(json.dumps(pipeline_template()), encoding="utf-8")
     changes = check.judge(assembly, deployed, STACK, rules.tools_digest(TOOLS), QUALIFIER)
     assert any("not its content's fingerprint" in change for change in changes)
+
+
+# -- asset entries shaped as synth writes them (each found by a review, reproduced with the locked CLI) --
+
+
+def _prod_manifest(assembly: Path) -> tuple[Path, dict[str, Any]]:
+    path = assembly / PROD_ASSEMBLY / "ProdUploadApi.assets.json"
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_path_shaped_asset_id_is_refused(tmp_path: Path) -> None:
+    # GIVEN the function's asset renamed `../../asset.planted/p`: the CLI builds its zip cache path from
+    # the id and uploads `asset.planted/p.zip`, a zip the artifact ships, in place of the directory
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    path, assets = _prod_manifest(assembly)
+    assets["files"]["../../asset.planted/p"] = assets["files"].pop(CODE_ASSET)
+    path.write_text(json.dumps(assets), encoding="utf-8")
+    with pytest.raises(rules.Refused, match="is not a SHA-256 as synth writes it"):
+        judge(assembly, pipeline_template())
+
+
+def test_an_entry_sharing_the_functions_id_under_another_key_is_refused(tmp_path: Path) -> None:
+    # GIVEN a second entry with the function's id, other code, and that code's own (bound) key: the
+    # CLI's zip cache is per id, so the function's entry could upload the other code's zip
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    path, assets = _prod_manifest(assembly)
+    other = assembly / "asset.other"
+    other.mkdir()
+    (other / "handler.py").write_text("import os\n", encoding="utf-8")
+    entry = json.loads(json.dumps(assets["files"][CODE_ASSET]))
+    entry["source"]["path"] = "../asset.other"
+    entry["destinations"]["current"]["objectKey"] = f"{cdk.FileSystem.fingerprint(str(other))}.zip"
+    (path.parent / "Planted.assets.json").write_text(
+        json.dumps({"files": {CODE_ASSET: entry}}), encoding="utf-8"
+    )
+    manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    manifest["artifacts"]["Planted.assets"] = {
+        "type": "cdk:asset-manifest",
+        "properties": {"file": "Planted.assets.json"},
+    }
+    (path.parent / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(rules.Refused, match=f"not {CODE_ASSET}.zip as synth names it"):
+        judge(assembly, pipeline_template())
+
+
+def test_a_file_under_a_zip_key_waits_for_a_person(tmp_path: Path) -> None:
+    # GIVEN the function's asset replaced by a file whose SHA-256 is the function's fingerprint (the
+    # fingerprint is a SHA-256 of bytes anyone can write out), published as `<id>.zip`
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    path, assets = _prod_manifest(assembly)
+    blob = assembly / "asset.blob" / "code.zip"
+    blob.parent.mkdir()
+    blob.write_bytes(b"not a zip")
+    digest = hashlib.sha256(blob.read_bytes()).hexdigest()
+    entry = assets["files"].pop(CODE_ASSET)
+    entry["source"] = {"path": "../asset.blob/code.zip", "packaging": "file"}
+    entry["destinations"]["current"]["objectKey"] = f"{digest}.zip"
+    assets["files"][digest] = entry
+    path.write_text(json.dumps(assets), encoding="utf-8")
+    # THEN its SHA-256 binds nothing for a zip key: a person sees it
+    (line,) = judge(assembly, pipeline_template())
+    assert "a .zip file: only a template is bound by its SHA-256 here" in line
+
+
+def test_an_asset_reached_through_a_linked_directory_is_refused(tmp_path: Path) -> None:
+    # GIVEN the function's source under a directory that links out of the artifact
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    outside = tmp_path / "outside" / "pkg"
+    outside.mkdir(parents=True)
+    (outside / "handler.py").write_text(HANDLER_SOURCE, encoding="utf-8")
+    (assembly / "asset.link").mkdir()
+    (assembly / "asset.link" / "ext").symlink_to(tmp_path / "outside")
+    path, assets = _prod_manifest(assembly)
+    assets["files"][CODE_ASSET]["source"]["path"] = "../asset.link/ext/pkg"
+    path.write_text(json.dumps(assets), encoding="utf-8")
+    with pytest.raises(rules.Refused, match="passes a symbolic link"):
+        judge(assembly, pipeline_template())
