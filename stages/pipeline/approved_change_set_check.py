@@ -20,10 +20,12 @@ approver. Exit 0: the approved one; 1: not; 2: it
 cannot ask (a missing variable, a role it cannot assume, an API error), named in one line.
 
 With the argument `who-approved` it judges only who gave this execution's approval of
-APPROVAL_STAGE/APPROVAL_ACTION: PipelineChange.Approved runs it after PipelineChange.Confirm
-(stages/pipeline/pipeline_change_approved.py). It passes when the approval was given by a session
-of AUTO_APPROVER_ROLE_ARN (the role of the build that approves it itself: PipelineChange.Check's),
-or through APPROVER_ROLE_ARN; with no APPROVER_ROLE_ARN (no approvers named) any approval counts.
+APPROVAL_STAGE/APPROVAL_ACTION: PipelineChange.Approved runs it after PipelineChange.Confirm, and each
+stage's PermissionsCheck.Approved after its PermissionsCheck.Confirm (stages/pipeline/who_approved.py).
+It passes when the approval was given by a session of AUTO_APPROVER_ROLE_ARN (the role of what approves
+it itself: PipelineChange.Check's build; CDK Pipelines' CDKPipelinesAutoApprove function, whose
+sessions are named after the function), or through APPROVER_ROLE_ARN; with no APPROVER_ROLE_ARN (no
+approvers named) any approval counts.
 
 Standard library only, Python 3.9 and later (`make approved-change-set` runs this same file by hand).
 """
@@ -51,7 +53,7 @@ REQUIRED_ENV = (
 )
 ROLE_ENV = "CHANGE_SET_ROLE_ARN"
 APPROVER_ENV = "APPROVER_ROLE_ARN"
-# `who-approved`: who gave the approval, nothing else; the role of the build that approves it itself.
+# `who-approved`: who gave the approval, nothing else; the role of what approves it itself.
 WHO_APPROVED = "who-approved"
 AUTO_APPROVER_ENV = "AUTO_APPROVER_ROLE_ARN"
 WHO_APPROVED_ENV = ("PIPELINE_EXECUTION_ID", "APPROVAL_STAGE", "APPROVAL_ACTION", AUTO_APPROVER_ENV)
@@ -138,20 +140,20 @@ def judge(
 
 
 def judge_approver(approval: Approval, *, where: str, auto_approver: str, approver_role: str = "") -> Verdict:
-    """Given by `auto_approver`'s session (the check that approves it itself), or through
+    """Given by `auto_approver`'s session (what approves it itself), or through
     `approver_role`; with no `approver_role` (no approvers named), by anyone."""
     who = approval.by or "a principal CodePipeline did not name"
     if given_through(approval.by, auto_approver):
-        return Verdict(True, f"PASS: {where} was approved by its check's own role: {approval.by}")
+        return Verdict(True, f"PASS: {where} was approved by its auto-approver's role: {approval.by}")
     if not approver_role:
         return Verdict(True, f"PASS: {where} was approved by {who} (no approvers named: any approval counts)")
     if given_through(approval.by, approver_role):
         return Verdict(True, f"PASS: {where} was approved through the approver role: {approval.by}")
     return Verdict(
         False,
-        f"FAIL: {where} was approved by {who}, neither its check's role {auto_approver} nor through the "
-        f"approver role {approver_role} (uploadApi.pipeline.approvers assume it); nothing after it runs: "
-        "start the pipeline again and approve through that role",
+        f"FAIL: {where} was approved by {who}, neither its auto-approver's role {auto_approver} nor "
+        f"through the approver role {approver_role} (uploadApi.pipeline.approvers assume it); nothing "
+        "after it runs: start the pipeline again and approve through that role",
     )
 
 

@@ -116,8 +116,8 @@ def gate_stage_project(
     build_image: codebuild.IBuildImage,
     timeout: cdk.Duration,
 ) -> codebuild.PipelineProject:
-    """A project of the gate's stage (the check, PipelineChange.Approved): its own role and inline
-    buildspec, plain variables, SMALL, the artifact bucket's key, logs to the build log group."""
+    """The gate's check's project, or a who-approved build's (who_approved.py): its own role and
+    inline buildspec, plain variables, SMALL, the artifact bucket's key, logs to the build log group."""
     return codebuild.PipelineProject(
         scope,
         "Project",

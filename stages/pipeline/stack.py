@@ -62,9 +62,8 @@ from stages.pipeline.patches.permissions_check import (
     size_auto_approver,
 )
 from stages.pipeline.patches.source import use_the_connections_prefix
-from stages.pipeline.pipeline_change_approved import PipelineChangeApproved
 from stages.pipeline.preflight import preflight_step
-from stages.pipeline.self_mutation_gate import SelfMutationGate
+from stages.pipeline.self_mutation_gate import APPROVAL_ACTION, CHECK_ACTION, GATE_STAGE, SelfMutationGate
 from stages.pipeline.settings import REPO_ROOT, PipelineSettings, stages_share_an_account
 from stages.pipeline.steps import (
     PROD_CHANGE_SET,
@@ -73,6 +72,12 @@ from stages.pipeline.steps import (
     runtime_versions,
     synth_step,
     verify_step,
+)
+from stages.pipeline.who_approved import (
+    AUTO_APPROVE_FUNCTION,
+    WhoApproved,
+    auto_approver_role,
+    permissions_check_actions,
 )
 from stages.settings import StageSettings
 from stages.upload.buckets import access_logs_bucket
@@ -161,8 +166,9 @@ class UploadApiPipelineStack(cdk.Stack):
 
     def _gate_self_mutation(self) -> None:
         """Before self-mutation applies this commit's pipeline, the deployed pipeline judges it; its
-        approval counts only when given by the gate's own check or through the approver role; every
-        build after the gate refuses an artifact other than the one it judged."""
+        approval, and each stage's permission check's, counts only when given by its auto-approver or
+        through the approver role; every build after the gate refuses an artifact other than the one
+        it judged."""
         self.self_mutation_gate = SelfMutationGate(
             self,
             "PipelineChangeGate",
@@ -170,24 +176,62 @@ class UploadApiPipelineStack(cdk.Stack):
             artifact_bucket=self.artifact_bucket,
             build_image=BUILD_IMAGE,
         )
-        gate_stage = self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
-        self.pipeline_change_approved = PipelineChangeApproved(
-            self,
+        self.self_mutation_gate.add_to(self.pipeline.pipeline, self.approval_topic)
+        self.pipeline_change_approved = self._who_approved(
             "PipelineChangeApproved",
-            gate_role=self.self_mutation_gate.role,
-            approver_role_arn=self._approver_role_arn(),
-            build_logs=self.build_logs,
-            artifact_bucket=self.artifact_bucket,
-            build_image=BUILD_IMAGE,
+            stage_name=GATE_STAGE,
+            approval_action=APPROVAL_ACTION,
+            input_from=CHECK_ACTION,
+            auto_approver=self.self_mutation_gate.role,
+            auto_approver_is=f"{CHECK_ACTION}'s role",
         )
-        self.pipeline_change_approved.add_to(self.pipeline.pipeline, gate_stage)
+        # CDK Pipelines' auto-approve function approves each permission check that found no broadening.
         stages = (self.dev_stage, self.prod_stage)
+        auto_approver = auto_approver_role(self.pipeline)
+        self.permissions_check_approved = {
+            stage.stage_name: self._who_approved(
+                f"{stage.stage_name}PermissionsCheckApproved",
+                stage_name=stage.stage_name,
+                approval_action=permissions_check_actions(stage.stage_name)[1],
+                input_from=permissions_check_actions(stage.stage_name)[0],
+                auto_approver=auto_approver,
+                auto_approver_is=f"the {AUTO_APPROVE_FUNCTION} function's role",
+            )
+            for stage in stages
+        }
         pass_the_gates_digest(
             self.pipeline.pipeline,
             stage_names=[stage.stage_name for stage in stages],
             stage_steps=sorted({action_name(stage) for stage in stages}),
         )
         check_the_prepared_template_path(self.pipeline.pipeline, stages=stages)
+
+    def _who_approved(
+        self,
+        construct_id: str,
+        *,
+        stage_name: str,
+        approval_action: str,
+        input_from: str,
+        auto_approver: iam.IRole,
+        auto_approver_is: str,
+    ) -> WhoApproved:
+        """`<X>.Approved` right after the approval `<X>.Confirm` (stages/pipeline/who_approved.py)."""
+        who_approved = WhoApproved(
+            self,
+            construct_id,
+            stage_name=stage_name,
+            approval_action=approval_action,
+            input_from=input_from,
+            auto_approver=auto_approver,
+            auto_approver_is=auto_approver_is,
+            approver_role_arn=self._approver_role_arn(),
+            build_logs=self.build_logs,
+            artifact_bucket=self.artifact_bucket,
+            build_image=BUILD_IMAGE,
+        )
+        who_approved.add_to(self.pipeline.pipeline)
+        return who_approved
 
     # -- what the pipeline is built from ---------------------------------------------------------
 

@@ -142,6 +142,9 @@ def test_the_actions_that_read_the_synth_artifact_and_what_protects_each(graph):
     # AND who approved the gate's Confirm is checked by a build that takes the artifact (CodeBuild needs
     # an input) and runs none of it
     assert table.pop(("PipelineChangeGate", "PipelineChange.Approved")) == "runs none of it"
+    # AND so is who approved each stage's permission check
+    for stage in ("Dev", "Prod"):
+        assert table.pop((stage, f"{stage}PermissionsCheck.Approved")) == "runs none of it", stage
     # AND each stage's CloudFormation Prepare reads it, creating the change set as the stage's
     # execution role: prod's is approved by a person before it executes
     prod = table.pop(("Prod", "UploadApi.Prepare"))

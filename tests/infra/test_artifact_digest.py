@@ -24,6 +24,7 @@ from stages.pipeline.patches.artifact_digest import (
     compute_command,
 )
 from stages.pipeline.self_mutation_gate import CHECK_ACTION, GATE_STAGE
+from stages.pipeline.who_approved import approved_build_spec
 
 PHASES = ("install", "pre_build", "build", "post_build")
 CONSUMERS = {
@@ -55,7 +56,7 @@ def synth_output(app: Any) -> str:
     return str(artifact["Name"])
 
 
-def readers_after_the_gate(app: Any) -> dict[tuple[str, str], dict[str, Any]]:
+def takers_after_the_gate(app: Any) -> dict[tuple[str, str], dict[str, Any]]:
     """Every CodeBuild action after the gate's stage whose input is the artifact the gate judged."""
     names = [stage["Name"] for stage in app.pipeline["Stages"]]
     artifact = synth_output(app)
@@ -66,6 +67,24 @@ def readers_after_the_gate(app: Any) -> dict[tuple[str, str], dict[str, Any]]:
         if action["ActionTypeId"]["Provider"] == "CodeBuild"
         and artifact in [a["Name"] for a in action.get("InputArtifacts", [])]
     }
+
+
+def never_reads_its_input(app: Any, action: dict[str, Any]) -> bool:
+    """A `<X>.Approved` build: its buildspec is exactly the who-approved check's, which reads nothing of
+    its input (tests/infra/test_pipeline_change_approved.py)."""
+    return bool(app.buildspec(app.project_id(action)) == approved_build_spec())
+
+
+def readers_after_the_gate(app: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Of those, every one that reads it."""
+    return {k: a for k, a in takers_after_the_gate(app).items() if not never_reads_its_input(app, a)}
+
+
+def test_the_builds_taking_the_artifact_without_reading_it_are_the_permission_checks_approved(pipeline_app):
+    # GIVEN the builds after the gate that take the judged artifact as their input (CodeBuild needs one)
+    skipped = set(takers_after_the_gate(pipeline_app)) - set(readers_after_the_gate(pipeline_app))
+    # THEN the only ones not held to the digest are each stage's PermissionsCheck.Approved
+    assert skipped == {("Dev", "DevPermissionsCheck.Approved"), ("Prod", "ProdPermissionsCheck.Approved")}
 
 
 def test_the_gates_check_exports_the_digest_it_computes_first(pipeline_app):

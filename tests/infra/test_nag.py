@@ -197,10 +197,19 @@ EXPECTED_PIPELINE_ACKNOWLEDGEMENTS = (
         "PipelineChangeGate/ReadAndApprovePolicy",
         {f"AwsSolutions-IAM5[Resource::{_ARN.format(service='cloudformation')}:stack/UploadApiPipeline/*]"},
     )
-    # Who approved the pipeline change (PipelineChange.Approved): its own logs, its input artifact's read.
+    # Who approved the pipeline change (PipelineChange.Approved) and each stage's permission check
+    # (<Stage>PermissionsCheck.Approved): its own logs, its input artifact's read.
     | _on(
         "PipelineChangeApproved/Role/DefaultPolicy",
         _ARTIFACT_READ | _own_logs("PipelineChangeApprovedProject2B0AFA01"),
+    )
+    | _on(
+        "DevPermissionsCheckApproved/Role/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("DevPermissionsCheckApprovedProjectBF9B0A02"),
+    )
+    | _on(
+        "ProdPermissionsCheckApproved/Role/DefaultPolicy",
+        _ARTIFACT_READ | _own_logs("ProdPermissionsCheckApprovedProjectA767E5DF"),
     )
 )
 _FINDING_ID = re.compile(r"^(AwsSolutions|Serverless)-[A-Za-z0-9]+(\[.+\])?$")

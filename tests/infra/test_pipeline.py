@@ -500,9 +500,9 @@ def test_every_codebuild_project_logs_to_the_build_logs_group(pipeline_app):
     projects = pipeline_app.of_type("AWS::CodeBuild::Project")
     # WHEN their logging configuration is read
     # THEN every project (synth, the self-mutation gate and its who-approved check, self-mutation, assets,
-    # preflights, verifiers, permission check, each stage's judged-change-set check, prod's
-    # approved-change-set check) writes to BuildLogs
-    assert len(projects) == 13
+    # preflights, verifiers, permission check and each stage's who-approved check of it, each stage's
+    # judged-change-set check, prod's approved-change-set check) writes to BuildLogs
+    assert len(projects) == 15
     for project in projects.values():
         assert project["Properties"]["LogsConfig"] == {
             "CloudWatchLogs": {"GroupName": {"Ref": log_group_id}, "Status": "ENABLED"}
@@ -735,12 +735,13 @@ def test_generated_projects_run_on_the_pinned_node_with_locked_tools(pipeline_ap
 
 def test_every_codebuild_project_selects_node_22(pipeline_app):
     # GIVEN every CodeBuild project of the pipeline that runs Node (synth, verify, self-mutation, assets):
-    # not the self-mutation gate's two, which run python3 and the AWS CLI only
-    # (test_pipeline_change_gate.py, test_pipeline_change_approved.py)
+    # not the self-mutation gate's check and the three `<X>.Approved` builds, which run python3 and the
+    # AWS CLI only (test_pipeline_change_gate.py, test_pipeline_change_approved.py)
     stack = pipeline_app.stack
+    approved = [stack.pipeline_change_approved, *stack.permissions_check_approved.values()]
     gate = {
         pipeline_app.logical_id(stack.self_mutation_gate.project),
-        pipeline_app.logical_id(stack.pipeline_change_approved.project),
+        *(pipeline_app.logical_id(step.project) for step in approved),
     }
     projects = {k: v for k, v in pipeline_app.of_type("AWS::CodeBuild::Project").items() if k not in gate}
     assert len(projects) == 11

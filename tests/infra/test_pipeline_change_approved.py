@@ -1,8 +1,9 @@
 """PipelineChange.Approved in the synthesized pipeline: after PipelineChange.Confirm, before
-UpdatePipeline; the deployed copy of its check, nothing of the commit's; told whose approvals count;
-a role that may only list this pipeline's action executions.
+UpdatePipeline; told whose approvals count. It and each stage's PermissionsCheck.Approved
+(test_permissions_check_approved.py): the deployed copy of the check, nothing of the commit's; a role
+that may only list this pipeline's action executions.
 
-stages/pipeline/pipeline_change_approved.py; the decision itself: tests/unit/test_pipeline_change_approved.py.
+stages/pipeline/who_approved.py; the decision itself: tests/unit/test_pipeline_change_approved.py.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import pytest
 from stages.guardrails import APPROVER_ROLE_NAME
 from stages.pipeline import approved_change_set_check as check
 from stages.pipeline.patches.generated import as_list
-from stages.pipeline.pipeline_change_approved import APPROVED_ACTION, CHECK_SCRIPT
 from stages.pipeline.self_mutation_gate import APPROVAL_ACTION, CHECK_ACTION, GATE_STAGE
+from stages.pipeline.who_approved import APPROVED_ACTION, CHECK_SCRIPT
 from tools.review_kit.rehearse.codebuild import phase_commands
 
 from .conftest import SynthesizedApp, as_text
@@ -28,20 +29,28 @@ from .test_approvals import approver_app  # noqa: F401 - the fixture: the app wi
 pytestmark = pytest.mark.synth
 
 
-def _actions(app: SynthesizedApp) -> dict[str, dict[str, Any]]:
-    return {action["Name"]: action for action in app.actions(GATE_STAGE)}
+# Every `<X>.Approved` build: (its stage, its action).
+APPROVED_STEPS = [
+    (GATE_STAGE, APPROVED_ACTION),
+    ("Dev", "DevPermissionsCheck.Approved"),
+    ("Prod", "ProdPermissionsCheck.Approved"),
+]
 
 
-def _project(app: SynthesizedApp) -> dict[str, Any]:
-    return app.resources[app.project_id(_actions(app)[APPROVED_ACTION])]["Properties"]
+def _actions(app: SynthesizedApp, stage: str = GATE_STAGE) -> dict[str, dict[str, Any]]:
+    return {action["Name"]: action for action in app.actions(stage)}
+
+
+def _project(app: SynthesizedApp, stage: str = GATE_STAGE, name: str = APPROVED_ACTION) -> dict[str, Any]:
+    return app.resources[app.project_id(_actions(app, stage)[name])]["Properties"]
 
 
 def _environment(app: SynthesizedApp) -> dict[str, str]:
     return {v["Name"]: as_text(v["Value"]) for v in _project(app)["Environment"]["EnvironmentVariables"]}
 
 
-def _commands(app: SynthesizedApp) -> tuple[dict[str, Any], list[str]]:
-    spec = app.buildspec(app.project_id(_actions(app)[APPROVED_ACTION]))
+def _commands(app: SynthesizedApp, stage: str, name: str) -> tuple[dict[str, Any], list[str]]:
+    spec = app.buildspec(app.project_id(_actions(app, stage)[name]))
     # every command of every phase, as CodeBuild runs them (the rehearsal's reading)
     commands = [command for _, command in phase_commands(spec)]
     return spec, commands
@@ -84,8 +93,9 @@ def test_with_approvers_it_requires_the_approver_role(approver_app):  # noqa: F8
     assert check.AUTO_APPROVER_ENV in environment
 
 
-def test_it_runs_the_deployed_check_and_nothing_from_the_commits_source(pipeline_app):
-    spec, commands = _commands(pipeline_app)
+@pytest.mark.parametrize(("stage", "name"), APPROVED_STEPS)
+def test_it_runs_the_deployed_check_and_nothing_from_the_commits_source(pipeline_app, stage, name):
+    spec, commands = _commands(pipeline_app, stage, name)
     # GIVEN every command of the build (its directory is the synth artifact, which it never reads)
     from_source = [c for c in commands if re.search(r"\bmake\b|-m tools|\$CODEBUILD_SRC_DIR|\./", c)]
     assert from_source == []
@@ -107,8 +117,9 @@ def test_it_runs_the_deployed_check_and_nothing_from_the_commits_source(pipeline
     assert "env" not in spec
 
 
-def test_its_role_lists_this_pipelines_action_executions_and_changes_nothing(pipeline_app):
-    role_id = _project(pipeline_app)["ServiceRole"]["Fn::GetAtt"][0]
+@pytest.mark.parametrize(("stage", "name"), APPROVED_STEPS)
+def test_its_role_lists_this_pipelines_action_executions_and_changes_nothing(pipeline_app, stage, name):
+    role_id = _project(pipeline_app, stage, name)["ServiceRole"]["Fn::GetAtt"][0]
     statements = pipeline_app.role_statements(role_id)
     actions = {a for s in statements for a in as_list(s["Action"])}
     assert not any(a.startswith(("sts:", "iam:", "lambda:")) or a == "*" or a.endswith(":*") for a in actions)

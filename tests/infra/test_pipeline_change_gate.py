@@ -18,7 +18,6 @@ from stages.guardrails import PIPELINE_QUALIFIER
 from stages.pipeline import assembly_check as rules
 from stages.pipeline import pipeline_change_check as check
 from stages.pipeline.patches.artifact_digest import compute_command
-from stages.pipeline.pipeline_change_approved import APPROVED_ACTION
 from stages.pipeline.self_mutation_gate import (
     APPROVAL_ACTION,
     CHECK_ACTION,
@@ -27,6 +26,7 @@ from stages.pipeline.self_mutation_gate import (
     RULE_SCRIPTS,
     pipeline_tools_digest,
 )
+from stages.pipeline.who_approved import APPROVED_ACTION
 from stages.template_text import as_nag_text as as_text
 
 PIPELINE_STACK = "UploadApiPipeline"

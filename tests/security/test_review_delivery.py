@@ -54,12 +54,13 @@ def test_the_section_lists_the_pipelines_stages_and_actions_in_run_order(review)
         ("ProdPreflight", 1, "CodeBuild action"),
         ("ProdPermissionsCheck.Check", 2, "check"),
         ("ProdPermissionsCheck.Confirm", 3, "approval"),
-        ("UploadApi.Prepare", 4, "CloudFormation action"),
-        ("UploadApi.JudgedChangeSet", 5, "CodeBuild action"),
-        ("UploadApi.PromoteToProd", 6, "approval"),
-        ("UploadApi.ApprovedChangeSet", 7, "CodeBuild action"),
-        ("UploadApi.Deploy", 8, "CloudFormation action"),
-        ("VerifyProd", 9, "CodeBuild action"),
+        ("ProdPermissionsCheck.Approved", 4, "CodeBuild action"),
+        ("UploadApi.Prepare", 5, "CloudFormation action"),
+        ("UploadApi.JudgedChangeSet", 6, "CodeBuild action"),
+        ("UploadApi.PromoteToProd", 7, "approval"),
+        ("UploadApi.ApprovedChangeSet", 8, "CodeBuild action"),
+        ("UploadApi.Deploy", 9, "CloudFormation action"),
+        ("VerifyProd", 10, "CodeBuild action"),
     ]
     gate = {a["name"]: a["kind"] for a in stages["PipelineChangeGate"]}
     assert gate == {
@@ -99,7 +100,7 @@ def test_each_project_has_its_actions_commands_inputs_role_and_what_that_role_ma
         p for p in review.report["delivery"]["projects"] if "Dev / DevPermissionsCheck.Check" in p["actions"]
     ]
     assert checks[0]["actions"] == ["Dev / DevPermissionsCheck.Check", "Prod / ProdPermissionsCheck.Check"]
-    assert len(review.report["delivery"]["projects"]) == 13
+    assert len(review.report["delivery"]["projects"]) == 15
 
 
 @pytest.mark.synth
@@ -150,6 +151,7 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
         "PipelineChange.Approved",
         "*PermissionsCheck.Check",
         "*PermissionsCheck.Confirm",
+        "*PermissionsCheck.Approved",
         "*.JudgedChangeSet",
         "*.PromoteToProd",
         "*.ApprovedChangeSet",
@@ -159,11 +161,15 @@ def test_the_gate_table_comes_from_the_docs_and_names_the_pipelines_actions(revi
         assert row["doesNotSee"] in doc
         assert row["actions"], row["gate"]
     assert gates["rows"][-3]["actions"] == [
-        "Dev / UploadApi.JudgedChangeSet (run order 5)",
-        "Prod / UploadApi.JudgedChangeSet (run order 5)",
+        "Dev / UploadApi.JudgedChangeSet (run order 6)",
+        "Prod / UploadApi.JudgedChangeSet (run order 6)",
     ]
-    assert gates["rows"][-2]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 6)"]
-    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.ApprovedChangeSet (run order 7)"]
+    assert gates["rows"][-4]["actions"] == [
+        "Dev / DevPermissionsCheck.Approved (run order 4)",
+        "Prod / ProdPermissionsCheck.Approved (run order 4)",
+    ]
+    assert gates["rows"][-2]["actions"] == ["Prod / UploadApi.PromoteToProd (run order 7)"]
+    assert gates["rows"][-1]["actions"] == ["Prod / UploadApi.ApprovedChangeSet (run order 8)"]
 
 
 @pytest.mark.synth
@@ -176,9 +182,9 @@ def test_the_section_renders_in_markdown_html_and_json(review):
     assert "## Delivery path" in markdown
     assert 'id="delivery"' in page
     assert 'href="#delivery"' in page
-    assert page.count('class="delivery-action"') == len(actions) == 23
+    assert page.count('class="delivery-action"') == len(actions) == 25
     assert page.count('class="delivery-project"') == len(section["projects"])
-    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 8
+    assert page.count('class="delivery-gate"') == len(section["gates"]["rows"]) == 9
     assert page.count('class="delivery-flag"') == len(section["flags"])
     for action in actions:
         assert f"`{action['name']}`" in markdown

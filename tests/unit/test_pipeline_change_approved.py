@@ -47,7 +47,7 @@ def _judge(by: str, approver_role: str = "") -> tuple[bool, str]:
 def test_the_gates_own_approval_passes(approver_role):
     passed, line = _judge(GATE_SESSION, approver_role)
     assert passed
-    assert line == f"PASS: {WHERE} was approved by its check's own role: {GATE_SESSION}"
+    assert line == f"PASS: {WHERE} was approved by its auto-approver's role: {GATE_SESSION}"
 
 
 def test_with_approvers_a_session_of_the_approver_role_passes():

@@ -1,0 +1,86 @@
+"""With approvers named, each stage's PermissionsCheck.Approved accepts only CDK Pipelines' auto-approve
+function's approval of the stage's PermissionsCheck.Confirm (a session of the function's role, named
+after the function, as a Lambda function acts) or one given through the approver role: an insider
+allowed to call PutApprovalResult who approves a permission broadening themselves fails the stage
+before its change set is created. The deployed buildspec's check runs through the AWS CLI against
+the emulator's ListActionExecutions, as PipelineChange.Approved's does (test_change_gate_approvers.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stages.guardrails import APPROVER_ROLE_NAME
+from tests.rehearse.conftest import ENV
+from tests.rehearse.test_change_gate import STACK, commit_artifact, deployed_template
+from tools.review_kit.rehearse import actions, approvals
+from tools.review_kit.rehearse.pipeline import Pipeline
+
+pytestmark = pytest.mark.synth
+
+RELEASE_MANAGERS = f"arn:aws:iam::{ENV.account}:role/ReleaseManagers"
+INSIDER = f"arn:aws:sts::{ENV.account}:assumed-role/Developer/mallory"
+
+
+@pytest.fixture(scope="module")
+def approver_app(synth_pipeline) -> Any:
+    return synth_pipeline(pipeline={"approvers": [RELEASE_MANAGERS]})
+
+
+def _run(app: Any, tmp_path: Any, server: tuple[Any, dict[str, str]]) -> actions.Run:
+    artifact = commit_artifact(app, tmp_path)
+    template = deployed_template(artifact)
+    run = actions.Run(
+        pipeline=Pipeline.from_template(template, ENV, {}),
+        work=tmp_path / "work",
+        emulator_env=server[1],
+        deployed_templates={STACK: template},
+        session=server[0],
+    )
+    run.artifacts["Synth_Output"] = artifact
+    return run
+
+
+def _action(run: actions.Run, stage: str, name: str) -> Any:
+    (found,) = [a for a in run.pipeline.actions if a.stage == stage and a.name == name]
+    return found
+
+
+def auto_approver_session(run: actions.Run) -> str:
+    """CDK Pipelines' auto-approve function's approval: a session of its role, named after it."""
+    resources = run.pipeline.template["Resources"]
+    functions = [k for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function"]
+    (function_id,) = [k for k in functions if "CDKPipelinesAutoApprove" in k]
+    role = str(run.pipeline.resolve(resources[function_id]["Properties"]["Role"]))
+    return approvals.session_of(role, f"{STACK}-{function_id}")
+
+
+def rehearse_approved(run: actions.Run, stage: str, by: str) -> actions.Outcome:
+    """`by` approves the stage's PermissionsCheck.Confirm; then its PermissionsCheck.Approved runs."""
+    approvals.approve_as(run, _action(run, stage, f"{stage}PermissionsCheck.Confirm"), by)
+    try:
+        return actions.PROVIDERS["CodeBuild"](run, _action(run, stage, f"{stage}PermissionsCheck.Approved"))
+    except actions.ActionFailed as failed:
+        return actions.Outcome("fail", str(failed))
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Prod"])
+def test_an_insiders_own_approval_of_a_permission_broadening_fails_the_stage(
+    approver_app, tmp_path, loopback_account, stage
+):
+    # GIVEN an insider who approves the stage's permission check themselves
+    run = _run(approver_app, tmp_path, loopback_account)
+    # WHEN the stage's PermissionsCheck.Approved runs THEN it fails, naming who approved
+    outcome = rehearse_approved(run, stage, INSIDER)
+    assert outcome.result == "fail"
+    assert f"FAIL: {stage}/{stage}PermissionsCheck.Confirm was approved by {INSIDER}, neither" in outcome.note
+
+
+@pytest.mark.parametrize("who", ["the auto-approve function", "the approver role"])
+def test_the_functions_approval_or_the_approver_roles_passes(approver_app, tmp_path, loopback_account, who):
+    run = _run(approver_app, tmp_path, loopback_account)
+    approver = approvals.session_of(f"arn:aws:iam::{ENV.account}:role/{APPROVER_ROLE_NAME}", "alice")
+    by = auto_approver_session(run) if who == "the auto-approve function" else approver
+    # GIVEN dev's permission check approved by `who` WHEN DevPermissionsCheck.Approved runs THEN it passes
+    assert rehearse_approved(run, "Dev", by).result == "pass"
