@@ -22,8 +22,9 @@ from stages.pipeline.approved_change_set_check import (
 ACCOUNT = "111111111111"
 # Names as CloudFormation generates them for the pipeline stack's auto-approve function and its role
 # (the project's AUTO_APPROVER_ROLE_ARN is that role's Fn::GetAtt Arn, resolved when deployed).
-FUNCTION_ROLE_NAME = "UploadApiPipeline-PipelinePipelinesSecurityCheckCD-1Q2W3E4R5T6Y"
-FUNCTION_NAME = "UploadApiPipeline-PipelinePipelinesSecurityCheckCD-AbC123dEf456"
+GENERATED_PREFIX = "UploadApiPipeline-PipelinePipelinesSecurityCheckCD"
+FUNCTION_ROLE_NAME = f"{GENERATED_PREFIX}-1Q2W3E4R5T6Y"
+FUNCTION_NAME = f"{GENERATED_PREFIX}-AbC123dEf456"
 AUTO_APPROVER = f"arn:aws:iam::{ACCOUNT}:role/{FUNCTION_ROLE_NAME}"
 # A Lambda function acts as a session of its role named after the function: CodePipeline's updatedBy.
 FUNCTION_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{FUNCTION_ROLE_NAME}/{FUNCTION_NAME}"
