@@ -18,6 +18,9 @@ from tools.review_kit.rehearse import actions, approvals, emulator
 from tools.review_kit.rehearse.pipeline import Environment, Pipeline
 
 ENV = Environment("123456789012", "us-east-1")
+# The approvers a pipeline names in the approval tests, and an insider who is not one of them.
+RELEASE_MANAGERS = f"arn:aws:iam::{ENV.account}:role/ReleaseManagers"
+INSIDER = f"arn:aws:sts::{ENV.account}:assumed-role/Developer/mallory"
 
 
 def codebuild_pipeline(spec: dict[str, Any], *, stage: str = "Build", name: str = "Synth") -> dict[str, Any]:
@@ -132,3 +135,9 @@ def loopback_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dic
     finally:
         server.stop()
         approvals.clear()
+
+
+@pytest.fixture(scope="module")
+def approver_app(synth_pipeline: Any) -> Any:
+    """The pipeline synthesized with approvers named (RELEASE_MANAGERS)."""
+    return synth_pipeline(pipeline={"approvers": [RELEASE_MANAGERS]})

@@ -28,6 +28,21 @@ def commit_artifact(pipeline_app: Any, tmp_path: Path) -> Path:
     return Path(pipeline_app.artifact(tmp_path / "Synth_Output"))
 
 
+def deployed_run(
+    deployed: dict[str, Any], artifact: Path, tmp_path: Path, server: tuple[Any, dict[str, str]]
+) -> actions.Run:
+    """A rehearsal run of the deployed pipeline `deployed` on the synth artifact `artifact`."""
+    run = actions.Run(
+        pipeline=Pipeline.from_template(deployed, ENV, {}),
+        work=tmp_path / "work",
+        emulator_env=server[1],
+        deployed_templates={STACK: deployed},
+        session=server[0],
+    )
+    run.artifacts["Synth_Output"] = artifact
+    return run
+
+
 def rehearse_the_gate(
     deployed: dict[str, Any],
     artifact: Path,
@@ -38,14 +53,7 @@ def rehearse_the_gate(
 ) -> dict[str, actions.Outcome]:
     """The deployed pipeline's gate actions, in order, on `artifact`, against the emulator `server`;
     with `confirmed_by`, that principal approves PipelineChange.Confirm (not the check, not a person)."""
-    run = actions.Run(
-        pipeline=Pipeline.from_template(deployed, ENV, {}),
-        work=tmp_path / "work",
-        emulator_env=server[1],
-        deployed_templates={STACK: deployed},
-        session=server[0],
-    )
-    run.artifacts["Synth_Output"] = artifact
+    run = deployed_run(deployed, artifact, tmp_path, server)
     outcomes = {}
     for action in [a for a in run.pipeline.actions if a.stage == "PipelineChangeGate"]:
         try:

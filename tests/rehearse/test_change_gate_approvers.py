@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from stages.guardrails import APPROVER_ROLE_NAME
-from tests.rehearse.conftest import ENV
+from tests.rehearse.conftest import ENV, INSIDER
 from tests.rehearse.test_change_gate import (
     commit_artifact,
     deployed_template,
@@ -21,14 +21,6 @@ from tests.rehearse.test_change_gate import (
 from tools.review_kit.rehearse import approvals
 
 pytestmark = pytest.mark.synth
-
-RELEASE_MANAGERS = f"arn:aws:iam::{ENV.account}:role/ReleaseManagers"
-INSIDER = f"arn:aws:sts::{ENV.account}:assumed-role/Developer/mallory"
-
-
-@pytest.fixture(scope="module")
-def approver_app(synth_pipeline) -> Any:
-    return synth_pipeline(pipeline={"approvers": [RELEASE_MANAGERS]})
 
 
 def _without_promote_to_prod(approver_app: Any, tmp_path: Any) -> tuple[dict[str, Any], Any]:

@@ -12,34 +12,16 @@ from typing import Any
 import pytest
 
 from stages.guardrails import APPROVER_ROLE_NAME
-from tests.rehearse.conftest import ENV
-from tests.rehearse.test_change_gate import STACK, commit_artifact, deployed_template
+from tests.rehearse.conftest import ENV, INSIDER
+from tests.rehearse.test_change_gate import STACK, commit_artifact, deployed_run, deployed_template
 from tools.review_kit.rehearse import actions, approvals
-from tools.review_kit.rehearse.pipeline import Pipeline
 
 pytestmark = pytest.mark.synth
-
-RELEASE_MANAGERS = f"arn:aws:iam::{ENV.account}:role/ReleaseManagers"
-INSIDER = f"arn:aws:sts::{ENV.account}:assumed-role/Developer/mallory"
-
-
-@pytest.fixture(scope="module")
-def approver_app(synth_pipeline) -> Any:
-    return synth_pipeline(pipeline={"approvers": [RELEASE_MANAGERS]})
 
 
 def _run(app: Any, tmp_path: Any, server: tuple[Any, dict[str, str]]) -> actions.Run:
     artifact = commit_artifact(app, tmp_path)
-    template = deployed_template(artifact)
-    run = actions.Run(
-        pipeline=Pipeline.from_template(template, ENV, {}),
-        work=tmp_path / "work",
-        emulator_env=server[1],
-        deployed_templates={STACK: template},
-        session=server[0],
-    )
-    run.artifacts["Synth_Output"] = artifact
-    return run
+    return deployed_run(deployed_template(artifact), artifact, tmp_path, server)
 
 
 def _action(run: actions.Run, stage: str, name: str) -> Any:
