@@ -57,6 +57,11 @@ APPROVER_ENV = "APPROVER_ROLE_ARN"
 WHO_APPROVED = "who-approved"
 AUTO_APPROVER_ENV = "AUTO_APPROVER_ROLE_ARN"
 WHO_APPROVED_ENV = ("PIPELINE_EXECUTION_ID", "APPROVAL_STAGE", "APPROVAL_ACTION", AUTO_APPROVER_ENV)
+# A stage's permission check: what this execution's `cdk diff --security-only` build exported as
+# MESSAGE. The auto-approve function approves whichever approval is waiting when it acts (it reads
+# the stage's latest token), so its approval counts only when this execution's check found nothing.
+CHECK_MESSAGE_ENV = "CHECK_MESSAGE"
+NOTHING_BROADENS = "No security-impacting changes detected."
 # A CloudFormation change set's id: arn:<partition>:cloudformation:<region>:<account>:changeSet/<name>/<uuid>
 CHANGE_SET_ID = re.compile(
     r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:changeSet/[A-Za-z][-A-Za-z0-9]*/[-0-9a-f]+"
@@ -139,11 +144,28 @@ def judge(
     return Verdict(True, f"PASS: change set {current} is the one approved{by}")
 
 
-def judge_approver(approval: Approval, *, where: str, auto_approver: str, approver_role: str = "") -> Verdict:
+def judge_approver(
+    approval: Approval,
+    *,
+    where: str,
+    auto_approver: str,
+    approver_role: str = "",
+    check_message: str | None = None,
+) -> Verdict:
     """Given by `auto_approver`'s session (what approves it itself), or through
-    `approver_role`; with no `approver_role` (no approvers named), by anyone."""
+    `approver_role`; with no `approver_role` (no approvers named), by anyone. With `check_message`
+    (a stage's permission check), the auto-approver's approval counts only after a check that found
+    nothing: otherwise it approved a wait meant for a person."""
     who = approval.by or "a principal CodePipeline did not name"
     if given_through(approval.by, auto_approver):
+        if check_message is not None and check_message != NOTHING_BROADENS:
+            return Verdict(
+                False,
+                f"FAIL: {where}: this execution's check did not find the change harmless, yet its "
+                f"auto-approver's role approved it ({approval.by}; the check said {check_message!r}): that "
+                "approval was a person's to give; start the pipeline again and approve through the "
+                "approver role",
+            )
         return Verdict(True, f"PASS: {where} was approved by its auto-approver's role: {approval.by}")
     if not approver_role:
         return Verdict(True, f"PASS: {where} was approved by {who} (no approvers named: any approval counts)")
@@ -273,6 +295,7 @@ def check_who_approved(env: Mapping[str, str], run: Runner = aws) -> Verdict:
         where=f"{env['APPROVAL_STAGE']}/{env['APPROVAL_ACTION']}",
         auto_approver=env[AUTO_APPROVER_ENV],
         approver_role=env.get(APPROVER_ENV, ""),
+        check_message=env.get(CHECK_MESSAGE_ENV),
     )
 
 

@@ -196,6 +196,7 @@ class UploadApiPipelineStack(cdk.Stack):
                 input_from=permissions_check_actions(stage.stage_name)[0],
                 auto_approver=auto_approver,
                 auto_approver_is=f"the {AUTO_APPROVE_FUNCTION} function's role",
+                message_of_input=True,
             )
             for stage in stages
         }
@@ -215,6 +216,7 @@ class UploadApiPipelineStack(cdk.Stack):
         input_from: str,
         auto_approver: iam.IRole,
         auto_approver_is: str,
+        message_of_input: bool = False,
     ) -> WhoApproved:
         """`<X>.Approved` right after the approval `<X>.Confirm` (stages/pipeline/who_approved.py)."""
         who_approved = WhoApproved(
@@ -225,6 +227,7 @@ class UploadApiPipelineStack(cdk.Stack):
             input_from=input_from,
             auto_approver=auto_approver,
             auto_approver_is=auto_approver_is,
+            message_of_input=message_of_input,
             approver_role_arn=self._approver_role_arn(),
             build_logs=self.build_logs,
             artifact_bucket=self.artifact_bucket,

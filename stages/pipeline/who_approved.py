@@ -124,14 +124,18 @@ class WhoApproved(Construct):
         input_from: str,
         auto_approver: iam.IRole,
         auto_approver_is: str,
+        message_of_input: bool = False,
         approver_role_arn: str | None,
         build_logs: logs.ILogGroup,
         artifact_bucket: s3.IBucket,
         build_image: codebuild.IBuildImage,
     ) -> None:
         """`input_from`: the action whose input artifact this one takes (CodeBuild needs one; it is
-        never read); `auto_approver_is`: what `auto_approver` is, for descriptions."""
+        never read); `auto_approver_is`: what `auto_approver` is, for descriptions;
+        `message_of_input`: the auto-approver's approval counts only when `input_from` (a permission
+        check) exported the message that nothing broadens."""
         super().__init__(scope, construct_id)
+        self.message_of_input = message_of_input
         self.stage_name, self.approval_action, self.input_from = stage_name, approval_action, input_from
         self.action_name = approved_action(approval_action)
         self.artifact_bucket = artifact_bucket
@@ -191,7 +195,8 @@ class WhoApproved(Construct):
                 environment_variables={
                     "PIPELINE_EXECUTION_ID": codebuild.BuildEnvironmentVariable(
                         value=codepipeline.GlobalVariables.EXECUTION_ID
-                    )
+                    ),
+                    **self._check_message(pipeline, source),
                 },
             )
         )
@@ -199,6 +204,18 @@ class WhoApproved(Construct):
         grant_listing_action_executions(self, "ListPolicy", self.role, pipeline)
         read_only_artifact_key(self.role)
         self._acknowledge()
+
+    def _check_message(
+        self, pipeline: codepipeline.Pipeline, check_action: codepipeline.IAction
+    ) -> dict[str, codebuild.BuildEnvironmentVariable]:
+        """This execution's MESSAGE of the permission check (its variables namespace), when asked."""
+        if not self.message_of_input:
+            return {}
+        namespace = check_action.action_properties.variables_namespace
+        expect(bool(namespace), pipeline, f"{self.input_from} with a variables namespace (its MESSAGE)")
+        return {
+            check.CHECK_MESSAGE_ENV: codebuild.BuildEnvironmentVariable(value=f"#{{{namespace}.MESSAGE}}")
+        }
 
     def _action(
         self, pipeline: codepipeline.Pipeline, stage: codepipeline.IStage, name: str

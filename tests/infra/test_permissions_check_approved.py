@@ -85,9 +85,22 @@ def test_it_runs_after_the_permission_check_and_before_the_stage_deploys(pipelin
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_it_reads_this_executions_permission_check_approval(pipeline_app, stage):
+    (check_action,) = [
+        a for a in pipeline_app.actions(stage) if a["Name"] == f"{stage}PermissionsCheck.Check"
+    ]
     variables = json.loads(approved(pipeline_app, stage)["Configuration"]["EnvironmentVariables"])
+    # THEN this execution's id, and the MESSAGE this execution's check exported (CodePipeline resolves it)
     assert variables == [
-        {"name": "PIPELINE_EXECUTION_ID", "type": "PLAINTEXT", "value": "#{codepipeline.PipelineExecutionId}"}
+        {
+            "name": "PIPELINE_EXECUTION_ID",
+            "type": "PLAINTEXT",
+            "value": "#{codepipeline.PipelineExecutionId}",
+        },
+        {
+            "name": check.CHECK_MESSAGE_ENV,
+            "type": "PLAINTEXT",
+            "value": f"#{{{check_action['Namespace']}.MESSAGE}}",
+        },
     ]
     found = environment(pipeline_app, stage)
     assert (found["APPROVAL_STAGE"], found["APPROVAL_ACTION"]) == (stage, f"{stage}PermissionsCheck.Confirm")
@@ -148,3 +161,23 @@ def test_synth_fails_naming_the_auto_approver_unless_there_is_exactly_one(count)
     assert "exactly one CDKPipelinesAutoApprove function in Pipeline" in message
     assert f"(found {count})" in message
     assert "auto_approver_role" in message
+
+
+def test_the_check_exports_the_message_the_step_takes_for_nothing_broadens(pipeline_app):
+    # GIVEN CDK Pipelines' permission-check project: it exports MESSAGE, and invokes the auto-approve
+    # function only when `cdk diff --security-only` passes
+    (project,) = [
+        p for lid, p in pipeline_app.of_type("AWS::CodeBuild::Project").items() if "CDKSecurityCheck" in lid
+    ]
+    buildspec = json.dumps(project["Properties"]["Source"]["BuildSpec"])
+    # THEN that branch exports exactly the message the step accepts (a CDK upgrade changing it fails here,
+    # not every auto-approved check in the pipeline)
+    assert f'export MESSAGE=\\\\\\"{check.NOTHING_BROADENS}\\\\\\"' in buildspec
+
+
+def test_the_gates_step_takes_no_check_message(pipeline_app):
+    # PipelineChange.Check approves its own approval only after judging this execution's artifact
+    (action,) = [
+        a for a in pipeline_app.actions("PipelineChangeGate") if a["Name"] == "PipelineChange.Approved"
+    ]
+    assert check.CHECK_MESSAGE_ENV not in action["Configuration"]["EnvironmentVariables"]

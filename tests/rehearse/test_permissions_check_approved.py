@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from stages.guardrails import APPROVER_ROLE_NAME
+from stages.pipeline.approved_change_set_check import NOTHING_BROADENS
 from tests.rehearse.conftest import ENV, INSIDER
 from tests.rehearse.test_change_gate import STACK, commit_artifact, deployed_run, deployed_template
 from tools.review_kit.rehearse import actions, approvals
@@ -38,8 +39,12 @@ def auto_approver_session(run: actions.Run) -> str:
     return approvals.session_of(role, f"{STACK}-{function_id}")
 
 
-def rehearse_approved(run: actions.Run, stage: str, by: str) -> actions.Outcome:
-    """`by` approves the stage's PermissionsCheck.Confirm; then its PermissionsCheck.Approved runs."""
+def rehearse_approved(
+    run: actions.Run, stage: str, by: str, check_found: str = NOTHING_BROADENS
+) -> actions.Outcome:
+    """The stage's PermissionsCheck.Check exported `check_found` as MESSAGE, `by` approves its
+    PermissionsCheck.Confirm; then its PermissionsCheck.Approved runs."""
+    run.variables[_action(run, stage, f"{stage}PermissionsCheck.Check").namespace] = {"MESSAGE": check_found}
     approvals.approve_as(run, _action(run, stage, f"{stage}PermissionsCheck.Confirm"), by)
     try:
         return actions.PROVIDERS["CodeBuild"](run, _action(run, stage, f"{stage}PermissionsCheck.Approved"))
@@ -66,3 +71,17 @@ def test_the_functions_approval_or_the_approver_roles_passes(approver_app, tmp_p
     by = auto_approver_session(run) if who == "the auto-approve function" else approver
     # GIVEN dev's permission check approved by `who` WHEN DevPermissionsCheck.Approved runs THEN it passes
     assert rehearse_approved(run, "Dev", by).result == "pass"
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Prod"])
+def test_the_functions_approval_of_a_broadening_fails_the_stage(
+    approver_app, tmp_path, loopback_account, stage
+):
+    # GIVEN this execution's check found a broadening (a person's approval is due) and the auto-approve
+    # function approved the waiting Confirm anyway (an earlier execution's harmless check armed it)
+    run = _run(approver_app, tmp_path, loopback_account)
+    broadens = "Deployment would make security-impacting changes. Click the link below to inspect them."
+    outcome = rehearse_approved(run, stage, auto_approver_session(run), check_found=broadens)
+    # THEN the stage's PermissionsCheck.Approved fails: the broadening does not deploy
+    assert outcome.result == "fail"
+    assert "did not find the change harmless" in outcome.note

@@ -310,6 +310,22 @@ def test_a_variable_one_command_assigns_reaches_the_programs_of_the_next(make_ru
     assert _row(rows, "Build")["result"] == "pass"
 
 
+def test_a_builds_exported_variables_are_kept_in_its_namespace(make_run):
+    # GIVEN a build exporting MESSAGE with spaces, as CDK Pipelines' permission check does, and LINK unset
+    spec = {
+        "version": "0.2",
+        "env": {"exported-variables": ["MESSAGE", "LINK"]},
+        "phases": {"build": {"commands": ['export MESSAGE="No security-impacting changes detected."']}},
+    }
+    template = codebuild_pipeline(spec)
+    (action,) = template["Resources"]["Pipeline"]["Properties"]["Stages"][1]["Actions"]
+    action["Namespace"] = "checkns"
+    run = make_run(template)
+    # WHEN the pipeline is rehearsed THEN CodePipeline's #{checkns.MESSAGE} resolves to what it exported
+    assert _row(cli.run_actions(run), "Build")["result"] == "pass"
+    assert run.variables["checkns"] == {"MESSAGE": "No security-impacting changes detected.", "LINK": ""}
+
+
 def test_a_relative_cdk_out_handed_on_by_reuse_synth_is_made_absolute(make_run, tmp_path, monkeypatch):
     # GIVEN --reuse-synth with a relative cdk.out (make's default), as seen from the repository
     (tmp_path / "cdk.out").mkdir()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import pytest
 
 from stages.pipeline.approved_change_set_check import (
+    NOTHING_BROADENS,
     WHO_APPROVED,
     Approval,
     given_through,
@@ -43,7 +44,14 @@ ENV = {
     "APPROVAL_STAGE": "Dev",
     "APPROVAL_ACTION": "DevPermissionsCheck.Confirm",
     "AUTO_APPROVER_ROLE_ARN": AUTO_APPROVER,
+    # what this execution's Dev check exported (`#{<its namespace>.MESSAGE}`): nothing broadens
+    "CHECK_MESSAGE": NOTHING_BROADENS,
 }
+# What CDK Pipelines' check exports when `cdk diff --security-only` finds a broadening.
+BROADENS = (
+    "Deployment would make security-impacting changes. Click the link below to inspect them, then "
+    "click Approve if all changes are expected."
+)
 
 
 def _judge(by: str, approver_role: str = "") -> tuple[bool, str]:
@@ -145,3 +153,36 @@ def test_main_judges_this_executions_approval_of_the_stages_permission_check(by,
     # THEN Dev's approval is the one judged
     assert main(env, _Cli(details), [WHO_APPROVED]) == code
     assert capsys.readouterr().out.startswith(("PASS: " if code == 0 else "FAIL: ") + WHERE)
+
+
+@pytest.mark.parametrize("message", [BROADENS, ""])
+@pytest.mark.parametrize("approver_role", ["", APPROVER_ROLE])
+def test_the_functions_approval_after_a_check_that_found_a_broadening_fails(message, approver_role):
+    # GIVEN this execution's check did not find the change harmless (a person's approval was due), and
+    # the function approved anyway: it approves whatever approval waits when it acts, such as this
+    # one, armed by an earlier execution's harmless check
+    verdict = judge_approver(
+        Approval("", FUNCTION_SESSION),
+        where=WHERE,
+        auto_approver=AUTO_APPROVER,
+        approver_role=approver_role,
+        check_message=message,
+    )
+    # THEN the approval does not count, with or without approvers named
+    assert not verdict.passed
+    assert verdict.line.startswith(f"FAIL: {WHERE}: this execution's check did not find the change harmless")
+    assert f"auto-approver's role approved it ({FUNCTION_SESSION};" in verdict.line
+    assert "\n" not in verdict.line
+
+
+def test_an_approver_may_approve_a_broadening(capsys):
+    env = {**ENV, "APPROVER_ROLE_ARN": APPROVER_ROLE, "CHECK_MESSAGE": BROADENS}
+    assert main(env, _Cli([_confirm(APPROVER_SESSION)]), [WHO_APPROVED]) == 0
+
+
+def test_main_fails_the_functions_approval_of_a_broadening(capsys):
+    # GIVEN Dev's check reported a broadening and the function's session approved Dev's Confirm
+    env = {**ENV, "APPROVER_ROLE_ARN": APPROVER_ROLE, "CHECK_MESSAGE": BROADENS}
+    # THEN the step fails: the broadening does not deploy
+    assert main(env, _Cli([_confirm(FUNCTION_SESSION)]), [WHO_APPROVED]) == 1
+    assert "did not find the change harmless" in capsys.readouterr().out

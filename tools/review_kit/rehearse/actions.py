@@ -152,6 +152,8 @@ def codebuild_action(run: Run, action: Action) -> Outcome:
         tail = _log_tail(log)
         raise FailedBuild(outcome, f"{result.failed}; log {log}: {tail}")
     collect_outputs(run, action, spec, source_dir)
+    if action.namespace:
+        run.variables[action.namespace] = codebuild.exported_variables(spec, log)
     vcpus, memory_gib = codebuild.COMPUTE_TYPES[project.compute_type]
     peak = outcome.peak_mib or 0.0
     outcome.note = (
@@ -469,7 +471,7 @@ def manual_action(run: Run, action: Action) -> Outcome:
         role = change_gate.check_role_arn(run, checked[-1][0])
         approvals.approve_as(run, action, approvals.session_of(role, "AWSCodeBuild-rehearsal"), "")
         return Outcome("pass", f"approved by the gate's check: {checked[-1][1].note}")
-    comment = action.configuration.get("CustomData", "")
+    comment = _substitute(run, action.configuration.get("CustomData", ""), action)  # the check's MESSAGE
     written = approvals.approve(run, action)  # what they write, as CodePipeline lists it (approvals.py)
     before = [f"{a.label} {o.result}" for a, o in run.history if a.provider != "Manual"]
     topic = action.configuration.get("NotificationArn")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -200,3 +201,17 @@ def _run_one(command: str, state: Path, source_dir: Path, env: Mapping[str, str]
     )
     measured = run_measured(script, cwd=source_dir, env=env, log_path=log, shell="/bin/sh")  # noqa: S604
     return Measured(command, measured.returncode, measured.seconds, measured.peak_mib)
+
+
+def exported_variables(spec: Mapping[str, Any], log_path: Path) -> dict[str, str]:
+    """The values a build's last command left in the variables `env.exported-variables` names, which
+    CodePipeline keeps in the action's namespace for the actions after it (`#{<namespace>.<name>}`)."""
+    names = [str(n) for n in (spec.get("env") or {}).get("exported-variables") or []]
+    if not names:
+        return {}
+    env_file = log_path.with_suffix(".state") / "env"  # what _run_one's `export -p` left
+    printed = subprocess.run(  # noqa: S603 - a fixed script reading the build's own state file
+        ["/bin/sh", "-c", '. "$1" && env -0', "sh", str(env_file)], capture_output=True, check=True, env={}
+    ).stdout.decode()
+    found = dict(entry.split("=", 1) for entry in printed.split("\0") if "=" in entry)
+    return {name: found.get(name, "") for name in names}
