@@ -159,9 +159,8 @@ def _only_stack_selected(assembly: Path, prefix: str, configuration: Mapping[str
 
 def _no_transform(template: Path) -> None:
     """A transform (`AWS::Include`, a macro) adds to the template at deploy what no check reads."""
-    text = template.read_text(encoding="utf-8")
     body = read_json(template)
-    if "Fn::Transform" in text or (isinstance(body, dict) and "Transform" in body):
+    if "Fn::Transform" in json.dumps(body) or (isinstance(body, dict) and "Transform" in body):
         raise Refused(f"{template.name} uses a transform: CloudFormation would add what no check has read")
 
 
@@ -179,8 +178,8 @@ def asset_destinations(root: Path, directory: Path, qualifier: str, template: Pa
     directory inside the assembly with no symbolic link in it, under a key the template names (or
     its own SHA-256, the template's object): no object for a later commit's key, no other bucket,
     region or role (the asset build may assume deploy roles), nothing from outside the artifact."""
-    referenced = template.read_text(encoding="utf-8")
-    own_key = f"{hashlib.sha256(template.read_bytes()).hexdigest()}.json"
+    raw = template.read_bytes()
+    referenced, own_key = raw.decode("utf-8"), f"{hashlib.sha256(raw).hexdigest()}.json"
     for manifest_path in _asset_manifests_in(directory):
         for asset_id, entry in read_json(manifest_path).get("files", {}).items():
             synth_shaped(root, manifest_path.parent, asset_id, entry)
@@ -202,13 +201,15 @@ def asset_destinations(root: Path, directory: Path, qualifier: str, template: Pa
                 raise Refused(f"asset {asset_id} publishes {key}, which {template.name} does not name")
 
 
-def synth_shaped(root: Path, directory: Path, asset_id: str, entry: Mapping[str, Any]) -> Path:
-    """The asset's source, once the entry is shaped as `cdk synth` writes one: its id a SHA-256 (the
-    CLI names its zip cache `.cache/<id>.zip` and reuses it: a path-shaped id would point that at a
-    zip in the artifact), a directory zipped to `<id>.zip` or a file published as `<id><suffix>` (a
-    file can never take a directory's key), inside the artifact with no symbolic link on the way."""
+def synth_shaped(root: Path, directory: Path, asset_id: str, entry: Mapping[str, Any]) -> tuple[Path, str]:
+    """The asset's source and key, once the entry is shaped as `cdk synth` writes one: its id a SHA-256
+    (the CLI names its zip cache `.cache/<id>.zip` and reuses it: a path-shaped id would point that at
+    a zip in the artifact), a directory zipped to `<id>.zip` or a file published as `<id><suffix>` (a
+    file can never take a directory's key), in the artifact with no symbolic link on the way."""
     source = entry.get("source", {})
     path = _within(root, directory, str(source.get("path", "")))
+    if not path.exists():
+        raise Refused(f"asset {asset_id}: {path.relative_to(root)} is not in the artifact")
     if not re.fullmatch(r"[0-9a-f]{64}", asset_id):
         raise Refused(
             f"asset id {asset_id!r} is not a SHA-256 as synth writes it: the CLI names its zip cache by it"
@@ -232,7 +233,7 @@ def synth_shaped(root: Path, directory: Path, asset_id: str, entry: Mapping[str,
         )
     if keys != [expected]:
         raise Refused(f"asset {asset_id} publishes {keys}, not {expected} as synth names it")
-    return path
+    return path, expected
 
 
 def _within(root: Path, directory: Path, relative: str) -> Path:
@@ -322,16 +323,12 @@ def unbound_assets(assembly: Path, deployed: Mapping[str, Any]) -> list[str]:
     under it, published by any run, holds them. A pipeline-stack asset whose key the deployed
     pipeline names was published when that pipeline was, and is not published again. Any other key
     (a CDK-provided handler's fixed hash, an asset hashed from its source) says nothing of the
-    bytes: a person confirms it. Paths and destinations are asset_destinations' to refuse first."""
+    bytes: a person confirms it. An entry not shaped as synth writes one is refused (synth_shaped)."""
     deployed_text = json.dumps(deployed)
     lines = []
     for manifest_path in _asset_manifests(assembly):
         for asset_id, entry in read_json(manifest_path).get("files", {}).items():
-            path = _within(assembly, manifest_path.parent, str(entry.get("source", {}).get("path", "")))
-            if not path.exists():
-                raise Refused(f"asset {asset_id}: {path.relative_to(assembly)} is not in the artifact")
-            synth_shaped(assembly, manifest_path.parent, asset_id, entry)
-            key = f"{asset_id}{path.suffix if path.is_file() else '.zip'}"
+            path, key = synth_shaped(assembly, manifest_path.parent, asset_id, entry)
             if path.is_dir():
                 reasons = asset_content.unbound_reasons(path, key)
             elif path.suffix != ".json":

@@ -425,3 +425,15 @@ def test_the_clis_zip_cache_is_refused(tmp_path):
     (assembly / ".cache" / f"{CODE_ASSET}.zip").write_bytes(b"PK")
     with pytest.raises(rules.Refused, match=re.escape(".cache/ in the synth artifact")):
         rules.unexpected_entries(assembly)
+
+
+def test_a_transform_spelled_with_a_json_escape_is_refused(tmp_path):
+    # GIVEN prod's template naming Fn::Transform with an escaped letter: CloudFormation's JSON parser
+    # reads the key as Fn::Transform, a search of the file's text for it does not find it
+    assembly = write_assembly(tmp_path / "cdk.out", pipeline_template())
+    escaped = '{"Resources": {"Fn::Transfor\\u006d": {"Name": "AWS::Include", "Parameters": {"Location": "s3://b/k"}}}}'
+    assert "Fn::Transform" not in escaped
+    (assembly / PROD_ASSEMBLY / PROD_TEMPLATE).write_text(escaped, encoding="utf-8")
+    # THEN the gate reads the template as CloudFormation does, and refuses it
+    with pytest.raises(rules.Refused, match="uses a transform"):
+        rules.stage_template_paths(assembly, pipeline_template(), STACK)
