@@ -270,10 +270,11 @@ def stage_env(env: Mapping[str, str], run: Runner, *, check: str = NAME) -> Mapp
     return assumed
 
 
-def _required(env: Mapping[str, str], names: Iterable[str]) -> None:
+def required(env: Mapping[str, str], names: Iterable[str], *, check: str = NAME) -> None:
+    """CannotAsk, prefixed with the `check`'s name, unless every variable in `names` is set."""
     missing = [name for name in names if not env.get(name)]
     if missing:
-        raise CannotAsk(f"approved-change-set: set {', '.join(missing)} (the pipeline step sets them)")
+        raise CannotAsk(f"{check}: set {', '.join(missing)} (the pipeline step sets them)")
 
 
 def this_executions_approval(env: Mapping[str, str], run: Runner) -> Approval:
@@ -288,7 +289,7 @@ def this_executions_approval(env: Mapping[str, str], run: Runner) -> Approval:
 
 def check_who_approved(env: Mapping[str, str], run: Runner = aws) -> Verdict:
     """Who gave this execution's approval (`who-approved`)."""
-    _required(env, WHO_APPROVED_ENV)
+    required(env, WHO_APPROVED_ENV)
     approval = this_executions_approval(env, run)
     return judge_approver(
         approval,
@@ -301,7 +302,7 @@ def check_who_approved(env: Mapping[str, str], run: Runner = aws) -> Verdict:
 
 def check(env: Mapping[str, str], run: Runner = aws) -> Verdict:
     """This execution's approval (read as the build's role) against the change set (as the lookup role)."""
-    _required(env, REQUIRED_ENV)
+    required(env, REQUIRED_ENV)
     approval = this_executions_approval(env, run)
     stack, name = env["STACK_NAME"], env["CHANGE_SET_NAME"]
     describe = ["cloudformation", "describe-change-set", "--stack-name", stack, "--change-set-name", name]

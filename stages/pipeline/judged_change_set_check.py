@@ -159,9 +159,7 @@ def _template_body(answer: Mapping[str, Any]) -> Any:
 
 
 def check(env: Mapping[str, str], run: shared.Runner = aws) -> shared.Verdict:
-    missing = [name for name in REQUIRED_ENV if not env.get(name)]
-    if missing:
-        raise CannotAsk(f"{NAME}: set {', '.join(missing)} (the pipeline step sets them)")
+    shared.required(env, REQUIRED_ENV, check=NAME)
     path, judged = artifact_template(env)
     stack, name = env["STACK_NAME"], env["CHANGE_SET_NAME"]
     as_stage = stage_env(env, run, check=NAME)
